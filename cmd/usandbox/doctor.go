@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v3"
+
+	"usandbox/doctor"
+)
+
+func doctorCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "doctor",
+		Usage: "check that this host can run rootless sandboxes, and say how to fix what it cannot",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Usage: "table or json"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			format := cmd.String("format")
+			if format != "" && format != "json" && format != "table" {
+				return usageError(cmd, "unknown --format %q: use table or json", format)
+			}
+			p, err := paths(cmd)
+			if err != nil {
+				return err
+			}
+			results := doctor.Run(doctor.SelfProbes(p.Root))
+			if format == "json" {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(results); err != nil {
+					return err
+				}
+			} else {
+				w := tabwriter.NewWriter(os.Stdout, 0, 8, 2, ' ', 0)
+				for _, r := range results {
+					fmt.Fprintf(w, "%s\t%s\t%s\n", r.Status, r.Name, r.Detail)
+					if r.Fix != "" {
+						fmt.Fprintf(w, "\t\tfix: %s\n", r.Fix)
+					}
+				}
+				w.Flush()
+			}
+			if doctor.Failed(results) {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+}

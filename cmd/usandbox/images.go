@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/docker/go-units"
+	"github.com/urfave/cli/v3"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/types"
+	"golang.org/x/term"
+
+	"usandbox/storage"
+)
+
+func pullCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "pull",
+		Usage:     "pull an image from a registry, an OCI layout or an archive",
+		ArgsUsage: "IMAGE (busybox, docker://HOST/NAME:TAG, oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, dir:DIR)",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID"},
+			&cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "require HTTPS and verify certificates (false allows plain http)"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.NArg() != 1 {
+				return usageError(cmd, "pull takes exactly one image, got %d arguments", cmd.NArg())
+			}
+			so := storeOptions{}
+			if !cmd.Bool("tls-verify") {
+				so.skipTLSVerify = types.OptionalBoolTrue
+			}
+			return withStore(ctx, cmd, so, func(ctx context.Context, st *storage.Store) error {
+				var progress storage.Progress
+				if !cmd.Bool("quiet") {
+					if term.IsTerminal(int(os.Stderr.Fd())) {
+						progress = storage.BarProgress(os.Stderr)
+					} else {
+						progress = storage.LineProgress(os.Stderr)
+					}
+				}
+				im, err := st.Pull(ctx, cmd.Args().First(), storage.PullOptions{Progress: progress})
+				if err != nil {
+					return err
+				}
+				fmt.Println(im.ID)
+				return nil
+			})
+		},
+	}
+}
+
+func imagesCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "images",
+		Usage: "list images",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only image IDs"},
+			&cli.StringFlag{Name: "format", Usage: "table or json"},
+			&cli.BoolFlag{Name: "no-trunc", Usage: "print full image IDs"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			format := cmd.String("format")
+			if format != "" && format != "json" && format != "table" {
+				return usageError(cmd, "unknown --format %q: use table or json", format)
+			}
+			if cmd.NArg() > 0 {
+				return usageError(cmd, "images takes no arguments")
+			}
+			return withStore(ctx, cmd, storeOptions{}, func(ctx context.Context, st *storage.Store) error {
+				ims, err := st.Images()
+				if err != nil {
+					return err
+				}
+				return printImages(ims, format, cmd.Bool("quiet"), cmd.Bool("no-trunc"))
+			})
+		},
+	}
+}
+
+func printImages(ims []*storage.Image, format string, quiet, noTrunc bool) error {
+	if format == "json" {
+		if ims == nil {
+			ims = []*storage.Image{}
+		}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(ims)
+	}
+	id := func(im *storage.Image) string {
+		if noTrunc {
+			return "sha256:" + im.ID
+		}
+		return im.ID[:12]
+	}
+	if quiet {
+		for _, im := range ims {
+			fmt.Println(id(im))
+		}
+		return nil
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+	for _, im := range ims {
+		created := units.HumanDuration(time.Since(im.Created)) + " ago"
+		size := units.HumanSizeWithPrecision(float64(im.Size), 3)
+		names := im.Names
+		if len(names) == 0 {
+			names = []string{""}
+		}
+		for _, n := range names {
+			repo, tag := splitName(n)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, id(im), created, size)
+		}
+	}
+	return w.Flush()
+}
+
+// splitName splits a stored name into REPOSITORY and TAG columns.
+func splitName(n string) (string, string) {
+	if n == "" {
+		return "<none>", "<none>"
+	}
+	named, err := reference.ParseNormalizedNamed(n)
+	if err != nil {
+		return n, "<none>"
+	}
+	tag := "<none>"
+	if t, ok := named.(reference.NamedTagged); ok {
+		tag = t.Tag()
+	}
+	return named.Name(), tag
+}
+
+func rmiCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "rmi",
+		Usage:     "remove images",
+		ArgsUsage: "IMAGE...",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove even if a sandbox uses it"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.NArg() == 0 {
+				return usageError(cmd, "rmi needs at least one image")
+			}
+			return withStore(ctx, cmd, storeOptions{}, func(ctx context.Context, st *storage.Store) error {
+				var failed []string
+				for _, ref := range cmd.Args().Slice() {
+					res, err := st.Remove(ref, cmd.Bool("force"), func(string) []string { return nil })
+					if err != nil {
+						failed = append(failed, err.Error())
+						continue
+					}
+					for _, n := range res.Untagged {
+						fmt.Println("Untagged: " + n)
+					}
+					if res.Deleted != "" {
+						fmt.Println("Deleted: " + res.Deleted)
+					}
+				}
+				if len(failed) > 0 {
+					return fmt.Errorf("%s", strings.Join(failed, "; "))
+				}
+				return nil
+			})
+		},
+	}
+}

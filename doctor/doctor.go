@@ -1,0 +1,228 @@
+// Package doctor checks whether a host can run rootless sandboxes and, for
+// each problem, names the command that fixes it.
+package doctor
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"usandbox/cgroupv2"
+	"usandbox/userns"
+)
+
+// Status of a check.
+type Status string
+
+const (
+	OK   Status = "OK"
+	Warn Status = "WARN"
+	Fail Status = "FAIL"
+)
+
+// Result is one check.
+type Result struct {
+	Name   string `json:"name"`
+	Status Status `json:"status"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// Probes are the checks that need a process of their own; the CLI
+// supplies them (they re-execute the binary).
+type Probes struct {
+	// UserNS creates a user namespace with a single-ID map.
+	UserNS func() error
+	// Overlay mounts an overlay, with userxattr, inside a user namespace,
+	// in a directory on the filesystem of dir.
+	Overlay func(dir string) error
+	// StoreRoot is the directory images are stored in.
+	StoreRoot string
+}
+
+// Run runs every check.
+func Run(p Probes) []Result {
+	var out []Result
+	add := func(r Result) { out = append(out, r) }
+	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
+	root := uid == 0
+
+	host := userns.RealHost()
+	if err := host.CheckKernel(); err != nil {
+		add(hostErr("user namespaces", err))
+	} else if err := p.UserNS(); err != nil {
+		add(Result{"user namespaces", Fail, "cannot create one: " + err.Error(),
+			"if this runs inside a container, allow nested user namespaces; else sudo sysctl -w user.max_user_namespaces=28633"})
+	} else {
+		add(Result{"user namespaces", OK, "an unprivileged user namespace can be created", ""})
+	}
+
+	if root {
+		add(Result{"sub-ID ranges", OK, "running as root: no ranges needed", ""})
+	} else {
+		name := os.Getenv("USER")
+		if pl, err := userns.Detect(); err == nil {
+			name = pl.User
+			switch pl.Mode {
+			case userns.Full:
+				n := userns.Size(pl.UIDMap) - 1
+				g := userns.Size(pl.GIDMap) - 1
+				if n < 65536 || g < 65536 {
+					add(Result{"sub-ID ranges", Warn, fmt.Sprintf("%d subuids and %d subgids: images with IDs above that fail (\"potentially insufficient UIDs or GIDs\")", n, g),
+						fmt.Sprintf("sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", name)})
+				} else {
+					add(Result{"sub-ID ranges", OK, fmt.Sprintf("%d subuids and %d subgids for %s", n, g, name), ""})
+				}
+			case userns.Single:
+				add(Result{"sub-ID ranges", Warn, "no range in /etc/subuid and /etc/subgid: only your own uid is mapped (LDAP/NIS users often have none)",
+					fmt.Sprintf("sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", name)})
+			}
+		} else if _, ok := err.(*userns.HostError); !ok {
+			add(Result{"sub-ID ranges", Fail, err.Error(), ""})
+		}
+		for _, h := range []string{"newuidmap", "newgidmap"} {
+			if path, err := host.CheckHelper(h); err != nil {
+				add(hostErr(h, err))
+			} else {
+				add(Result{h, OK, path + " can write ID maps", ""})
+			}
+		}
+	}
+
+	add(runtimeDir(uid, gid, root))
+	if p.Overlay != nil {
+		if err := p.Overlay(p.StoreRoot); err != nil {
+			fix := "put the store on ext4/xfs/btrfs with --root (kernel 5.11+ needed), or apt-get install fuse-overlayfs"
+			if _, lerr := exec.LookPath("fuse-overlayfs"); lerr == nil {
+				add(Result{"overlay", Warn, "native overlay fails in a user namespace (" + err.Error() + "): fuse-overlayfs will be used, slower", fix})
+			} else {
+				add(Result{"overlay", Warn, "native overlay fails in a user namespace (" + err.Error() + "): the slow vfs driver will be used", fix})
+			}
+		} else {
+			add(Result{"overlay", OK, "native overlay mounts in a user namespace on the store's filesystem", ""})
+		}
+	}
+	add(cgroups())
+	add(tun())
+	add(tool("slirp4netns", "slirp4netns", "the default user-mode network"))
+	add(tool("pasta", "passt", "--network pasta"))
+	return out
+}
+
+func hostErr(name string, err error) Result {
+	if he, ok := asHostError(err); ok {
+		return Result{name, Fail, he.Cause, he.Fix}
+	}
+	return Result{name, Fail, err.Error(), ""}
+}
+
+func asHostError(err error) (*userns.HostError, bool) {
+	for err != nil {
+		if he, ok := err.(*userns.HostError); ok {
+			return he, true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if he, ok := asHostError(e); ok {
+					return he, true
+				}
+			}
+			return nil, false
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+func runtimeDir(uid, gid uint32, root bool) Result {
+	const name = "XDG_RUNTIME_DIR"
+	dir := os.Getenv(name)
+	if dir == "" {
+		if root {
+			return Result{name, OK, "unset; root uses /run/usandbox", ""}
+		}
+		return Result{name, Warn, "unset (common in su/sudo sessions): runtime state goes to /tmp/usandbox-run-" + fmt.Sprint(uid),
+			fmt.Sprintf("sudo install -d -m 700 -o %d -g %d /run/user/%d && export XDG_RUNTIME_DIR=/run/user/%d (or log in with ssh/machinectl, or loginctl enable-linger)", uid, gid, uid, uid)}
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return Result{name, Fail, dir + ": " + err.Error(),
+			fmt.Sprintf("sudo install -d -m 700 -o %d -g %d %s", uid, gid, dir)}
+	}
+	if st.Uid != uid || st.Mode&0o077 != 0 {
+		return Result{name, Fail, fmt.Sprintf("%s is not private to you (owner %d, mode %o)", dir, st.Uid, st.Mode&0o777),
+			fmt.Sprintf("sudo chown %d:%d %s && sudo chmod 700 %s", uid, gid, dir, dir)}
+	}
+	return Result{name, OK, dir, ""}
+}
+
+func cgroups() Result {
+	const name = "cgroups"
+	info, err := cgroupv2.Detect()
+	if err != nil {
+		return Result{name, Warn, err.Error(), ""}
+	}
+	const bootFix = "boot with systemd.unified_cgroup_hierarchy=1 (kernel command line) to get cgroup v2"
+	switch info.Layout {
+	case cgroupv2.Legacy:
+		return Result{name, Warn, "cgroup v1 only: resource limits (--memory, --cpus, --pids-limit, --cpuset-cpus) are refused", bootFix}
+	case cgroupv2.Hybrid:
+		return Result{name, Warn, "hybrid cgroups (v1 controllers, v2 at " + info.Mount + " with " + listOrNone(info.Controllers) + "): resource limits are refused", bootFix}
+	}
+	var missing []string
+	for _, c := range []string{"memory", "cpu", "pids", "cpuset"} {
+		if !info.Has(c) {
+			missing = append(missing, c)
+		}
+	}
+	const delegateFix = "sudo mkdir -p /etc/systemd/system/user@.service.d && printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' | sudo tee /etc/systemd/system/user@.service.d/delegate.conf && sudo systemctl daemon-reload, then log in again"
+	if !info.Writable {
+		return Result{name, Warn, "cgroup v2, but " + info.Path + " is not delegated to you: resource limits are refused", delegateFix}
+	}
+	if len(missing) > 0 {
+		return Result{name, Warn, "cgroup v2 delegated at " + info.Path + " without " + strings.Join(missing, ", ") + ": those limits are refused", delegateFix}
+	}
+	return Result{name, OK, "cgroup v2 delegated at " + info.Path + " with " + strings.Join(info.Controllers, " "), ""}
+}
+
+func listOrNone(l []string) string {
+	if len(l) == 0 {
+		return "no controllers"
+	}
+	return strings.Join(l, " ")
+}
+
+func tun() Result {
+	const name = "/dev/net/tun"
+	f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
+	if err != nil {
+		return Result{name, Warn, "cannot open it (" + err.Error() + "): slirp4netns and pasta networking fail",
+			"sudo chmod 0666 /dev/net/tun (every boot; Debian's udev package does it for you)"}
+	}
+	f.Close()
+	return Result{name, OK, "usable", ""}
+}
+
+func tool(bin, pkg, what string) Result {
+	if p, err := exec.LookPath(bin); err == nil {
+		return Result{bin, OK, p, ""}
+	}
+	return Result{bin, Warn, "not installed: " + what + " is unavailable", "sudo apt-get install " + pkg}
+}
+
+// Failed reports whether any check failed.
+func Failed(rs []Result) bool {
+	for _, r := range rs {
+		if r.Status == Fail {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,30 @@
+#ifndef USANDBOX_NSEXEC_H
+#define USANDBOX_NSEXEC_H
+#include <stdint.h>
+
+// Keep in sync with nsexec.go.
+#define NSEXEC_ENV "_USANDBOX_NSEXEC"
+#define NSEXEC_EXIT_FAILED 125
+
+// Message kinds.
+#define NSEXEC_MAP_ME 'U'
+#define NSEXEC_MAPPED 'M'
+#define NSEXEC_ABORT 'X'
+#define NSEXEC_CHILD_PID 'P'
+#define NSEXEC_ERROR 'E'
+
+// Steps named in an error message.
+#define NSEXEC_STEP_PDEATHSIG 'd'
+#define NSEXEC_STEP_USERNS 'u'
+#define NSEXEC_STEP_SETID 'i'
+#define NSEXEC_STEP_UNSHARE 'n'
+#define NSEXEC_STEP_FORK 'f'
+
+struct nsexec_msg {
+	char kind;
+	char step;
+	char pad[2];
+	int32_t value;
+};
+
+#endif

@@ -1,0 +1,115 @@
+package storage
+
+import (
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/docker/go-units"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+	"go.podman.io/image/v5/types"
+)
+
+// Progress reports a pull.
+type Progress interface {
+	// Start begins a layer download of info.Size bytes.
+	Start(info types.BlobInfo) Bar
+	// Skip says a layer is already stored.
+	Skip(info types.BlobInfo)
+	// Done prints a final line.
+	Done(msg string)
+}
+
+// Bar is one layer's progress.
+type Bar interface {
+	// Reader counts what is read through r.
+	Reader(r io.Reader) io.Reader
+	Done()
+	Abort()
+}
+
+type nopProgress struct{}
+
+func (nopProgress) Start(types.BlobInfo) Bar { return nopBar{} }
+func (nopProgress) Skip(types.BlobInfo)      {}
+func (nopProgress) Done(string)              {}
+
+type nopBar struct{}
+
+func (nopBar) Reader(r io.Reader) io.Reader { return r }
+func (nopBar) Done()                        {}
+func (nopBar) Abort()                       {}
+
+func short(info types.BlobInfo) string {
+	e := info.Digest.Encoded()
+	if len(e) > 12 {
+		e = e[:12]
+	}
+	return e
+}
+
+// LineProgress writes plain lines, for logs and pipes.
+func LineProgress(w io.Writer) Progress { return &lineProgress{w: w} }
+
+type lineProgress struct {
+	w  io.Writer
+	mu sync.Mutex
+}
+
+func (l *lineProgress) printf(format string, a ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, format, a...)
+}
+
+func (l *lineProgress) Start(info types.BlobInfo) Bar {
+	l.printf("Copying blob %s (%s)\n", short(info), units.HumanSizeWithPrecision(float64(info.Size), 3))
+	return &lineBar{p: l, info: info}
+}
+func (l *lineProgress) Skip(info types.BlobInfo) { l.printf("Copying blob %s skipped: already exists\n", short(info)) }
+func (l *lineProgress) Done(msg string)          { l.printf("%s\n", msg) }
+
+type lineBar struct {
+	p    *lineProgress
+	info types.BlobInfo
+}
+
+func (b *lineBar) Reader(r io.Reader) io.Reader { return r }
+func (b *lineBar) Done()                        { b.p.printf("Copying blob %s done\n", short(b.info)) }
+func (b *lineBar) Abort()                       {}
+
+// BarProgress draws a bar per layer, for terminals.
+func BarProgress(w io.Writer) Progress {
+	return &barProgress{w: w, p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(40))}
+}
+
+type barProgress struct {
+	w io.Writer
+	p *mpb.Progress
+}
+
+func (b *barProgress) Start(info types.BlobInfo) Bar {
+	bar := b.p.AddBar(info.Size,
+		mpb.PrependDecorators(decor.Name("Copying blob "+short(info)+" ")),
+		mpb.AppendDecorators(decor.OnComplete(decor.CountersKibiByte("%.1f / %.1f"), "done")),
+		mpb.BarRemoveOnComplete(),
+	)
+	return &mpbBar{bar: bar}
+}
+
+func (b *barProgress) Skip(info types.BlobInfo) {
+	bar := b.p.AddBar(0, mpb.PrependDecorators(decor.Name("Copying blob "+short(info)+" skipped: already exists")))
+	bar.SetTotal(0, true)
+}
+
+func (b *barProgress) Done(msg string) {
+	b.p.Wait()
+	fmt.Fprintln(b.w, msg)
+}
+
+type mpbBar struct{ bar *mpb.Bar }
+
+func (m *mpbBar) Reader(r io.Reader) io.Reader { return m.bar.ProxyReader(r) }
+func (m *mpbBar) Done()                        { m.bar.SetTotal(-1, true) }
+func (m *mpbBar) Abort()                       { m.bar.Abort(false) }

@@ -1,0 +1,375 @@
+package storage
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/image"
+	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/pkg/blobinfocache/none"
+	"go.podman.io/image/v5/pkg/compression"
+	"go.podman.io/image/v5/signature"
+	"go.podman.io/image/v5/types"
+	cstorage "go.podman.io/storage"
+	"golang.org/x/sys/unix"
+)
+
+// ErrDigestMismatch is wrapped when a blob's content does not match its
+// digest: a corrupt registry or a tampered download.
+var ErrDigestMismatch = errors.New("digest mismatch")
+
+// PullOptions tune Pull.
+type PullOptions struct {
+	// Progress, if set, receives per-layer progress.
+	Progress Progress
+}
+
+// Pull fetches the image input names (see ResolveSources) into the store
+// and returns it. Layers stream from the source through digest checks and
+// decompression straight into the store, one pass, with no staging copy;
+// an existing layer is never fetched again. A failure or cancellation
+// leaves no layer or image behind.
+func (s *Store) Pull(ctx context.Context, input string, o PullOptions) (*Image, error) {
+	srcs, err := ResolveSources(input, s.sys)
+	if err != nil {
+		return nil, err
+	}
+	if o.Progress == nil {
+		o.Progress = nopProgress{}
+	}
+	var errs []string
+	for _, src := range srcs {
+		img, err := s.pullOne(ctx, src, o)
+		if err == nil {
+			return img, nil
+		}
+		if ctx.Err() != nil || len(srcs) == 1 {
+			return nil, err
+		}
+		errs = append(errs, err.Error())
+	}
+	return nil, fmt.Errorf("pulling %s: every candidate failed: %s", input, strings.Join(errs, "; "))
+}
+
+func (s *Store) policy() (*signature.PolicyContext, error) {
+	var pol *signature.Policy
+	var err error
+	if p := userPolicyPath(); p != "" {
+		pol, err = signature.NewPolicyFromFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading signature policy %s: %w", p, err)
+		}
+	} else {
+		pol = &signature.Policy{Default: signature.PolicyRequirements{signature.NewPRInsecureAcceptAnything()}}
+	}
+	return signature.NewPolicyContext(pol)
+}
+
+// userPolicyPath is $XDG_CONFIG_HOME/usandbox/policy.json when it exists:
+// usandbox never reads podman's /etc/containers/policy.json.
+func userPolicyPath() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(dir, "usandbox", "policy.json")
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+func (s *Store) pullOne(ctx context.Context, src Source, o PullOptions) (_ *Image, retErr error) {
+	what := src.Name
+	if what == "" {
+		what = transportsString(src.Ref)
+	}
+	defer func() {
+		if retErr != nil {
+			retErr = fmt.Errorf("pulling %s: %w", what, explain(retErr))
+		}
+	}()
+	is, err := src.Ref.NewImageSource(ctx, s.sys)
+	if err != nil {
+		return nil, err
+	}
+	defer is.Close()
+
+	raw, mime, err := is.GetManifest(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	var instance *digest.Digest
+	if manifest.MIMETypeIsMultiImage(mime) {
+		list, err := manifest.ListFromBlob(raw, mime)
+		if err != nil {
+			return nil, err
+		}
+		d, err := list.ChooseInstance(s.sys)
+		if err != nil {
+			return nil, err
+		}
+		instance = &d
+	}
+	unparsed := image.UnparsedInstance(is, instance)
+	pc, err := s.policy()
+	if err != nil {
+		return nil, err
+	}
+	defer pc.Destroy()
+	if ok, err := pc.IsRunningImageAllowed(ctx, unparsed); !ok || err != nil {
+		if err == nil {
+			err = errors.New("rejected by the signature policy")
+		}
+		return nil, err
+	}
+	img, err := image.FromUnparsedImage(ctx, s.sys, unparsed)
+	if err != nil {
+		return nil, err
+	}
+	mraw, _, err := img.Manifest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mdigest, err := manifest.Digest(mraw)
+	if err != nil {
+		return nil, err
+	}
+	cfgInfo := img.ConfigInfo()
+	cfgBlob, err := img.ConfigBlob(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := img.OCIConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	infos := img.LayerInfos()
+	if len(infos) != len(cfg.RootFS.DiffIDs) {
+		return nil, fmt.Errorf("image has %d layers but its config lists %d diff IDs", len(infos), len(cfg.RootFS.DiffIDs))
+	}
+	id := cfgInfo.Digest.Encoded()
+
+	parent := ""
+	for i, info := range infos {
+		lid := chainID(parent, cfg.RootFS.DiffIDs[i])
+		if err := s.putLayer(ctx, is, lid, parent, info, cfg.RootFS.DiffIDs[i], o.Progress); err != nil {
+			return nil, fmt.Errorf("layer %s: %w", info.Digest, err)
+		}
+		parent = lid
+	}
+
+	bigData := []cstorage.ImageBigDataOption{
+		{Key: cstorage.ImageDigestBigDataKey, Data: mraw, Digest: mdigest},
+		{Key: cstorage.ImageDigestManifestBigDataNamePrefix + "-" + mdigest.String(), Data: mraw, Digest: mdigest},
+		{Key: cfgInfo.Digest.String(), Data: cfgBlob, Digest: cfgInfo.Digest},
+	}
+	created := cfg.Created
+	opts := &cstorage.ImageOptions{Digest: mdigest, BigData: bigData}
+	if created != nil {
+		opts.CreationDate = *created
+	}
+	if _, err := s.s.CreateImage(id, nil, parent, "", opts); err != nil && !errors.Is(err, cstorage.ErrDuplicateID) {
+		return nil, fmt.Errorf("storing the image: %w", err)
+	}
+	if src.Name != "" {
+		// AddNames moves the name from any older image that had it.
+		if err := s.s.AddNames(id, []string{src.Name}); err != nil {
+			return nil, fmt.Errorf("naming the image: %w", err)
+		}
+	}
+	o.Progress.Done(fmt.Sprintf("Writing manifest to image destination"))
+	return s.image(id)
+}
+
+func transportsString(ref types.ImageReference) string {
+	return ref.Transport().Name() + ":" + ref.StringWithinTransport()
+}
+
+// chainID is the OCI ChainID of a layer on parent (a ChainID, hex): the
+// layer's ID in the store, known before it is fetched.
+func chainID(parent string, diffID digest.Digest) string {
+	if parent == "" {
+		return diffID.Encoded()
+	}
+	return digest.FromString("sha256:" + parent + " " + diffID.String()).Encoded()
+}
+
+// putLayer stores one layer unless it is there already. A per-layer lock
+// makes concurrent pulls of images sharing a layer fetch it once.
+func (s *Store) putLayer(ctx context.Context, is types.ImageSource, id, parent string, info types.BlobInfo, diffID digest.Digest, p Progress) error {
+	unlock, err := s.lock("layer-" + id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if l, err := s.s.Layer(id); err == nil && l.UncompressedDigest == diffID {
+		p.Skip(info)
+		return nil
+	}
+
+	rc, size, err := is.GetBlob(ctx, info, none.NoCache)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if info.Size <= 0 {
+		info.Size = size
+	}
+	bar := p.Start(info)
+	compressed := newVerifier(bar.Reader(ctxReader{ctx, rc}), info.Digest, info.Size)
+	_, decompress, rest, err := compression.DetectCompressionFormat(compressed)
+	if err != nil {
+		bar.Abort()
+		return err
+	}
+	var tarStream io.Reader = rest
+	if decompress != nil {
+		d, err := decompress(rest)
+		if err != nil {
+			bar.Abort()
+			return err
+		}
+		defer d.Close()
+		tarStream = d
+	}
+	uncompressed := newVerifier(tarStream, diffID, -1)
+	uncompressed.after = compressed // drain and check the compressed side at the end
+	csize := info.Size
+	_, _, err = s.s.PutLayer(id, parent, nil, "", false, &cstorage.LayerOptions{
+		OriginalDigest:     info.Digest,
+		OriginalSize:       &csize,
+		UncompressedDigest: diffID,
+	}, uncompressed)
+	if err == nil {
+		// storage drains the tar stream, so the verifiers have seen EOF;
+		// check anyway rather than trust that.
+		if _, err = io.Copy(io.Discard, uncompressed); err != nil {
+			if derr := s.s.DeleteLayer(id); derr != nil {
+				err = fmt.Errorf("%w (and removing the layer: %v)", err, derr)
+			}
+		}
+	}
+	if err != nil {
+		bar.Abort()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+	bar.Done()
+	return nil
+}
+
+// lock takes an exclusive flock on a named lock file in the store.
+func (s *Store) lock(name string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(s.paths.LockDir(), name+".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("storage: locking %s: %w", name, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// verifier hashes what is read through it and, at EOF, fails with
+// ErrDigestMismatch instead of io.EOF when the content is not the expected.
+type verifier struct {
+	r      io.Reader
+	want   digest.Digest
+	size   int64 // expected size, or -1
+	h      hash.Hash
+	n      int64
+	after  *verifier // checked (drained) before this one reports EOF
+	result error     // sticky end result
+}
+
+func newVerifier(r io.Reader, want digest.Digest, size int64) *verifier {
+	return &verifier{r: r, want: want, size: size, h: sha256.New()}
+}
+
+func (v *verifier) Read(p []byte) (int, error) {
+	if v.result != nil {
+		return 0, v.result
+	}
+	n, err := v.r.Read(p)
+	v.h.Write(p[:n])
+	v.n += int64(n)
+	if v.size >= 0 && v.n > v.size {
+		v.result = fmt.Errorf("%w: blob %s is larger than its %d bytes", ErrDigestMismatch, v.want, v.size)
+		return n, v.result
+	}
+	if err == io.EOF {
+		v.result = v.check()
+		return n, v.result
+	}
+	if err != nil {
+		v.result = err
+	}
+	return n, err
+}
+
+func (v *verifier) check() error {
+	if v.after != nil {
+		if _, err := io.Copy(io.Discard, v.after); err != nil {
+			return err
+		}
+	}
+	if v.want.Algorithm() != digest.SHA256 {
+		return fmt.Errorf("unsupported digest algorithm %s", v.want.Algorithm())
+	}
+	if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want.Encoded() {
+		return fmt.Errorf("%w: expected %s, got sha256:%s (the source holds a corrupt blob)", ErrDigestMismatch, v.want, got)
+	}
+	if v.size >= 0 && v.n != v.size {
+		return fmt.Errorf("%w: blob %s is %d bytes, expected %d", ErrDigestMismatch, v.want, v.n, v.size)
+	}
+	return io.EOF
+}
+
+// ctxReader stops a read stream when ctx is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// explain adds what to do to the errors users meet most.
+func explain(err error) error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, context.Canceled):
+		return errors.New("interrupted; nothing was stored for the unfinished layer, pull again to finish")
+	case strings.Contains(msg, "manifest unknown") || strings.Contains(msg, "name unknown") || strings.Contains(msg, "not found"):
+		return fmt.Errorf("%w (no such image: check the name and tag)", err)
+	case strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") || strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "network is unreachable"):
+		return fmt.Errorf("%w (registry unreachable: check the address and your network)", err)
+	case strings.Contains(msg, "server gave HTTP response to HTTPS client"):
+		return fmt.Errorf("%w (the registry speaks plain http: add --tls-verify=false)", err)
+	}
+	return err
+}
+
