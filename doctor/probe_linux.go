@@ -20,8 +20,10 @@ const ProbeArg = "__doctor-probe"
 // with a single-ID map, which any user may write (no helper needed).
 func SelfProbes(storeRoot string) Probes {
 	return Probes{
-		UserNS:    func() error { return probe(unix.CLONE_NEWUSER, "userns") },
-		Overlay:   func(dir string) error { return probe(unix.CLONE_NEWUSER|unix.CLONE_NEWNS, "overlay", existingAncestor(dir)) },
+		UserNS: func() error { return probe(unix.CLONE_NEWUSER, "userns") },
+		Overlay: func(dir string) error {
+			return probe(unix.CLONE_NEWUSER|unix.CLONE_NEWNS, "overlay", existingAncestor(dir))
+		},
 		StoreRoot: storeRoot,
 	}
 }

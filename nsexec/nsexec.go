@@ -76,8 +76,8 @@ type Child struct {
 	// protocol once the copy runs Go.
 	Conn *os.File
 
-	cmd  *exec.Cmd    // the exec'd process
-	proc *os.Process  // Pid's process when Fork, else nil
+	cmd  *exec.Cmd   // the exec'd process
+	proc *os.Process // Pid's process when Fork, else nil
 	done chan struct{}
 }
 
@@ -113,8 +113,8 @@ func Start(cfg Config) (c *Child, err error) {
 		fork = 1
 	}
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       cfg.Args,
+		Path: "/proc/self/exe",
+		Args: cfg.Args,
 		Env: append(cfg.Env[:len(cfg.Env):len(cfg.Env)], childEnv+"=1",
 			fmt.Sprintf("%s=%d,%x,%d,%d", envName, ConnFD, cfg.Flags, fork, os.Getpid())),
 		Stdin:      cfg.Stdin,

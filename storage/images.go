@@ -30,7 +30,7 @@ type Image struct {
 	Created time.Time `json:"Created"`
 	Size    int64     `json:"Size"`
 	// TopLayer is the ID of the layer whose chain is the root filesystem.
-	TopLayer string              `json:"TopLayer"`
+	TopLayer string                `json:"TopLayer"`
 	Config   imgspecv1.ImageConfig `json:"Config"`
 	// Architecture and OS from the image config.
 	Architecture string `json:"Architecture"`

@@ -82,4 +82,3 @@ func (p Paths) TmpDir() string { return filepath.Join(p.Root, "tmp") }
 
 // LockDir holds lock files.
 func (p Paths) LockDir() string { return filepath.Join(p.Root, "locks") }
-

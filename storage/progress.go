@@ -67,8 +67,10 @@ func (l *lineProgress) Start(info types.BlobInfo) Bar {
 	l.printf("Copying blob %s (%s)\n", short(info), units.HumanSizeWithPrecision(float64(info.Size), 3))
 	return &lineBar{p: l, info: info}
 }
-func (l *lineProgress) Skip(info types.BlobInfo) { l.printf("Copying blob %s skipped: already exists\n", short(info)) }
-func (l *lineProgress) Done(msg string)          { l.printf("%s\n", msg) }
+func (l *lineProgress) Skip(info types.BlobInfo) {
+	l.printf("Copying blob %s skipped: already exists\n", short(info))
+}
+func (l *lineProgress) Done(msg string) { l.printf("%s\n", msg) }
 
 type lineBar struct {
 	p    *lineProgress

@@ -372,4 +372,3 @@ func explain(err error) error {
 	}
 	return err
 }
-

@@ -119,4 +119,3 @@ func TestNameMatches(t *testing.T) {
 		}
 	}
 }
-

@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/idtools"
-	"go.podman.io/image/v5/types"
 )
 
 // Options open a Store.

@@ -61,16 +61,16 @@ func TestPlan(t *testing.T) {
 		wantMode Mode
 		wantErr  string
 	}{
-		{"full", ranges, 0o755|fs.ModeSetuid, false, Full, ""},
+		{"full", ranges, 0o755 | fs.ModeSetuid, false, Full, ""},
 		{"full with file caps", ranges, 0o755, true, Full, ""},
-		{"no range falls back", map[string]string{}, 0o755|fs.ModeSetuid, false, Single, ""},
-		{"only subuid falls back", map[string]string{"/etc/subuid": "u:1:5\n"}, 0o755|fs.ModeSetuid, false, Single, ""},
+		{"no range falls back", map[string]string{}, 0o755 | fs.ModeSetuid, false, Single, ""},
+		{"only subuid falls back", map[string]string{"/etc/subuid": "u:1:5\n"}, 0o755 | fs.ModeSetuid, false, Single, ""},
 		{"helper missing", ranges, 0, false, 0, "apt-get install uidmap"},
 		{"helper not setuid", ranges, 0o755, false, 0, "chmod u+s /usr/bin/newuidmap"},
-		{"max namespaces 0", with(map[string]string{"/proc/sys/user/max_user_namespaces": "0\n"}), 0o755|fs.ModeSetuid, false, 0, "user.max_user_namespaces"},
-		{"debian clone sysctl", with(map[string]string{"/proc/sys/kernel/unprivileged_userns_clone": "0\n"}), 0o755|fs.ModeSetuid, false, 0, "unprivileged_userns_clone=1"},
-		{"ubuntu apparmor", with(map[string]string{"/proc/sys/kernel/apparmor_restrict_unprivileged_userns": "1\n"}), 0o755|fs.ModeSetuid, false, 0, "apparmor_restrict_unprivileged_userns=0"},
-		{"apparmor off", with(map[string]string{"/proc/sys/kernel/apparmor_restrict_unprivileged_userns": "0\n"}), 0o755|fs.ModeSetuid, false, Full, ""},
+		{"max namespaces 0", with(map[string]string{"/proc/sys/user/max_user_namespaces": "0\n"}), 0o755 | fs.ModeSetuid, false, 0, "user.max_user_namespaces"},
+		{"debian clone sysctl", with(map[string]string{"/proc/sys/kernel/unprivileged_userns_clone": "0\n"}), 0o755 | fs.ModeSetuid, false, 0, "unprivileged_userns_clone=1"},
+		{"ubuntu apparmor", with(map[string]string{"/proc/sys/kernel/apparmor_restrict_unprivileged_userns": "1\n"}), 0o755 | fs.ModeSetuid, false, 0, "apparmor_restrict_unprivileged_userns=0"},
+		{"apparmor off", with(map[string]string{"/proc/sys/kernel/apparmor_restrict_unprivileged_userns": "0\n"}), 0o755 | fs.ModeSetuid, false, Full, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
