@@ -264,6 +264,11 @@ func (s *Store) putLayer(ctx context.Context, is types.ImageSource, id, parent s
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		// A corrupt blob usually breaks decompression before its digest
+		// can be checked: read the rest to name the real cause.
+		if _, derr := io.Copy(io.Discard, compressed); errors.Is(derr, ErrDigestMismatch) {
+			return derr
+		}
 		return err
 	}
 	bar.Done()

@@ -143,3 +143,14 @@ func (s *Store) Close() error {
 	}
 	return err
 }
+
+// Reset removes everything under the paths. Run it inside the user
+// namespace: files of other IDs in the layers are not the user's to delete.
+func Reset(p Paths) error {
+	for _, d := range []string{p.Root, p.RunRoot} {
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("storage: removing %s: %w", d, err)
+		}
+	}
+	return nil
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -30,6 +29,7 @@ func newApp() *cli.Command {
 			imagesCommand(),
 			rmiCommand(),
 			doctorCommand(),
+			systemCommand(),
 		},
 		EnableShellCompletion:  true,
 		UseShortOptionHandling: true,
@@ -81,11 +81,11 @@ type storeOptions struct {
 	skipTLSVerify types.OptionalBool
 }
 
-// withStore runs fn with the store open, inside the user namespace that
-// owns it: an unprivileged user's process runs itself again in one (the
-// copy runs this same command and reaches fn), real root runs fn directly.
-// ctx is cancelled by SIGINT and SIGTERM.
-func withStore(ctx context.Context, cmd *cli.Command, so storeOptions, fn func(context.Context, *storage.Store) error) error {
+// inUserNS runs fn inside the user namespace that owns the store: an
+// unprivileged user's process runs itself again in one (the copy runs this
+// same command and reaches fn), real root runs fn directly. ctx is
+// cancelled by SIGINT, SIGTERM and SIGHUP.
+func inUserNS(ctx context.Context, cmd *cli.Command, fn func(context.Context, userns.Mode, storage.Paths) error) error {
 	p, err := paths(cmd)
 	if err != nil {
 		return err
@@ -113,18 +113,25 @@ func withStore(ctx context.Context, cmd *cli.Command, so storeOptions, fn func(c
 	}
 	ctx, stop := signal.NotifyContext(ctx, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	defer stop()
-	st, err := storage.Open(storage.Options{
-		Paths:             p,
-		IgnoreChownErrors: mode == userns.Single,
-		SkipTLSVerify:     so.skipTLSVerify,
-		Warn:              warn,
-	})
-	if err != nil {
+	return fn(ctx, mode, p)
+}
+
+// withStore runs fn with the store open, inside the user namespace.
+func withStore(ctx context.Context, cmd *cli.Command, so storeOptions, fn func(context.Context, *storage.Store) error) error {
+	return inUserNS(ctx, cmd, func(ctx context.Context, mode userns.Mode, p storage.Paths) error {
+		st, err := storage.Open(storage.Options{
+			Paths:             p,
+			IgnoreChownErrors: mode == userns.Single,
+			SkipTLSVerify:     so.skipTLSVerify,
+			Warn:              warn,
+		})
+		if err != nil {
+			return err
+		}
+		err = fn(ctx, st)
+		if cerr := st.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
 		return err
-	}
-	err = fn(ctx, st)
-	if cerr := st.Close(); err == nil && cerr != nil && !errors.Is(cerr, context.Canceled) {
-		err = cerr
-	}
-	return err
+	})
 }

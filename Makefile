@@ -1,0 +1,58 @@
+# usandbox: rootless sandboxes from OCI images.
+#   make demo   set up this machine (apt, test user, test image) and run the main job
+#   make test   unit tests, then the integration tests as an unprivileged user
+
+GO ?= go
+export GOFLAGS := -buildvcs=false -tags=containers_image_openpgp,exclude_graphdriver_btrfs
+export CGO_ENABLED := 1
+CACHE ?= /var/cache/usandbox-test
+TEST_USER ?= usandbox-test
+
+SOURCES := $(shell find . -path ./hack/mkimage -prune -o \( -name '*.go' -o -name '*.c' -o -name '*.h' \) -print) go.mod go.sum
+
+.PHONY: all build build-tests test unit integration demo bench lint deps clean
+
+all: build
+
+build: bin/usandbox
+
+bin/usandbox: $(SOURCES)
+	$(GO) build -o $@ ./cmd/usandbox
+
+bin/integration.test: $(SOURCES)
+	GOFLAGS="$(GOFLAGS),integration" $(GO) test -c -o $@ ./integration
+
+build-tests: bin/usandbox bin/integration.test
+
+# Everything CI runs.
+test: lint unit integration
+
+unit:
+	$(GO) test -count=1 ./...
+
+# As root this creates the test user and images and runs the tests as that
+# user; as a user with a subuid range it runs them as you.
+integration: build-tests
+	bash hack/integration.sh $(if $(RUN),-test.run '$(RUN)')
+
+# Installs what is missing from apt (root only), builds, creates the test
+# user and image, then shows usandbox working as that user.
+demo: build
+	bash hack/demo.sh
+
+bench: build
+	bash hack/bench.sh
+
+deps:
+	bash hack/deps.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	GOFLAGS="$(GOFLAGS),integration" $(GO) vet ./integration
+	@cp go.mod /tmp/usandbox-go.mod.bak; cp go.sum /tmp/usandbox-go.sum.bak; \
+	$(GO) mod tidy; \
+	if ! git diff --quiet -- go.mod go.sum; then echo "go mod tidy changes go.mod/go.sum"; git diff -- go.mod go.sum; exit 1; fi
+
+clean:
+	rm -rf bin

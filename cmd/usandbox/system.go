@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/urfave/cli/v3"
+
+	"usandbox/storage"
+	"usandbox/userns"
+)
+
+func systemCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "system",
+		Usage: "manage usandbox's own data",
+		Commands: []*cli.Command{{
+			Name:  "reset",
+			Usage: "remove every image, sandbox and all state (files owned by sub-IDs need the user namespace to go)",
+			Flags: []cli.Flag{
+				&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask"},
+			},
+			Action: func(ctx context.Context, cmd *cli.Command) error {
+				if !cmd.Bool("force") {
+					return usageError(cmd, "system reset removes all images and sandboxes: add --force to confirm")
+				}
+				return inUserNS(ctx, cmd, func(ctx context.Context, _ userns.Mode, p storage.Paths) error {
+					if err := storage.Reset(p); err != nil {
+						return err
+					}
+					fmt.Println("removed", p.Root, "and", p.RunRoot)
+					return nil
+				})
+			},
+		}},
+	}
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install, from Debian's apt, what building, testing and benchmarking
+# usandbox needs. Root only; installs nothing that is already there.
+set -euo pipefail
+pkgs=(
+	golang-go gcc make git ca-certificates curl   # build
+	uidmap                                        # newuidmap/newgidmap
+	fuse-overlayfs                                # overlay fallback
+	slirp4netns passt                             # user-mode networking
+	busybox-static debootstrap                    # offline test images
+	docker-registry skopeo                        # local registry for tests
+	podman runc bubblewrap iperf3                 # the benchmark's references
+	jq procps util-linux
+)
+[[ $(id -u) -eq 0 ]] || { echo "deps.sh: run as root (apt-get install)" >&2; exit 1; }
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+# A Go toolchain already on PATH (e.g. /usr/local/go) is fine.
+if command -v go >/dev/null; then
+	missing=("${missing[@]/golang-go/}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+if ((${#missing[@]})); then
+	echo "deps.sh: installing ${missing[*]}" >&2
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Run the integration tests as an unprivileged user with a subuid range.
+#
+#   sudo bash hack/integration.sh [-test.run REGEX]   # as root: set up, then run as the test user
+#   bash hack/integration.sh                           # as a user with a subuid range: run as yourself
+#
+# Expects bin/usandbox and bin/integration.test (make build-tests). As root
+# it creates the test user and the test images first (both idempotent) and
+# copies the binaries and hack/ where the test user can read them, since
+# the checkout may sit in a directory only root can enter.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${USANDBOX_TEST_CACHE:-/var/cache/usandbox-test}
+TEST_USER=${USANDBOX_TEST_USER:-usandbox-test}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+summarize() {
+	local pass fail skip
+	pass=$(grep -c -- '^\s*--- PASS' "$log" || true)
+	fail=$(grep -c -- '^\s*--- FAIL' "$log" || true)
+	skip=$(grep -c -- '^\s*--- SKIP' "$log" || true)
+	echo "integration: $pass passed, $fail failed, $skip skipped"
+}
+
+if [[ $(id -u) -eq 0 ]]; then
+	bash "$repo/hack/testuser.sh"
+	bash "$repo/hack/images.sh"
+	uid=$(id -u "$TEST_USER")
+	home=$(getent passwd "$TEST_USER" | cut -d: -f6)
+	stage=$(mktemp -d /tmp/usandbox-it.XXXXXX)
+	trap 'rm -rf "$stage" "$log"' EXIT
+	cp "$repo/bin/usandbox" "$repo/bin/integration.test" "$stage/"
+	cp -r "$repo/hack" "$stage/hack"
+	chmod -R a+rX "$stage"
+	chown -R "$TEST_USER:" "$stage"
+	set +e
+	runuser -u "$TEST_USER" -- env -i \
+		HOME="$home" USER="$TEST_USER" LOGNAME="$TEST_USER" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
+		XDG_RUNTIME_DIR="/run/user/$uid" TMPDIR=/tmp \
+		USANDBOX_BIN="$stage/usandbox" USANDBOX_HACK="$stage/hack" USANDBOX_TEST_CACHE="$CACHE" \
+		bash -c 'cd "$HOME" && exec "$0" -test.v -test.timeout 25m "$@"' "$stage/integration.test" "$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	set -e
+else
+	set +e
+	USANDBOX_BIN="$repo/bin/usandbox" USANDBOX_HACK="$repo/hack" USANDBOX_TEST_CACHE="$CACHE" \
+		"$repo/bin/integration.test" -test.v -test.timeout 25m "$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	set -e
+fi
+summarize
+exit "$rc"
