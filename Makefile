@@ -14,15 +14,18 @@ SOURCES := $(shell find . -path ./hack/mkimage -prune -o \( -name '*.go' -o -nam
 
 all: build
 
-build: bin/usandbox
+build: bin/usandbox bin/usandbox-image
 
 bin/usandbox: $(SOURCES)
 	$(GO) build -o $@ ./cmd/usandbox
 
+bin/usandbox-image: $(SOURCES)
+	$(GO) build -o $@ ./cmd/usandbox-image
+
 bin/integration.test: $(SOURCES)
 	GOFLAGS="$(GOFLAGS),integration" $(GO) test -c -o $@ ./integration
 
-build-tests: bin/usandbox bin/integration.test
+build-tests: build bin/integration.test
 
 # Everything CI runs.
 test: lint unit integration

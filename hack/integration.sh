@@ -31,7 +31,7 @@ if [[ $(id -u) -eq 0 ]]; then
 	home=$(getent passwd "$TEST_USER" | cut -d: -f6)
 	stage=$(mktemp -d /tmp/usandbox-it.XXXXXX)
 	trap 'rm -rf "$stage" "$log"' EXIT
-	cp "$repo/bin/usandbox" "$repo/bin/integration.test" "$stage/"
+	cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/bin/integration.test" "$stage/"
 	cp -r "$repo/hack" "$stage/hack"
 	chmod -R a+rX "$stage"
 	chown -R "$TEST_USER:" "$stage"

@@ -405,7 +405,7 @@ func usandboxProcesses() []int {
 			continue
 		}
 		exe, err := os.Readlink("/proc/" + e.Name() + "/exe")
-		if err == nil && exe == env.bin && exe != self {
+		if err == nil && strings.HasPrefix(exe, env.bin) && exe != self {
 			out = append(out, pid)
 		}
 	}

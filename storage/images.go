@@ -6,36 +6,25 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	cstorage "go.podman.io/storage"
+
+	"usandbox/storage/index"
 )
 
-// ErrImageUnknown is wrapped when no image answers to a name or ID.
-var ErrImageUnknown = errors.New("no such image")
-
-// ErrAmbiguous is wrapped when an ID prefix matches several images.
-var ErrAmbiguous = errors.New("ambiguous image ID prefix")
+// Errors from package index, re-exported for callers of this package.
+var (
+	ErrImageUnknown = index.ErrImageUnknown
+	ErrAmbiguous    = index.ErrAmbiguous
+)
 
 // ErrImageInUse is wrapped when rmi would remove an image a sandbox uses.
 var ErrImageInUse = errors.New("image is in use")
 
 // Image is a stored image.
-type Image struct {
-	ID      string    `json:"Id"`
-	Names   []string  `json:"Names"`
-	Digest  string    `json:"Digest"`
-	Created time.Time `json:"Created"`
-	Size    int64     `json:"Size"`
-	// TopLayer is the ID of the layer whose chain is the root filesystem.
-	TopLayer string                `json:"TopLayer"`
-	Config   imgspecv1.ImageConfig `json:"Config"`
-	// Architecture and OS from the image config.
-	Architecture string `json:"Architecture"`
-	OS           string `json:"Os"`
-}
+type Image = index.Image
 
 func (s *Store) image(id string) (*Image, error) {
 	im, err := s.s.Image(id)
@@ -54,12 +43,22 @@ func (s *Store) describe(im *cstorage.Image) (*Image, error) {
 	if b, err := s.s.ImageBigData(im.ID, cfgKey); err == nil {
 		var cfg imgspecv1.Image
 		if json.Unmarshal(b, &cfg) == nil {
-			out.Config = cfg.Config
+			c := cfg.Config
+			out.Config = index.Config{User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir, StopSignal: c.StopSignal}
 			out.Architecture, out.OS = cfg.Architecture, cfg.OS
 			if cfg.Created != nil {
 				out.Created = *cfg.Created
 			}
 		}
+	}
+	// The layer chain, bottom first, as directories of the driver.
+	for id := im.TopLayer; id != ""; {
+		l, err := s.s.Layer(id)
+		if err != nil {
+			return nil, fmt.Errorf("storage: image %s: layer %s: %w", im.ID[:12], id, err)
+		}
+		out.Layers = append([]index.Layer{s.layerDir(id)}, out.Layers...)
+		id = l.Parent
 	}
 	return out, nil
 }
@@ -89,59 +88,11 @@ func (s *Store) Lookup(ref string) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	im, err := match(ims, ref)
-	if err != nil {
-		return nil, err
+	im, err := (&index.Index{Images: ims}).Lookup(ref)
+	if errors.Is(err, ErrImageUnknown) {
+		err = fmt.Errorf("%w (see usandbox images, or usandbox pull it)", err)
 	}
-	return im, nil
-}
-
-func match(ims []*Image, ref string) (*Image, error) {
-	id := strings.TrimPrefix(ref, "sha256:")
-	// Names first: a name that looks like hex ("beef") is still a name.
-	var byName []*Image
-	for _, im := range ims {
-		for _, n := range im.Names {
-			if NameMatches(n, ref) {
-				byName = append(byName, im)
-				break
-			}
-		}
-	}
-	if len(byName) == 1 {
-		return byName[0], nil
-	}
-	if len(byName) > 1 {
-		return nil, fmt.Errorf("%w: %q matches %d images, use the full name", ErrAmbiguous, ref, len(byName))
-	}
-	if isHex(id) {
-		var found []*Image
-		for _, im := range ims {
-			if strings.HasPrefix(im.ID, id) {
-				found = append(found, im)
-			}
-		}
-		switch len(found) {
-		case 1:
-			return found[0], nil
-		case 0:
-		default:
-			return nil, fmt.Errorf("%w: %q matches %d images", ErrAmbiguous, ref, len(found))
-		}
-	}
-	return nil, fmt.Errorf("%w: %s (see usandbox images, or usandbox pull it)", ErrImageUnknown, ref)
-}
-
-func isHex(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
+	return im, err
 }
 
 // RemoveResult says what Remove did.
@@ -162,7 +113,7 @@ func (s *Store) Remove(ref string, force bool, inUse func(id string) []string) (
 	res := &RemoveResult{}
 	var name string
 	for _, n := range im.Names {
-		if NameMatches(n, ref) {
+		if index.NameMatches(n, ref) {
 			name = n
 			break
 		}
@@ -172,7 +123,7 @@ func (s *Store) Remove(ref string, force bool, inUse func(id string) []string) (
 			return nil, fmt.Errorf("storage: untagging %s: %w", name, err)
 		}
 		res.Untagged = []string{name}
-		return res, nil
+		return res, s.WriteIndex()
 	}
 	if users := inUse(im.ID); len(users) > 0 && !force {
 		return nil, fmt.Errorf("%w by sandbox %s: remove the sandbox first, or use rmi -f", ErrImageInUse, strings.Join(users, ", "))
@@ -182,5 +133,5 @@ func (s *Store) Remove(ref string, force bool, inUse func(id string) []string) (
 	}
 	res.Untagged = im.Names
 	res.Deleted = "sha256:" + im.ID
-	return res, nil
+	return res, s.WriteIndex()
 }

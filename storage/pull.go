@@ -187,7 +187,10 @@ func (s *Store) pullOne(ctx context.Context, src Source, o PullOptions) (_ *Imag
 			return nil, fmt.Errorf("naming the image: %w", err)
 		}
 	}
-	o.Progress.Done(fmt.Sprintf("Writing manifest to image destination"))
+	o.Progress.Done("Writing manifest to image destination")
+	if err := s.WriteIndex(); err != nil {
+		return nil, err
+	}
 	return s.image(id)
 }
 

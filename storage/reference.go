@@ -11,6 +11,8 @@ import (
 	"go.podman.io/image/v5/pkg/sysregistriesv2"
 	"go.podman.io/image/v5/transports/alltransports"
 	"go.podman.io/image/v5/types"
+
+	"usandbox/storage/index"
 )
 
 // ErrBadReference is wrapped by every error about a malformed reference or
@@ -53,7 +55,7 @@ func ResolveSources(input string, sys *types.SystemContext) ([]Source, error) {
 		return nil, fmt.Errorf("%w: %q is not a valid image reference (%v)", ErrBadReference, input, err)
 	}
 	var candidates []reference.Named
-	if isShortName(input) {
+	if index.IsShortName(input) {
 		candidates, err = shortNameCandidates(input, named, sys)
 		if err != nil {
 			return nil, err
@@ -70,16 +72,6 @@ func ResolveSources(input string, sys *types.SystemContext) ([]Source, error) {
 		out = append(out, Source{Ref: ref, Name: c.String()})
 	}
 	return out, nil
-}
-
-// isShortName reports whether input names no registry: "busybox",
-// "library/debian:12", but not "quay.io/x" or "localhost/x".
-func isShortName(input string) bool {
-	first, _, ok := strings.Cut(input, "/")
-	if !ok {
-		return true
-	}
-	return !strings.ContainsAny(first, ".:") && first != "localhost"
 }
 
 func shortNameCandidates(input string, named reference.Named, sys *types.SystemContext) ([]reference.Named, error) {
@@ -174,33 +166,4 @@ func localName(transport, rest string) string {
 		return ""
 	}
 	return n.String()
-}
-
-// NameMatches reports whether the stored name stored (fully qualified,
-// "docker.io/library/busybox:latest") answers to what a user typed
-// ("busybox", "busybox:latest", "library/busybox", the full name), the
-// way docker and podman match local images.
-func NameMatches(stored, typed string) bool {
-	if stored == typed {
-		return true
-	}
-	if !strings.Contains(lastPart(typed), ":") && !strings.Contains(typed, "@") {
-		typed += ":latest"
-	}
-	if stored == typed {
-		return true
-	}
-	if n, err := reference.ParseNormalizedNamed(typed); err == nil && reference.TagNameOnly(n).String() == stored {
-		return true
-	}
-	// A short name matches on whole path components: "busybox:latest"
-	// matches "localhost/busybox:latest" and "127.0.0.1:5000/busybox:latest".
-	return isShortName(typed) && strings.HasSuffix(stored, "/"+typed)
-}
-
-func lastPart(s string) string {
-	if i := strings.LastIndex(s, "/"); i >= 0 {
-		return s[i+1:]
-	}
-	return s
 }

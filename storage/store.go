@@ -4,17 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
 	"go.podman.io/storage/pkg/idtools"
+
+	"usandbox/storage/index"
 )
 
 // Options open a Store.
 type Options struct {
-	Paths Paths
+	Paths index.Paths
 	// IgnoreChownErrors lets layers whose files belong to IDs outside the
 	// map be stored anyway (owned by root): the single-ID fallback.
 	IgnoreChownErrors bool
@@ -28,7 +31,7 @@ type Options struct {
 // Store is usandbox's image store. It must be used inside the user
 // namespace whose root owns it (or as real root).
 type Store struct {
-	paths  Paths
+	paths  index.Paths
 	s      cstorage.Store
 	sys    *types.SystemContext
 	driver string
@@ -133,7 +136,7 @@ func (s *Store) usesFuse() bool {
 func (s *Store) Driver() string { return s.driver }
 
 // Paths returns the store's directories.
-func (s *Store) Paths() Paths { return s.paths }
+func (s *Store) Paths() index.Paths { return s.paths }
 
 // Close releases the store.
 func (s *Store) Close() error {
@@ -146,11 +149,51 @@ func (s *Store) Close() error {
 
 // Reset removes everything under the paths. Run it inside the user
 // namespace: files of other IDs in the layers are not the user's to delete.
-func Reset(p Paths) error {
+func Reset(p index.Paths) error {
 	for _, d := range []string{p.Root, p.RunRoot} {
 		if err := os.RemoveAll(d); err != nil {
 			return fmt.Errorf("storage: removing %s: %w", d, err)
 		}
 	}
 	return nil
+}
+
+// layerDir says where a layer's files are, relative to the driver's home.
+func (s *Store) layerDir(id string) index.Layer {
+	if s.driver == "vfs" {
+		return index.Layer{ID: id, Dir: id}
+	}
+	l := index.Layer{ID: id, Dir: id + "/diff"}
+	// storage keeps a short link per layer ("l/ABC…" -> ../ID/diff) so
+	// that a long chain fits in the overlay mount options.
+	if b, err := os.ReadFile(filepath.Join(s.driverHome(), id, "link")); err == nil {
+		l.Link = "l/" + strings.TrimSpace(string(b))
+	}
+	return l
+}
+
+func (s *Store) driverHome() string {
+	if s.driver == "vfs" {
+		return filepath.Join(s.paths.StorageRoot(), "vfs", "dir")
+	}
+	return filepath.Join(s.paths.StorageRoot(), s.driver)
+}
+
+// WriteIndex rewrites the image index the runtime reads (package index)
+// from the store, under a lock. Call it after every change of images.
+func (s *Store) WriteIndex() error {
+	unlock, err := s.lock("index")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ims, err := s.Images()
+	if err != nil {
+		return err
+	}
+	ix := &index.Index{Driver: s.driver, Home: s.driverHome(), Images: ims}
+	if s.usesFuse() {
+		ix.MountProgram, _ = exec.LookPath("fuse-overlayfs")
+	}
+	return index.Write(s.paths, ix)
 }

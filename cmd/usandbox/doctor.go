@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"usandbox/doctor"
+	"usandbox/internal/cliutil"
 )
 
 func doctorCommand() *cli.Command {
@@ -22,9 +23,9 @@ func doctorCommand() *cli.Command {
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			format := cmd.String("format")
 			if format != "" && format != "json" && format != "table" {
-				return usageError(cmd, "unknown --format %q: use table or json", format)
+				return cliutil.UsageError(cmd, "unknown --format %q: use table or json", format)
 			}
-			p, err := paths(cmd)
+			p, err := cliutil.Paths(cmd)
 			if err != nil {
 				return err
 			}
@@ -46,7 +47,7 @@ func doctorCommand() *cli.Command {
 				w.Flush()
 			}
 			if doctor.Failed(results) {
-				return exitError{1}
+				return cliutil.ExitError{Code: 1}
 			}
 			return nil
 		},

@@ -1,61 +1,90 @@
-// Command usandbox runs OCI images in rootless sandboxes. This file only
+// Command usandbox runs OCI images in rootless sandboxes. This package only
 // decides the process role and turns flags into calls of the packages.
+//
+// usandbox itself never links containers/image or containers/storage: the
+// image commands are handed to usandbox-image (installed beside it), so a
+// sandbox start pays only for what it uses.
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"strings"
+	"path/filepath"
+	"syscall"
 
-	"go.podman.io/storage/pkg/reexec"
+	"github.com/urfave/cli/v3"
 
 	"usandbox/doctor"
+	"usandbox/internal/cliutil"
 	_ "usandbox/nsexec" // installs the pre-Go-runtime namespace entry
 )
 
-// exitError carries an exit status other than 125 out of a command.
-type exitError struct{ code int }
-
-func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
-
-// Docker's exit statuses for failures of the tool itself.
-const (
-	exitFailed = 125
-)
+var version = "0.1.0-dev"
 
 func main() {
-	// containers/storage re-executes this binary for helpers (untar in a
-	// chroot): those roles return here.
-	if reexec.Init() {
-		return
-	}
 	if len(os.Args) > 1 && os.Args[1] == doctor.ProbeArg {
 		os.Exit(doctor.ProbeMain(os.Args[2:]))
 	}
-	os.Exit(run(os.Args))
+	os.Exit(cliutil.Main(newApp(), os.Args))
 }
 
-func run(args []string) int {
-	err := newApp().Run(context.Background(), args)
-	if err == nil {
-		return 0
+func newApp() *cli.Command {
+	return cliutil.Setup(&cli.Command{
+		Name:    "usandbox",
+		Usage:   "run OCI images in rootless sandboxes, no daemon, no sudo",
+		Version: version,
+		Flags:   cliutil.GlobalFlags(),
+		Commands: []*cli.Command{
+			imageCommand("pull", "pull an image from a registry, an OCI layout or an archive", "IMAGE"),
+			imageCommand("images", "list images", ""),
+			imageCommand("rmi", "remove images", "IMAGE..."),
+			doctorCommand(),
+			imageCommand("system", "manage usandbox's own data (system reset --force)", "reset"),
+		},
+		EnableShellCompletion:  true,
+		UseShortOptionHandling: true,
+		Suggest:                true,
+	})
+}
+
+// imageCommand hands a command to usandbox-image, which parses it itself.
+func imageCommand(name, usage, args string) *cli.Command {
+	return &cli.Command{
+		Name:            name,
+		Usage:           usage,
+		ArgsUsage:       args,
+		SkipFlagParsing: true,
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			return execImageTool(os.Args[1:])
+		},
 	}
-	var ee exitError
-	if errors.As(err, &ee) {
-		return ee.code
+}
+
+// execImageTool replaces this process with usandbox-image and args.
+func execImageTool(args []string) error {
+	path, err := imageTool()
+	if err != nil {
+		return err
 	}
-	printError(err)
-	return exitFailed
+	return syscall.Exec(path, append([]string{"usandbox"}, args...), os.Environ())
 }
 
-// printError prints err as the one line a user sees.
-func printError(err error) {
-	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
-	fmt.Fprintln(os.Stderr, "Error: "+msg)
-}
-
-func warn(msg string) {
-	fmt.Fprintln(os.Stderr, "WARN: "+msg)
+// imageTool finds usandbox-image beside this binary, or in
+// ../libexec/usandbox for a packaged install.
+func imageTool() (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding usandbox-image: %w", err)
+	}
+	dir := filepath.Dir(self)
+	for _, p := range []string{
+		filepath.Join(dir, "usandbox-image"),
+		filepath.Join(dir, "..", "libexec", "usandbox", "usandbox-image"),
+	} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("usandbox-image is not installed next to %s: install both binaries (make build puts them in bin/)", self)
 }

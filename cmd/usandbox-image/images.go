@@ -15,6 +15,7 @@ import (
 	"go.podman.io/image/v5/types"
 	"golang.org/x/term"
 
+	"usandbox/internal/cliutil"
 	"usandbox/storage"
 )
 
@@ -29,7 +30,7 @@ func pullCommand() *cli.Command {
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.NArg() != 1 {
-				return usageError(cmd, "pull takes exactly one image, got %d arguments", cmd.NArg())
+				return cliutil.UsageError(cmd, "pull takes exactly one image, got %d arguments", cmd.NArg())
 			}
 			so := storeOptions{}
 			if !cmd.Bool("tls-verify") {
@@ -67,10 +68,10 @@ func imagesCommand() *cli.Command {
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			format := cmd.String("format")
 			if format != "" && format != "json" && format != "table" {
-				return usageError(cmd, "unknown --format %q: use table or json", format)
+				return cliutil.UsageError(cmd, "unknown --format %q: use table or json", format)
 			}
 			if cmd.NArg() > 0 {
-				return usageError(cmd, "images takes no arguments")
+				return cliutil.UsageError(cmd, "images takes no arguments")
 			}
 			return withStore(ctx, cmd, storeOptions{}, func(ctx context.Context, st *storage.Store) error {
 				ims, err := st.Images()
@@ -147,7 +148,7 @@ func rmiCommand() *cli.Command {
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.NArg() == 0 {
-				return usageError(cmd, "rmi needs at least one image")
+				return cliutil.UsageError(cmd, "rmi needs at least one image")
 			}
 			return withStore(ctx, cmd, storeOptions{}, func(ctx context.Context, st *storage.Store) error {
 				var failed []string

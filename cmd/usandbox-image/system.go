@@ -6,7 +6,9 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"usandbox/internal/cliutil"
 	"usandbox/storage"
+	"usandbox/storage/index"
 	"usandbox/userns"
 )
 
@@ -22,9 +24,9 @@ func systemCommand() *cli.Command {
 			},
 			Action: func(ctx context.Context, cmd *cli.Command) error {
 				if !cmd.Bool("force") {
-					return usageError(cmd, "system reset removes all images and sandboxes: add --force to confirm")
+					return cliutil.UsageError(cmd, "system reset removes all images and sandboxes: add --force to confirm")
 				}
-				return inUserNS(ctx, cmd, func(ctx context.Context, _ userns.Mode, p storage.Paths) error {
+				return cliutil.InUserNS(ctx, cmd, func(ctx context.Context, _ userns.Mode, p index.Paths) error {
 					if err := storage.Reset(p); err != nil {
 						return err
 					}

@@ -1,8 +1,9 @@
-// Package storage keeps usandbox's images: it pulls them with
-// containers/image into a containers/storage store of usandbox's own (never
-// podman's), lists and removes them, and tells the runtime which layer
-// directories make up an image's root filesystem.
-package storage
+// Package index is the light side of the image store: where usandbox keeps
+// its data, and a small index of the stored images (names, config, layer
+// directories) that the runtime reads without linking containers/image or
+// containers/storage, whose start-up alone costs more than a whole
+// sandbox start. Package storage writes the index after every change.
+package index
 
 import (
 	"fmt"

@@ -1,0 +1,143 @@
+// Package cliutil is the plumbing the usandbox commands share: exit
+// statuses, one-line errors, global paths, and running a command inside
+// the user namespace that owns the store.
+package cliutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+	"golang.org/x/sys/unix"
+
+	"usandbox/storage/index"
+	"usandbox/userns"
+)
+
+// Docker's exit statuses.
+const (
+	ExitFailed    = 125 // usandbox itself failed
+	ExitCannotRun = 126 // the command cannot be invoked
+	ExitNotFound  = 127 // the command was not found
+)
+
+// ExitError carries an exit status out of a command without a message:
+// whoever produced it has already said what went wrong.
+type ExitError struct{ Code int }
+
+func (e ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+// Main runs app and returns the process exit status, printing an error as
+// one line.
+func Main(app *cli.Command, args []string) int {
+	err := app.Run(context.Background(), args)
+	if err == nil {
+		return 0
+	}
+	var ee ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	PrintError(err)
+	return ExitFailed
+}
+
+// PrintError prints err as the one line a user sees.
+func PrintError(err error) {
+	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	fmt.Fprintln(os.Stderr, "Error: "+msg)
+}
+
+// Warn prints a one-line warning.
+func Warn(msg string) {
+	fmt.Fprintln(os.Stderr, "WARN: "+msg)
+}
+
+// GlobalFlags are accepted before any command.
+func GlobalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "root", Usage: "where images and sandboxes are stored (default $XDG_DATA_HOME/usandbox)"},
+		&cli.StringFlag{Name: "runroot", Usage: "where runtime state is kept (default $XDG_RUNTIME_DIR/usandbox)"},
+	}
+}
+
+// Setup makes every flag error of app one line (printed by Main) instead
+// of a help page, and keeps urfave/cli from exiting on its own.
+func Setup(app *cli.Command) *cli.Command {
+	app.ExitErrHandler = func(context.Context, *cli.Command, error) {}
+	setUsageErrors(app)
+	return app
+}
+
+func setUsageErrors(c *cli.Command) {
+	c.OnUsageError = func(_ context.Context, cmd *cli.Command, err error, _ bool) error {
+		return fmt.Errorf("%w (see usandbox %s --help)", err, cmd.Name)
+	}
+	for _, sub := range c.Commands {
+		setUsageErrors(sub)
+	}
+}
+
+// UsageError is a wrong number of arguments and the like.
+func UsageError(cmd *cli.Command, format string, a ...any) error {
+	return fmt.Errorf("%s (see usandbox %s --help)", fmt.Sprintf(format, a...), cmd.Name)
+}
+
+// Paths are the store's directories from the defaults and --root/--runroot.
+func Paths(cmd *cli.Command) (index.Paths, error) {
+	p, err := index.DefaultPaths(userns.HostUID())
+	if err != nil {
+		return p, err
+	}
+	if r := cmd.String("root"); r != "" {
+		if p.Root, err = filepath.Abs(r); err != nil {
+			return p, err
+		}
+	}
+	if r := cmd.String("runroot"); r != "" {
+		if p.RunRoot, err = filepath.Abs(r); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// InUserNS runs fn inside the user namespace that owns the store: an
+// unprivileged user's process runs itself again in one (the copy runs this
+// same command and reaches fn), real root runs fn directly. ctx is
+// cancelled by SIGINT, SIGTERM and SIGHUP.
+func InUserNS(ctx context.Context, cmd *cli.Command, fn func(context.Context, userns.Mode, index.Paths) error) error {
+	p, err := Paths(cmd)
+	if err != nil {
+		return err
+	}
+	mode, inside := userns.InNamespace()
+	if !inside && os.Geteuid() != 0 {
+		plan, err := userns.Detect()
+		if err != nil {
+			return err
+		}
+		if plan.Warning != "" {
+			Warn(plan.Warning)
+		}
+		code, err := plan.Reexec()
+		if err != nil {
+			return err
+		}
+		return ExitError{Code: code}
+	}
+	if inside {
+		// Mounts made here (storage's checks) stay in this namespace.
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			return fmt.Errorf("making mounts private: %w", err)
+		}
+	}
+	ctx, stop := signal.NotifyContext(ctx, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
+	defer stop()
+	return fn(ctx, mode, p)
+}
