@@ -17,17 +17,25 @@ import (
 
 	"usandbox/doctor"
 	"usandbox/internal/cliutil"
-	_ "usandbox/nsexec" // installs the pre-Go-runtime namespace entry
+	"usandbox/nsexec"
+	"usandbox/sandbox/inner"
 )
 
 var version = "0.1.0-dev"
 
 func main() {
+	// The process role comes first: the sandbox's init, a doctor probe,
+	// or the CLI.
+	if conn, ok := nsexec.Conn(); ok && os.Getenv(roleName) == roleInit {
+		os.Exit(inner.Main(conn))
+	}
 	if len(os.Args) > 1 && os.Args[1] == doctor.ProbeArg {
 		os.Exit(doctor.ProbeMain(os.Args[2:]))
 	}
 	os.Exit(cliutil.Main(newApp(), os.Args))
 }
+
+const roleName, roleInit = "_USANDBOX_ROLE", "init"
 
 func newApp() *cli.Command {
 	return cliutil.Setup(&cli.Command{
@@ -36,6 +44,7 @@ func newApp() *cli.Command {
 		Version: version,
 		Flags:   cliutil.GlobalFlags(),
 		Commands: []*cli.Command{
+			runCommand(),
 			imageCommand("pull", "pull an image from a registry, an OCI layout or an archive", "IMAGE"),
 			imageCommand("images", "list images", ""),
 			imageCommand("rmi", "remove images", "IMAGE..."),

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+
+	"github.com/urfave/cli/v3"
+
+	"usandbox/internal/cliutil"
+	"usandbox/sandbox"
+	"usandbox/storage/index"
+	"usandbox/userns"
+)
+
+func runCommand() *cli.Command {
+	one := 1
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run a command in a new sandbox",
+		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
+		// Everything after the image belongs to the command.
+		StopOnNthArg: &one,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "rm", Usage: "remove the sandbox when it exits"},
+			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin attached"},
+			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a terminal"},
+			&cli.StringFlag{Name: "name", Usage: "name the sandbox"},
+			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set KEY=VALUE (or pass KEY from this environment)"},
+			&cli.StringSliceFlag{Name: "env-file", Usage: "read environment variables from a file"},
+			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory inside the sandbox"},
+			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "user[:group], names or numbers"},
+			&cli.StringFlag{Name: "hostname", Aliases: []string{"h"}, Usage: "the sandbox's hostname"},
+			&cli.StringFlag{Name: "entrypoint", Usage: "override the image's entrypoint (\"\" clears it)"},
+			&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind HOST-PATH:CONTAINER-PATH[:ro]"},
+			&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs at PATH[:OPTIONS]"},
+			&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "none or host"},
+			&cli.BoolFlag{Name: "read-only", Usage: "mount the root filesystem read-only"},
+			&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges"},
+			&cli.StringSliceFlag{Name: "cap-add", Usage: "add a capability (or ALL)"},
+			&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop a capability (or ALL)"},
+			&cli.BoolFlag{Name: "init", Usage: "run an init as pid 1 (always on: usandbox's init forwards signals and reaps zombies)"},
+		},
+		Action: runAction,
+	}
+}
+
+func runAction(ctx context.Context, cmd *cli.Command) error {
+	if cmd.NArg() < 1 {
+		return cliutil.UsageError(cmd, "run needs an image")
+	}
+	args := cmd.Args().Slice()
+	o := sandbox.Options{
+		Name:        cmd.String("name"),
+		Args:        args[1:],
+		Workdir:     cmd.String("workdir"),
+		User:        cmd.String("user"),
+		Hostname:    cmd.String("hostname"),
+		Network:     cmd.String("network"),
+		ReadOnly:    cmd.Bool("read-only"),
+		CapAdd:      cmd.StringSlice("cap-add"),
+		CapDrop:     cmd.StringSlice("cap-drop"),
+		Interactive: cmd.Bool("interactive"),
+		TTY:         cmd.Bool("tty"),
+		AutoRemove:  cmd.Bool("rm"),
+		Stdin:       os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+	}
+	if cmd.IsSet("entrypoint") {
+		ep := cmd.String("entrypoint")
+		o.Entrypoint = &ep
+	}
+	switch o.Network {
+	case "none", "host":
+	default:
+		return cliutil.UsageError(cmd, "unknown --network %q: use none or host", o.Network)
+	}
+	for _, so := range cmd.StringSlice("security-opt") {
+		switch so {
+		case "no-new-privileges", "no-new-privileges:true", "no-new-privileges=true":
+			o.NoNewPrivileges = true
+		case "no-new-privileges:false", "no-new-privileges=false":
+		default:
+			return cliutil.UsageError(cmd, "unsupported --security-opt %q (usandbox knows no-new-privileges)", so)
+		}
+	}
+	for _, f := range cmd.StringSlice("env-file") {
+		env, err := sandbox.ReadEnvFile(f, os.LookupEnv)
+		if err != nil {
+			return err
+		}
+		o.Env = append(o.Env, env...)
+	}
+	env, err := sandbox.ParseEnv(cmd.StringSlice("env"), os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	o.Env = append(o.Env, env...)
+	for _, v := range cmd.StringSlice("volume") {
+		m, err := sandbox.ParseVolume(v)
+		if err != nil {
+			return err
+		}
+		o.Volumes = append(o.Volumes, m)
+	}
+	for _, v := range cmd.StringSlice("tmpfs") {
+		m, err := sandbox.ParseTmpfs(v)
+		if err != nil {
+			return err
+		}
+		o.Volumes = append(o.Volumes, m)
+	}
+	if o.Paths, err = cliutil.Paths(cmd); err != nil {
+		return err
+	}
+	if o.Plan, err = userns.Detect(); err != nil {
+		return err
+	}
+	if o.Plan.Warning != "" {
+		cliutil.Warn(o.Plan.Warning)
+	}
+	if o.Index, o.Image, err = findImage(o.Paths, args[0]); err != nil {
+		return err
+	}
+	code, err := sandbox.Run(o)
+	if err != nil {
+		var ee *sandbox.ExitError
+		if errors.As(err, &ee) {
+			if ee.Msg != "" {
+				cliutil.PrintError(errors.New(ee.Msg))
+			}
+			return cliutil.ExitError{Code: ee.Code}
+		}
+		return err
+	}
+	return cliutil.ExitError{Code: code}
+}
+
+// findImage looks the image up in the index and pulls it when missing,
+// as docker run does.
+func findImage(p index.Paths, ref string) (*index.Index, *index.Image, error) {
+	ix, err := index.Read(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	im, err := ix.Lookup(ref)
+	if err == nil {
+		return ix, im, nil
+	}
+	if !errors.Is(err, index.ErrImageUnknown) {
+		return nil, nil, err
+	}
+	fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
+	tool, err := imageTool()
+	if err != nil {
+		return nil, nil, err
+	}
+	pull := exec.Command(tool, "--root", p.Root, "--runroot", p.RunRoot, "pull", ref)
+	pull.Args[0] = "usandbox"
+	pull.Stdout, pull.Stderr = nil, os.Stderr
+	if err := pull.Run(); err != nil {
+		// usandbox-image printed why.
+		return nil, nil, cliutil.ExitError{Code: cliutil.ExitFailed}
+	}
+	if ix, err = index.Read(p); err != nil {
+		return nil, nil, err
+	}
+	im, err = ix.Lookup(ref)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pulled %s but cannot find it: %w", ref, err)
+	}
+	return ix, im, nil
+}

@@ -1,0 +1,369 @@
+#!/usr/bin/env bash
+# Benchmark usandbox against rootless podman (the reference), as the test user.
+#
+#   make bench                          # as root: builds, then runs this
+#   sudo bash hack/bench.sh             # needs bin/usandbox and bin/usandbox-image
+#   BENCH_N=9 BENCH_ONLY=pull sudo -E bash hack/bench.sh
+#
+# Environment:
+#   BENCH_N      timed iterations per measurement (default 5); medians are printed
+#   BENCH_ONLY   comma-separated sections to run (default: all): pull,run,exec,net
+#   USANDBOX_TEST_USER, USANDBOX_TEST_CACHE   as for hack/testuser.sh, hack/images.sh
+#
+# stdout carries only the results table, one row per measurement, e.g.
+#   pull busybox   disk    usandbox 0.12 s   podman 0.38 s   ratio 0.32x
+# Progress, per-iteration samples and podman's store details go to stderr.
+#
+# As root it: creates the test user and images (hack/testuser.sh,
+# hack/images.sh, both idempotent); copies the binaries, hack/registry.sh and
+# this script to a temp dir the test user can read (the checkout may sit where
+# only root can enter); gives the test user the podman configuration that
+# makes podman a fair reference (overlay driver, runc; see REFERENCE.md
+# "Podman as the reference"), leaving existing settings alone; mounts a 2G
+# tmpfs owned by the test user and makes a store dir in the test user's home;
+# then runs itself again as the test user (--as-user), who starts a private
+# local registry and runs the sections. On exit everything is removed again:
+# the stores (usandbox system reset / podman system reset), the registry, the
+# tmpfs, the temp dirs.
+#
+# Adding a section: write bench_NAME (it runs as the test user, with the
+# helpers below: timed, median, row, and REGISTRY/STORE_DIRS set), add NAME to
+# SECTIONS. Stubs for run, exec and net are at the end of the section list.
+set -euo pipefail
+export LC_ALL=C # EPOCHREALTIME and printf %f need a '.' decimal point
+
+SECTIONS=(pull run exec net)
+BENCH_N=${BENCH_N:-5}
+BENCH_ONLY=${BENCH_ONLY:-}
+TEST_USER=${USANDBOX_TEST_USER:-usandbox-test}
+CACHE=${USANDBOX_TEST_CACHE:-/var/cache/usandbox-test}
+
+log() { echo "bench.sh: $*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+# selected NAME: is section NAME to run (BENCH_ONLY empty or lists it)?
+selected() { [[ -z $BENCH_ONLY || ,$BENCH_ONLY, == *,"$1",* ]]; }
+
+# ---------------------------------------------------------------------------
+# Helpers for sections (they run as the test user).
+
+# timed LOG CMD...: run CMD (stdin /dev/null, stdout and stderr to LOG) and set
+# ELAPSED to its wall-clock time in seconds. Dies with LOG on failure.
+ELAPSED=
+timed() {
+	local logf=$1 t0 t1 rc=0
+	shift
+	t0=$EPOCHREALTIME
+	"$@" </dev/null >"$logf" 2>&1 || rc=$?
+	t1=$EPOCHREALTIME
+	if ((rc != 0)); then
+		cat "$logf" >&2
+		die "failed (exit $rc): $*"
+	fi
+	ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+}
+
+# median X...: print the median of the numbers.
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+		END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# row SECTION WHAT WHERE USANDBOX_S PODMAN_S [NOTE]: print one table row.
+row() {
+	local ratio
+	ratio=$(awk -v u="$4" -v p="$5" 'BEGIN { if (p > 0) printf "%.2f", u / p; else print "-" }')
+	printf '%-5s %-8s %-6s  usandbox %6.2f s   podman %6.2f s   ratio %5sx%s\n' \
+		"$1" "$2" "$3" "$4" "$5" "$ratio" "${6:+   $6}"
+}
+
+# goal_le VALUE LIMIT TEXT: print "goal TEXT: met" or "... MISSED".
+goal_le() {
+	if awk -v v="$1" -v l="$2" 'BEGIN { exit !(v <= l) }'; then
+		echo "goal $3: met"
+	else
+		echo "goal $3: MISSED"
+	fi
+}
+
+# Store handling: each store location DIR holds DIR/usandbox, DIR/usandbox-run
+# (usandbox) and DIR/podman, DIR/podman-run (podman).
+us() { # us DIR ARGS...: usandbox on the store in DIR
+	local dir=$1
+	shift
+	"$BENCH_STAGE/usandbox" --root "$dir/usandbox" --runroot "$dir/usandbox-run" "$@"
+}
+pm() { # pm DIR ARGS...: podman on the store in DIR
+	local dir=$1
+	shift
+	podman --root "$dir/podman" --runroot "$dir/podman-run" "$@"
+}
+
+# empty_store DIR TOOL...: delete TOOL's (usandbox, podman) store in DIR and
+# check it is gone. Untimed; ends with sync so that no write-back of the
+# previous iteration lands in the next timed command.
+empty_store() {
+	local dir=$1 tool d
+	shift
+	for tool; do
+		case $tool in
+		usandbox) us "$dir" system reset --force >"$WORK/reset.log" 2>&1 ;;
+		podman) pm "$dir" system reset -f >"$WORK/reset.log" 2>&1 ;;
+		esac || {
+			cat "$WORK/reset.log" >&2
+			die "$tool system reset failed in $dir"
+		}
+		for d in "$dir/$tool" "$dir/$tool-run"; do
+			[[ ! -e $d || -z $(ls -A "$d") ]] || die "$tool store not empty after reset: $d"
+		done
+	done
+	sync
+}
+
+# ---------------------------------------------------------------------------
+# Sections. Each prints its table rows on stdout and progress on stderr.
+
+# pull: fresh pull of each image from the local registry, into an empty store
+# on disk and on tmpfs, usandbox and podman interleaved (the first tool
+# alternates between iterations), after one untimed warm-up pull each so that
+# the registry's blobs, the binaries and their libraries are in the page cache
+# for both tools alike.
+bench_pull() {
+	local image name where dir ref i tool t note
+	local -a order us_t pm_t
+	for image in busybox:latest debian:bookworm; do
+		name=${image%%:*}
+		for where in disk tmpfs; do
+			dir=${STORE_DIRS[$where]}
+			ref=$REGISTRY/$image
+			log "pull $name $where: warm-up"
+			empty_store "$dir" usandbox podman
+			timed "$WORK/pull.log" us "$dir" pull -q --tls-verify=false "$ref"
+			timed "$WORK/pull.log" pm "$dir" pull -q --tls-verify=false "$ref"
+			podman_store_info "$dir"
+			us_t=() pm_t=()
+			for ((i = 1; i <= BENCH_N; i++)); do
+				order=(usandbox podman)
+				((i % 2)) || order=(podman usandbox)
+				for tool in "${order[@]}"; do
+					empty_store "$dir" "$tool"
+					if [[ $tool == usandbox ]]; then
+						timed "$WORK/pull.log" us "$dir" pull -q --tls-verify=false "$ref"
+						us_t+=("$ELAPSED")
+					else
+						timed "$WORK/pull.log" pm "$dir" pull -q --tls-verify=false "$ref"
+						pm_t+=("$ELAPSED")
+					fi
+				done
+				log "pull $name $where #$i: usandbox ${us_t[-1]} s, podman ${pm_t[-1]} s"
+			done
+			empty_store "$dir" usandbox podman
+			note=
+			if [[ $name == debian ]]; then
+				t=$(median "${us_t[@]}")
+				case $where in
+				tmpfs) note=$(goal_le "$t" 1.4 "≤ 1.4 s") ;;
+				disk) note=$(goal_le "$t" "$(median "${pm_t[@]}")" "≤ podman") ;;
+				esac
+			fi
+			row pull "$name" "$where" "$(median "${us_t[@]}")" "$(median "${pm_t[@]}")" "$note"
+		done
+	done
+}
+
+# podman_store_info DIR: log which graph driver podman really used (a silent
+# fallback to vfs or fuse-overlayfs would make the comparison unfair).
+podman_store_info() {
+	local info
+	info=$(pm "$1" info --format \
+		'{{.Store.GraphDriverName}} native-diff={{index .Store.GraphStatus "Native Overlay Diff"}} backing={{index .Store.GraphStatus "Backing Filesystem"}} options={{.Store.GraphOptions}}' 2>/dev/null) ||
+		die "podman info failed"
+	log "podman store: $info"
+	[[ $info == overlay* ]] || die "podman uses ${info%% *}, not overlay: check ~/.config/containers/storage.conf"
+}
+
+# ---- section stubs: fill in, keeping stdout to table rows (see row) --------
+
+# run: e.g. `run --rm busybox true` latency, Debian `apt-get install hello`.
+bench_run() { :; }
+
+# exec: e.g. exec into a running sandbox.
+bench_exec() { :; }
+
+# net: e.g. iperf3 sandbox <-> host, published ports.
+bench_net() { :; }
+
+# ---------------------------------------------------------------------------
+# The test user's side: registry, stores, sections.
+
+user_main() {
+	[[ -n ${BENCH_STAGE:-} && -n ${BENCH_DISK:-} && -n ${BENCH_TMPFS:-} ]] ||
+		die "--as-user is internal: run hack/bench.sh as root"
+	cd "$HOME"
+	export USANDBOX_TEST_REGISTRY_STATE=$BENCH_STAGE/registry.env
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/usandbox-bench-work.XXXXXX")
+	declare -gA STORE_DIRS=([disk]=$BENCH_DISK [tmpfs]=$BENCH_TMPFS)
+	trap user_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+
+	local out
+	out=$(bash "$BENCH_STAGE/registry.sh" start)
+	REGISTRY=${out#REGISTRY=}
+	[[ $REGISTRY == 127.0.0.1:* ]] || die "registry.sh start printed: $out"
+	log "registry $REGISTRY; podman $(podman --version 2>/dev/null | awk '{ print $3 }');" \
+		"disk store $BENCH_DISK, tmpfs store $BENCH_TMPFS; N=$BENCH_N; load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+	local s
+	for s in "${SECTIONS[@]}"; do
+		selected "$s" || continue
+		log "section $s"
+		"bench_$s"
+	done
+}
+
+user_cleanup() {
+	local dir
+	for dir in "${STORE_DIRS[@]}"; do
+		us "$dir" system reset --force >/dev/null 2>&1 || log "warning: usandbox system reset failed in $dir"
+		pm "$dir" system reset -f >/dev/null 2>&1 || log "warning: podman system reset failed in $dir"
+	done
+	bash "$BENCH_STAGE/registry.sh" stop 2>/dev/null || log "warning: registry.sh stop failed"
+	rm -rf "$WORK"
+}
+
+# ---------------------------------------------------------------------------
+# root's side: set-up, run as the test user, clean-up.
+
+# ensure_setting USER FILE SECTION KEY VALUE: make FILE (TOML, owned by USER)
+# set KEY = VALUE in [SECTION]. A missing file is created; an existing one is
+# changed only if it lacks that exact setting (the old one is kept as
+# FILE.bench-bak). Returns 0 if it changed something, 1 if not.
+ensure_setting() {
+	local user=$1 file=$2 section=$3 key=$4 value=$5 dir
+	dir=$(dirname "$file")
+	if [[ ! -e $file ]]; then
+		# As the user, so that new dirs are the user's and existing ones stay.
+		[[ -d $dir ]] || runuser -u "$user" -- mkdir -p "$dir"
+		printf '[%s]\n%s = %s\n' "$section" "$key" "$value" >"$file"
+		chown "$user:" "$file"
+		log "wrote $file: [$section] $key = $value"
+		return 0
+	fi
+	if awk -v s="$section" -v k="$key" -v v="$value" '
+		/^[ \t]*\[/ { in_s = ($0 ~ "^[ \t]*\\[" s "\\][ \t]*(#.*)?$"); next }
+		in_s && $0 ~ "^[ \t]*" k "[ \t]*=" {
+			line = $0; sub(/#.*/, "", line); sub(/^[^=]*=[ \t]*/, "", line); sub(/[ \t]+$/, "", line)
+			if (line == v) found = 1
+		}
+		END { exit !found }' "$file"; then
+		return 1
+	fi
+	cp -p "$file" "$file.bench-bak"
+	awk -v s="$section" -v k="$key" -v v="$value" '
+		/^[ \t]*\[/ {
+			in_s = ($0 ~ "^[ \t]*\\[" s "\\][ \t]*(#.*)?$")
+			print
+			if (in_s) { print k " = " v; done = 1 }
+			next
+		}
+		in_s && $0 ~ "^[ \t]*" k "[ \t]*=" { print "# " $0 "  # replaced by hack/bench.sh"; next }
+		{ print }
+		END { if (!done) printf "\n[%s]\n%s = %s\n", s, k, v }' "$file.bench-bak" >"$file"
+	log "set [$section] $key = $value in $file (old file: $file.bench-bak)"
+	return 0
+}
+
+root_main() {
+	[[ $(id -u) -eq 0 ]] || die "run as root (make bench): it sets up the test user, a tmpfs, then benchmarks as the test user"
+	[[ $BENCH_N =~ ^[1-9][0-9]*$ ]] || die "BENCH_N must be a positive integer, got '$BENCH_N'"
+	local s
+	for s in ${BENCH_ONLY//,/ }; do
+		[[ " ${SECTIONS[*]} " == *" $s "* ]] || die "BENCH_ONLY: unknown section '$s' (have: ${SECTIONS[*]})"
+	done
+	local repo
+	repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	for s in usandbox usandbox-image; do
+		[[ -x $repo/bin/$s ]] || die "$repo/bin/$s missing: run make build"
+	done
+	command -v podman >/dev/null || die "podman missing (apt-get install podman)"
+
+	bash "$repo/hack/testuser.sh"
+	bash "$repo/hack/images.sh"
+	local uid gid home
+	uid=$(id -u "$TEST_USER")
+	gid=$(id -g "$TEST_USER")
+	home=$(getent passwd "$TEST_USER" | cut -d: -f6)
+
+	STAGE='' DISK='' TMPFS=''
+	trap root_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+
+	STAGE=$(mktemp -d /tmp/usandbox-bench.XXXXXX)
+	cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/hack/registry.sh" "$STAGE/"
+	cp "${BASH_SOURCE[0]}" "$STAGE/bench.sh"
+	chmod -R a+rX "$STAGE"
+	chown -R "$TEST_USER:" "$STAGE"
+
+	# Podman as a fair reference: overlay (else vfs), runc (crun fails here).
+	local changed=
+	ensure_setting "$TEST_USER" "$home/.config/containers/storage.conf" storage driver '"overlay"' && changed=1
+	ensure_setting "$TEST_USER" "$home/.config/containers/containers.conf" engine runtime '"runc"' && changed=1
+	if [[ -n $changed ]]; then
+		log "podman config changed: podman system reset -f of the test user's default store"
+		as_user podman system reset -f >/dev/null 2>&1 || die "podman system reset -f failed"
+	fi
+
+	# Short names: podman refuses a --runroot longer than 50 characters.
+	DISK=$(mktemp -d "$home/bench.XXXXXX")
+	chown "$uid:$gid" "$DISK"
+	TMPFS=$(mktemp -d /tmp/usandbox-bench-tmpfs.XXXXXX)
+	mount -t tmpfs -o "size=2G,mode=0700,uid=$uid,gid=$gid" usandbox-bench "$TMPFS"
+	for s in "$DISK" "$TMPFS"; do
+		((${#s} + 11 <= 50)) || die "$s/podman-run is too long for podman's --runroot (max 50 characters)"
+	done
+
+	local t0=$EPOCHREALTIME
+	as_user env BENCH_STAGE="$STAGE" BENCH_DISK="$DISK" BENCH_TMPFS="$TMPFS" \
+		BENCH_N="$BENCH_N" BENCH_ONLY="$BENCH_ONLY" USANDBOX_TEST_CACHE="$CACHE" \
+		bash "$STAGE/bench.sh" --as-user
+	log "done in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s"
+}
+
+# as_user CMD...: run CMD as the test user in a clean login-like environment.
+as_user() {
+	local home uid
+	uid=$(id -u "$TEST_USER")
+	home=$(getent passwd "$TEST_USER" | cut -d: -f6)
+	(cd / && runuser -u "$TEST_USER" -- env -i \
+		HOME="$home" USER="$TEST_USER" LOGNAME="$TEST_USER" \
+		PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
+		XDG_RUNTIME_DIR="/run/user/$uid" TMPDIR=/tmp LC_ALL=C "$@")
+}
+
+root_cleanup() {
+	local rc=$?
+	set +e
+	# Normally the test user's side has stopped the registry and emptied the
+	# stores; this catches a killed run.
+	if [[ -n $STAGE && -f $STAGE/registry.env ]]; then
+		as_user env USANDBOX_TEST_REGISTRY_STATE="$STAGE/registry.env" bash "$STAGE/registry.sh" stop
+	fi
+	if [[ -n $TMPFS ]]; then
+		mountpoint -q "$TMPFS" && umount "$TMPFS"
+		rmdir "$TMPFS"
+	fi
+	[[ -n $DISK ]] && rm -rf --one-file-system "$DISK"
+	[[ -n $STAGE ]] && rm -rf "$STAGE"
+	exit "$rc"
+}
+
+case ${1:-} in
+--as-user) user_main ;;
+"") root_main ;;
+*) die "usage: [BENCH_N=5] [BENCH_ONLY=pull,...] bash hack/bench.sh (as root)" ;;
+esac

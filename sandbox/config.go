@@ -1,0 +1,148 @@
+// Package sandbox starts and waits for sandboxes: it turns options and an
+// image into a spec, prepares the sandbox's directory, starts its init
+// (package inner) in new namespaces through nsexec, relays the terminal
+// and signals, and returns the command's exit status.
+package sandbox
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"usandbox/sandbox/spec"
+	"usandbox/storage/index"
+)
+
+// ErrNoCommand: neither the flags nor the image say what to run.
+var ErrNoCommand = errors.New("no command specified: give one after the image, or use an image with a Cmd or Entrypoint")
+
+// Argv is the command line docker runs: the entrypoint (the image's, or
+// --entrypoint, which also drops the image's Cmd) followed by the
+// arguments given (or the image's Cmd when none are).
+func Argv(cfg index.Config, entrypoint *string, args []string) ([]string, error) {
+	ep := cfg.Entrypoint
+	cmd := cfg.Cmd
+	if entrypoint != nil {
+		ep, cmd = nil, nil
+		if *entrypoint != "" {
+			ep = []string{*entrypoint}
+		}
+	}
+	if len(args) > 0 {
+		cmd = args
+	}
+	argv := append(append([]string(nil), ep...), cmd...)
+	if len(argv) == 0 {
+		return nil, ErrNoCommand
+	}
+	return argv, nil
+}
+
+// MergeEnv returns base with each KEY=VALUE of over replacing or adding
+// its key, in order.
+func MergeEnv(base, over []string) []string {
+	out := append([]string(nil), base...)
+	for _, kv := range over {
+		k, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for i, e := range out {
+			if ek, _, _ := strings.Cut(e, "="); ek == k {
+				out[i], replaced = kv, true
+				break
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// ParseEnv turns -e values into KEY=VALUE: "KEY" alone takes the value
+// from usandbox's own environment (and is dropped if unset), as docker does.
+func ParseEnv(values []string, lookup func(string) (string, bool)) ([]string, error) {
+	var out []string
+	for _, v := range values {
+		k, _, hasValue := strings.Cut(v, "=")
+		if k == "" || strings.ContainsAny(k, " \t") {
+			return nil, fmt.Errorf("invalid environment variable %q", v)
+		}
+		if hasValue {
+			out = append(out, v)
+		} else if val, ok := lookup(k); ok {
+			out = append(out, k+"="+val)
+		}
+	}
+	return out, nil
+}
+
+// ReadEnvFile reads an --env-file: KEY=VALUE lines, # comments, blank
+// lines, and bare KEY taken from the environment.
+func ReadEnvFile(path string, lookup func(string) (string, bool)) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading env file: %w", err)
+	}
+	defer f.Close()
+	return parseEnvFile(f, lookup)
+}
+
+func parseEnvFile(r io.Reader, lookup func(string) (string, bool)) ([]string, error) {
+	var lines []string
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		l := strings.TrimLeft(sc.Text(), " \t")
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return ParseEnv(lines, lookup)
+}
+
+// ParseVolume parses -v HOST:DEST[:ro|rw] (HOST absolute or ./relative).
+func ParseVolume(v string) (spec.Mount, error) {
+	parts := strings.Split(v, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return spec.Mount{}, fmt.Errorf("invalid volume %q: use HOST-PATH:CONTAINER-PATH[:ro]", v)
+	}
+	m := spec.Mount{Type: "bind", Source: parts[0], Destination: parts[1]}
+	if len(parts) == 3 {
+		switch parts[2] {
+		case "ro":
+			m.ReadOnly = true
+		case "rw", "":
+		default:
+			return spec.Mount{}, fmt.Errorf("invalid volume %q: unknown option %q (use ro or rw)", v, parts[2])
+		}
+	}
+	if !strings.HasPrefix(m.Source, "/") && !strings.HasPrefix(m.Source, ".") {
+		return spec.Mount{}, fmt.Errorf("invalid volume %q: named volumes are not supported, give a host path", v)
+	}
+	abs, err := filepath.Abs(m.Source)
+	if err != nil {
+		return spec.Mount{}, err
+	}
+	m.Source = abs
+	if !strings.HasPrefix(m.Destination, "/") {
+		return spec.Mount{}, fmt.Errorf("invalid volume %q: the container path must be absolute", v)
+	}
+	m.Destination = filepath.Clean(m.Destination)
+	return m, nil
+}
+
+// ParseTmpfs parses --tmpfs DEST[:OPTIONS].
+func ParseTmpfs(v string) (spec.Mount, error) {
+	dest, opts, _ := strings.Cut(v, ":")
+	if !strings.HasPrefix(dest, "/") {
+		return spec.Mount{}, fmt.Errorf("invalid --tmpfs %q: the path must be absolute", v)
+	}
+	return spec.Mount{Type: "tmpfs", Destination: filepath.Clean(dest), Options: opts}, nil
+}

@@ -1,0 +1,103 @@
+package sandbox
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"usandbox/sandbox/spec"
+	"usandbox/storage/index"
+)
+
+func TestArgv(t *testing.T) {
+	str := func(s string) *string { return &s }
+	tests := []struct {
+		name       string
+		cfg        index.Config
+		entrypoint *string
+		args       []string
+		want       []string
+	}{
+		{"cmd only", index.Config{Cmd: []string{"sh"}}, nil, nil, []string{"sh"}},
+		{"args replace cmd", index.Config{Cmd: []string{"sh"}}, nil, []string{"echo", "hi"}, []string{"echo", "hi"}},
+		{"entrypoint + cmd", index.Config{Entrypoint: []string{"/ep", "-x"}, Cmd: []string{"a"}}, nil, nil, []string{"/ep", "-x", "a"}},
+		{"entrypoint + args", index.Config{Entrypoint: []string{"/ep"}, Cmd: []string{"a"}}, nil, []string{"b", "c"}, []string{"/ep", "b", "c"}},
+		{"entrypoint only", index.Config{Entrypoint: []string{"/ep"}}, nil, nil, []string{"/ep"}},
+		{"--entrypoint drops image cmd", index.Config{Entrypoint: []string{"/ep"}, Cmd: []string{"a"}}, str("/other"), nil, []string{"/other"}},
+		{"--entrypoint + args", index.Config{Cmd: []string{"a"}}, str("/other"), []string{"x"}, []string{"/other", "x"}},
+		{"--entrypoint '' clears", index.Config{Entrypoint: []string{"/ep"}, Cmd: []string{"a"}}, str(""), []string{"ls"}, []string{"ls"}},
+		{"nothing", index.Config{}, nil, nil, nil},
+		{"--entrypoint '' and nothing", index.Config{Cmd: []string{"a"}}, str(""), nil, nil},
+	}
+	for _, tt := range tests {
+		got, err := Argv(tt.cfg, tt.entrypoint, tt.args)
+		if tt.want == nil {
+			if !errors.Is(err, ErrNoCommand) {
+				t.Errorf("%s: got %v, %v; want ErrNoCommand", tt.name, got, err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: got %q, %v; want %q", tt.name, got, err, tt.want)
+		}
+	}
+}
+
+func TestEnv(t *testing.T) {
+	lookup := func(k string) (string, bool) {
+		if k == "HOSTVAR" {
+			return "fromhost", true
+		}
+		return "", false
+	}
+	got, err := ParseEnv([]string{"A=1", "B=", "HOSTVAR", "UNSET", "C=x=y"}, lookup)
+	if err != nil || !reflect.DeepEqual(got, []string{"A=1", "B=", "HOSTVAR=fromhost", "C=x=y"}) {
+		t.Fatalf("ParseEnv: %q %v", got, err)
+	}
+	if _, err := ParseEnv([]string{"=x"}, lookup); err == nil {
+		t.Fatal("empty key accepted")
+	}
+	merged := MergeEnv([]string{"PATH=/bin", "A=0"}, []string{"A=1", "Z=2"})
+	if !reflect.DeepEqual(merged, []string{"PATH=/bin", "A=1", "Z=2"}) {
+		t.Fatalf("MergeEnv: %q", merged)
+	}
+	file, err := parseEnvFile(strings.NewReader("# comment\n\nK=v w\n  HOSTVAR\nUNSET\n"), lookup)
+	if err != nil || !reflect.DeepEqual(file, []string{"K=v w", "HOSTVAR=fromhost"}) {
+		t.Fatalf("env file: %q %v", file, err)
+	}
+}
+
+func TestParseVolume(t *testing.T) {
+	tests := []struct {
+		in   string
+		want spec.Mount
+		err  string
+	}{
+		{"/data:/mnt", spec.Mount{Type: "bind", Source: "/data", Destination: "/mnt"}, ""},
+		{"/data:/mnt/:ro", spec.Mount{Type: "bind", Source: "/data", Destination: "/mnt", ReadOnly: true}, ""},
+		{"/data:/mnt:rw", spec.Mount{Type: "bind", Source: "/data", Destination: "/mnt"}, ""},
+		{"myvol:/mnt", spec.Mount{}, "named volumes"},
+		{"/data:mnt", spec.Mount{}, "must be absolute"},
+		{"/data:/mnt:rx", spec.Mount{}, `unknown option "rx"`},
+		{"/data", spec.Mount{}, "HOST-PATH:CONTAINER-PATH"},
+	}
+	for _, tt := range tests {
+		got, err := ParseVolume(tt.in)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: err %v, want %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%q: got %+v %v", tt.in, got, err)
+		}
+	}
+	if m, err := ParseTmpfs("/run:size=1m"); err != nil || m.Destination != "/run" || m.Options != "size=1m" {
+		t.Errorf("ParseTmpfs: %+v %v", m, err)
+	}
+	if _, err := ParseTmpfs("run"); err == nil {
+		t.Error("relative tmpfs accepted")
+	}
+}

@@ -1,0 +1,108 @@
+// Package spec is what the usandbox parent and the sandbox's init say to
+// each other over their socket: the sandbox's spec, going in, and setup
+// results and errors, coming back, one framed JSON message at a time
+// (file descriptors ride along as SCM_RIGHTS).
+//
+//	parent (host)                      init (pid 1 in the sandbox)
+//	-------------                      ---------------------------
+//	Spec               ------------->  mounts, pivot_root, hardening
+//	                   <-------------  PTY + master fd (with -t)
+//	                   <-------------  Started{Pid}  or  Error{Code, Msg}
+//	signals: kill(2) of the init's host pid; it forwards them
+//	exit status: the init exits with the command's status
+package spec
+
+// Spec is everything the init needs to build the sandbox and start its
+// command. Paths are host paths unless said otherwise.
+type Spec struct {
+	ID       string `json:"id"`
+	Hostname string `json:"hostname"`
+
+	Rootfs Rootfs `json:"rootfs"`
+	// StateDir holds the generated /etc files (hostname, hosts,
+	// resolv.conf) and, for AutoRemove, is deleted by the init at exit.
+	StateDir   string `json:"stateDir"`
+	AutoRemove bool   `json:"autoRemove"`
+
+	Mounts []Mount `json:"mounts,omitempty"`
+	// Network is "none" (own namespace, loopback up) or "host".
+	Network string `json:"network"`
+
+	Process Process `json:"process"`
+
+	ReadOnly        bool     `json:"readOnly,omitempty"`
+	NoNewPrivileges bool     `json:"noNewPrivileges,omitempty"`
+	Capabilities    []string `json:"capabilities"`
+	MaskedPaths     []string `json:"maskedPaths"`
+	ReadonlyPaths   []string `json:"readonlyPaths"`
+	// UserNS is true when the sandbox has its own user namespace (always,
+	// unless usandbox runs as real root).
+	UserNS bool `json:"userns"`
+	// SingleID: the user namespace maps one ID only: setgroups is denied
+	// and no other group (devpts gid=5) exists.
+	SingleID bool `json:"singleID,omitempty"`
+}
+
+// Rootfs is an overlay of image layers with a writable upper layer.
+type Rootfs struct {
+	// Home is the directory the Lowers are relative to (the overlay
+	// driver's home in the store); the mount is made from there, so the
+	// short layer links keep the option string under a page.
+	Home string `json:"home"`
+	// Lowers are the image layers, top first, relative to Home.
+	Lowers []string `json:"lowers"`
+	Upper  string   `json:"upper"`
+	Work   string   `json:"work"`
+	// Target is where the overlay is mounted before pivot_root.
+	Target string `json:"target"`
+	// UserXattr: the layers were written in a user namespace (overlay's
+	// userxattr option).
+	UserXattr bool `json:"userxattr"`
+	// MountProgram is fuse-overlayfs when native overlay is unusable.
+	MountProgram string `json:"mountProgram,omitempty"`
+}
+
+// Mount is a volume (-v), a tmpfs (--tmpfs) or a generated /etc file.
+type Mount struct {
+	// Type is "bind" or "tmpfs".
+	Type string `json:"type"`
+	// Source is a host path (bind).
+	Source string `json:"source,omitempty"`
+	// Destination is a path inside the sandbox.
+	Destination string `json:"destination"`
+	ReadOnly    bool   `json:"readOnly,omitempty"`
+	// Options for tmpfs ("size=64m,mode=1777").
+	Options string `json:"options,omitempty"`
+}
+
+// Process is the command to run.
+type Process struct {
+	Args []string `json:"args"`
+	Env  []string `json:"env"`
+	// Cwd inside the sandbox; created if missing, like docker does.
+	Cwd string `json:"cwd"`
+	// User is "uid", "uid:gid", "name" or "name:group", resolved inside
+	// the sandbox against its /etc/passwd and /etc/group.
+	User     string `json:"user"`
+	Terminal bool   `json:"terminal,omitempty"`
+	// Rows and Cols size the terminal at start.
+	Rows uint16 `json:"rows,omitempty"`
+	Cols uint16 `json:"cols,omitempty"`
+}
+
+// Kinds of message from the init.
+const (
+	KindPTY     = "pty"     // carries the pty master fd
+	KindStarted = "started" // the command runs
+	KindError   = "error"   // setup failed; the init exits with Code
+)
+
+// Message is one message from the init.
+type Message struct {
+	Kind string `json:"kind"`
+	// Pid of the command inside the sandbox (Started).
+	Pid int `json:"pid,omitempty"`
+	// Code is the exit status for an Error: 125, 126 or 127.
+	Code int    `json:"code,omitempty"`
+	Msg  string `json:"msg,omitempty"`
+}

@@ -1,0 +1,87 @@
+package spec
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxFrame bounds a message, so a confused peer cannot make us allocate.
+const maxFrame = 1 << 20
+
+// Send writes v as one frame (4-byte length, JSON), with fds attached.
+func Send(conn *os.File, v any, fds ...int) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	frame := make([]byte, 4+len(b))
+	binary.BigEndian.PutUint32(frame, uint32(len(b)))
+	copy(frame[4:], b)
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	for len(frame) > 0 {
+		n, err := unix.SendmsgN(int(conn.Fd()), frame, oob, nil, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sending to the sandbox socket: %w", err)
+		}
+		frame, oob = frame[n:], nil
+	}
+	return nil
+}
+
+// Recv reads one frame into v and returns the fds that came with it.
+// io.EOF means the peer closed the socket (it exited).
+func Recv(conn *os.File, v any) ([]int, error) {
+	var hdr [4]byte
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	var fds []int
+	got := 0
+	for got < len(hdr) {
+		n, oobn, _, _, err := unix.Recvmsg(int(conn.Fd()), hdr[got:], oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			if got == 0 {
+				return nil, io.EOF
+			}
+			return nil, io.ErrUnexpectedEOF
+		}
+		if oobn > 0 {
+			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range msgs {
+				r, err := unix.ParseUnixRights(&m)
+				if err == nil {
+					fds = append(fds, r...)
+				}
+			}
+		}
+		got += n
+	}
+	size := binary.BigEndian.Uint32(hdr[:])
+	if size > maxFrame {
+		return fds, errors.New("sandbox socket: oversized message")
+	}
+	body := make([]byte, size)
+	if _, err := io.ReadFull(conn, body); err != nil {
+		return fds, fmt.Errorf("sandbox socket: %w", err)
+	}
+	return fds, json.Unmarshal(body, v)
+}

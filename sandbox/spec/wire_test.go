@@ -1,0 +1,50 @@
+package spec
+
+import (
+	"io"
+	"os"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestSendRecv(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := os.NewFile(uintptr(fds[0]), "a"), os.NewFile(uintptr(fds[1]), "b")
+	defer a.Close()
+	f, err := os.Open("/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	in := Spec{ID: "x", Process: Process{Args: []string{"sh", "-c", "echo 'a b'"}}}
+	if err := Send(a, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := Send(a, Message{Kind: KindPTY}, int(f.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	var out Spec
+	if fds, err := Recv(b, &out); err != nil || len(fds) != 0 {
+		t.Fatal(fds, err)
+	}
+	if out.ID != "x" || len(out.Process.Args) != 3 || out.Process.Args[2] != "echo 'a b'" {
+		t.Fatalf("got %+v", out)
+	}
+	var m Message
+	got, err := Recv(b, &m)
+	if err != nil || len(got) != 1 || m.Kind != KindPTY {
+		t.Fatalf("%v %v %+v", got, err, m)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(got[0], &st); err != nil || st.Rdev != unix.Mkdev(1, 3) {
+		t.Fatalf("passed fd is not /dev/null: %v", err)
+	}
+	a.Close()
+	if _, err := Recv(b, &m); err != io.EOF {
+		t.Fatalf("after close: %v", err)
+	}
+}
