@@ -25,7 +25,10 @@ bin/usandbox-image: $(SOURCES)
 bin/integration.test: $(SOURCES)
 	GOFLAGS="$(GOFLAGS),integration" $(GO) test -c -o $@ ./integration
 
-build-tests: build bin/integration.test
+bin/mkimage: $(shell find hack/mkimage -name '*.go')
+	$(GO) build -o $@ ./hack/mkimage
+
+build-tests: build bin/integration.test bin/mkimage
 
 # Everything CI runs.
 test: lint unit integration

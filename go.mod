@@ -3,6 +3,7 @@ module usandbox
 go 1.26.0
 
 require (
+	github.com/creack/pty v1.1.24
 	github.com/docker/go-units v0.5.0
 	github.com/opencontainers/go-digest v1.0.0
 	github.com/opencontainers/image-spec v1.1.1

@@ -20,15 +20,16 @@
 # only root can enter); gives the test user the podman configuration that
 # makes podman a fair reference (overlay driver, runc; see REFERENCE.md
 # "Podman as the reference"), leaving existing settings alone; mounts a 2G
-# tmpfs owned by the test user and makes a store dir in the test user's home;
-# then runs itself again as the test user (--as-user), who starts a private
-# local registry and runs the sections. On exit everything is removed again:
-# the stores (usandbox system reset / podman system reset), the registry, the
-# tmpfs, the temp dirs.
+# tmpfs owned by the test user (/tmp/usandbox-bench-tmpfs.*) and makes a dir
+# in the test user's home (~/bench.*) for the stores; then runs itself again
+# as the test user (--as-user), who starts a private local registry and runs
+# the sections. On exit everything is removed again: the stores (usandbox
+# system reset / podman system reset), the registry, the tmpfs, the temp dirs.
 #
 # Adding a section: write bench_NAME (it runs as the test user, with the
-# helpers below: timed, median, row, and REGISTRY/STORE_DIRS set), add NAME to
-# SECTIONS. Stubs for run, exec and net are at the end of the section list.
+# helpers below: timed, median, row, new_store/release_store, us/pm, and
+# REGISTRY set), add NAME to SECTIONS. Stubs for run, exec and net follow
+# bench_pull. Mind the note on deleting stores on disk above new_store.
 set -euo pipefail
 export LC_ALL=C # EPOCHREALTIME and printf %f need a '.' decimal point
 
@@ -102,13 +103,35 @@ pm() { # pm DIR ARGS...: podman on the store in DIR
 	podman --root "$dir/podman" --runroot "$dir/podman-run" "$@"
 }
 
-# empty_store DIR TOOL...: delete TOOL's (usandbox, podman) store in DIR and
-# check it is gone. Untimed; ends with sync so that no write-back of the
-# previous iteration lands in the next timed command.
-empty_store() {
+# Fresh stores instead of emptied ones: timed commands get a new store dir
+# (new_store) and stores on disk are deleted only at the very end. The disk
+# here is ext4 without a journal, and then ext4's inode allocator skips, one by
+# one, every inode freed in the last ~30 s (recently_deleted): a Debian pull
+# right after deleting a Debian store takes 2-4x longer, for both tools alike.
+# tmpfs has no such effect, so stores there are deleted at once (2G is small).
+STORE_SEQ=0
+STORE=
+# new_store WHERE: set STORE to a new empty store dir on WHERE (disk, tmpfs).
+new_store() {
+	STORE_SEQ=$((STORE_SEQ + 1))
+	STORE=${STORE_DIRS[$1]}/s$STORE_SEQ
+	((${#STORE} + 11 <= 50)) || die "$STORE/podman-run is too long for podman's --runroot (max 50 characters)"
+	mkdir "$STORE"
+}
+
+# release_store WHERE DIR: done with DIR; deletes it now if on tmpfs.
+release_store() {
+	[[ $1 == tmpfs ]] && drop_store "$2"
+	return 0
+}
+
+# drop_store DIR: delete the stores in DIR (usandbox system reset, podman
+# system reset: files owned by sub-ids need the user namespace), check they
+# are gone, remove DIR.
+drop_store() {
 	local dir=$1 tool d
-	shift
-	for tool; do
+	for tool in usandbox podman; do
+		[[ -e $dir/$tool || -e $dir/$tool-run ]] || continue
 		case $tool in
 		usandbox) us "$dir" system reset --force >"$WORK/reset.log" 2>&1 ;;
 		podman) pm "$dir" system reset -f >"$WORK/reset.log" 2>&1 ;;
@@ -118,49 +141,52 @@ empty_store() {
 		}
 		for d in "$dir/$tool" "$dir/$tool-run"; do
 			[[ ! -e $d || -z $(ls -A "$d") ]] || die "$tool store not empty after reset: $d"
+			rmdir "$d" 2>/dev/null || true
 		done
 	done
-	sync
+	rmdir "$dir"
 }
 
 # ---------------------------------------------------------------------------
 # Sections. Each prints its table rows on stdout and progress on stderr.
 
-# pull: fresh pull of each image from the local registry, into an empty store
-# on disk and on tmpfs, usandbox and podman interleaved (the first tool
-# alternates between iterations), after one untimed warm-up pull each so that
-# the registry's blobs, the binaries and their libraries are in the page cache
-# for both tools alike.
+# pull: pull of each image from the local registry into a new store on disk
+# and on tmpfs, usandbox and podman interleaved (the first tool alternates
+# between iterations), after one untimed warm-up pull each so that the
+# registry's blobs, the binaries and their libraries are in the page cache for
+# both tools alike. sync before each timed pull: no write-back of earlier
+# pulls lands in it.
 bench_pull() {
-	local image name where dir ref i tool t note
+	local image name where ref i tool t note
 	local -a order us_t pm_t
 	for image in busybox:latest debian:bookworm; do
 		name=${image%%:*}
+		ref=$REGISTRY/$image
 		for where in disk tmpfs; do
-			dir=${STORE_DIRS[$where]}
-			ref=$REGISTRY/$image
 			log "pull $name $where: warm-up"
-			empty_store "$dir" usandbox podman
-			timed "$WORK/pull.log" us "$dir" pull -q --tls-verify=false "$ref"
-			timed "$WORK/pull.log" pm "$dir" pull -q --tls-verify=false "$ref"
-			podman_store_info "$dir"
+			new_store "$where"
+			timed "$WORK/pull.log" us "$STORE" pull -q --tls-verify=false "$ref"
+			timed "$WORK/pull.log" pm "$STORE" pull -q --tls-verify=false "$ref"
+			podman_store_info "$STORE"
+			release_store "$where" "$STORE"
 			us_t=() pm_t=()
 			for ((i = 1; i <= BENCH_N; i++)); do
 				order=(usandbox podman)
 				((i % 2)) || order=(podman usandbox)
 				for tool in "${order[@]}"; do
-					empty_store "$dir" "$tool"
+					new_store "$where"
+					sync
 					if [[ $tool == usandbox ]]; then
-						timed "$WORK/pull.log" us "$dir" pull -q --tls-verify=false "$ref"
+						timed "$WORK/pull.log" us "$STORE" pull -q --tls-verify=false "$ref"
 						us_t+=("$ELAPSED")
 					else
-						timed "$WORK/pull.log" pm "$dir" pull -q --tls-verify=false "$ref"
+						timed "$WORK/pull.log" pm "$STORE" pull -q --tls-verify=false "$ref"
 						pm_t+=("$ELAPSED")
 					fi
+					release_store "$where" "$STORE"
 				done
 				log "pull $name $where #$i: usandbox ${us_t[-1]} s, podman ${pm_t[-1]} s"
 			done
-			empty_store "$dir" usandbox podman
 			note=
 			if [[ $name == debian ]]; then
 				t=$(median "${us_t[@]}")
@@ -226,10 +252,12 @@ user_main() {
 }
 
 user_cleanup() {
-	local dir
-	for dir in "${STORE_DIRS[@]}"; do
-		us "$dir" system reset --force >/dev/null 2>&1 || log "warning: usandbox system reset failed in $dir"
-		pm "$dir" system reset -f >/dev/null 2>&1 || log "warning: podman system reset failed in $dir"
+	local base dir
+	for base in "${STORE_DIRS[@]}"; do
+		for dir in "$base"/s*; do
+			[[ -d $dir ]] || continue
+			(drop_store "$dir") || log "warning: could not delete the stores in $dir"
+		done
 	done
 	bash "$BENCH_STAGE/registry.sh" stop 2>/dev/null || log "warning: registry.sh stop failed"
 	rm -rf "$WORK"
@@ -318,14 +346,12 @@ root_main() {
 		as_user podman system reset -f >/dev/null 2>&1 || die "podman system reset -f failed"
 	fi
 
-	# Short names: podman refuses a --runroot longer than 50 characters.
+	# Short names: podman refuses a --runroot longer than 50 characters, and
+	# stores are DIR/sN/podman-run.
 	DISK=$(mktemp -d "$home/bench.XXXXXX")
 	chown "$uid:$gid" "$DISK"
 	TMPFS=$(mktemp -d /tmp/usandbox-bench-tmpfs.XXXXXX)
 	mount -t tmpfs -o "size=2G,mode=0700,uid=$uid,gid=$gid" usandbox-bench "$TMPFS"
-	for s in "$DISK" "$TMPFS"; do
-		((${#s} + 11 <= 50)) || die "$s/podman-run is too long for podman's --runroot (max 50 characters)"
-	done
 
 	local t0=$EPOCHREALTIME
 	as_user env BENCH_STAGE="$STAGE" BENCH_DISK="$DISK" BENCH_TMPFS="$TMPFS" \

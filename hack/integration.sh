@@ -31,7 +31,7 @@ if [[ $(id -u) -eq 0 ]]; then
 	home=$(getent passwd "$TEST_USER" | cut -d: -f6)
 	stage=$(mktemp -d /tmp/usandbox-it.XXXXXX)
 	trap 'rm -rf "$stage" "$log"' EXIT
-	cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/bin/integration.test" "$stage/"
+	cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/bin/mkimage" "$repo/bin/integration.test" "$stage/"
 	cp -r "$repo/hack" "$stage/hack"
 	chmod -R a+rX "$stage"
 	chown -R "$TEST_USER:" "$stage"
@@ -39,13 +39,13 @@ if [[ $(id -u) -eq 0 ]]; then
 	runuser -u "$TEST_USER" -- env -i \
 		HOME="$home" USER="$TEST_USER" LOGNAME="$TEST_USER" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
 		XDG_RUNTIME_DIR="/run/user/$uid" TMPDIR=/tmp \
-		USANDBOX_BIN="$stage/usandbox" USANDBOX_HACK="$stage/hack" USANDBOX_TEST_CACHE="$CACHE" \
+		USANDBOX_BIN="$stage/usandbox" USANDBOX_MKIMAGE="$stage/mkimage" USANDBOX_HACK="$stage/hack" USANDBOX_TEST_CACHE="$CACHE" \
 		bash -c 'cd "$HOME" && exec "$0" -test.v -test.timeout 25m "$@"' "$stage/integration.test" "$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	set -e
 else
 	set +e
-	USANDBOX_BIN="$repo/bin/usandbox" USANDBOX_HACK="$repo/hack" USANDBOX_TEST_CACHE="$CACHE" \
+	USANDBOX_BIN="$repo/bin/usandbox" USANDBOX_MKIMAGE="$repo/bin/mkimage" USANDBOX_HACK="$repo/hack" USANDBOX_TEST_CACHE="$CACHE" \
 		"$repo/bin/integration.test" -test.v -test.timeout 25m "$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	set -e

@@ -34,6 +34,7 @@ var env struct {
 	bin      string // the usandbox binary
 	cache    string // hack/images.sh output
 	hack     string // the hack/ directory
+	mkimage  string // hack/mkimage, built
 	registry string // host:port of the local registry
 	regStore string // its storage directory (to corrupt blobs)
 }
@@ -46,6 +47,7 @@ func TestMain(m *testing.M) {
 	env.bin = os.Getenv("USANDBOX_BIN")
 	env.cache = getenv("USANDBOX_TEST_CACHE", "/var/cache/usandbox-test")
 	env.hack = os.Getenv("USANDBOX_HACK")
+	env.mkimage = getenv("USANDBOX_MKIMAGE", filepath.Join(env.cache, "bin", "mkimage"))
 	if env.bin == "" || env.hack == "" {
 		fmt.Fprintln(os.Stderr, "USANDBOX_BIN and USANDBOX_HACK must be set (see hack/integration.sh)")
 		os.Exit(2)

@@ -215,7 +215,7 @@ func corruptImage(t *testing.T) string {
 	os.MkdirAll(layer, 0o755)
 	os.WriteFile(filepath.Join(layer, "unique"), []byte(t.Name()+time.Now().String()), 0o644)
 	out := filepath.Join(dir, "oci")
-	mk := execCmd(t, filepath.Join(env.cache, "bin", "mkimage"), "-out", out, "-tag", "latest", "-layer-dir", layer)
+	mk := execCmd(t, env.mkimage, "-out", out, "-tag", "latest", "-layer-dir", layer)
 	if b, err := mk.CombinedOutput(); err != nil {
 		t.Fatalf("mkimage: %v %s", err, b)
 	}

@@ -107,6 +107,21 @@ func Run(o Options) (int, error) {
 		hostname = id[:12]
 	}
 	dir := filepath.Join(o.Paths.Root, "sandboxes", id)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return 0, fmt.Errorf("creating the sandbox directory: %w", err)
+	}
+	// The lock comes first: a directory with a free lock may be removed
+	// by another sandbox's stale-cleaning.
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		os.RemoveAll(dir)
+		return 0, fmt.Errorf("locking the sandbox: %w", err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		os.RemoveAll(dir)
+		return 0, fmt.Errorf("locking the sandbox: %w", err)
+	}
 	if err := prepareDir(dir, hostname, o.AutoRemove); err != nil {
 		os.RemoveAll(dir)
 		return 0, err
@@ -189,15 +204,6 @@ func Run(o Options) (int, error) {
 		defer devnull.Close()
 		stdin = devnull
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return 0, fmt.Errorf("locking the sandbox: %w", err)
-	}
-	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		return 0, fmt.Errorf("locking the sandbox: %w", err)
-	}
-
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, userns.ForwardedSignals...)
 	defer signal.Stop(sigs)
@@ -275,6 +281,8 @@ func Run(o Options) (int, error) {
 		return 0, err
 	}
 	if setupErr != nil {
+		// The sandbox never ran: nothing of it stays.
+		removeDir = true
 		return 0, setupErr
 	}
 	return userns.ExitStatus(st), nil

@@ -87,13 +87,16 @@ func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
 
 // options describes one image to build.
 type options struct {
-	Out     string
-	Tag     string
-	Cmd     []string
-	Env     []string
-	Layers  []layerSource
-	Archive string
-	Created time.Time
+	Out        string
+	Tag        string
+	Cmd        []string
+	Entrypoint []string
+	WorkingDir string
+	User       string
+	Env        []string
+	Layers     []layerSource
+	Archive    string
+	Created    time.Time
 }
 
 // OCI JSON documents (only the fields we write).
@@ -133,8 +136,11 @@ type imageConfig struct {
 }
 
 type runConfig struct {
-	Env []string `json:"Env,omitempty"`
-	Cmd []string `json:"Cmd,omitempty"`
+	User       string   `json:"User,omitempty"`
+	Env        []string `json:"Env,omitempty"`
+	Entrypoint []string `json:"Entrypoint,omitempty"`
+	Cmd        []string `json:"Cmd,omitempty"`
+	WorkingDir string   `json:"WorkingDir,omitempty"`
 }
 
 type rootFS struct {
@@ -157,12 +163,15 @@ func main() {
 
 func run(args []string) error {
 	var o options
-	var cmdJSON string
+	var cmdJSON, entrypointJSON string
 	var env stringsFlag
 	fl := flag.NewFlagSet("mkimage", flag.ContinueOnError)
 	fl.StringVar(&o.Out, "out", "", "OCI layout directory to write (created if missing)")
 	fl.StringVar(&o.Tag, "tag", "latest", "tag (org.opencontainers.image.ref.name)")
 	fl.StringVar(&cmdJSON, "cmd", "", `image Cmd as a JSON array, e.g. '["sh"]'`)
+	fl.StringVar(&entrypointJSON, "entrypoint", "", `image Entrypoint as a JSON array`)
+	fl.StringVar(&o.WorkingDir, "workdir", "", "image WorkingDir")
+	fl.StringVar(&o.User, "user", "", "image User")
 	fl.Var(&env, "env", "KEY=VALUE for config.Env (repeatable; PATH is defaulted)")
 	fl.Var(layerFlag{"dir", &o.Layers}, "layer-dir", "directory tarred as one layer (repeatable, ordered)")
 	fl.Var(layerFlag{"fixtures", &o.Layers}, "layer-fixtures", "built-in layer: semantics-base | semantics-top (repeatable, ordered)")
@@ -179,6 +188,11 @@ func run(args []string) error {
 	if cmdJSON != "" {
 		if err := json.Unmarshal([]byte(cmdJSON), &o.Cmd); err != nil {
 			return fmt.Errorf("-cmd must be a JSON array of strings: %w", err)
+		}
+	}
+	if entrypointJSON != "" {
+		if err := json.Unmarshal([]byte(entrypointJSON), &o.Entrypoint); err != nil {
+			return fmt.Errorf("-entrypoint must be a JSON array of strings: %w", err)
 		}
 	}
 	o.Env = env
@@ -209,7 +223,7 @@ func build(o options) (descriptor, error) {
 		Created:      created,
 		Architecture: "amd64",
 		OS:           "linux",
-		Config:       runConfig{Env: withPath(o.Env), Cmd: o.Cmd},
+		Config:       runConfig{Env: withPath(o.Env), Cmd: o.Cmd, Entrypoint: o.Entrypoint, WorkingDir: o.WorkingDir, User: o.User},
 		RootFS:       rootFS{Type: "layers", DiffIDs: []string{}},
 	}
 	var layers []descriptor

@@ -58,6 +58,10 @@ func Main(conn *os.File) int {
 	if err != nil {
 		return report(conn, fail(fmt.Errorf("opening the sandbox state: %w", err)), -1, &s)
 	}
+	sandboxes, err := unix.Open(filepath.Dir(s.StateDir), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return report(conn, fail(fmt.Errorf("opening the sandboxes directory: %w", err)), state, &s)
+	}
 	cmd, err := setup(&s, conn)
 	if err != nil {
 		return report(conn, err, state, &s)
@@ -66,11 +70,15 @@ func Main(conn *os.File) int {
 		cmd.Process.Kill()
 	}
 	conn.Close()
+	go cleanStale(sandboxes, s.ID)
 	status := initLoop(cmd.Process.Pid, sigs)
 	cleanup(&s, state)
 	return status
 }
 
+// report sends a setup failure to the parent. A sandbox that never ran
+// leaves nothing behind, --rm or not: its upper layer goes here, the rest
+// with the parent.
 func report(conn *os.File, err error, state int, s *spec.Spec) int {
 	code := 125
 	var se *setupError
@@ -79,6 +87,7 @@ func report(conn *os.File, err error, state int, s *spec.Spec) int {
 	}
 	spec.Send(conn, spec.Message{Kind: spec.KindError, Code: code, Msg: err.Error()})
 	if state >= 0 {
+		s.AutoRemove = true
 		cleanup(s, state)
 	}
 	return code
@@ -152,8 +161,9 @@ func setup(s *spec.Spec, conn *os.File) (*exec.Cmd, error) {
 
 	cmd := &exec.Cmd{Path: path, Args: p.Args, Env: env, Dir: cwd}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setsid:     true,
-		Credential: &syscall.Credential{Uid: user.UID, Gid: user.GID, Groups: user.Groups, NoSetGroups: s.SingleID},
+		Setsid: true,
+		// Like docker, the primary group is also a supplementary one.
+		Credential: &syscall.Credential{Uid: user.UID, Gid: user.GID, Groups: append([]uint32{user.GID}, user.Groups...), NoSetGroups: s.SingleID},
 	}
 	if p.Terminal {
 		tty, err := openPTY(p.Rows, p.Cols, conn)
@@ -308,8 +318,12 @@ func openPTY(rows, cols uint16, conn *os.File) (*os.File, error) {
 	if rows > 0 && cols > 0 {
 		unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
 	}
-	slave, err := unix.IoctlRetInt(master, unix.TIOCGPTPEER)
-	if err != nil {
+	// TIOCGPTPEER opens the slave from the master (no path lookup); its
+	// argument is the open flags.
+	r1, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(master), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
+	slave := int(r1)
+	if errno != 0 {
+		err := error(errno)
 		n, err2 := unix.IoctlGetUint32(master, unix.TIOCGPTN)
 		if err2 != nil {
 			return nil, fmt.Errorf("opening the pty: %w", err)
@@ -319,7 +333,6 @@ func openPTY(rows, cols uint16, conn *os.File) (*os.File, error) {
 			return nil, fmt.Errorf("opening the pty: %w", err)
 		}
 	}
-	unix.CloseOnExec(slave)
 	if err := spec.Send(conn, spec.Message{Kind: spec.KindPTY}, master); err != nil {
 		unix.Close(slave)
 		return nil, err

@@ -31,57 +31,89 @@ func (r *root) close() { unix.Close(r.fd) }
 
 // resolve opens path inside the root (O_PATH), creating what is missing:
 // directories on the way, and the last component as a directory or, if
-// file is set, an empty file.
+// file is set, an empty file. Symlinks are followed by hand, component by
+// component, as if the root were "/" (absolute targets restart at the
+// root, ".." stops there), so that a dangling link in the image gets its
+// target created inside the root, never outside. The final open uses
+// RESOLVE_IN_ROOT|RESOLVE_NO_SYMLINKS on the resolved path.
 func (r *root) resolve(path string, file bool) (int, error) {
-	parts := strings.Split(filepath.Clean("/"+path), "/")[1:]
-	if len(parts) == 1 && parts[0] == "" {
-		return unix.Dup(r.fd)
-	}
-	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
-	cur := ""
-	for i, p := range parts {
-		cur += "/" + p
-		last := i == len(parts)-1
-		fd, err := unix.Openat2(r.fd, cur, &how)
-		if err == nil {
-			if last {
-				return fd, nil
-			}
-			unix.Close(fd)
+	todo := splitPath(path)
+	cur := "/" // resolved: no symlinks in it
+	links := 0
+	for len(todo) > 0 {
+		comp := todo[0]
+		todo = todo[1:]
+		switch comp {
+		case "", ".":
+			continue
+		case "..":
+			cur = filepath.Dir(cur)
 			continue
 		}
-		if !errors.Is(err, unix.ENOENT) {
-			return -1, fmt.Errorf("resolving %s: %w", cur, err)
-		}
-		// Create it inside its (already resolved) parent.
-		parent, err := unix.Openat2(r.fd, filepath.Dir(cur), &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+		parent, err := r.openResolved(cur, unix.O_DIRECTORY)
 		if err != nil {
-			return -1, fmt.Errorf("resolving %s: %w", filepath.Dir(cur), err)
+			return -1, err
 		}
-		// An O_PATH directory fd serves as dirfd for *at calls.
-		if last && file {
-			var f int
-			f, err = unix.Openat(parent, p, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
-			if err == nil {
-				unix.Close(f)
+		var st unix.Stat_t
+		err = unix.Fstatat(parent, comp, &st, unix.AT_SYMLINK_NOFOLLOW)
+		switch {
+		case errors.Is(err, unix.ENOENT):
+			if len(todo) == 0 && file {
+				var f int
+				f, err = unix.Openat(parent, comp, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+				if err == nil {
+					unix.Close(f)
+				}
+			} else {
+				err = unix.Mkdirat(parent, comp, 0o755)
 			}
-		} else {
-			err = unix.Mkdirat(parent, p, 0o755)
+			if err != nil && !errors.Is(err, unix.EEXIST) {
+				unix.Close(parent)
+				return -1, fmt.Errorf("creating %s: %w", filepath.Join(cur, comp), err)
+			}
+			cur = filepath.Join(cur, comp)
+		case err != nil:
+			unix.Close(parent)
+			return -1, fmt.Errorf("resolving %s: %w", filepath.Join(cur, comp), err)
+		case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+			if links++; links > 40 {
+				unix.Close(parent)
+				return -1, fmt.Errorf("resolving %s: %w", path, unix.ELOOP)
+			}
+			buf := make([]byte, unix.PathMax)
+			n, err := unix.Readlinkat(parent, comp, buf)
+			if err != nil {
+				unix.Close(parent)
+				return -1, fmt.Errorf("resolving %s: %w", filepath.Join(cur, comp), err)
+			}
+			target := string(buf[:n])
+			if strings.HasPrefix(target, "/") {
+				cur = "/"
+			}
+			todo = append(splitPath(target), todo...)
+		default:
+			cur = filepath.Join(cur, comp)
 		}
 		unix.Close(parent)
-		if err != nil && !errors.Is(err, unix.EEXIST) {
-			return -1, fmt.Errorf("creating %s: %w", cur, err)
-		}
-		fd, err = unix.Openat2(r.fd, cur, &how)
-		if err != nil {
-			return -1, fmt.Errorf("resolving %s: %w", cur, err)
-		}
-		if last {
-			return fd, nil
-		}
-		unix.Close(fd)
 	}
-	return -1, fmt.Errorf("resolving %s: empty path", path)
+	return r.openResolved(cur, 0)
+}
+
+// openResolved opens a path that has no symlinks left, staying in the root.
+func (r *root) openResolved(path string, flags int) (int, error) {
+	how := unix.OpenHow{
+		Flags:   uint64(unix.O_PATH | unix.O_CLOEXEC | flags),
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	fd, err := unix.Openat2(r.fd, path, &how)
+	if err != nil {
+		return -1, fmt.Errorf("resolving %s: %w", path, err)
+	}
+	return fd, nil
+}
+
+func splitPath(p string) []string {
+	return strings.Split(strings.Trim(p, "/"), "/")
 }
 
 func fdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
