@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"usandbox/internal/trace"
 	"usandbox/nsexec"
 	"usandbox/sandbox/caps"
 	"usandbox/sandbox/spec"
@@ -204,13 +205,14 @@ func Run(o Options) (int, error) {
 		defer devnull.Close()
 		stdin = devnull
 	}
+	trace.Mark("parent", "sandbox directory ready")
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, userns.ForwardedSignals...)
 	defer signal.Stop(sigs)
 
 	child, err := nsexec.Start(nsexec.Config{
 		Args:  []string{"usandbox-init", id[:12]},
-		Env:   []string{RoleEnv},
+		Env:   initEnv(),
 		Flags: flags,
 		Fork:  true,
 		MapIDs: func(pid int) error {
@@ -224,6 +226,7 @@ func Run(o Options) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("starting the sandbox: %w", explainStart(err))
 	}
+	trace.Mark("parent", "init started, IDs mapped")
 	lock.Close()
 	if err := spec.Send(child.Conn, s); err != nil {
 		child.Signal(unix.SIGKILL)
@@ -254,6 +257,7 @@ func Run(o Options) (int, error) {
 			setupErr = &ExitError{Code: m.Code, Msg: m.Msg}
 		}
 		if m.Kind == spec.KindStarted || m.Kind == spec.KindError {
+			trace.Mark("parent", "init says "+m.Kind)
 			break
 		}
 	}
@@ -272,6 +276,7 @@ func Run(o Options) (int, error) {
 		}
 	}()
 	st, err := child.Wait()
+	trace.Mark("parent", "init exited")
 	close(done)
 	wg.Wait()
 	if termState != nil {
@@ -361,4 +366,12 @@ func resizeOnWinch(master *os.File, stdinFD int) {
 		}
 		unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(h), Col: uint16(w)})
 	}
+}
+
+func initEnv() []string {
+	env := []string{RoleEnv}
+	if trace.Enabled() {
+		env = append(env, "USANDBOX_TRACE=1")
+	}
+	return env
 }

@@ -206,16 +206,22 @@ func (h Host) CheckHelper(name string) (string, error) {
 func (p *Plan) Apply(pid int) error {
 	switch p.Mode {
 	case Full:
+		// newuidmap and newgidmap are independent: run them at once.
+		errs := make(chan error, 2)
 		for _, h := range []struct {
 			bin string
 			m   []IDMap
 		}{{p.newuidmap, p.UIDMap}, {p.newgidmap, p.GIDMap}} {
-			cmd := exec.Command(h.bin, append([]string{strconv.Itoa(pid)}, helperArgs(h.m)...)...)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("userns: %s: %s (%w); check your ranges in /etc/subuid and /etc/subgid", h.bin, strings.TrimSpace(string(out)), err)
-			}
+			go func() {
+				cmd := exec.Command(h.bin, append([]string{strconv.Itoa(pid)}, helperArgs(h.m)...)...)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					errs <- fmt.Errorf("userns: %s: %s (%w); check your ranges in /etc/subuid and /etc/subgid", h.bin, strings.TrimSpace(string(out)), err)
+					return
+				}
+				errs <- nil
+			}()
 		}
-		return nil
+		return errors.Join(<-errs, <-errs)
 	case Single:
 		dir := "/proc/" + strconv.Itoa(pid) + "/"
 		// setgroups must be denied before an unprivileged gid_map write.

@@ -17,6 +17,7 @@ import (
 
 	"usandbox/doctor"
 	"usandbox/internal/cliutil"
+	"usandbox/internal/trace"
 	"usandbox/nsexec"
 	"usandbox/sandbox/inner"
 )
@@ -24,6 +25,7 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
+	trace.Mark("main", "Go runtime up")
 	// The process role comes first: the sandbox's init, a doctor probe,
 	// or the CLI.
 	if conn, ok := nsexec.Conn(); ok && os.Getenv(roleName) == roleInit {

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"usandbox/internal/cliutil"
+	"usandbox/internal/trace"
 	"usandbox/sandbox"
 	"usandbox/storage/index"
 	"usandbox/userns"
@@ -48,6 +49,7 @@ func runCommand() *cli.Command {
 }
 
 func runAction(ctx context.Context, cmd *cli.Command) error {
+	trace.Mark("cli", "flags parsed")
 	if cmd.NArg() < 1 {
 		return cliutil.UsageError(cmd, "run needs an image")
 	}
@@ -117,12 +119,14 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 	if o.Plan, err = userns.Detect(); err != nil {
 		return err
 	}
+	trace.Mark("cli", "user namespace planned")
 	if o.Plan.Warning != "" {
 		cliutil.Warn(o.Plan.Warning)
 	}
 	if o.Index, o.Image, err = findImage(o.Paths, args[0]); err != nil {
 		return err
 	}
+	trace.Mark("cli", "image found")
 	code, err := sandbox.Run(o)
 	if err != nil {
 		var ee *sandbox.ExitError

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"usandbox/internal/trace"
 	"usandbox/sandbox/spec"
 )
 
@@ -46,6 +47,7 @@ func Main(conn *os.File) int {
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, append(forwarded, unix.SIGCHLD)...)
 
+	trace.Mark("init", "Go runtime up")
 	var s spec.Spec
 	if _, err := spec.Recv(conn, &s); err != nil {
 		// The parent is gone: nobody to report to.
@@ -72,7 +74,9 @@ func Main(conn *os.File) int {
 	conn.Close()
 	go cleanStale(sandboxes, s.ID)
 	status := initLoop(cmd.Process.Pid, sigs)
+	trace.Mark("init", "command exited")
 	cleanup(&s, state)
+	trace.Mark("init", "cleaned up")
 	return status
 }
 
@@ -112,9 +116,11 @@ func setup(s *spec.Spec, conn *os.File) (*exec.Cmd, error) {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return nil, fail(fmt.Errorf("making mounts private: %w", err))
 	}
+	trace.Mark("init", "spec received")
 	if err := mountRootfs(s); err != nil {
 		return nil, fail(err)
 	}
+	trace.Mark("init", "overlay mounted")
 	r, err := openRoot(s.Rootfs.Target)
 	if err != nil {
 		return nil, fail(err)
@@ -123,6 +129,7 @@ func setup(s *spec.Spec, conn *os.File) (*exec.Cmd, error) {
 	if err := setupMounts(s, r); err != nil {
 		return nil, fail(err)
 	}
+	trace.Mark("init", "mounts done")
 	if err := pivot(s.Rootfs.Target); err != nil {
 		return nil, fail(err)
 	}
@@ -187,9 +194,11 @@ func setup(s *spec.Spec, conn *os.File) (*exec.Cmd, error) {
 			return nil, fail(fmt.Errorf("setting no_new_privs: %w", err))
 		}
 	}
+	trace.Mark("init", "hardened, starting the command")
 	if err := cmd.Start(); err != nil {
 		return nil, execError(p.Args[0], err)
 	}
+	trace.Mark("init", "command started")
 	return cmd, nil
 }
 

@@ -35,6 +35,10 @@ func mountRootfs(s *spec.Spec) error {
 	if r.UserXattr {
 		opts += ",userxattr"
 	}
+	if s.AutoRemove {
+		// The upper layer is thrown away: no sync at unmount.
+		opts += ",volatile"
+	}
 	if len(opts) >= os.Getpagesize() {
 		return fmt.Errorf("the image has too many layers (%d) for one overlay mount", len(r.Lowers))
 	}
