@@ -86,11 +86,25 @@ func Detect() (*Plan, error) {
 	if uid == 0 {
 		return &Plan{Mode: Root}, nil
 	}
-	name := os.Getenv("USER")
-	if u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10)); err == nil {
-		name = u.Username
+	return RealHost().Plan(uid, gid, userName(uid))
+}
+
+// userName finds the name of uid: in /etc/passwd first (cheap: no NSS
+// modules to load), then through NSS (LDAP and other directories).
+func userName(uid uint32) string {
+	id := strconv.FormatUint(uint64(uid), 10)
+	if b, err := os.ReadFile("/etc/passwd"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.SplitN(line, ":", 4)
+			if len(f) >= 3 && f[2] == id {
+				return f[0]
+			}
+		}
 	}
-	return RealHost().Plan(uid, gid, name)
+	if u, err := user.LookupId(id); err == nil {
+		return u.Username
+	}
+	return os.Getenv("USER")
 }
 
 // Plan works out the plan for the user uid/gid called name (may be empty).
