@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,6 +41,10 @@ var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT
 // Main runs the init; conn is the socket to the usandbox parent. It
 // returns the exit status.
 func Main(conn *os.File) int {
+	// The capability bounding set and no_new_privs are per thread, and a
+	// child inherits them from the thread that forks it: setup and the
+	// fork of the command all happen on this one thread.
+	runtime.LockOSThread()
 	// Non-dumpable: /proc/1/{exe,mem,fd,environ} of this process (the
 	// usandbox binary) are out of reach of the sandbox's root, which
 	// closes the /proc/self/exe class of escapes (CVE-2019-5736).
