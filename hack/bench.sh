@@ -105,12 +105,28 @@ pm() { # pm DIR ARGS...: podman on the store in DIR
 
 # Fresh stores instead of emptied ones: timed commands get a new store dir
 # (new_store) and stores on disk are deleted only at the very end. The disk
-# here is ext4 without a journal, and then ext4's inode allocator skips, one by
-# one, every inode freed in the last ~30 s (recently_deleted): a Debian pull
-# right after deleting a Debian store takes 2-4x longer, for both tools alike.
+# here is ext4 without a journal, whose inode allocator gets slow after many
+# files were deleted (perf: find_inode_bit -> recently_deleted, which skips
+# inodes freed in the last 30 s): a Debian pull soon after deleting Debian
+# stores took 1.5-3x longer, all of it system time, for both tools alike.
 # tmpfs has no such effect, so stores there are deleted at once (2G is small).
+# Deleting stores on disk touches $DISK_DELETED, and disk_settle waits until
+# that is 60 s old (e.g. a bench run right after another). Deletions by other
+# processes on the same file system still skew disk figures.
 STORE_SEQ=0
 STORE=
+DISK_DELETED=${XDG_RUNTIME_DIR:-/tmp}/usandbox-bench.disk-deleted
+
+# disk_settle: call before timing on disk; waits out recent deletions there.
+disk_settle() {
+	local wait
+	[[ -f $DISK_DELETED ]] || return 0
+	wait=$(($(stat -c %Y "$DISK_DELETED") + 60 - EPOCHSECONDS))
+	if ((wait > 0)); then
+		log "waiting ${wait} s: stores were deleted on disk just before (see new_store)"
+		sleep "$wait"
+	fi
+}
 # new_store WHERE: set STORE to a new empty store dir on WHERE (disk, tmpfs).
 new_store() {
 	STORE_SEQ=$((STORE_SEQ + 1))
@@ -145,6 +161,7 @@ drop_store() {
 		done
 	done
 	rmdir "$dir"
+	[[ $dir != "${STORE_DIRS[disk]}"/* ]] || touch "$DISK_DELETED"
 }
 
 # ---------------------------------------------------------------------------
@@ -163,6 +180,7 @@ bench_pull() {
 		name=${image%%:*}
 		ref=$REGISTRY/$image
 		for where in disk tmpfs; do
+			[[ $where != disk ]] || disk_settle
 			log "pull $name $where: warm-up"
 			new_store "$where"
 			timed "$WORK/pull.log" us "$STORE" pull -q --tls-verify=false "$ref"
@@ -253,6 +271,7 @@ user_main() {
 
 user_cleanup() {
 	local base dir
+	log "cleaning up: stores, registry"
 	for base in "${STORE_DIRS[@]}"; do
 		for dir in "$base"/s*; do
 			[[ -d $dir ]] || continue
@@ -306,6 +325,7 @@ ensure_setting() {
 }
 
 root_main() {
+	local t0=$EPOCHREALTIME
 	[[ $(id -u) -eq 0 ]] || die "run as root (make bench): it sets up the test user, a tmpfs, then benchmarks as the test user"
 	[[ $BENCH_N =~ ^[1-9][0-9]*$ ]] || die "BENCH_N must be a positive integer, got '$BENCH_N'"
 	local s
@@ -353,7 +373,6 @@ root_main() {
 	TMPFS=$(mktemp -d /tmp/usandbox-bench-tmpfs.XXXXXX)
 	mount -t tmpfs -o "size=2G,mode=0700,uid=$uid,gid=$gid" usandbox-bench "$TMPFS"
 
-	local t0=$EPOCHREALTIME
 	as_user env BENCH_STAGE="$STAGE" BENCH_DISK="$DISK" BENCH_TMPFS="$TMPFS" \
 		BENCH_N="$BENCH_N" BENCH_ONLY="$BENCH_ONLY" USANDBOX_TEST_CACHE="$CACHE" \
 		bash "$STAGE/bench.sh" --as-user

@@ -91,6 +91,42 @@ static int allow_setgroups(void) {
 	return n > 0 && strncmp(buf, "allow", 5) == 0;
 }
 
+// join_namespaces enters the namespaces (flags) of the running process
+// pid: the user namespace first, which gives the capabilities the others
+// need (we own it), the mount namespace last. All are opened first, while
+// /proc is still the host's.
+static void join_namespaces(pid_t pid, unsigned long flags) {
+	static const struct { unsigned long flag; const char *name; } order[] = {
+		{CLONE_NEWUSER, "user"}, {CLONE_NEWIPC, "ipc"}, {CLONE_NEWUTS, "uts"},
+		{CLONE_NEWNET, "net"}, {CLONE_NEWPID, "pid"}, {CLONE_NEWCGROUP, "cgroup"},
+		{CLONE_NEWNS, "mnt"},
+	};
+	int fds[7];
+	char path[64];
+	for (int i = 0; i < 7; i++) {
+		fds[i] = -1;
+		if (!(flags & order[i].flag))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, order[i].name);
+		fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0)
+			fail(NSEXEC_STEP_JOIN, errno);
+	}
+	for (int i = 0; i < 7; i++) {
+		if (fds[i] < 0)
+			continue;
+		if (setns(fds[i], order[i].flag) < 0)
+			fail(NSEXEC_STEP_JOIN, errno);
+		close(fds[i]);
+	}
+	if (flags & CLONE_NEWUSER) {
+		if (allow_setgroups() && setgroups(0, NULL) < 0)
+			fail(NSEXEC_STEP_SETID, errno);
+		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+			fail(NSEXEC_STEP_SETID, errno);
+	}
+}
+
 __attribute__((constructor)) static void usandbox_nsexec(void) {
 	const char *spec = getenv(NSEXEC_ENV);
 	if (spec == NULL)
@@ -98,8 +134,8 @@ __attribute__((constructor)) static void usandbox_nsexec(void) {
 
 	int fd = -1, fork_mode = 0;
 	unsigned long flags = 0;
-	long ppid = 0;
-	if (sscanf(spec, "%d,%lx,%d,%ld", &fd, &flags, &fork_mode, &ppid) != 4 || fd < 0) {
+	long ppid = 0, join = 0;
+	if (sscanf(spec, "%d,%lx,%d,%ld,%ld", &fd, &flags, &fork_mode, &ppid, &join) != 5 || fd < 0) {
 		fprintf(stderr, "usandbox: malformed %s=%s\n", NSEXEC_ENV, spec);
 		_exit(NSEXEC_EXIT_FAILED);
 	}
@@ -113,7 +149,9 @@ __attribute__((constructor)) static void usandbox_nsexec(void) {
 	if (getppid() != (pid_t)ppid)
 		_exit(NSEXEC_EXIT_FAILED);
 
-	if (flags & CLONE_NEWUSER) {
+	if (join > 0) {
+		join_namespaces((pid_t)join, flags);
+	} else if (flags & CLONE_NEWUSER) {
 		if (unshare(CLONE_NEWUSER) < 0)
 			fail(NSEXEC_STEP_USERNS, errno);
 		if (send_msg(NSEXEC_MAP_ME, 0, getpid()) < 0)
@@ -126,7 +164,7 @@ __attribute__((constructor)) static void usandbox_nsexec(void) {
 	}
 
 	unsigned long rest = flags & ~(unsigned long)CLONE_NEWUSER;
-	if (rest && unshare((int)rest) < 0)
+	if (join <= 0 && rest && unshare((int)rest) < 0)
 		fail(NSEXEC_STEP_UNSHARE, errno);
 
 	if (fork_mode) {

@@ -44,6 +44,7 @@ var stepNames = map[byte]string{
 	'i': "becoming root in the user namespace",
 	'n': "creating namespaces",
 	'f': "forking into the new pid namespace",
+	'j': "joining the sandbox's namespaces",
 }
 
 // Config says what to start.
@@ -61,6 +62,9 @@ type Config struct {
 	Fork bool
 	// MapIDs writes the uid/gid maps of the process pid.
 	MapIDs func(pid int) error
+	// Join, when set, is a running process whose namespaces (Flags) are
+	// entered instead of new ones created.
+	Join int
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -116,7 +120,7 @@ func Start(cfg Config) (c *Child, err error) {
 		Path: "/proc/self/exe",
 		Args: cfg.Args,
 		Env: append(cfg.Env[:len(cfg.Env):len(cfg.Env)], childEnv+"=1",
-			fmt.Sprintf("%s=%d,%x,%d,%d", envName, ConnFD, cfg.Flags, fork, os.Getpid())),
+			fmt.Sprintf("%s=%d,%x,%d,%d,%d", envName, ConnFD, cfg.Flags, fork, os.Getpid(), cfg.Join)),
 		Stdin:      cfg.Stdin,
 		Stdout:     cfg.Stdout,
 		Stderr:     cfg.Stderr,
@@ -140,7 +144,7 @@ func Start(cfg Config) (c *Child, err error) {
 		}
 	}()
 
-	if cfg.Flags&unix.CLONE_NEWUSER != 0 {
+	if cfg.Flags&unix.CLONE_NEWUSER != 0 && cfg.Join == 0 {
 		kind, _, v, err := c.read()
 		if err != nil {
 			return nil, err

@@ -19,6 +19,7 @@
 #define NSEXEC_STEP_SETID 'i'
 #define NSEXEC_STEP_UNSHARE 'n'
 #define NSEXEC_STEP_FORK 'f'
+#define NSEXEC_STEP_JOIN 'j'
 
 struct nsexec_msg {
 	char kind;

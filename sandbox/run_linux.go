@@ -3,14 +3,16 @@ package sandbox
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -23,7 +25,7 @@ import (
 	"usandbox/userns"
 )
 
-// RoleEnv marks the process started by Run as the sandbox's init.
+// RoleEnv marks the process started by Start as the sandbox's init.
 const RoleEnv = "_USANDBOX_ROLE=init"
 
 // Options describe one sandbox.
@@ -31,7 +33,8 @@ type Options struct {
 	Paths index.Paths
 	Index *index.Index
 	Image *index.Image
-	Plan  *userns.Plan
+	// ImageRef is the image as the user named it.
+	ImageRef string
 
 	Name       string
 	Entrypoint *string
@@ -47,12 +50,26 @@ type Options struct {
 	NoNewPrivileges bool
 	CapAdd, CapDrop []string
 
-	Interactive bool
-	TTY         bool
-	AutoRemove  bool
+	TTY        bool
+	AutoRemove bool
+	Detached   bool
+	// Rootless: the sandbox gets a user namespace (usandbox is not root).
+	Rootless bool
+	// SingleID: that user namespace maps one ID only.
+	SingleID bool
+}
 
+// IO connects a starting sandbox to the world.
+type IO struct {
+	// Foreground: the user's terminal or pipes. Stdin is used only when
+	// Interactive.
 	Stdin          *os.File
 	Stdout, Stderr *os.File
+	Interactive    bool
+	// Log, when set (detached), receives the command's output instead.
+	Log *LogWriter
+	// Started is called once the command runs.
+	Started func(pid int)
 }
 
 // ExitError is a sandbox that ended or failed with Code; Msg, if set, is
@@ -77,65 +94,35 @@ var (
 	ReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 )
 
-// Run runs a sandbox to the end and returns its command's exit status.
-// A failure of usandbox itself is an *ExitError with Code 125; nothing of
-// the sandbox is left when AutoRemove is set.
-func Run(o Options) (int, error) {
+// Create checks the options and makes the sandbox's record and directory.
+func Create(o Options) (*Sandbox, error) {
 	capset, err := caps.Compute(o.CapAdd, o.CapDrop)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	argv, err := Argv(o.Image.Config, o.Entrypoint, o.Args)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if o.Index.Driver != "overlay" {
-		return 0, fmt.Errorf("the store uses the %s driver: run needs overlay (native or fuse-overlayfs); see usandbox doctor", o.Index.Driver)
+		return nil, fmt.Errorf("the store uses the %s driver: run needs overlay (native or fuse-overlayfs); see usandbox doctor", o.Index.Driver)
 	}
 	for _, v := range o.Volumes {
 		if v.Type == "bind" {
 			if _, err := os.Stat(v.Source); err != nil {
-				return 0, fmt.Errorf("volume %s: %w", v.Source, err)
+				return nil, fmt.Errorf("volume %s: %w", v.Source, err)
 			}
 		}
 	}
 	id, err := newID()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	hostname := o.Hostname
 	if hostname == "" {
 		hostname = id[:12]
 	}
-	dir := filepath.Join(o.Paths.Root, "sandboxes", id)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return 0, fmt.Errorf("creating the sandbox directory: %w", err)
-	}
-	// The lock comes first: a directory with a free lock may be removed
-	// by another sandbox's stale-cleaning.
-	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		os.RemoveAll(dir)
-		return 0, fmt.Errorf("locking the sandbox: %w", err)
-	}
-	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		os.RemoveAll(dir)
-		return 0, fmt.Errorf("locking the sandbox: %w", err)
-	}
-	if err := prepareDir(dir, hostname, o.AutoRemove); err != nil {
-		os.RemoveAll(dir)
-		return 0, err
-	}
-	removeDir := o.AutoRemove
-	defer func() {
-		if removeDir {
-			// The init removed the upper layer (its files belong to
-			// sub-IDs); what is left is ours.
-			os.RemoveAll(dir)
-		}
-	}()
-
+	dir := Dir(o.Paths, id)
 	lowers := make([]string, len(o.Image.Layers))
 	for i, l := range o.Image.Layers {
 		d := l.Link
@@ -144,8 +131,6 @@ func Run(o Options) (int, error) {
 		}
 		lowers[len(lowers)-1-i] = d
 	}
-	userNS := o.Plan.Mode != userns.Root
-	env := MergeEnv(o.Image.Config.Env, append([]string{"HOSTNAME=" + hostname}, o.Env...))
 	workdir := o.Workdir
 	if workdir == "" {
 		workdir = o.Image.Config.WorkingDir
@@ -154,93 +139,241 @@ func Run(o Options) (int, error) {
 	if user == "" {
 		user = o.Image.Config.User
 	}
-	s := spec.Spec{
-		ID:       id,
-		Hostname: hostname,
-		Rootfs: spec.Rootfs{
-			Home: o.Index.Home, Lowers: lowers,
-			Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), Target: filepath.Join(dir, "rootfs"),
-			UserXattr: userNS, MountProgram: o.Index.MountProgram,
+	rec := Record{
+		ID: id, Name: o.Name, Image: o.ImageRef, ImageID: o.Image.ID, Command: argv,
+		Created: time.Now(), AutoRemove: o.AutoRemove, Detached: o.Detached,
+		Spec: spec.Spec{
+			ID:       id,
+			Hostname: hostname,
+			Rootfs: spec.Rootfs{
+				Home: o.Index.Home, Lowers: lowers,
+				Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), Target: filepath.Join(dir, "rootfs"),
+				UserXattr: o.Rootless, MountProgram: o.Index.MountProgram,
+			},
+			StateDir:   dir,
+			AutoRemove: o.AutoRemove,
+			Network:    o.Network,
+			Mounts: append([]spec.Mount{
+				{Type: "bind", Source: filepath.Join(dir, "etc", "hostname"), Destination: "/etc/hostname"},
+				{Type: "bind", Source: filepath.Join(dir, "etc", "hosts"), Destination: "/etc/hosts"},
+				{Type: "bind", Source: filepath.Join(dir, "etc", "resolv.conf"), Destination: "/etc/resolv.conf"},
+			}, o.Volumes...),
+			Process: spec.Process{
+				Args: argv, Env: MergeEnv(o.Image.Config.Env, append([]string{"HOSTNAME=" + hostname}, o.Env...)),
+				Cwd: workdir, User: user, Terminal: o.TTY,
+			},
+			ReadOnly:        o.ReadOnly,
+			NoNewPrivileges: o.NoNewPrivileges,
+			Capabilities:    capset,
+			MaskedPaths:     MaskedPaths,
+			ReadonlyPaths:   ReadonlyPaths,
+			UserNS:          o.Rootless,
+			SingleID:        o.SingleID,
 		},
-		StateDir:   dir,
-		AutoRemove: o.AutoRemove,
-		Network:    o.Network,
-		Mounts: append([]spec.Mount{
-			{Type: "bind", Source: filepath.Join(dir, "etc", "hostname"), Destination: "/etc/hostname"},
-			{Type: "bind", Source: filepath.Join(dir, "etc", "hosts"), Destination: "/etc/hosts"},
-			{Type: "bind", Source: filepath.Join(dir, "etc", "resolv.conf"), Destination: "/etc/resolv.conf"},
-		}, o.Volumes...),
-		Process: spec.Process{
-			Args: argv, Env: env, Cwd: workdir, User: user, Terminal: o.TTY,
-		},
-		ReadOnly:        o.ReadOnly,
-		NoNewPrivileges: o.NoNewPrivileges,
-		Capabilities:    capset,
-		MaskedPaths:     MaskedPaths,
-		ReadonlyPaths:   ReadonlyPaths,
-		UserNS:          userNS,
-		SingleID:        o.Plan.Mode == userns.Single,
 	}
+	if o.Name == "" {
+		rec.Name = generateName(id)
+	}
+	unlock, err := lockNames(o.Paths)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if o.Name != "" {
+		if other, err := Lookup(o.Paths, o.Name); err == nil && other.Name == o.Name {
+			return nil, fmt.Errorf("%w: the name %q is used by sandbox %s: remove it or pick another name", ErrNameInUse, o.Name, ShortID(other.ID))
+		}
+	}
+	if err := prepareDir(dir, &rec); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &Sandbox{Record: rec, Dir: dir, State: State{Status: StatusCreated}}, nil
+}
+
+// lockNames serializes name checks and sandbox creation.
+func lockNames(p index.Paths) (func(), error) {
+	if err := os.MkdirAll(filepath.Join(p.Root, "sandboxes"), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(p.Root, "sandboxes.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+func newID() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// prepareDir creates the sandbox's directory: upper and work layers, the
+// mount point, the generated /etc files and the record.
+func prepareDir(dir string, rec *Record) error {
+	for _, d := range []string{"upper", "work", "rootfs", "etc"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return fmt.Errorf("creating the sandbox directory: %w", err)
+		}
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return err
+	}
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil || len(strings.TrimSpace(string(resolv))) == 0 {
+		resolv = []byte("nameserver 8.8.8.8\nnameserver 8.8.4.4\n")
+	}
+	hostname := rec.Spec.Hostname
+	files := map[string]string{
+		"hostname": hostname + "\n",
+		"hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
+			"127.0.1.1\t" + hostname + "\n",
+		"resolv.conf": string(resolv),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, "etc", name), []byte(content), 0o644); err != nil {
+			return fmt.Errorf("writing /etc/%s: %w", name, err)
+		}
+	}
+	b, err := json.MarshalIndent(rec, "", " ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, configFile), b)
+}
+
+// Remove deletes what is left of a stopped sandbox that the caller may
+// delete: everything but files owned by other IDs (call it inside the
+// user namespace to remove those too).
+func (s *Sandbox) Remove() error {
+	if Locked(s.Dir) {
+		return fmt.Errorf("%w: %s", ErrRunning, ShortID(s.ID))
+	}
+	return os.RemoveAll(s.Dir)
+}
+
+// Start runs the sandbox's init and waits for it: the command's exit
+// status comes back. A failure of usandbox itself is an *ExitError with
+// Code 125, and a sandbox that never ran leaves nothing behind.
+func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
+	s := sb.Spec
+	dir := sb.Dir
+	// The init holds the lock while it lives: a sandbox whose lock is
+	// free is not running. Taking it here also refuses a second start.
+	lock, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("locking the sandbox: %w", err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return 0, fmt.Errorf("%w: %s", ErrRunning, ShortID(sb.ID))
+	}
+	for _, f := range []string{startFile, exitFile} {
+		os.Remove(filepath.Join(dir, f))
+	}
+	removeDir := sb.AutoRemove
+	defer func() {
+		if removeDir {
+			// The init removed the upper layer (its files belong to
+			// sub-IDs); what is left is ours.
+			os.RemoveAll(dir)
+		}
+	}()
+
 	var termState *term.State
-	stdinFD := int(o.Stdin.Fd())
-	if o.TTY && term.IsTerminal(stdinFD) {
+	stdinFD := -1
+	if sio.Stdin != nil {
+		stdinFD = int(sio.Stdin.Fd())
+	}
+	if s.Process.Terminal && stdinFD >= 0 && term.IsTerminal(stdinFD) {
 		if w, h, err := term.GetSize(stdinFD); err == nil {
 			s.Process.Cols, s.Process.Rows = uint16(w), uint16(h)
 		}
 	}
 
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP)
-	if userNS {
+	if s.UserNS {
 		flags |= unix.CLONE_NEWUSER
 	}
-	if o.Network != "host" {
+	if s.Network != "host" {
 		flags |= unix.CLONE_NEWNET
 	}
-	stdin := o.Stdin
-	if !o.Interactive {
-		devnull, err := os.Open(os.DevNull)
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer devnull.Close()
+	stdin, stdout, stderr := devnull, sio.Stdout, sio.Stderr
+	if sio.Interactive && sio.Stdin != nil {
+		stdin = sio.Stdin
+	}
+	var logWG sync.WaitGroup
+	if sio.Log != nil {
+		outR, outW, err := os.Pipe()
 		if err != nil {
 			return 0, err
 		}
-		defer devnull.Close()
-		stdin = devnull
+		errR, errW, err := os.Pipe()
+		if err != nil {
+			return 0, err
+		}
+		defer outW.Close()
+		defer errW.Close()
+		stdout, stderr = outW, errW
+		logWG.Add(2)
+		go func() { defer logWG.Done(); sio.Log.Copy("stdout", outR); outR.Close() }()
+		go func() { defer logWG.Done(); sio.Log.Copy("stderr", errR); errR.Close() }()
 	}
 	trace.Mark("parent", "sandbox directory ready")
+
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, userns.ForwardedSignals...)
 	defer signal.Stop(sigs)
 
 	child, err := nsexec.Start(nsexec.Config{
-		Args:  []string{"usandbox-init", id[:12]},
+		Args:  []string{"usandbox-init", ShortID(sb.ID)},
 		Env:   initEnv(),
 		Flags: flags,
 		Fork:  true,
 		MapIDs: func(pid int) error {
-			return o.Plan.Apply(pid)
+			return plan.Apply(pid)
 		},
-		Stdin: stdin, Stdout: o.Stdout, Stderr: o.Stderr,
-		// The init holds the lock while it lives: a sandbox whose lock
-		// is free is dead.
+		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		ExtraFiles: []*os.File{lock},
 	})
 	if err != nil {
-		return 0, fmt.Errorf("starting the sandbox: %w", explainStart(err))
+		removeDir = true
+		return 0, fmt.Errorf("starting the sandbox: %w", err)
 	}
 	trace.Mark("parent", "init started, IDs mapped")
-	lock.Close()
+	// Our copy of the lock stays open until the exit is recorded: "not
+	// locked" must mean "stopped, and its status written".
+	if sio.Log != nil {
+		// The init and the command hold the write ends now.
+		stdout.Close()
+		stderr.Close()
+	}
 	if err := spec.Send(child.Conn, s); err != nil {
 		child.Signal(unix.SIGKILL)
 		child.Wait()
+		removeDir = true
 		return 0, err
 	}
 
-	var wg sync.WaitGroup
+	var relay sync.WaitGroup
 	var setupErr *ExitError
 	for {
 		var m spec.Message
 		fds, err := spec.Recv(child.Conn, &m)
 		if err != nil {
-			break // the init exited (its status says how) or closed the socket after Started
+			break // the init exited; its status says how
 		}
 		switch m.Kind {
 		case spec.KindPTY:
@@ -248,13 +381,25 @@ func Run(o Options) (int, error) {
 				break
 			}
 			master := os.NewFile(uintptr(fds[0]), "pty-master")
-			if term.IsTerminal(stdinFD) {
+			if sio.Log != nil {
+				logWG.Add(1)
+				go func() { defer logWG.Done(); sio.Log.Copy("stdout", master); master.Close() }()
+				break
+			}
+			if stdinFD >= 0 && term.IsTerminal(stdinFD) {
 				termState, _ = term.MakeRaw(stdinFD)
 			}
-			relayPTY(master, stdin, o.Stdout, o.Interactive, &wg)
-			go resizeOnWinch(master, stdinFD)
+			relayPTY(master, stdin, sio.Stdout, sio.Interactive, &relay)
+			if stdinFD >= 0 {
+				go resizeOnWinch(master, stdinFD)
+			}
 		case spec.KindError:
 			setupErr = &ExitError{Code: m.Code, Msg: m.Msg}
+		case spec.KindStarted:
+			writeFileAtomic(filepath.Join(dir, startFile), []byte(fmt.Sprintf("%d %d\n", child.Pid, time.Now().UnixNano())))
+			if sio.Started != nil {
+				sio.Started(child.Pid)
+			}
 		}
 		if m.Kind == spec.KindStarted || m.Kind == spec.KindError {
 			trace.Mark("parent", "init says "+m.Kind)
@@ -278,7 +423,11 @@ func Run(o Options) (int, error) {
 	st, err := child.Wait()
 	trace.Mark("parent", "init exited")
 	close(done)
-	wg.Wait()
+	relay.Wait()
+	logWG.Wait()
+	if sio.Log != nil {
+		sio.Log.Close()
+	}
 	if termState != nil {
 		term.Restore(stdinFD, termState)
 	}
@@ -290,57 +439,19 @@ func Run(o Options) (int, error) {
 		removeDir = true
 		return 0, setupErr
 	}
-	return userns.ExitStatus(st), nil
+	code := userns.ExitStatus(st)
+	if !sb.AutoRemove {
+		WriteExit(dir, code, false)
+	}
+	return code, nil
 }
 
-func newID() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
+func initEnv() []string {
+	env := []string{RoleEnv}
+	if trace.Enabled() {
+		env = append(env, "USANDBOX_TRACE=1")
 	}
-	return hex.EncodeToString(b), nil
-}
-
-// prepareDir creates the sandbox's directory: upper and work layers,
-// the mount point, and the generated /etc files.
-func prepareDir(dir, hostname string, autoRemove bool) error {
-	for _, d := range []string{"upper", "work", "rootfs", "etc"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return fmt.Errorf("creating the sandbox directory: %w", err)
-		}
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return err
-	}
-	resolv, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil || len(strings.TrimSpace(string(resolv))) == 0 {
-		resolv = []byte("nameserver 8.8.8.8\nnameserver 8.8.4.4\n")
-	}
-	files := map[string]string{
-		"hostname": hostname + "\n",
-		"hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
-			"127.0.1.1\t" + hostname + "\n",
-		"resolv.conf": string(resolv),
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, "etc", name), []byte(content), 0o644); err != nil {
-			return fmt.Errorf("writing /etc/%s: %w", name, err)
-		}
-	}
-	if autoRemove {
-		if err := os.WriteFile(filepath.Join(dir, "autoremove"), nil, 0o600); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func explainStart(err error) error {
-	var he *userns.HostError
-	if errors.As(err, &he) {
-		return err
-	}
-	return err
+	return env
 }
 
 // relayPTY copies between the user's terminal and the sandbox's pty.
@@ -368,10 +479,11 @@ func resizeOnWinch(master *os.File, stdinFD int) {
 	}
 }
 
-func initEnv() []string {
-	env := []string{RoleEnv}
-	if trace.Enabled() {
-		env = append(env, "USANDBOX_TRACE=1")
-	}
-	return env
+var adjectives = []string{"brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "mellow", "nifty", "quirky", "sharp", "tender", "vivid", "witty"}
+var nouns = []string{"babbage", "curie", "darwin", "euler", "fermi", "gauss", "hopper", "kepler", "lovelace", "noether", "pascal", "ritchie", "shannon", "turing", "wozniak", "yalow"}
+
+// generateName makes a docker-like name from the ID.
+func generateName(id string) string {
+	n, _ := strconv.ParseUint(id[:8], 16, 64)
+	return adjectives[n%16] + "_" + nouns[(n/16)%16] + "_" + id[8:12]
 }

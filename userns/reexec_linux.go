@@ -28,7 +28,10 @@ var ForwardedSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.
 // Reexec runs this binary again, with the same arguments, in a new user
 // and mount namespace mapped by p, forwards signals to it and returns its
 // exit status (128+N when killed by signal N).
-func (p *Plan) Reexec() (int, error) {
+func (p *Plan) Reexec() (int, error) { return p.ReexecArgs(os.Args) }
+
+// ReexecArgs is Reexec with other arguments (args[0] included).
+func (p *Plan) ReexecArgs(args []string) (int, error) {
 	env := append(os.Environ(),
 		envMode+"="+p.Mode.String(),
 		envStorageConfigured+"=1",
@@ -40,7 +43,7 @@ func (p *Plan) Reexec() (int, error) {
 	defer signal.Stop(sigs)
 
 	c, err := nsexec.Start(nsexec.Config{
-		Args:   os.Args,
+		Args:   args,
 		Env:    env,
 		Flags:  unix.CLONE_NEWUSER | unix.CLONE_NEWNS,
 		MapIDs: p.Apply,

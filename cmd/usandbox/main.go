@@ -28,8 +28,20 @@ func main() {
 	trace.Mark("main", "Go runtime up")
 	// The process role comes first: the sandbox's init, a doctor probe,
 	// or the CLI.
-	if conn, ok := nsexec.Conn(); ok && os.Getenv(roleName) == roleInit {
-		os.Exit(inner.Main(conn))
+	if conn, ok := nsexec.Conn(); ok {
+		switch os.Getenv(roleName) {
+		case roleInit:
+			os.Exit(inner.Main(conn))
+		case roleExec:
+			os.Exit(inner.ExecMain(conn))
+		}
+	}
+	if os.Getenv(roleName) == roleMonitor {
+		os.Unsetenv(roleName)
+		os.Exit(monitorMain(os.Args[1:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == removeArg {
+		os.Exit(removeMain(os.Args[2:]))
 	}
 	if len(os.Args) > 1 && os.Args[1] == doctor.ProbeArg {
 		os.Exit(doctor.ProbeMain(os.Args[2:]))
@@ -37,7 +49,7 @@ func main() {
 	os.Exit(cliutil.Main(newApp(), os.Args))
 }
 
-const roleName, roleInit = "_USANDBOX_ROLE", "init"
+const roleName, roleInit, roleExec = "_USANDBOX_ROLE", "init", "exec"
 
 func newApp() *cli.Command {
 	return cliutil.Setup(&cli.Command{
@@ -47,6 +59,15 @@ func newApp() *cli.Command {
 		Flags:   cliutil.GlobalFlags(),
 		Commands: []*cli.Command{
 			runCommand(),
+			psCommand(),
+			logsCommand(),
+			startCommand(),
+			stopCommand(),
+			killCommand(),
+			rmCommand(),
+			waitCommand(),
+			inspectCommand(),
+			execCommand(),
 			imageCommand("pull", "pull an image from a registry, an OCI layout or an archive", "IMAGE"),
 			imageCommand("images", "list images", ""),
 			imageCommand("rmi", "remove images", "IMAGE..."),

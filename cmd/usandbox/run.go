@@ -26,6 +26,7 @@ func runCommand() *cli.Command {
 		StopOnNthArg: &one,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "rm", Usage: "remove the sandbox when it exits"},
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background and print the sandbox ID"},
 			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin attached"},
 			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a terminal"},
 			&cli.StringFlag{Name: "name", Usage: "name the sandbox"},
@@ -55,20 +56,21 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 	}
 	args := cmd.Args().Slice()
 	o := sandbox.Options{
-		Name:        cmd.String("name"),
-		Args:        args[1:],
-		Workdir:     cmd.String("workdir"),
-		User:        cmd.String("user"),
-		Hostname:    cmd.String("hostname"),
-		Network:     cmd.String("network"),
-		ReadOnly:    cmd.Bool("read-only"),
-		CapAdd:      cmd.StringSlice("cap-add"),
-		CapDrop:     cmd.StringSlice("cap-drop"),
-		Interactive: cmd.Bool("interactive"),
-		TTY:         cmd.Bool("tty"),
-		AutoRemove:  cmd.Bool("rm"),
-		Stdin:       os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Name:       cmd.String("name"),
+		ImageRef:   args[0],
+		Args:       args[1:],
+		Workdir:    cmd.String("workdir"),
+		User:       cmd.String("user"),
+		Hostname:   cmd.String("hostname"),
+		Network:    cmd.String("network"),
+		ReadOnly:   cmd.Bool("read-only"),
+		CapAdd:     cmd.StringSlice("cap-add"),
+		CapDrop:    cmd.StringSlice("cap-drop"),
+		TTY:        cmd.Bool("tty"),
+		AutoRemove: cmd.Bool("rm"),
+		Detached:   cmd.Bool("detach"),
 	}
+	interactive := cmd.Bool("interactive")
 	if cmd.IsSet("entrypoint") {
 		ep := cmd.String("entrypoint")
 		o.Entrypoint = &ep
@@ -116,18 +118,38 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 	if o.Paths, err = cliutil.Paths(cmd); err != nil {
 		return err
 	}
-	if o.Plan, err = userns.Detect(); err != nil {
+	plan, err := userns.Detect()
+	if err != nil {
 		return err
 	}
-	trace.Mark("cli", "user namespace planned")
-	if o.Plan.Warning != "" {
-		cliutil.Warn(o.Plan.Warning)
+	if plan.Warning != "" {
+		cliutil.Warn(plan.Warning)
 	}
+	o.Rootless, o.SingleID = plan.Mode != userns.Root, plan.Mode == userns.Single
+	trace.Mark("cli", "user namespace planned")
 	if o.Index, o.Image, err = findImage(o.Paths, args[0]); err != nil {
 		return err
 	}
 	trace.Mark("cli", "image found")
-	code, err := sandbox.Run(o)
+	sb, err := sandbox.Create(o)
+	if err != nil {
+		return err
+	}
+	if o.Detached {
+		if _, err := startDetached(o.Paths, sb); err != nil {
+			return err
+		}
+		fmt.Println(sb.ID)
+		return nil
+	}
+	code, err := sandbox.Start(o.Paths, sb, plan, sandbox.IO{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: interactive,
+	})
+	return exitWith(code, err)
+}
+
+// exitWith turns a sandbox's end into the CLI's exit status.
+func exitWith(code int, err error) error {
 	if err != nil {
 		var ee *sandbox.ExitError
 		if errors.As(err, &ee) {

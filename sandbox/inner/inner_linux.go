@@ -76,7 +76,7 @@ func Main(conn *os.File) int {
 	if err := spec.Send(conn, spec.Message{Kind: spec.KindStarted, Pid: cmd.Process.Pid}); err != nil {
 		cmd.Process.Kill()
 	}
-	conn.Close()
+	go lifeline(conn, &s, state)
 	go cleanStale(sandboxes, s.ID)
 	status := initLoop(cmd.Process.Pid, sigs)
 	trace.Mark("init", "command exited")
@@ -100,6 +100,24 @@ func report(conn *os.File, err error, state int, s *spec.Spec) int {
 		cleanup(s, state)
 	}
 	return code
+}
+
+// lifeline ends the sandbox when the usandbox process that watches it
+// (the foreground usandbox, or a detached sandbox's monitor) is gone: it
+// held the other end of conn. Nothing may run unwatched.
+func lifeline(conn *os.File, s *spec.Spec, state int) {
+	buf := make([]byte, 64)
+	for {
+		if _, err := conn.Read(buf); err != nil {
+			break
+		}
+	}
+	if !s.AutoRemove {
+		spec.WriteExit(fdPath(state), 137, false)
+	}
+	cleanup(s, state)
+	// pid 1 exits: the kernel kills everything else in the sandbox.
+	os.Exit(137)
 }
 
 // cleanup removes an --rm sandbox's upper layer: its files belong to the

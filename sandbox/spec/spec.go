@@ -12,6 +12,13 @@
 //	exit status: the init exits with the command's status
 package spec
 
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
 // Spec is everything the init needs to build the sandbox and start its
 // command. Paths are host paths unless said otherwise.
 type Spec struct {
@@ -105,4 +112,25 @@ type Message struct {
 	// Code is the exit status for an Error: 125, 126 or 127.
 	Code int    `json:"code,omitempty"`
 	Msg  string `json:"msg,omitempty"`
+}
+
+// ExitFile, in a sandbox's directory, says how it ended:
+// "CODE UNIXNANO [oom]".
+const ExitFile = "exit"
+
+// WriteExit records how a sandbox ended; the first writer wins.
+func WriteExit(dir string, code int, oom bool) error {
+	path := filepath.Join(dir, ExitFile)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	s := fmt.Sprintf("%d %d", code, time.Now().UnixNano())
+	if oom {
+		s += " oom"
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(s+"\n"), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -1,0 +1,262 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"usandbox/sandbox/spec"
+	"usandbox/storage/index"
+)
+
+// Errors callers branch on.
+var (
+	ErrNoSuchSandbox = errors.New("no such sandbox")
+	ErrAmbiguous     = errors.New("ambiguous sandbox ID prefix")
+	ErrNameInUse     = errors.New("name already in use")
+	ErrRunning       = errors.New("sandbox is running")
+	ErrNotRunning    = errors.New("sandbox is not running")
+)
+
+// Record is what a sandbox was created as. It lives in
+// Root/sandboxes/ID/config.json and survives reboots.
+type Record struct {
+	ID         string    `json:"Id"`
+	Name       string    `json:"Name"`
+	Image      string    `json:"Image"` // as the user named it
+	ImageID    string    `json:"ImageId"`
+	Command    []string  `json:"Command"`
+	Created    time.Time `json:"Created"`
+	AutoRemove bool      `json:"AutoRemove"`
+	Detached   bool      `json:"Detached"`
+	Spec       spec.Spec `json:"Spec"`
+}
+
+// Status values, as docker names them.
+const (
+	StatusCreated = "created"
+	StatusRunning = "running"
+	StatusExited  = "exited"
+)
+
+// State is how a sandbox is doing.
+type State struct {
+	Status     string    `json:"Status"`
+	Running    bool      `json:"Running"`
+	Pid        int       `json:"Pid"` // the init's host pid while running
+	ExitCode   int       `json:"ExitCode"`
+	OOMKilled  bool      `json:"OOMKilled"`
+	StartedAt  time.Time `json:"StartedAt"`
+	FinishedAt time.Time `json:"FinishedAt"`
+}
+
+// Files of a sandbox directory.
+const (
+	configFile = "config.json"
+	startFile  = "started" // "PID UNIXNANO"
+	exitFile   = spec.ExitFile
+	lockFile   = "lock" // flock held by the init while it lives
+	LogFile    = "ctr.log"
+)
+
+// Dir is a sandbox's directory.
+func Dir(p index.Paths, id string) string { return filepath.Join(p.Root, "sandboxes", id) }
+
+// Sandbox is a record and its live state.
+type Sandbox struct {
+	Record
+	State State  `json:"State"`
+	Dir   string `json:"-"`
+}
+
+// Load reads one sandbox.
+func Load(p index.Paths, id string) (*Sandbox, error) {
+	dir := Dir(p, id)
+	b, err := os.ReadFile(filepath.Join(dir, configFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s", ErrNoSuchSandbox, id)
+		}
+		return nil, err
+	}
+	sb := &Sandbox{Dir: dir}
+	if err := json.Unmarshal(b, &sb.Record); err != nil {
+		return nil, fmt.Errorf("reading sandbox %s: %w", id, err)
+	}
+	sb.State = readState(dir)
+	return sb, nil
+}
+
+// readState works the state out from the files: the init holds the lock
+// while it lives, so a free lock means the sandbox is not running, whatever
+// the files say (usandbox or the init may have been killed).
+func readState(dir string) State {
+	var st State
+	st.Status = StatusCreated
+	if f := readFields(filepath.Join(dir, startFile)); len(f) >= 2 {
+		st.Pid, _ = strconv.Atoi(f[0])
+		st.StartedAt = unixNano(f[1])
+		st.Status = StatusRunning
+	}
+	if f := readFields(filepath.Join(dir, exitFile)); len(f) >= 2 {
+		st.Status = StatusExited
+		st.ExitCode, _ = strconv.Atoi(f[0])
+		st.FinishedAt = unixNano(f[1])
+		st.OOMKilled = len(f) > 2 && f[2] == "oom"
+	}
+	if st.Status == StatusRunning && !Locked(dir) {
+		// Killed without a word: exited, status unknown.
+		st.Status, st.ExitCode = StatusExited, 137
+	}
+	st.Running = st.Status == StatusRunning
+	if !st.Running {
+		st.Pid = 0
+	}
+	return st
+}
+
+func readFields(path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(b))
+}
+
+func unixNano(s string) time.Time {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// Locked reports whether the sandbox's init holds its lock (it is alive).
+func Locked(dir string) bool {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		return true
+	}
+	return false
+}
+
+// List returns every sandbox, newest first.
+func List(p index.Paths) ([]*Sandbox, error) {
+	ents, err := os.ReadDir(filepath.Join(p.Root, "sandboxes"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var out []*Sandbox
+	for _, e := range ents {
+		sb, err := Load(p, e.Name())
+		if err != nil {
+			continue // being created or removed
+		}
+		out = append(out, sb)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+// Lookup finds a sandbox by full ID, unique ID prefix, or name.
+func Lookup(p index.Paths, ref string) (*Sandbox, error) {
+	all, err := List(p)
+	if err != nil {
+		return nil, err
+	}
+	for _, sb := range all {
+		if sb.ID == ref || sb.Name == ref {
+			return sb, nil
+		}
+	}
+	var found []*Sandbox
+	for _, sb := range all {
+		if ref != "" && strings.HasPrefix(sb.ID, ref) {
+			found = append(found, sb)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return nil, fmt.Errorf("%w: %s (see usandbox ps -a)", ErrNoSuchSandbox, ref)
+	}
+	return nil, fmt.Errorf("%w: %q matches %d sandboxes, give more of the ID", ErrAmbiguous, ref, len(found))
+}
+
+// ShortID is the 12 characters docker shows.
+func ShortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// writeFileAtomic writes a small file in place of another.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// WriteExit records how the sandbox ended (the first writer wins).
+func WriteExit(dir string, code int, oom bool) error { return spec.WriteExit(dir, code, oom) }
+
+// StatusString is ps's STATUS column.
+func (s *Sandbox) StatusString(now time.Time) string {
+	switch s.State.Status {
+	case StatusRunning:
+		return "Up " + humanDuration(now.Sub(s.State.StartedAt))
+	case StatusExited:
+		code := strconv.Itoa(s.State.ExitCode)
+		if s.State.OOMKilled {
+			code = "OOMKilled"
+		}
+		if s.State.FinishedAt.IsZero() {
+			return "Exited (" + code + ")"
+		}
+		return "Exited (" + code + ") " + humanDuration(now.Sub(s.State.FinishedAt)) + " ago"
+	}
+	return "Created"
+}
+
+// humanDuration is docker's: "Less than a second", "3 seconds", "5 minutes".
+func humanDuration(d time.Duration) string {
+	switch s := int(d.Seconds()); {
+	case s < 1:
+		return "Less than a second"
+	case s == 1:
+		return "1 second"
+	case s < 60:
+		return fmt.Sprintf("%d seconds", s)
+	}
+	switch m := int(d.Minutes()); {
+	case m == 1:
+		return "About a minute"
+	case m < 60:
+		return fmt.Sprintf("%d minutes", m)
+	}
+	switch h := int(d.Round(time.Hour).Hours()); {
+	case h == 1:
+		return "About an hour"
+	case h < 48:
+		return fmt.Sprintf("%d hours", h)
+	case h < 24*7*2:
+		return fmt.Sprintf("%d days", h/24)
+	}
+	return fmt.Sprintf("%d weeks", int(d.Hours())/24/7)
+}
