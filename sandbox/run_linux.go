@@ -242,6 +242,13 @@ func prepareDir(dir string, rec *Record) error {
 			return fmt.Errorf("writing /etc/%s: %w", name, err)
 		}
 	}
+	if rec.AutoRemove {
+		// Lets another sandbox's init remove this one if usandbox and
+		// its init are both killed (see inner's cleanStale).
+		if err := os.WriteFile(filepath.Join(dir, "autoremove"), nil, 0o600); err != nil {
+			return err
+		}
+	}
 	b, err := json.MarshalIndent(rec, "", " ")
 	if err != nil {
 		return err

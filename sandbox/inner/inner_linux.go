@@ -76,11 +76,11 @@ func Main(conn *os.File) int {
 	if err := spec.Send(conn, spec.Message{Kind: spec.KindStarted, Pid: cmd.Process.Pid}); err != nil {
 		cmd.Process.Kill()
 	}
-	go lifeline(conn, &s, state)
+	go lifeline(conn, &s, state, sandboxes)
 	go cleanStale(sandboxes, s.ID)
 	status := initLoop(cmd.Process.Pid, sigs)
 	trace.Mark("init", "command exited")
-	cleanup(&s, state)
+	cleanup(&s, state, -1)
 	trace.Mark("init", "cleaned up")
 	return status
 }
@@ -97,7 +97,7 @@ func report(conn *os.File, err error, state int, s *spec.Spec) int {
 	spec.Send(conn, spec.Message{Kind: spec.KindError, Code: code, Msg: err.Error()})
 	if state >= 0 {
 		s.AutoRemove = true
-		cleanup(s, state)
+		cleanup(s, state, -1)
 	}
 	return code
 }
@@ -105,7 +105,7 @@ func report(conn *os.File, err error, state int, s *spec.Spec) int {
 // lifeline ends the sandbox when the usandbox process that watches it
 // (the foreground usandbox, or a detached sandbox's monitor) is gone: it
 // held the other end of conn. Nothing may run unwatched.
-func lifeline(conn *os.File, s *spec.Spec, state int) {
+func lifeline(conn *os.File, s *spec.Spec, state, sandboxes int) {
 	buf := make([]byte, 64)
 	for {
 		if _, err := conn.Read(buf); err != nil {
@@ -115,7 +115,7 @@ func lifeline(conn *os.File, s *spec.Spec, state int) {
 	if !s.AutoRemove {
 		spec.WriteExit(fdPath(state), 137, false)
 	}
-	cleanup(s, state)
+	cleanup(s, state, sandboxes)
 	// pid 1 exits: the kernel kills everything else in the sandbox.
 	os.Exit(137)
 }
@@ -123,7 +123,7 @@ func lifeline(conn *os.File, s *spec.Spec, state int) {
 // cleanup removes an --rm sandbox's upper layer: its files belong to the
 // sandbox's IDs, which only this namespace may delete. The parent removes
 // the rest of the state directory.
-func cleanup(s *spec.Spec, state int) {
+func cleanup(s *spec.Spec, state int, sandboxes int) {
 	if !s.AutoRemove {
 		return
 	}
@@ -132,6 +132,10 @@ func cleanup(s *spec.Spec, state int) {
 	dir := fdPath(state)
 	for _, d := range []string{"upper", "work"} {
 		os.RemoveAll(dir + "/" + d)
+	}
+	// The rest is the parent's to remove, unless it is gone.
+	if sandboxes >= 0 {
+		os.RemoveAll(filepath.Join(fdPath(sandboxes), s.ID))
 	}
 }
 
