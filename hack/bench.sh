@@ -231,11 +231,105 @@ podman_store_info() {
 
 # ---- section stubs: fill in, keeping stdout to table rows (see row) --------
 
-# run: e.g. `run --rm busybox true` latency, Debian `apt-get install hello`.
-bench_run() { :; }
+# ms_of SECONDS: print milliseconds with one decimal.
+ms_of() { awk -v s="$1" 'BEGIN { printf "%.1f", s * 1000 }'; }
 
-# exec: e.g. exec into a running sandbox.
-bench_exec() { :; }
+# ratio A B: A/B with two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+# rss_kb CMD...: peak RSS of CMD in KB (GNU time).
+rss_kb() {
+	/usr/bin/time -f '%M' -o "$WORK/rss" "$@" </dev/null >/dev/null 2>&1 || die "failed: $*"
+	tail -1 "$WORK/rss"
+}
+
+# vm_rss PID: VmRSS of a process in KB.
+vm_rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# run: a warm `run --rm --network none busybox true` of usandbox, podman
+# (runc) and bwrap (--unshare-all on the same busybox rootfs, extracted),
+# interleaved, BENCH_RUN_N times; then peak RSS of the usandbox and podman
+# processes for one such run.
+bench_run() {
+	local n=${BENCH_RUN_N:-21} u p b rootfs=$CACHE/rootfs/busybox
+	local -a med
+	new_store disk
+	local st=$STORE
+	log "run: pulling busybox into both stores"
+	timed "$WORK/run.log" us "$st" pull -q --tls-verify=false "$REGISTRY/busybox:latest"
+	timed "$WORK/run.log" pm "$st" pull -q --tls-verify=false "$REGISTRY/busybox:latest"
+	local u_cmd=("$BENCH_STAGE/usandbox" --root "$st/usandbox" --runroot "$st/usandbox-run" run --rm --network none "$REGISTRY/busybox:latest" true)
+	local p_cmd=(podman --root "$st/podman" --runroot "$st/podman-run" run --rm --network none "$REGISTRY/busybox:latest" true)
+	local b_cmd=(bwrap --unshare-all --bind "$rootfs" / --proc /proc --dev /dev true)
+	log "run: $n rounds of usandbox, podman and bwrap, interleaved"
+	mapfile -t med < <("$BENCH_STAGE/timeit" -n "$n" -- "${u_cmd[@]}" -- "${p_cmd[@]}" -- "${b_cmd[@]}") || die "timeit failed"
+	((${#med[@]} == 3)) || die "timeit failed"
+	u=${med[0]} p=${med[1]} b=${med[2]}
+	printf 'run   busybox true   usandbox %6s ms   podman %6s ms   bwrap %5s ms   usandbox/podman %sx   usandbox/bwrap %sx   %s\n' \
+		"$(ms_of "$u")" "$(ms_of "$p")" "$(ms_of "$b")" "$(ratio "$u" "$p")" "$(ratio "$u" "$b")" "$(goal_le "$u" 0.025 "≤ 25 ms")"
+	local ru rp
+	ru=$(rss_kb "${u_cmd[@]}")
+	rp=$(rss_kb "${p_cmd[@]}")
+	printf 'run   peak RSS       usandbox %6.1f MB   podman %6.1f MB   %s\n' \
+		"$(awk -v k="$ru" 'BEGIN { print k / 1024 }')" "$(awk -v k="$rp" 'BEGIN { print k / 1024 }')" "$(goal_le "$ru" 15360 "≤ 15 MB")"
+	STORE_RUN=$st
+}
+
+# exec: `exec ID true` into a running sandbox, both tools, interleaved;
+# the run -d / ps / stop -t 0 / rm cycle; idle RSS of what watches a
+# detached sandbox (usandbox: monitor and init; podman: conmon).
+bench_exec() {
+	local n=${BENCH_RUN_N:-21} i u p st
+	local -a us_t pm_t
+	if [[ -z ${STORE_RUN:-} ]]; then
+		new_store disk
+		st=$STORE
+		timed "$WORK/exec.log" us "$st" pull -q --tls-verify=false "$REGISTRY/busybox:latest"
+		timed "$WORK/exec.log" pm "$st" pull -q --tls-verify=false "$REGISTRY/busybox:latest"
+	else
+		st=$STORE_RUN
+	fi
+	local img=$REGISTRY/busybox:latest
+	timed "$WORK/exec.log" us "$st" run -d --name bx "$img" sleep 1000
+	timed "$WORK/exec.log" pm "$st" run -d --network none --name bx "$img" sleep 1000
+	local -a med
+	mapfile -t med < <("$BENCH_STAGE/timeit" -n "$n" -- "$BENCH_STAGE/usandbox" --root "$st/usandbox" --runroot "$st/usandbox-run" exec bx true \
+		-- podman --root "$st/podman" --runroot "$st/podman-run" exec bx true) || die "timeit failed"
+	((${#med[@]} == 2)) || die "timeit failed"
+	us_t=("${med[0]}") pm_t=("${med[1]}")
+	u=$(median "${us_t[@]}") p=$(median "${pm_t[@]}")
+	printf 'exec  true           usandbox %6s ms   podman %6s ms   ratio %sx   %s\n' \
+		"$(ms_of "$u")" "$(ms_of "$p")" "$(ratio "$u" "$p")" "$(goal_le "$(ratio "$u" "$p")" 0.1 "≥ 10x faster")"
+
+	# Idle RSS of the watchers.
+	sleep 1
+	local init mon conmon
+	init=$(us "$st" inspect bx | awk -F: '/"Pid"/ { gsub(/[ ,]/, "", $2); print $2; exit }')
+	mon=$(awk '{ print $4 }' "/proc/$init/stat")
+	conmon=$(pgrep -u "$(id -u)" -x conmon | head -1)
+	printf 'idle  watcher RSS    usandbox monitor %5.1f MB + init %5.1f MB   podman conmon %5.1f MB   goal ≤ 2 MB per sandbox: %s\n' \
+		"$(awk -v k="$(vm_rss "$mon")" 'BEGIN { print k / 1024 }')" "$(awk -v k="$(vm_rss "$init")" 'BEGIN { print k / 1024 }')" \
+		"$(awk -v k="$(vm_rss "$conmon")" 'BEGIN { print k / 1024 }')" \
+		"$( (($(vm_rss "$mon") + $(vm_rss "$init") <= 2048)) && echo met || echo MISSED)"
+	timed "$WORK/exec.log" us "$st" rm -f bx
+	timed "$WORK/exec.log" pm "$st" rm -f -t 0 bx
+
+	# run -d, ps, stop -t 0, rm.
+	us_t=() pm_t=()
+	local t0
+	for ((i = 1; i <= 7; i++)); do
+		t0=$EPOCHREALTIME
+		us "$st" run -d --name cyc "$img" sleep 1000 >/dev/null && us "$st" ps >/dev/null &&
+			us "$st" stop -t 0 cyc >/dev/null && us "$st" rm cyc >/dev/null || die "usandbox cycle failed"
+		us_t+=("$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }')")
+		t0=$EPOCHREALTIME
+		pm "$st" run -d --network none --name cyc "$img" sleep 1000 >/dev/null 2>&1 && pm "$st" ps >/dev/null 2>&1 &&
+			pm "$st" stop -t 0 cyc >/dev/null 2>&1 && pm "$st" rm cyc >/dev/null 2>&1 || die "podman cycle failed"
+		pm_t+=("$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }')")
+	done
+	u=$(median "${us_t[@]}") p=$(median "${pm_t[@]}")
+	printf 'cycle run -d/ps/stop -t 0/rm   usandbox %6s ms   podman %6s ms   ratio %sx\n' "$(ms_of "$u")" "$(ms_of "$p")" "$(ratio "$u" "$p")"
+}
 
 # net: e.g. iperf3 sandbox <-> host, published ports.
 bench_net() { :; }
@@ -354,6 +448,7 @@ root_main() {
 	STAGE=$(mktemp -d /tmp/usandbox-bench.XXXXXX)
 	cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/hack/registry.sh" "$STAGE/"
 	cp "${BASH_SOURCE[0]}" "$STAGE/bench.sh"
+	(cd "$repo" && go build -o "$STAGE/timeit" ./hack/timeit) || die "building hack/timeit"
 	chmod -R a+rX "$STAGE"
 	chown -R "$TEST_USER:" "$STAGE"
 
