@@ -56,9 +56,10 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	GOFLAGS="$(GOFLAGS),integration" $(GO) vet ./integration
-	@cp go.mod /tmp/usandbox-go.mod.bak; cp go.sum /tmp/usandbox-go.sum.bak; \
-	$(GO) mod tidy; \
-	if ! git diff --quiet -- go.mod go.sum; then echo "go mod tidy changes go.mod/go.sum"; git diff -- go.mod go.sum; exit 1; fi
+	@tmp=$$(mktemp -d); cp go.mod go.sum "$$tmp/"; $(GO) mod tidy; \
+	if ! cmp -s go.mod "$$tmp/go.mod" || ! cmp -s go.sum "$$tmp/go.sum"; then \
+		echo "go mod tidy changes go.mod/go.sum:"; diff -u "$$tmp/go.mod" go.mod; cp "$$tmp/go.mod" "$$tmp/go.sum" .; rm -rf "$$tmp"; exit 1; fi; \
+	rm -rf "$$tmp"
 
 clean:
 	rm -rf bin

@@ -122,7 +122,7 @@ func TestDetachedLifecycle(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^` + id[:12] + `.*Exited \(3\) .* ago\s+web$`).MatchString(s.ok("ps", "-a")) {
 		t.Fatalf("ps -a:\n%s", s.ok("ps", "-a"))
 	}
-	if s.ok("ps") != "SANDBOX ID   IMAGE   COMMAND   CREATED   STATUS   NAMES\n" {
+	if s.ok("ps") != "SANDBOX ID   IMAGE   COMMAND   CREATED   STATUS   PORTS   NAMES\n" {
 		t.Fatalf("ps shows a stopped sandbox:\n%s", s.ok("ps"))
 	}
 	if w := s.ok("wait", "web"); w != "3\n" {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"usandbox/sandbox/spec"
+	"usandbox/slirp"
 	"usandbox/storage/index"
 )
 
@@ -29,15 +30,16 @@ var (
 // Record is what a sandbox was created as. It lives in
 // Root/sandboxes/ID/config.json and survives reboots.
 type Record struct {
-	ID         string    `json:"Id"`
-	Name       string    `json:"Name"`
-	Image      string    `json:"Image"` // as the user named it
-	ImageID    string    `json:"ImageId"`
-	Command    []string  `json:"Command"`
-	Created    time.Time `json:"Created"`
-	AutoRemove bool      `json:"AutoRemove"`
-	Detached   bool      `json:"Detached"`
-	Spec       spec.Spec `json:"Spec"`
+	ID         string       `json:"Id"`
+	Name       string       `json:"Name"`
+	Image      string       `json:"Image"` // as the user named it
+	ImageID    string       `json:"ImageId"`
+	Command    []string     `json:"Command"`
+	Created    time.Time    `json:"Created"`
+	AutoRemove bool         `json:"AutoRemove"`
+	Detached   bool         `json:"Detached"`
+	Ports      []slirp.Port `json:"Ports,omitempty"`
+	Spec       spec.Spec    `json:"Spec"`
 }
 
 // Status values, as docker names them.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"usandbox/nsexec"
 	"usandbox/sandbox/caps"
 	"usandbox/sandbox/spec"
+	"usandbox/slirp"
 	"usandbox/storage/index"
 	"usandbox/userns"
 )
@@ -44,7 +46,10 @@ type Options struct {
 	User       string
 	Hostname   string
 	Volumes    []spec.Mount
-	Network    string // "none" or "host"
+	// Network is the parsed --network; NetworkRaw its text.
+	Network    slirp.Options
+	NetworkRaw string
+	Ports      []slirp.Port
 
 	ReadOnly        bool
 	NoNewPrivileges bool
@@ -114,6 +119,16 @@ func Create(o Options) (*Sandbox, error) {
 			}
 		}
 	}
+	if err := slirp.Check(o.Network); err != nil {
+		return nil, err
+	}
+	if len(o.Ports) > 0 && !o.Network.UserMode() {
+		return nil, fmt.Errorf("-p needs a user-mode network (--network slirp4netns or pasta), not --network %s", o.Network.Mode)
+	}
+	ports, err := slirp.CheckPorts(o.Ports)
+	if err != nil {
+		return nil, err
+	}
 	id, err := newID()
 	if err != nil {
 		return nil, err
@@ -141,7 +156,7 @@ func Create(o Options) (*Sandbox, error) {
 	}
 	rec := Record{
 		ID: id, Name: o.Name, Image: o.ImageRef, ImageID: o.Image.ID, Command: argv,
-		Created: time.Now(), AutoRemove: o.AutoRemove, Detached: o.Detached,
+		Created: time.Now(), AutoRemove: o.AutoRemove, Detached: o.Detached, Ports: ports,
 		Spec: spec.Spec{
 			ID:       id,
 			Hostname: hostname,
@@ -150,9 +165,10 @@ func Create(o Options) (*Sandbox, error) {
 				Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), Target: filepath.Join(dir, "rootfs"),
 				UserXattr: o.Rootless, MountProgram: o.Index.MountProgram,
 			},
-			StateDir:   dir,
-			AutoRemove: o.AutoRemove,
-			Network:    o.Network,
+			StateDir:       dir,
+			AutoRemove:     o.AutoRemove,
+			Network:        o.Network.Mode,
+			NetworkOptions: o.NetworkRaw,
 			Mounts: append([]spec.Mount{
 				{Type: "bind", Source: filepath.Join(dir, "etc", "hostname"), Destination: "/etc/hostname"},
 				{Type: "bind", Source: filepath.Join(dir, "etc", "hosts"), Destination: "/etc/hosts"},
@@ -184,7 +200,7 @@ func Create(o Options) (*Sandbox, error) {
 			return nil, fmt.Errorf("%w: the name %q is used by sandbox %s: remove it or pick another name", ErrNameInUse, o.Name, ShortID(other.ID))
 		}
 	}
-	if err := prepareDir(dir, &rec); err != nil {
+	if err := prepareDir(dir, &rec, o.Network); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -217,7 +233,7 @@ func newID() (string, error) {
 
 // prepareDir creates the sandbox's directory: upper and work layers, the
 // mount point, the generated /etc files and the record.
-func prepareDir(dir string, rec *Record) error {
+func prepareDir(dir string, rec *Record, netw slirp.Options) error {
 	for _, d := range []string{"upper", "work", "rootfs", "etc"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return fmt.Errorf("creating the sandbox directory: %w", err)
@@ -231,10 +247,20 @@ func prepareDir(dir string, rec *Record) error {
 		resolv = []byte("nameserver 8.8.8.8\nnameserver 8.8.4.4\n")
 	}
 	hostname := rec.Spec.Hostname
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	if netw.UserMode() {
+		// The driver's DNS forwarder passes queries to the host's servers.
+		resolv = []byte(fmt.Sprintf("nameserver %s\n", netw.Addr(3)))
+		hosts += netw.Addr(100).String() + "\t" + hostname + "\n"
+		if ip := hostIP(); ip != "" {
+			hosts += ip + "\thost.containers.internal host.docker.internal\n"
+		}
+	} else {
+		hosts += "127.0.1.1\t" + hostname + "\n"
+	}
 	files := map[string]string{
-		"hostname": hostname + "\n",
-		"hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
-			"127.0.1.1\t" + hostname + "\n",
+		"hostname":    hostname + "\n",
+		"hosts":       hosts,
 		"resolv.conf": string(resolv),
 	}
 	for name, content := range files {
@@ -360,6 +386,19 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 		return 0, fmt.Errorf("starting the sandbox: %w", err)
 	}
 	trace.Mark("parent", "init started, IDs mapped")
+	if s.Network == slirp.Slirp4netns || s.Network == slirp.Pasta {
+		netw, err := startNetwork(p, sb, child.Pid)
+		if err != nil {
+			child.Signal(unix.SIGKILL)
+			child.Wait()
+			removeDir = sb.AutoRemove
+			return 0, err
+		}
+		defer netw.Close()
+		cfg := netw.Config()
+		s.Net = &cfg
+		trace.Mark("parent", "network up")
+	}
 	// Our copy of the lock stays open until the exit is recorded: "not
 	// locked" must mean "stopped, and its status written".
 	if sio.Log != nil {
@@ -493,4 +532,56 @@ var nouns = []string{"babbage", "curie", "darwin", "euler", "fermi", "gauss", "h
 func generateName(id string) string {
 	n, _ := strconv.ParseUint(id[:8], 16, 64)
 	return adjectives[n%16] + "_" + nouns[(n/16)%16] + "_" + id[8:12]
+}
+
+// hostIP is the host's address that the sandbox reaches it by: the
+// source address of the default route (never loopback, which the
+// sandbox cannot reach unless allow_host_loopback).
+func hostIP() string {
+	c, err := net.Dial("udp4", "192.0.2.1:9") // no packet is sent
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).IP.String()
+}
+
+// startNetwork starts the user-mode network and the port forwarders of the
+// sandbox whose init is pid.
+func startNetwork(p index.Paths, sb *Sandbox, pid int) (*cleanupNetwork, error) {
+	o, err := slirp.ParseNetwork(sb.Spec.NetworkOptions)
+	if err != nil {
+		return nil, err
+	}
+	stateDir := filepath.Join(p.RunRoot, "net", ShortID(sb.ID))
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, err
+	}
+	var log io.Writer
+	if os.Getenv("USANDBOX_DEBUG") != "" {
+		log = os.Stderr
+	}
+	netw, err := slirp.Setup(o, pid, stateDir, log)
+	if err != nil {
+		os.RemoveAll(stateDir)
+		return nil, err
+	}
+	if err := netw.Publish(sb.Ports, pid, stateDir, log); err != nil {
+		netw.Close()
+		os.RemoveAll(stateDir)
+		return nil, err
+	}
+	return &cleanupNetwork{netw, stateDir}, nil
+}
+
+// cleanupNetwork also removes the drivers' state directory.
+type cleanupNetwork struct {
+	*slirp.Network
+	dir string
+}
+
+func (c *cleanupNetwork) Close() error {
+	err := c.Network.Close()
+	os.RemoveAll(c.dir)
+	return err
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 
 	"usandbox/internal/cliutil"
 	"usandbox/sandbox"
+	"usandbox/slirp"
 	"usandbox/storage/index"
 	"usandbox/userns"
 )
@@ -77,14 +79,14 @@ func psCommand() *cli.Command {
 			}
 			now := time.Now()
 			w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
-			fmt.Fprintln(w, "SANDBOX ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")
+			fmt.Fprintln(w, "SANDBOX ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
 			for _, sb := range list {
 				command := strings.Join(sb.Command, " ")
 				if !noTrunc && len(command) > 20 {
 					command = command[:19] + "…"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%q\t%s ago\t%s\t%s\n", id(sb.ID), sb.Image, command,
-					humanAgo(now.Sub(sb.Created)), sb.StatusString(now), sb.Name)
+				fmt.Fprintf(w, "%s\t%s\t%q\t%s ago\t%s\t%s\t%s\n", id(sb.ID), sb.Image, command,
+					humanAgo(now.Sub(sb.Created)), sb.StatusString(now), portsString(sb.Ports), sb.Name)
 			}
 			return w.Flush()
 		},
@@ -96,18 +98,56 @@ func humanAgo(d time.Duration) string {
 	return strings.TrimPrefix(s, "Up ")
 }
 
+func portsString(ps []slirp.Port) string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.String())
+	}
+	return strings.Join(out, ", ")
+}
+
+func portCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "port",
+		Usage:     "list a sandbox's published ports",
+		ArgsUsage: "SANDBOX",
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.NArg() != 1 {
+				return cliutil.UsageError(cmd, "port takes exactly one sandbox")
+			}
+			p, err := cliutil.Paths(cmd)
+			if err != nil {
+				return err
+			}
+			sb, err := sandbox.Lookup(p, cmd.Args().First())
+			if err != nil {
+				return err
+			}
+			for _, pt := range sb.Ports {
+				host := pt.HostIP
+				if host == "" {
+					host = "0.0.0.0"
+				}
+				fmt.Printf("%d/%s -> %s\n", pt.Container, pt.Proto, net.JoinHostPort(host, strconv.Itoa(pt.HostPort)))
+			}
+			return nil
+		},
+	}
+}
+
 type psEntry struct {
-	ID      string    `json:"Id"`
-	Names   []string  `json:"Names"`
-	Image   string    `json:"Image"`
-	ImageID string    `json:"ImageID"`
-	Command []string  `json:"Command"`
-	Created time.Time `json:"Created"`
-	State   string    `json:"State"`
-	Status  string    `json:"Status"`
-	Pid     int       `json:"Pid"`
-	Exited  bool      `json:"Exited"`
-	Code    int       `json:"ExitCode"`
+	ID      string       `json:"Id"`
+	Names   []string     `json:"Names"`
+	Image   string       `json:"Image"`
+	ImageID string       `json:"ImageID"`
+	Command []string     `json:"Command"`
+	Created time.Time    `json:"Created"`
+	State   string       `json:"State"`
+	Status  string       `json:"Status"`
+	Pid     int          `json:"Pid"`
+	Exited  bool         `json:"Exited"`
+	Code    int          `json:"ExitCode"`
+	Ports   []slirp.Port `json:"Ports"`
 }
 
 func psJSON(list []*sandbox.Sandbox) []psEntry {
@@ -117,7 +157,7 @@ func psJSON(list []*sandbox.Sandbox) []psEntry {
 		out = append(out, psEntry{
 			ID: sb.ID, Names: []string{sb.Name}, Image: sb.Image, ImageID: sb.ImageID, Command: sb.Command,
 			Created: sb.Created, State: sb.State.Status, Status: sb.StatusString(now), Pid: sb.State.Pid,
-			Exited: sb.State.Status == sandbox.StatusExited, Code: sb.State.ExitCode,
+			Exited: sb.State.Status == sandbox.StatusExited, Code: sb.State.ExitCode, Ports: sb.Ports,
 		})
 	}
 	return out
@@ -502,7 +542,11 @@ func inspectSandbox(sb *sandbox.Sandbox) map[string]any {
 			"AutoRemove": sb.AutoRemove, "ReadonlyRootfs": s.ReadOnly, "NetworkMode": s.Network,
 			"CapAdd": s.Capabilities, "NoNewPrivileges": s.NoNewPrivileges,
 		},
-		"Mounts":  mounts,
+		"Mounts": mounts,
+		"Ports":  sb.Ports,
+		"NetworkSettings": map[string]any{
+			"Ports": sb.Ports, "Mode": s.Network, "Options": s.NetworkOptions,
+		},
 		"LogPath": filepath.Join(sb.Dir, sandbox.LogFile),
 		"GraphDriver": map[string]any{
 			"Name": "overlay", "UpperDir": s.Rootfs.Upper, "WorkDir": s.Rootfs.Work,

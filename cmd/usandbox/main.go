@@ -20,6 +20,7 @@ import (
 	"usandbox/internal/trace"
 	"usandbox/nsexec"
 	"usandbox/sandbox/inner"
+	"usandbox/slirp"
 )
 
 var version = "0.1.0-dev"
@@ -34,6 +35,8 @@ func main() {
 			os.Exit(inner.Main(conn))
 		case roleExec:
 			os.Exit(inner.ExecMain(conn))
+		case rolePortChild:
+			os.Exit(slirp.PortChildMain(conn))
 		}
 	}
 	if os.Getenv(roleName) == roleMonitor {
@@ -49,7 +52,7 @@ func main() {
 	os.Exit(cliutil.Main(newApp(), os.Args))
 }
 
-const roleName, roleInit, roleExec = "_USANDBOX_ROLE", "init", "exec"
+const roleName, roleInit, roleExec, rolePortChild = "_USANDBOX_ROLE", "init", "exec", "portchild"
 
 func newApp() *cli.Command {
 	return cliutil.Setup(&cli.Command{
@@ -68,6 +71,7 @@ func newApp() *cli.Command {
 			waitCommand(),
 			inspectCommand(),
 			execCommand(),
+			portCommand(),
 			imageCommand("pull", "pull an image from a registry, an OCI layout or an archive", "IMAGE"),
 			imageCommand("images", "list images", ""),
 			imageCommand("rmi", "remove images", "IMAGE..."),

@@ -12,6 +12,7 @@ import (
 	"usandbox/internal/cliutil"
 	"usandbox/internal/trace"
 	"usandbox/sandbox"
+	"usandbox/slirp"
 	"usandbox/storage/index"
 	"usandbox/userns"
 )
@@ -38,7 +39,8 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "entrypoint", Usage: "override the image's entrypoint (\"\" clears it)"},
 			&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind HOST-PATH:CONTAINER-PATH[:ro]"},
 			&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs at PATH[:OPTIONS]"},
-			&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "none or host"},
+			&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "slirp4netns[:mtu=N,cidr=A.B.C.D/N,allow_host_loopback=true] (default when installed), pasta[:…], none or host"},
+			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish [HOST-IP:][HOST-PORT:]CONTAINER-PORT[/tcp|/udp]"},
 			&cli.BoolFlag{Name: "read-only", Usage: "mount the root filesystem read-only"},
 			&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges"},
 			&cli.StringSliceFlag{Name: "cap-add", Usage: "add a capability (or ALL)"},
@@ -62,7 +64,6 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 		Workdir:    cmd.String("workdir"),
 		User:       cmd.String("user"),
 		Hostname:   cmd.String("hostname"),
-		Network:    cmd.String("network"),
 		ReadOnly:   cmd.Bool("read-only"),
 		CapAdd:     cmd.StringSlice("cap-add"),
 		CapDrop:    cmd.StringSlice("cap-drop"),
@@ -75,10 +76,24 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 		ep := cmd.String("entrypoint")
 		o.Entrypoint = &ep
 	}
-	switch o.Network {
-	case "none", "host":
-	default:
-		return cliutil.UsageError(cmd, "unknown --network %q: use none or host", o.Network)
+	netw := cmd.String("network")
+	if netw == "" {
+		netw = slirp.None
+		if _, err := exec.LookPath(slirp.Slirp4netns); err == nil {
+			netw = slirp.Slirp4netns
+		}
+	}
+	var err error
+	if o.Network, err = slirp.ParseNetwork(netw); err != nil {
+		return cliutil.UsageError(cmd, "%v", err)
+	}
+	o.NetworkRaw = netw
+	for _, ps := range cmd.StringSlice("publish") {
+		p, err := slirp.ParsePort(ps)
+		if err != nil {
+			return cliutil.UsageError(cmd, "%v", err)
+		}
+		o.Ports = append(o.Ports, p)
 	}
 	for _, so := range cmd.StringSlice("security-opt") {
 		switch so {

@@ -45,10 +45,6 @@ func Main(conn *os.File) int {
 	// child inherits them from the thread that forks it: setup and the
 	// fork of the command all happen on this one thread.
 	runtime.LockOSThread()
-	// Non-dumpable: /proc/1/{exe,mem,fd,environ} of this process (the
-	// usandbox binary) are out of reach of the sandbox's root, which
-	// closes the /proc/self/exe class of escapes (CVE-2019-5736).
-	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, append(forwarded, unix.SIGCHLD)...)
 
@@ -58,6 +54,12 @@ func Main(conn *os.File) int {
 		// The parent is gone: nobody to report to.
 		return 125
 	}
+	// Non-dumpable from here on: /proc/1/{exe,mem,fd,environ} of this
+	// process (the usandbox binary) are out of reach of the sandbox's
+	// root, which closes the /proc/self/exe class of escapes
+	// (CVE-2019-5736). Until the spec came, the parent's network drivers
+	// needed /proc/PID/ns of this process; nothing of the sandbox existed.
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	// Whatever this process inherited stays out of the sandbox.
 	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 
@@ -144,6 +146,12 @@ func setup(s *spec.Spec, conn *os.File) (*exec.Cmd, error) {
 		return nil, fail(fmt.Errorf("making mounts private: %w", err))
 	}
 	trace.Mark("init", "spec received")
+	if s.Net != nil && s.Net.Configure {
+		// Still the host's files: its ip sets the interface up.
+		if err := configureInterface(s.Net); err != nil {
+			return nil, fail(err)
+		}
+	}
 	if err := mountRootfs(s); err != nil {
 		return nil, fail(err)
 	}
@@ -403,4 +411,29 @@ func initLoop(pid int, sigs chan os.Signal) int {
 		}
 	}
 	return 125
+}
+
+// configureInterface gives the driver's interface its address, MTU and
+// default route, with the host's ip (the root filesystem is not mounted
+// yet), in one exec.
+func configureInterface(n *spec.NetConfig) error {
+	script := fmt.Sprintf("link set %[1]s mtu %[2]d up\naddr add %[3]s/%[4]d dev %[1]s\nroute add default via %[5]s dev %[1]s\n",
+		n.Dev, n.MTU, n.IP, n.Netmask, n.Gateway)
+	ip := ""
+	for _, p := range []string{"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"} {
+		if checkExecutable(p) == nil {
+			ip = p
+			break
+		}
+	}
+	if ip == "" {
+		return fmt.Errorf("configuring %s: the host has no ip command (sudo apt-get install iproute2)", n.Dev)
+	}
+	cmd := exec.Command(ip, "-batch", "-")
+	cmd.Env = []string{}
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("configuring %s: %s: %w", n.Dev, strings.TrimSpace(string(out)), err)
+	}
+	return nil
 }

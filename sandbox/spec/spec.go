@@ -32,8 +32,13 @@ type Spec struct {
 	AutoRemove bool   `json:"autoRemove"`
 
 	Mounts []Mount `json:"mounts,omitempty"`
-	// Network is "none" (own namespace, loopback up) or "host".
+	// Network is "none" (own namespace, loopback up), "host",
+	// "slirp4netns" or "pasta" (own namespace, user-mode network).
 	Network string `json:"network"`
+	// NetworkOptions is the whole --network value, for a restart.
+	NetworkOptions string `json:"networkOptions,omitempty"`
+	// Net is filled in at each start, for user-mode networks.
+	Net *NetConfig `json:"net,omitempty"`
 
 	Process Process `json:"process"`
 
@@ -48,6 +53,18 @@ type Spec struct {
 	// SingleID: the user namespace maps one ID only: setgroups is denied
 	// and no other group (devpts gid=5) exists.
 	SingleID bool `json:"singleID,omitempty"`
+}
+
+// NetConfig is the sandbox's interface, as the network driver set it up.
+type NetConfig struct {
+	Dev     string `json:"dev"`
+	IP      string `json:"ip"`
+	Netmask int    `json:"netmask"`
+	Gateway string `json:"gateway"`
+	MTU     int    `json:"mtu"`
+	// Configure: the init sets address, MTU and route (slirp4netns);
+	// otherwise the driver did (pasta).
+	Configure bool `json:"configure"`
 }
 
 // Rootfs is an overlay of image layers with a writable upper layer.

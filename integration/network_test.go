@@ -1,0 +1,280 @@
+//go:build integration
+
+package integration
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// hostIP is this machine's non-loopback address (the default route's).
+func hostIP(t *testing.T) string {
+	t.Helper()
+	c, err := net.Dial("udp4", "192.0.2.1:9")
+	if err != nil {
+		t.Fatalf("no default route: %v", err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).IP.String()
+}
+
+// serve starts an HTTP server on addr (IP:0) answering "hello from the host".
+func serve(t *testing.T, ip string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "hello from the host")
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+func TestNetworkOutbound(t *testing.T) {
+	s := withImages(t, false)
+	addr := serve(t, hostIP(t))
+	for _, netw := range []string{"", "slirp4netns", "slirp4netns:mtu=1500,cidr=10.0.3.0/24", "pasta"} {
+		t.Run("network="+netw, func(t *testing.T) {
+			args := []string{"run", "--rm"}
+			if netw != "" {
+				args = append(args, "--network", netw)
+			}
+			out := s.ok(append(args, "busybox", "sh", "-c", "wget -q -O- http://"+addr+"/; echo; cat /sys/class/net/tap0/mtu; grep -c host.containers.internal /etc/hosts; hostname -i 2>/dev/null || true")...)
+			lines := strings.Split(out, "\n")
+			if lines[0] != "hello from the host" || lines[2] != "1" {
+				t.Fatalf("got %q", out)
+			}
+			wantMTU := "65520"
+			if strings.Contains(netw, "mtu=1500") {
+				wantMTU = "1500"
+			}
+			if lines[1] != wantMTU {
+				t.Errorf("mtu %s, want %s", lines[1], wantMTU)
+			}
+		})
+	}
+	s.assertNoSandboxes()
+}
+
+func TestNetworkHostLoopback(t *testing.T) {
+	s := withImages(t, true)
+	_, port, _ := net.SplitHostPort(serve(t, "127.0.0.1"))
+	// bash's /dev/tcp: a plain connect to the host's loopback through the gateway.
+	script := `exec 3<>/dev/tcp/10.0.2.2/` + port + ` || exit 9; printf 'GET / HTTP/1.0\r\n\r\n' >&3; tail -n 1 <&3`
+	r := s.run("run", "--rm", "debian:bookworm", "timeout", "5", "bash", "-c", script)
+	if r.code == 0 || strings.Contains(r.stdout, "hello") {
+		t.Fatalf("the host's loopback is reachable by default: %+v", r)
+	}
+	out := s.ok("run", "--rm", "--network", "slirp4netns:allow_host_loopback=true", "debian:bookworm", "timeout", "5", "bash", "-c", script)
+	if out != "hello from the host" {
+		t.Fatalf("with allow_host_loopback: %q", out)
+	}
+}
+
+func TestNetworkDNS(t *testing.T) {
+	const name = "deb.debian.org" // the apt mirror: every machine here resolves it
+	addrs, err := net.LookupHost(name)
+	if err != nil || len(addrs) == 0 {
+		t.Skipf("this host resolves no external name (%s: %v)", name, err)
+	}
+	s := withImages(t, false)
+	r := s.run("run", "--rm", "busybox", "sh", "-c", "cat /etc/resolv.conf; nslookup -type=a "+name)
+	if !strings.Contains(r.stdout, "nameserver 10.0.2.3") || !strings.Contains(r.stdout, "Address: "+addrs[0]) {
+		t.Fatalf("DNS inside: %q %q (host: %v)", r.stdout, r.stderr, addrs)
+	}
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	var last error
+	for i := 0; i < 50; i++ {
+		resp, err := http.Get(url)
+		if err == nil {
+			b := new(strings.Builder)
+			_, err = fmt.Fprint(b, "")
+			buf := make([]byte, 4096)
+			n, _ := resp.Body.Read(buf)
+			resp.Body.Close()
+			return string(buf[:n])
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("GET %s: %v", url, last)
+	return ""
+}
+
+func TestPublishedPorts(t *testing.T) {
+	s := withImages(t, true)
+	www := t.TempDir()
+	os.MkdirAll(filepath.Join(www, "cgi-bin"), 0o755)
+	os.WriteFile(filepath.Join(www, "index.html"), []byte("served from the sandbox\n"), 0o644)
+	os.WriteFile(filepath.Join(www, "cgi-bin", "ip"), []byte("#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho \"remote=$REMOTE_ADDR\"\n"), 0o755)
+	os.Chmod(www, 0o755)
+	fixed := freePort(t)
+	id := strings.TrimSpace(s.ok("run", "-d", "-p", fmt.Sprintf("%d:80", fixed), "-p", "80", "-v", www+":/www:ro",
+		"busybox", "httpd", "-f", "-p", "80", "-h", "/www"))
+	ip := hostIP(t)
+	if body := get(t, fmt.Sprintf("http://127.0.0.1:%d/", fixed)); body != "served from the sandbox\n" {
+		t.Fatalf("published port: %q", body)
+	}
+	// The client's source address reaches the server inside (TCP).
+	if body := get(t, fmt.Sprintf("http://%s:%d/cgi-bin/ip", ip, fixed)); !strings.Contains(body, ip) {
+		t.Fatalf("source IP not kept: %q (client %s)", body, ip)
+	}
+	// -p 80 picked a free host port; port, ps and inspect show it.
+	out := s.ok("port", id)
+	m := regexp.MustCompile(`(?m)^80/tcp -> 0\.0\.0\.0:(\d+)$`).FindAllStringSubmatch(out, -1)
+	if len(m) != 2 {
+		t.Fatalf("port: %q", out)
+	}
+	auto := m[1][1]
+	if auto == strconv.Itoa(fixed) {
+		auto = m[0][1]
+	}
+	if body := get(t, "http://127.0.0.1:"+auto+"/"); body != "served from the sandbox\n" {
+		t.Fatalf("picked port %s: %q", auto, body)
+	}
+	if ps := s.ok("ps"); !strings.Contains(ps, "0.0.0.0:"+auto+"->80/tcp") {
+		t.Fatalf("ps does not show the picked port:\n%s", ps)
+	}
+	if !strings.Contains(s.ok("inspect", id), `"hostPort": `+auto) {
+		t.Fatal("inspect does not show the picked port")
+	}
+	s.ok("rm", "-f", id)
+
+	// UDP round trip through a published port.
+	uport := freePort(t)
+	id = strings.TrimSpace(s.ok("run", "-d", "-p", fmt.Sprintf("%d:9999/udp", uport), "debian:bookworm", "perl", "-MIO::Socket::INET", "-e",
+		`$s=IO::Socket::INET->new(LocalPort=>9999,Proto=>q(udp)) or die $!; while($s->recv($m,1024)){$s->send(qq(echo:$m))}`))
+	c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", uport))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 100)
+	var got string
+	for i := 0; i < 50 && got == ""; i++ {
+		c.Write([]byte("ping"))
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if n, err := c.Read(buf); err == nil {
+			got = string(buf[:n])
+		}
+	}
+	if got != "echo:ping" {
+		t.Fatalf("UDP round trip: %q", got)
+	}
+	s.ok("rm", "-f", id)
+	s.assertNoSandboxes()
+}
+
+func TestNetworkBadInput(t *testing.T) {
+	s := withImages(t, false)
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := ln.Addr().(*net.TCPAddr).Port
+	s.fails(125, "already in use", "run", "--rm", "-p", fmt.Sprintf("%d:80", taken), "busybox", "true")
+	s.fails(125, "already in use", "run", "-d", "-p", fmt.Sprintf("%d:80", taken), "busybox", "sleep", "10")
+	s.fails(125, "invalid -p", "run", "--rm", "-p", "99999", "busybox", "true")
+	s.fails(125, "unknown --network", "run", "--rm", "--network", "bridge", "busybox", "true")
+	s.fails(125, "-p needs a user-mode network", "run", "--rm", "--network", "none", "-p", "80", "busybox", "true")
+	// A missing tool names its package: a PATH with only the ID mappers.
+	bin := t.TempDir()
+	for _, tool := range []string{"newuidmap", "newgidmap"} {
+		os.Symlink("/usr/bin/"+tool, filepath.Join(bin, tool))
+	}
+	c := s.cmd("run", "--rm", "--network", "slirp4netns", "busybox", "true")
+	c.Env = append(os.Environ(), "PATH="+bin)
+	out, _ := c.CombinedOutput()
+	if !strings.Contains(string(out), "sudo apt-get install slirp4netns") {
+		t.Fatalf("missing slirp4netns: %q", out)
+	}
+	c = s.cmd("run", "--rm", "--network", "pasta", "busybox", "true")
+	c.Env = append(os.Environ(), "PATH="+bin)
+	if out, _ := c.CombinedOutput(); !strings.Contains(string(out), "sudo apt-get install passt") {
+		t.Fatalf("missing pasta: %q", out)
+	}
+	if s.ok("ps", "-a", "-q") != "" {
+		t.Fatal("bad input left a sandbox")
+	}
+	s.assertNoSandboxes()
+	assertNoHelpers(t)
+}
+
+// assertNoHelpers fails if a network helper of ours still runs.
+func assertNoHelpers(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := networkHelpers()
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("network helpers left running: %v", left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func networkHelpers() []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		cmd := strings.ReplaceAll(string(b), "\x00", " ")
+		if strings.HasPrefix(cmd, "slirp4netns") || strings.HasPrefix(cmd, "pasta") || strings.HasPrefix(cmd, "usandbox-ports") {
+			out = append(out, e.Name()+" "+cmd)
+		}
+	}
+	return out
+}
+
+func TestNetworkManyLeaveNoHelper(t *testing.T) {
+	s := withImages(t, false)
+	for i := 0; i < 20; i++ {
+		netw := "slirp4netns"
+		if i%2 == 1 {
+			netw = "pasta"
+		}
+		s.ok("run", "--rm", "--network", netw, "-p", "80", "busybox", "true")
+	}
+	assertNoHelpers(t)
+	s.assertNoSandboxes()
+	// And after SIGKILL of usandbox.
+	c := s.cmd("run", "--rm", "-p", "80", "busybox", "sh", "-c", "echo ready >&2; exec sleep 1234")
+	_, done := startUntil(t, c, "ready")
+	c.Process.Kill()
+	<-done
+	assertNoHelpers(t)
+	waitFor(t, "the sandbox to go", func() bool { return sleepers() == 0 })
+}

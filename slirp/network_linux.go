@@ -1,0 +1,206 @@
+package slirp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"time"
+
+	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/network/pasta"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/network/slirp4netns"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/port/builtin"
+	"golang.org/x/sys/unix"
+
+	"usandbox/nsexec"
+	"usandbox/sandbox/spec"
+)
+
+// PortChildRoleEnv marks the port driver's helper in the sandbox.
+const PortChildRoleEnv = "_USANDBOX_ROLE=portchild"
+
+// ErrPortInUse is wrapped when a host port cannot be had.
+var ErrPortInUse = errors.New("port is already in use")
+
+// Check finds what the mode needs on the host before anything starts:
+// the tool, and a usable /dev/net/tun. The error says how to fix it.
+func Check(o Options) error {
+	if !o.UserMode() {
+		return nil
+	}
+	pkg := map[string]string{Slirp4netns: "slirp4netns", Pasta: "passt"}[o.Mode]
+	if _, err := exec.LookPath(o.Mode); err != nil {
+		return fmt.Errorf("--network %s: %s is not installed (sudo apt-get install %s), or use --network none", o.Mode, o.Mode, pkg)
+	}
+	if o.Mode == Slirp4netns {
+		f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("--network slirp4netns: cannot open /dev/net/tun (%v): sudo chmod 0666 /dev/net/tun, or use --network none", err)
+		}
+		f.Close()
+	}
+	return nil
+}
+
+// CheckPorts fails, before any sandbox starts, if a host port is taken,
+// and picks free ports for HostPort 0.
+func CheckPorts(ports []Port) ([]Port, error) {
+	out := make([]Port, len(ports))
+	for i, p := range ports {
+		addr := net.JoinHostPort(p.HostIP, strconv.Itoa(p.HostPort))
+		var closer io.Closer
+		var got int
+		var err error
+		if p.Proto == "udp" {
+			var c net.PacketConn
+			c, err = net.ListenPacket("udp", addr)
+			if err == nil {
+				closer, got = c, c.LocalAddr().(*net.UDPAddr).Port
+			}
+		} else {
+			var l net.Listener
+			l, err = net.Listen("tcp", addr)
+			if err == nil {
+				closer, got = l, l.Addr().(*net.TCPAddr).Port
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("publishing %s: host %w (%v): pick another host port", p, ErrPortInUse, unwrapSyscall(err))
+		}
+		closer.Close()
+		p.HostPort = got
+		out[i] = p
+	}
+	return out, nil
+}
+
+func unwrapSyscall(err error) error {
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return err
+}
+
+// Network is a sandbox's running user-mode network and port forwarders.
+type Network struct {
+	cfg      spec.NetConfig
+	cleanups []func() error
+}
+
+// Setup starts the network driver for the sandbox whose init is pid (its
+// network namespace exists, and its mount namespace still shows the host's
+// files: slirp4netns's tap is made with the host's ip). stateDir is for the
+// drivers' sockets.
+func Setup(o Options, pid int, stateDir string, log io.Writer) (*Network, error) {
+	if log == nil {
+		log = io.Discard
+	}
+	var d network.ParentDriver
+	var err error
+	switch o.Mode {
+	case Slirp4netns:
+		bin, _ := exec.LookPath("slirp4netns")
+		// Its own sandbox and seccomp filter, as podman runs it.
+		d, err = slirp4netns.NewParentDriver(log, bin, o.MTU, o.CIDR, "tap0", !o.AllowHostLoopback, "", true, true, false)
+	case Pasta:
+		bin, _ := exec.LookPath("pasta")
+		d, err = pasta.NewParentDriver(log, bin, o.MTU, o.CIDR, "tap0", "", !o.AllowHostLoopback, false, false)
+	default:
+		return nil, fmt.Errorf("no user-mode network for %q", o.Mode)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--network %s: %w", o.Mode, err)
+	}
+	msg, cleanup, err := d.ConfigureNetwork(pid, stateDir, "")
+	n := &Network{}
+	if cleanup != nil {
+		n.cleanups = append(n.cleanups, cleanup)
+	}
+	if err != nil {
+		n.Close()
+		return nil, fmt.Errorf("--network %s: %w", o.Mode, err)
+	}
+	n.cfg = spec.NetConfig{
+		Dev: msg.Dev, IP: msg.IP, Netmask: msg.Netmask, Gateway: msg.Gateway, MTU: msg.MTU,
+		// pasta configures the interface itself (--config-net).
+		Configure: o.Mode == Slirp4netns,
+	}
+	return n, nil
+}
+
+// Config is what the sandbox's init sets on its interface.
+func (n *Network) Config() spec.NetConfig { return n.cfg }
+
+// Publish forwards the host ports to the sandbox whose init is pid with
+// rootlesskit's builtin port driver: its parent side listens here, its
+// child side runs in a helper in the sandbox's user and network namespaces
+// (but the host's mount namespace, so that it finds the host's nft or
+// iptables to keep the client's source address for TCP).
+func (n *Network) Publish(ports []Port, pid int, stateDir string, log io.Writer) error {
+	if len(ports) == 0 {
+		return nil
+	}
+	if log == nil {
+		log = io.Discard
+	}
+	pd, err := builtin.NewParentDriver(log, stateDir, true, "auto")
+	if err != nil {
+		return fmt.Errorf("port driver: %w", err)
+	}
+	child, err := nsexec.Start(nsexec.Config{
+		Args:   []string{"usandbox-ports"},
+		Env:    []string{PortChildRoleEnv, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		Flags:  unix.CLONE_NEWUSER | unix.CLONE_NEWNET,
+		Join:   pid,
+		Stderr: log,
+	})
+	if err != nil {
+		return fmt.Errorf("port driver: %w", err)
+	}
+	n.cleanups = append(n.cleanups, func() error {
+		child.Signal(unix.SIGKILL)
+		child.Wait()
+		return nil
+	})
+	if err := spec.Send(child.Conn, pd.OpaqueForChild()); err != nil {
+		return fmt.Errorf("port driver: %w", err)
+	}
+	quit := make(chan struct{})
+	n.cleanups = append(n.cleanups, func() error { close(quit); return nil })
+	ready := make(chan struct{}, 1)
+	errc := make(chan error, 1)
+	go func() { errc <- pd.RunParentDriver(ready, quit, nil) }()
+	select {
+	case <-ready:
+	case err := <-errc:
+		return fmt.Errorf("port driver: %w", err)
+	case <-time.After(10 * time.Second):
+		return errors.New("port driver: the helper in the sandbox did not answer")
+	}
+	for _, p := range ports {
+		_, err := pd.AddPort(context.Background(), port.Spec{
+			Proto: p.Proto, ParentIP: p.HostIP, ParentPort: p.HostPort, ChildPort: p.Container,
+		})
+		if err != nil {
+			return fmt.Errorf("publishing %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// Close stops the driver processes, last started first.
+func (n *Network) Close() error {
+	var errs []error
+	for i := len(n.cleanups) - 1; i >= 0; i-- {
+		errs = append(errs, n.cleanups[i]())
+	}
+	n.cleanups = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,36 @@
+package slirp
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/rootless-containers/rootlesskit/v3/pkg/port/builtin"
+
+	"usandbox/sandbox/spec"
+)
+
+// PortChildMain is the port driver's helper, in the sandbox's user and
+// network namespaces: it dials the sandbox's ports for the parent side
+// and hands the connections over. It ends when its parent does (conn
+// closes).
+func PortChildMain(conn *os.File) int {
+	var opaque map[string]string
+	if _, err := spec.Recv(conn, &opaque); err != nil {
+		return 125
+	}
+	quit := make(chan struct{})
+	go func() {
+		buf := make([]byte, 16)
+		for {
+			if _, err := conn.Read(buf); err != nil {
+				close(quit)
+				return
+			}
+		}
+	}()
+	if err := builtin.NewChildDriver(os.Stderr).RunChildDriver(opaque, quit, ""); err != nil {
+		fmt.Fprintln(os.Stderr, "usandbox port helper:", err)
+		return 125
+	}
+	return 0
+}
