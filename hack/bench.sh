@@ -331,8 +331,101 @@ bench_exec() {
 	printf 'cycle run -d/ps/stop -t 0/rm   usandbox %6s ms   podman %6s ms   ratio %sx\n' "$(ms_of "$u")" "$(ms_of "$p")" "$(ratio "$u" "$p")"
 }
 
-# net: e.g. iperf3 sandbox <-> host, published ports.
-bench_net() { :; }
+# iperf3 is not in the images: bind the host's binary and the libraries
+# the Debian image lacks.
+IPERF_BINDS=(-v /usr/bin/iperf3:/usr/local/bin/iperf3:ro
+	-v /lib/x86_64-linux-gnu/libiperf.so.0:/usr/local/lib/libiperf.so.0:ro
+	-v /lib/x86_64-linux-gnu/libcrypto.so.3:/usr/local/lib/libcrypto.so.3:ro
+	-v /lib/x86_64-linux-gnu/libsctp.so.1:/usr/local/lib/libsctp.so.1:ro
+	-e LD_LIBRARY_PATH=/usr/local/lib)
+
+# gbits JSONFILE: receiver throughput of an iperf3 -J run, in Gbit/s.
+gbits() { jq -r '.end.sum_received.bits_per_second / 1e9 | . * 100 | round / 100' "$1"; }
+
+# net: iperf3 (3 s, median of BENCH_NET_N runs) host loopback, sandbox ->
+# host, host -> published port, for usandbox (slirp4netns, pasta) and
+# podman (slirp4netns, its rootlesskit port handler); then what the
+# network costs a `run`.
+bench_net() {
+	local n=${BENCH_NET_N:-3} i ip port st img=$REGISTRY/debian:bookworm r
+	local -a t
+	ip=$(ip -4 route get 192.0.2.1 | awk '{ for (i = 1; i < NF; i++) if ($i == "src") print $(i + 1) }')
+	new_store disk
+	st=$STORE
+	timed "$WORK/net.log" us "$st" pull -q --tls-verify=false "$img"
+	timed "$WORK/net.log" pm "$st" pull -q --tls-verify=false "$img"
+	timed "$WORK/net.log" us "$st" pull -q --tls-verify=false "$REGISTRY/busybox:latest"
+
+	# Host loopback: the limit.
+	port=$((20000 + RANDOM % 20000))
+	iperf3 -s -1 -p "$port" -D -B 127.0.0.1 >/dev/null
+	t=()
+	for ((i = 1; i <= n; i++)); do
+		iperf3 -s -1 -p "$port" -D >/dev/null 2>&1 || true
+		sleep 0.2
+		iperf3 -c 127.0.0.1 -p "$port" -t 3 -J >"$WORK/i.json" || die "iperf3 on loopback failed"
+		t+=("$(gbits "$WORK/i.json")")
+	done
+	local lo
+	lo=$(median "${t[@]}")
+	printf 'net   host loopback                         %6s Gbit/s\n' "$lo"
+
+	# Sandbox -> host (non-loopback address).
+	local tool netw
+	for tool in usandbox:slirp4netns usandbox:pasta podman:slirp4netns; do
+		netw=${tool#*:}
+		t=()
+		for ((i = 1; i <= n; i++)); do
+			port=$((20000 + RANDOM % 20000))
+			iperf3 -s -1 -p "$port" -B "$ip" -D >/dev/null
+			sleep 0.2
+			case $tool in
+			usandbox:*) us "$st" run --rm --network "$netw" "${IPERF_BINDS[@]}" "$img" iperf3 -c "$ip" -p "$port" -t 3 -J >"$WORK/i.json" 2>"$WORK/net.log" ;;
+			podman:*) pm "$st" run --rm --network "$netw" "${IPERF_BINDS[@]}" "$img" iperf3 -c "$ip" -p "$port" -t 3 -J >"$WORK/i.json" 2>"$WORK/net.log" ;;
+			esac || { cat "$WORK/net.log" >&2; die "$tool: iperf3 sandbox -> host failed"; }
+			t+=("$(gbits "$WORK/i.json")")
+		done
+		r=$(median "${t[@]}")
+		printf 'net   sandbox -> host   %-20s %6s Gbit/s  %3s%% of loopback   %s\n' "$tool" "$r" \
+			"$(awk -v a="$r" -v b="$lo" 'BEGIN { printf "%d", 100 * a / b }')" \
+			"$([[ $tool == usandbox:* ]] && goal_le "$(awk -v a="$r" -v b="$lo" 'BEGIN { print b / 2 - a }')" 0 "≥ 50% of loopback")"
+	done
+
+	# Host -> published port.
+	for tool in usandbox:slirp4netns usandbox:pasta podman:slirp4netns; do
+		netw=${tool#*:}
+		port=$((20000 + RANDOM % 20000))
+		case $tool in
+		usandbox:*) us "$st" run -d --name ipsrv --network "$netw" -p "$port:5201" "${IPERF_BINDS[@]}" "$img" iperf3 -s >/dev/null ;;
+		podman:*) pm "$st" run -d --name ipsrv --network "$netw" -p "$port:5201" "${IPERF_BINDS[@]}" "$img" iperf3 -s >/dev/null 2>&1 ;;
+		esac || die "$tool: iperf3 server in a sandbox failed"
+		sleep 1
+		t=()
+		for ((i = 1; i <= n; i++)); do
+			iperf3 -c "$ip" -p "$port" -t 3 -J >"$WORK/i.json" || die "$tool: iperf3 host -> published port failed"
+			t+=("$(gbits "$WORK/i.json")")
+		done
+		case $tool in
+		usandbox:*) us "$st" rm -f ipsrv >/dev/null ;;
+		podman:*) pm "$st" rm -f -t 0 ipsrv >/dev/null 2>&1 ;;
+		esac
+		r=$(median "${t[@]}")
+		printf 'net   host -> -p port   %-20s %6s Gbit/s  %3s%% of loopback   %s\n' "$tool" "$r" \
+			"$(awk -v a="$r" -v b="$lo" 'BEGIN { printf "%d", 100 * a / b }')" \
+			"$([[ $tool == usandbox:* ]] && goal_le "$(awk -v a="$r" -v b="$lo" 'BEGIN { print 0.7 * b - a }')" 0 "≥ 70% of loopback")"
+	done
+
+	# What the network adds to a run.
+	local -a med
+	mapfile -t med < <("$BENCH_STAGE/timeit" -n "${BENCH_RUN_N:-21}" \
+		-- "$BENCH_STAGE/usandbox" --root "$st/usandbox" --runroot "$st/usandbox-run" run --rm --network none "$REGISTRY/busybox:latest" true \
+		-- "$BENCH_STAGE/usandbox" --root "$st/usandbox" --runroot "$st/usandbox-run" run --rm --network slirp4netns "$REGISTRY/busybox:latest" true \
+		-- "$BENCH_STAGE/usandbox" --root "$st/usandbox" --runroot "$st/usandbox-run" run --rm --network pasta "$REGISTRY/busybox:latest" true) || die "timeit failed"
+	printf 'net   run setup        none %s ms   slirp4netns %s ms (+%s)   pasta %s ms (+%s)   %s\n' \
+		"$(ms_of "${med[0]}")" "$(ms_of "${med[1]}")" "$(ms_of "$(awk -v a="${med[1]}" -v b="${med[0]}" 'BEGIN { print a - b }')")" \
+		"$(ms_of "${med[2]}")" "$(ms_of "$(awk -v a="${med[2]}" -v b="${med[0]}" 'BEGIN { print a - b }')")" \
+		"$(goal_le "$(awk -v a="${med[1]}" -v b="${med[0]}" 'BEGIN { print a - b }')" 0.030 "slirp4netns adds ≤ 30 ms")"
+}
 
 # ---------------------------------------------------------------------------
 # The test user's side: registry, stores, sections.
