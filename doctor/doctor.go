@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -169,27 +170,12 @@ func cgroups() Result {
 	if err != nil {
 		return Result{name, Warn, err.Error(), ""}
 	}
-	const bootFix = "boot with systemd.unified_cgroup_hierarchy=1 (kernel command line) to get cgroup v2"
-	switch info.Layout {
-	case cgroupv2.Legacy:
-		return Result{name, Warn, "cgroup v1 only: resource limits (--memory, --cpus, --pids-limit, --cpuset-cpus) are refused", bootFix}
-	case cgroupv2.Hybrid:
-		return Result{name, Warn, "hybrid cgroups (v1 controllers, v2 at " + info.Mount + " with " + listOrNone(info.Controllers) + "): resource limits are refused", bootFix}
+	all := cgroupv2.Limits{Memory: 1, CPUQuota: 1, CpusetCpus: "0", PidsLimit: 1}
+	if err := info.Check(all); err != nil {
+		detail, fix, _ := strings.Cut(err.Error(), "; fix: ")
+		return Result{name, Warn, detail + " (run works; limit flags are refused)", fix}
 	}
-	var missing []string
-	for _, c := range []string{"memory", "cpu", "pids", "cpuset"} {
-		if !info.Has(c) {
-			missing = append(missing, c)
-		}
-	}
-	const delegateFix = "sudo mkdir -p /etc/systemd/system/user@.service.d && printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' | sudo tee /etc/systemd/system/user@.service.d/delegate.conf && sudo systemctl daemon-reload, then log in again"
-	if !info.Writable {
-		return Result{name, Warn, "cgroup v2, but " + info.Path + " is not delegated to you: resource limits are refused", delegateFix}
-	}
-	if len(missing) > 0 {
-		return Result{name, Warn, "cgroup v2 delegated at " + info.Path + " without " + strings.Join(missing, ", ") + ": those limits are refused", delegateFix}
-	}
-	return Result{name, OK, "cgroup v2 delegated at " + info.Path + " with " + strings.Join(info.Controllers, " "), ""}
+	return Result{name, OK, "cgroup v2 delegated at " + filepath.Dir(info.Dir()) + ": --memory, --cpus, --pids-limit, --cpuset-cpus work", ""}
 }
 
 func listOrNone(l []string) string {

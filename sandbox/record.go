@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"usandbox/cgroupv2"
 	"usandbox/sandbox/spec"
 	"usandbox/slirp"
 	"usandbox/storage/index"
@@ -30,16 +31,17 @@ var (
 // Record is what a sandbox was created as. It lives in
 // Root/sandboxes/ID/config.json and survives reboots.
 type Record struct {
-	ID         string       `json:"Id"`
-	Name       string       `json:"Name"`
-	Image      string       `json:"Image"` // as the user named it
-	ImageID    string       `json:"ImageId"`
-	Command    []string     `json:"Command"`
-	Created    time.Time    `json:"Created"`
-	AutoRemove bool         `json:"AutoRemove"`
-	Detached   bool         `json:"Detached"`
-	Ports      []slirp.Port `json:"Ports,omitempty"`
-	Spec       spec.Spec    `json:"Spec"`
+	ID         string          `json:"Id"`
+	Name       string          `json:"Name"`
+	Image      string          `json:"Image"` // as the user named it
+	ImageID    string          `json:"ImageId"`
+	Command    []string        `json:"Command"`
+	Created    time.Time       `json:"Created"`
+	AutoRemove bool            `json:"AutoRemove"`
+	Detached   bool            `json:"Detached"`
+	Ports      []slirp.Port    `json:"Ports,omitempty"`
+	Limits     cgroupv2.Limits `json:"Limits"`
+	Spec       spec.Spec       `json:"Spec"`
 }
 
 // Status values, as docker names them.
@@ -261,4 +263,17 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%d days", h/24)
 	}
 	return fmt.Sprintf("%d weeks", int(d.Hours())/24/7)
+}
+
+// cgroupFile, in a sandbox's directory, names its cgroup while it runs.
+const cgroupFile = "cgroup"
+
+// KillCgroup kills every process of the sandbox at once, through its
+// cgroup, if it has one; false if it has none.
+func (s *Sandbox) KillCgroup() bool {
+	b, err := os.ReadFile(filepath.Join(s.Dir, cgroupFile))
+	if err != nil || len(b) == 0 {
+		return false
+	}
+	return (&cgroupv2.Cgroup{Dir: strings.TrimSpace(string(b))}).Kill() == nil
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"usandbox/cgroupv2"
 	"usandbox/internal/trace"
 	"usandbox/nsexec"
 	"usandbox/sandbox/caps"
@@ -50,6 +51,7 @@ type Options struct {
 	Network    slirp.Options
 	NetworkRaw string
 	Ports      []slirp.Port
+	Limits     cgroupv2.Limits
 
 	ReadOnly        bool
 	NoNewPrivileges bool
@@ -129,6 +131,15 @@ func Create(o Options) (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Limits.Any() {
+		info, err := cgroupv2.Detect()
+		if err != nil {
+			return nil, err
+		}
+		if err := info.Check(o.Limits); err != nil {
+			return nil, err
+		}
+	}
 	id, err := newID()
 	if err != nil {
 		return nil, err
@@ -156,7 +167,7 @@ func Create(o Options) (*Sandbox, error) {
 	}
 	rec := Record{
 		ID: id, Name: o.Name, Image: o.ImageRef, ImageID: o.Image.ID, Command: argv,
-		Created: time.Now(), AutoRemove: o.AutoRemove, Detached: o.Detached, Ports: ports,
+		Created: time.Now(), AutoRemove: o.AutoRemove, Detached: o.Detached, Ports: ports, Limits: o.Limits,
 		Spec: spec.Spec{
 			ID:       id,
 			Hostname: hostname,
@@ -185,6 +196,7 @@ func Create(o Options) (*Sandbox, error) {
 			ReadonlyPaths:   ReadonlyPaths,
 			UserNS:          o.Rootless,
 			SingleID:        o.SingleID,
+			Cgroup:          o.Limits.Any(),
 		},
 	}
 	if o.Name == "" {
@@ -364,6 +376,19 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 		go func() { defer logWG.Done(); sio.Log.Copy("stdout", outR); outR.Close() }()
 		go func() { defer logWG.Done(); sio.Log.Copy("stderr", errR); errR.Close() }()
 	}
+	var cg *cgroupv2.Cgroup
+	if sb.Limits.Any() {
+		info, err := cgroupv2.Detect()
+		if err != nil {
+			return 0, err
+		}
+		if cg, err = info.Create(ShortID(sb.ID), sb.Limits); err != nil {
+			return 0, err
+		}
+		defer cg.Remove()
+		writeFileAtomic(filepath.Join(dir, cgroupFile), []byte(cg.Dir+"\n"))
+		defer os.Remove(filepath.Join(dir, cgroupFile))
+	}
 	trace.Mark("parent", "sandbox directory ready")
 
 	sigs := make(chan os.Signal, 16)
@@ -376,7 +401,15 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 		Flags: flags,
 		Fork:  true,
 		MapIDs: func(pid int) error {
-			return plan.Apply(pid)
+			if err := plan.Apply(pid); err != nil {
+				return err
+			}
+			// Into the cgroup before it makes its cgroup namespace and
+			// forks the init, which so sees its cgroup as the root.
+			if cg != nil {
+				return cg.Add(pid)
+			}
+			return nil
 		},
 		Stdin: stdin, Stdout: stdout, Stderr: stderr,
 		ExtraFiles: []*os.File{lock},
@@ -442,6 +475,13 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 		case spec.KindError:
 			setupErr = &ExitError{Code: m.Code, Msg: m.Msg}
 		case spec.KindStarted:
+			if cg != nil {
+				if err := cg.LimitPids(sb.Limits.PidsLimit); err != nil {
+					child.Signal(unix.SIGKILL)
+					setupErr = &ExitError{Code: 125, Msg: err.Error()}
+					break
+				}
+			}
 			writeFileAtomic(filepath.Join(dir, startFile), []byte(fmt.Sprintf("%d %d\n", child.Pid, time.Now().UnixNano())))
 			if sio.Started != nil {
 				sio.Started(child.Pid)
@@ -486,6 +526,12 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 		return 0, setupErr
 	}
 	code := userns.ExitStatus(st)
+	if cg != nil && cg.OOMKilled() {
+		if !sb.AutoRemove {
+			WriteExit(dir, 137, true)
+		}
+		return 0, &ExitError{Code: 137, Msg: fmt.Sprintf("the sandbox ran out of memory (--memory %s) and was killed", humanBytes(sb.Limits.Memory))}
+	}
 	if !sb.AutoRemove {
 		WriteExit(dir, code, false)
 	}
@@ -584,4 +630,16 @@ func (c *cleanupNetwork) Close() error {
 	err := c.Network.Close()
 	os.RemoveAll(c.dir)
 	return err
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dg", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dm", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%dk", n>>10)
+	}
+	return fmt.Sprintf("%d", n)
 }

@@ -317,6 +317,8 @@ func stopSandbox(sb *sandbox.Sandbox, grace time.Duration) error {
 	} else if !sb.State.Running {
 		return fmt.Errorf("%w: %s", sandbox.ErrNotRunning, sandbox.ShortID(sb.ID))
 	}
+	// cgroup.kill takes every process at once; the init's death does too.
+	sb.KillCgroup()
 	if err := signalInit(sb, unix.SIGKILL); err != nil && !errors.Is(err, sandbox.ErrNotRunning) {
 		return err
 	}
@@ -342,7 +344,10 @@ func killCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				if err := signalInit(sb, sig); err != nil {
+				if sig == unix.SIGKILL && sb.State.Running {
+					sb.KillCgroup()
+				}
+				if err := signalInit(sb, sig); err != nil && !(sig == unix.SIGKILL && errors.Is(err, sandbox.ErrNotRunning) && sb.State.Running) {
 					return err
 				}
 				if sig == unix.SIGKILL {
@@ -539,6 +544,8 @@ func inspectSandbox(sb *sandbox.Sandbox) map[string]any {
 			"WorkingDir": s.Process.Cwd, "Tty": s.Process.Terminal,
 		},
 		"HostConfig": map[string]any{
+			"Memory": sb.Limits.Memory, "MemorySwap": sb.Limits.MemorySwap, "NanoCpus": sb.Limits.CPUQuota * 1e9 / max(sb.Limits.CPUPeriod, 1),
+			"CpuWeight": sb.Limits.CPUWeight, "CpusetCpus": sb.Limits.CpusetCpus, "PidsLimit": sb.Limits.PidsLimit,
 			"AutoRemove": sb.AutoRemove, "ReadonlyRootfs": s.ReadOnly, "NetworkMode": s.Network,
 			"CapAdd": s.Capabilities, "NoNewPrivileges": s.NoNewPrivileges,
 		},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"usandbox/cgroupv2"
 	"usandbox/internal/cliutil"
 	"usandbox/internal/trace"
 	"usandbox/sandbox"
@@ -45,6 +46,13 @@ func runCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges"},
 			&cli.StringSliceFlag{Name: "cap-add", Usage: "add a capability (or ALL)"},
 			&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop a capability (or ALL)"},
+			&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (512m, 1g, bytes)"},
+			&cli.StringFlag{Name: "memory-swap", Usage: "memory plus swap limit (-1: unlimited swap)"},
+			&cli.StringFlag{Name: "cpus", Usage: "CPU limit (1.5: one and a half CPUs)"},
+			&cli.IntFlag{Name: "cpu-shares", Aliases: []string{"c"}, Usage: "relative CPU weight, docker's scale (1024 default)"},
+			&cli.IntFlag{Name: "cpu-weight", Usage: "relative CPU weight, cgroup v2's scale (1-10000, 100 default)"},
+			&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs to run on (0-2,4)"},
+			&cli.IntFlag{Name: "pids-limit", Usage: "most processes and threads at once"},
 			&cli.BoolFlag{Name: "init", Usage: "run an init as pid 1 (always on: usandbox's init forwards signals and reaps zombies)"},
 		},
 		Action: runAction,
@@ -103,6 +111,9 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 		default:
 			return cliutil.UsageError(cmd, "unsupported --security-opt %q (usandbox knows no-new-privileges)", so)
 		}
+	}
+	if o.Limits, err = limitsFromFlags(cmd); err != nil {
+		return cliutil.UsageError(cmd, "%v", err)
 	}
 	for _, f := range cmd.StringSlice("env-file") {
 		env, err := sandbox.ReadEnvFile(f, os.LookupEnv)
@@ -212,4 +223,61 @@ func findImage(p index.Paths, ref string) (*index.Index, *index.Image, error) {
 		return nil, nil, fmt.Errorf("pulled %s but cannot find it: %w", ref, err)
 	}
 	return ix, im, nil
+}
+
+// limitsFromFlags turns the resource flags into limits.
+func limitsFromFlags(cmd *cli.Command) (cgroupv2.Limits, error) {
+	var l cgroupv2.Limits
+	var err error
+	if v := cmd.String("memory"); v != "" {
+		if l.Memory, err = cgroupv2.ParseBytes(v); err != nil {
+			return l, fmt.Errorf("--memory: %w", err)
+		}
+	}
+	if v := cmd.String("memory-swap"); v != "" {
+		if v == "-1" {
+			l.MemorySwap = -1
+		} else if l.MemorySwap, err = cgroupv2.ParseBytes(v); err != nil {
+			return l, fmt.Errorf("--memory-swap: %w", err)
+		}
+		if l.Memory == 0 {
+			return l, fmt.Errorf("--memory-swap needs --memory")
+		}
+		if l.MemorySwap > 0 && l.MemorySwap < l.Memory {
+			return l, fmt.Errorf("--memory-swap must be at least --memory (it counts memory plus swap)")
+		}
+	}
+	if v := cmd.String("cpus"); v != "" {
+		if l.CPUQuota, l.CPUPeriod, err = cgroupv2.ParseCPUs(v); err != nil {
+			return l, err
+		}
+	}
+	if cmd.IsSet("cpu-shares") {
+		n := cmd.Int("cpu-shares")
+		if n < 2 || n > 262144 {
+			return l, fmt.Errorf("--cpu-shares must be 2..262144")
+		}
+		l.CPUWeight = cgroupv2.SharesToWeight(int64(n))
+	}
+	if cmd.IsSet("cpu-weight") {
+		n := cmd.Int("cpu-weight")
+		if n < 1 || n > 10000 {
+			return l, fmt.Errorf("--cpu-weight must be 1..10000")
+		}
+		l.CPUWeight = int64(n)
+	}
+	if v := cmd.String("cpuset-cpus"); v != "" {
+		if err := cgroupv2.ValidCpuset(v); err != nil {
+			return l, err
+		}
+		l.CpusetCpus = v
+	}
+	if cmd.IsSet("pids-limit") {
+		n := cmd.Int("pids-limit")
+		if n < 1 {
+			return l, fmt.Errorf("--pids-limit must be at least 1")
+		}
+		l.PidsLimit = int64(n)
+	}
+	return l, nil
 }

@@ -99,6 +99,11 @@ func setupMounts(s *spec.Spec, r *root) error {
 	} else if err := r.mount("sysfs", "/sys", "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_RDONLY, "", false); err != nil {
 		return err
 	}
+	if s.Cgroup {
+		if err := r.mount("cgroup2", "/sys/fs/cgroup", "cgroup2", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_RDONLY, "", false); err != nil {
+			return err
+		}
+	}
 	for _, m := range s.Mounts {
 		switch m.Type {
 		case "bind":

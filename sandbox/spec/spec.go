@@ -39,6 +39,9 @@ type Spec struct {
 	NetworkOptions string `json:"networkOptions,omitempty"`
 	// Net is filled in at each start, for user-mode networks.
 	Net *NetConfig `json:"net,omitempty"`
+	// Cgroup: the sandbox has a cgroup of its own (limits), which its
+	// cgroup namespace shows at /sys/fs/cgroup, read-only.
+	Cgroup bool `json:"cgroup,omitempty"`
 
 	Process Process `json:"process"`
 

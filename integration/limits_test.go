@@ -1,0 +1,144 @@
+//go:build integration
+
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// cgroupV2 reports whether this host has the unified cgroup v2 hierarchy.
+func cgroupV2() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// On a host without (delegated) cgroup v2 every limit flag is refused
+// before anything starts, and run without one works. hack/vmtest runs
+// the real limits in a VM with pure cgroup v2.
+func TestLimitsRefusedWithoutCgroupV2(t *testing.T) {
+	if cgroupV2() {
+		t.Skip("this host has cgroup v2: TestLimits covers it")
+	}
+	s := withImages(t, false)
+	for _, flags := range [][]string{
+		{"--memory", "64m"}, {"--memory", "64m", "--memory-swap", "128m"}, {"--cpus", "0.5"},
+		{"--cpu-shares", "512"}, {"--cpu-weight", "50"}, {"--cpuset-cpus", "0"}, {"--pids-limit", "10"},
+	} {
+		t.Run(strings.Join(flags, " "), func(t *testing.T) {
+			r := s.fails(125, "systemd.unified_cgroup_hierarchy=1", append(append([]string{"run", "--rm"}, flags...), "busybox", "true")...)
+			if !strings.Contains(r.stderr, "cgroup v2") {
+				t.Fatalf("the error does not name cgroup v2: %s", r.stderr)
+			}
+		})
+	}
+	s.fails(125, "--memory", "run", "--rm", "--memory", "lots", "busybox", "true")
+	s.assertNoSandboxes()
+	s.ok("run", "--rm", "busybox", "true")
+}
+
+// TestLimits needs delegated cgroup v2 (hack/vmtest provides it; CI runs
+// it there as uid 1000).
+func TestLimits(t *testing.T) {
+	if !cgroupV2() {
+		t.Skip("this host has no cgroup v2 hierarchy (hybrid or v1): hack/vmtest runs this test in a VM")
+	}
+	s := withImages(t, false)
+	parent := cgroupParent(t)
+
+	t.Run("memory", func(t *testing.T) {
+		// 100 MB into a shell variable under --memory 32m.
+		const grab = `a=$(head -c 104857600 /dev/zero | tr '\0' x); echo survived`
+		r := s.run("run", "--rm", "--memory", "32m", "busybox", "sh", "-c", grab)
+		if r.code != 137 || strings.Contains(r.stdout, "survived") {
+			t.Fatalf("100 MB under --memory 32m: exit %d, %+v", r.code, r)
+		}
+		assertOneErrorLine(t, r.stderr, "ran out of memory (--memory 32m)")
+		id := strings.TrimSpace(s.ok("run", "-d", "--memory", "32m", "busybox", "sh", "-c", grab))
+		waitFor(t, "the OOM kill", func() bool { return !s.inspect(id).State.Running })
+		if st := s.inspect(id).State; !st.OOMKilled || st.ExitCode != 137 {
+			t.Fatalf("inspect after OOM: %+v", st)
+		}
+		s.ok("rm", id)
+	})
+
+	t.Run("pids", func(t *testing.T) {
+		out := s.ok("run", "--rm", "--pids-limit", "10", "busybox", "sh", "-c",
+			"i=0; while [ $i -lt 30 ]; do sleep 5 & i=$((i+1)); done 2>/dev/null; ps | grep -c '[s]leep 5'")
+		n, _ := strconv.Atoi(strings.Fields(out)[0])
+		if n >= 30 || n == 0 {
+			t.Fatalf("forks under --pids-limit 10: %d started (%q)", n, out)
+		}
+	})
+
+	t.Run("cpus", func(t *testing.T) {
+		// Busy for 3 s of wall time under --cpus 0.5: ~1.5 s of CPU.
+		out := s.ok("run", "--rm", "--cpus", "0.5", "busybox", "sh", "-c",
+			"(while :; do :; done) & p=$!; sleep 3; kill $p; cat /proc/$p/stat 2>/dev/null; grep usage_usec /sys/fs/cgroup/cpu.stat")
+		f := strings.Fields(out[strings.Index(out, "usage_usec"):])
+		usec, _ := strconv.ParseFloat(f[1], 64)
+		share := usec / 3e6
+		if share < 0.35 || share > 0.65 {
+			t.Fatalf("a busy loop got %.0f%% of a CPU under --cpus 0.5 (want 40-60%%)", share*100)
+		}
+	})
+
+	t.Run("cpuset", func(t *testing.T) {
+		if n := numCPU(); n < 2 {
+			t.Skipf("the host has %d CPU: --cpuset-cpus 1 needs two", n)
+		}
+		out := s.ok("run", "--rm", "--cpuset-cpus", "1", "busybox", "grep", "Cpus_allowed_list", "/proc/self/status")
+		if !strings.HasSuffix(strings.TrimSpace(out), "\t1") {
+			t.Fatalf("Cpus_allowed_list: %q", out)
+		}
+	})
+
+	t.Run("cannot raise its own limits", func(t *testing.T) {
+		out := s.ok("run", "--rm", "--memory", "64m", "--pids-limit", "50", "busybox", "sh", "-c",
+			"cat /proc/self/cgroup; echo max > /sys/fs/cgroup/pids.max 2>/dev/null && echo RAISED; echo max > /sys/fs/cgroup/memory.max 2>/dev/null && echo RAISED; mkdir /sys/fs/cgroup/x 2>/dev/null && echo MADE; echo done")
+		if strings.Contains(out, "RAISED") || strings.Contains(out, "MADE") || !strings.Contains(out, "0::/\n") {
+			t.Fatalf("inside the sandbox: %q", out)
+		}
+	})
+
+	t.Run("cgroup removed after exit", func(t *testing.T) {
+		s.ok("run", "--rm", "--pids-limit", "20", "busybox", "true")
+		id := strings.TrimSpace(s.ok("run", "-d", "--pids-limit", "20", "busybox", "sleep", "1000"))
+		s.ok("kill", id)
+		s.ok("rm", id)
+		ents, _ := os.ReadDir(parent)
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), "usandbox-") {
+				t.Fatalf("cgroup left behind: %s", filepath.Join(parent, e.Name()))
+			}
+		}
+	})
+}
+
+// cgroupParent is where usandbox makes sandbox cgroups: the parent of ours.
+func cgroupParent(t *testing.T) string {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if p, ok := strings.CutPrefix(l, "0::"); ok {
+			return filepath.Dir(filepath.Join("/sys/fs/cgroup", p))
+		}
+	}
+	t.Fatal("no cgroup v2 entry")
+	return ""
+}
+
+func numCPU() int {
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) != nil {
+		return 1
+	}
+	return set.Count()
+}
