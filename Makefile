@@ -10,7 +10,7 @@ TEST_USER ?= usandbox-test
 
 SOURCES := $(shell find . -path ./hack/mkimage -prune -o \( -name '*.go' -o -name '*.c' -o -name '*.h' \) -print) go.mod go.sum
 
-.PHONY: all build build-tests test unit integration demo bench lint deps clean
+.PHONY: all build build-tests test unit integration test-vm demo bench lint deps clean
 
 all: build
 
@@ -31,7 +31,7 @@ bin/mkimage: $(shell find hack/mkimage -name '*.go')
 build-tests: build bin/integration.test bin/mkimage
 
 # Everything CI runs.
-test: lint unit integration
+test: lint unit integration test-vm
 
 unit:
 	$(GO) test -count=1 ./...
@@ -41,13 +41,19 @@ unit:
 integration: build-tests
 	bash hack/integration.sh $(if $(RUN),-test.run '$(RUN)')
 
+# The resource-limit tests, for real, in a VM with pure cgroup v2 (this
+# host's cgroups are hybrid).
+test-vm: build-tests
+	bash hack/vmtest.sh $(if $(RUN),-test.run '$(RUN)')
+
 # Installs what is missing from apt (root only), builds, creates the test
 # user and image, then shows usandbox working as that user.
 demo: build
 	bash hack/demo.sh
 
-bench: build
+bench: build-tests
 	bash hack/bench.sh
+	bash hack/vmtest.sh --bench
 
 deps:
 	bash hack/deps.sh

@@ -52,6 +52,7 @@ func TestLimits(t *testing.T) {
 	parent := cgroupParent(t)
 
 	t.Run("memory", func(t *testing.T) {
+		s := s.with(t)
 		// 100 MB into a shell variable under --memory 32m.
 		const grab = `a=$(head -c 104857600 /dev/zero | tr '\0' x); echo survived`
 		r := s.run("run", "--rm", "--memory", "32m", "busybox", "sh", "-c", grab)
@@ -68,15 +69,19 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("pids", func(t *testing.T) {
-		out := s.ok("run", "--rm", "--pids-limit", "10", "busybox", "sh", "-c",
-			"i=0; while [ $i -lt 30 ]; do sleep 5 & i=$((i+1)); done 2>/dev/null; ps | grep -c '[s]leep 5'")
-		n, _ := strconv.Atoi(strings.Fields(out)[0])
-		if n >= 30 || n == 0 {
-			t.Fatalf("forks under --pids-limit 10: %d started (%q)", n, out)
+		s := s.with(t)
+		const spawn = `i=0; while [ $i -lt 30 ]; do sleep 2 & i=$((i+1)); done; echo started-all`
+		r := s.run("run", "--rm", "--pids-limit", "10", "busybox", "sh", "-c", spawn)
+		if r.code == 0 || strings.Contains(r.stdout, "started-all") || !strings.Contains(r.stderr, "fork") {
+			t.Fatalf("30 forks under --pids-limit 10: %+v", r)
+		}
+		if out := s.ok("run", "--rm", "--pids-limit", "60", "busybox", "sh", "-c", spawn); !strings.Contains(out, "started-all") {
+			t.Fatalf("30 forks under --pids-limit 60: %q", out)
 		}
 	})
 
 	t.Run("cpus", func(t *testing.T) {
+		s := s.with(t)
 		// Busy for 3 s of wall time under --cpus 0.5: ~1.5 s of CPU.
 		out := s.ok("run", "--rm", "--cpus", "0.5", "busybox", "sh", "-c",
 			"(while :; do :; done) & p=$!; sleep 3; kill $p; cat /proc/$p/stat 2>/dev/null; grep usage_usec /sys/fs/cgroup/cpu.stat")
@@ -89,6 +94,7 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("cpuset", func(t *testing.T) {
+		s := s.with(t)
 		if n := numCPU(); n < 2 {
 			t.Skipf("the host has %d CPU: --cpuset-cpus 1 needs two", n)
 		}
@@ -99,6 +105,7 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("cannot raise its own limits", func(t *testing.T) {
+		s := s.with(t)
 		out := s.ok("run", "--rm", "--memory", "64m", "--pids-limit", "50", "busybox", "sh", "-c",
 			"cat /proc/self/cgroup; echo max > /sys/fs/cgroup/pids.max 2>/dev/null && echo RAISED; echo max > /sys/fs/cgroup/memory.max 2>/dev/null && echo RAISED; mkdir /sys/fs/cgroup/x 2>/dev/null && echo MADE; echo done")
 		if strings.Contains(out, "RAISED") || strings.Contains(out, "MADE") || !strings.Contains(out, "0::/\n") {
@@ -107,6 +114,7 @@ func TestLimits(t *testing.T) {
 	})
 
 	t.Run("cgroup removed after exit", func(t *testing.T) {
+		s := s.with(t)
 		s.ok("run", "--rm", "--pids-limit", "20", "busybox", "true")
 		id := strings.TrimSpace(s.ok("run", "-d", "--pids-limit", "20", "busybox", "sleep", "1000"))
 		s.ok("kill", id)

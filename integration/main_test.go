@@ -52,6 +52,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "USANDBOX_BIN and USANDBOX_HACK must be set (see hack/integration.sh)")
 		os.Exit(2)
 	}
+	if os.Getenv("USANDBOX_TEST_MINIMAL") != "" {
+		// hack/vmtest: only the busybox image, no registry.
+		os.Exit(m.Run())
+	}
 	if _, err := os.Stat(filepath.Join(env.cache, "images", "debian", "index.json")); err != nil {
 		fmt.Fprintln(os.Stderr, "test images missing: run sudo bash hack/images.sh first:", err)
 		os.Exit(2)
@@ -417,4 +421,11 @@ func usandboxProcesses() []int {
 func execCmd(t *testing.T, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	return exec.Command(name, args...)
+}
+
+// with returns the store for a subtest: failures go to t.
+func (s *store) with(t *testing.T) *store {
+	c := *s
+	c.t = t
+	return &c
 }
