@@ -10,7 +10,9 @@ pkgs=(
 	busybox-static debootstrap                    # offline test images
 	docker-registry skopeo                        # local registry for tests
 	podman runc bubblewrap iperf3                 # the benchmark's references
-	jq procps util-linux
+	qemu-system-x86 e2fsprogs kmod cpio           # hack/vmtest (cgroup v2 limits in a VM)
+	nftables                                      # -p keeps the TCP source address
+	jq procps util-linux iproute2
 )
 [[ $(id -u) -eq 0 ]] || { echo "deps.sh: run as root (apt-get install)" >&2; exit 1; }
 missing=()
