@@ -70,13 +70,7 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 			s.Process.Cols, s.Process.Rows = uint16(w), uint16(h)
 		}
 	}
-	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP)
-	if s.UserNS {
-		flags |= unix.CLONE_NEWUSER
-	}
-	if s.Network != "host" {
-		flags |= unix.CLONE_NEWNET
-	}
+	flags := namespaces(&s)
 	stdin := o.Stdin
 	if !o.Interactive {
 		devnull, err := os.Open(os.DevNull)
@@ -129,21 +123,9 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 			execErr = &ExitError{Code: m.Code, Msg: m.Msg}
 		}
 	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case sig := <-sigs:
-				if sig != unix.SIGWINCH {
-					child.Signal(sig)
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
+	stopForwarding := forwardSignals(sigs, child)
 	st, err := child.Wait()
-	close(done)
+	stopForwarding()
 	relay.Wait()
 	if termState != nil {
 		term.Restore(stdinFD, termState)

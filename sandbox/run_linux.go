@@ -343,13 +343,7 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 		}
 	}
 
-	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP)
-	if s.UserNS {
-		flags |= unix.CLONE_NEWUSER
-	}
-	if s.Network != "host" {
-		flags |= unix.CLONE_NEWNET
-	}
+	flags := namespaces(&s)
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return 0, err
@@ -493,22 +487,10 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 		}
 	}
 
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case sig := <-sigs:
-				if sig != unix.SIGWINCH {
-					child.Signal(sig)
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
+	stopForwarding := forwardSignals(sigs, child)
 	st, err := child.Wait()
 	trace.Mark("parent", "init exited")
-	close(done)
+	stopForwarding()
 	relay.Wait()
 	logWG.Wait()
 	if sio.Log != nil {
@@ -642,4 +624,35 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%dk", n>>10)
 	}
 	return fmt.Sprintf("%d", n)
+}
+
+// namespaces are the sandbox's namespaces, as CLONE_NEW* flags.
+func namespaces(s *spec.Spec) uintptr {
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP)
+	if s.UserNS {
+		flags |= unix.CLONE_NEWUSER
+	}
+	if s.Network != "host" {
+		flags |= unix.CLONE_NEWNET
+	}
+	return flags
+}
+
+// forwardSignals passes what arrives on sigs to child (SIGWINCH is the
+// terminal relay's) until the returned stop is called.
+func forwardSignals(sigs <-chan os.Signal, child *nsexec.Child) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-sigs:
+				if sig != unix.SIGWINCH {
+					child.Signal(sig)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
 }

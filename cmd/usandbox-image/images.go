@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -66,9 +65,9 @@ func imagesCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-trunc", Usage: "print full image IDs"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			format := cmd.String("format")
-			if format != "" && format != "json" && format != "table" {
-				return cliutil.UsageError(cmd, "unknown --format %q: use table or json", format)
+			format, err := cliutil.Format(cmd)
+			if err != nil {
+				return err
 			}
 			if cmd.NArg() > 0 {
 				return cliutil.UsageError(cmd, "images takes no arguments")
@@ -89,9 +88,7 @@ func printImages(ims []*storage.Image, format string, quiet, noTrunc bool) error
 		if ims == nil {
 			ims = []*storage.Image{}
 		}
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(ims)
+		return cliutil.PrintJSON(ims)
 	}
 	id := func(im *storage.Image) string {
 		if noTrunc {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -21,9 +20,9 @@ func doctorCommand() *cli.Command {
 			&cli.StringFlag{Name: "format", Usage: "table or json"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			format := cmd.String("format")
-			if format != "" && format != "json" && format != "table" {
-				return cliutil.UsageError(cmd, "unknown --format %q: use table or json", format)
+			format, err := cliutil.Format(cmd)
+			if err != nil {
+				return err
 			}
 			p, err := cliutil.Paths(cmd)
 			if err != nil {
@@ -31,9 +30,7 @@ func doctorCommand() *cli.Command {
 			}
 			results := doctor.Run(doctor.SelfProbes(p.Root))
 			if format == "json" {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(results); err != nil {
+				if err := cliutil.PrintJSON(results); err != nil {
 					return err
 				}
 			} else {

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,9 +36,9 @@ func psCommand() *cli.Command {
 			&cli.StringFlag{Name: "format", Usage: "table or json"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			format := cmd.String("format")
-			if format != "" && format != "json" && format != "table" {
-				return cliutil.UsageError(cmd, "unknown --format %q: use table or json", format)
+			format, err := cliutil.Format(cmd)
+			if err != nil {
+				return err
 			}
 			if cmd.NArg() > 0 {
 				return cliutil.UsageError(cmd, "ps takes no arguments")
@@ -70,7 +69,7 @@ func psCommand() *cli.Command {
 				if list == nil {
 					list = []*sandbox.Sandbox{}
 				}
-				return printJSON(psJSON(list))
+				return cliutil.PrintJSON(psJSON(list))
 			case cmd.Bool("quiet"):
 				for _, sb := range list {
 					fmt.Println(id(sb.ID))
@@ -163,12 +162,6 @@ func psJSON(list []*sandbox.Sandbox) []psEntry {
 	return out
 }
 
-func printJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 // opLock serializes the commands that change one sandbox (start, stop,
 // kill, rm): a lock per sandbox in the run root.
 func opLock(p index.Paths, id string) (func(), error) {
@@ -188,6 +181,19 @@ func opLock(p index.Paths, id string) (func(), error) {
 		os.Remove(f.Name())
 		f.Close()
 	}, nil
+}
+
+// lockedSandbox looks a sandbox up and takes its operation lock.
+func lockedSandbox(p index.Paths, ref string) (*sandbox.Sandbox, func(), error) {
+	sb, err := sandbox.Lookup(p, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	unlock, err := opLock(p, sb.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sb, unlock, nil
 }
 
 // eachSandbox runs fn for every argument, printing what fails (one line
@@ -219,11 +225,7 @@ func startCommand() *cli.Command {
 		ArgsUsage: "SANDBOX...",
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			return eachSandbox(cmd, func(p index.Paths, ref string) error {
-				sb, err := sandbox.Lookup(p, ref)
-				if err != nil {
-					return err
-				}
-				unlock, err := opLock(p, sb.ID)
+				sb, unlock, err := lockedSandbox(p, ref)
 				if err != nil {
 					return err
 				}
@@ -286,11 +288,7 @@ func stopCommand() *cli.Command {
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			grace := time.Duration(cmd.Int("time")) * time.Second
 			return eachSandbox(cmd, func(p index.Paths, ref string) error {
-				sb, err := sandbox.Lookup(p, ref)
-				if err != nil {
-					return err
-				}
-				unlock, err := opLock(p, sb.ID)
+				sb, unlock, err := lockedSandbox(p, ref)
 				if err != nil {
 					return err
 				}
@@ -385,11 +383,7 @@ func rmCommand() *cli.Command {
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			return eachSandbox(cmd, func(p index.Paths, ref string) error {
-				sb, err := sandbox.Lookup(p, ref)
-				if err != nil {
-					return err
-				}
-				unlock, err := opLock(p, sb.ID)
+				sb, unlock, err := lockedSandbox(p, ref)
 				if err != nil {
 					return err
 				}
@@ -512,7 +506,7 @@ func inspectCommand() *cli.Command {
 				return nil
 			})
 			if len(out) > 0 {
-				if perr := printJSON(out); perr != nil {
+				if perr := cliutil.PrintJSON(out); perr != nil {
 					return perr
 				}
 			}

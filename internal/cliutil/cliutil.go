@@ -5,6 +5,7 @@ package cliutil
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -140,4 +141,21 @@ func InUserNS(ctx context.Context, cmd *cli.Command, fn func(context.Context, us
 	ctx, stop := signal.NotifyContext(ctx, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 	defer stop()
 	return fn(ctx, mode, p)
+}
+
+// Format returns --format: "", "table" or "json"; anything else is a
+// usage error.
+func Format(cmd *cli.Command) (string, error) {
+	f := cmd.String("format")
+	if f != "" && f != "json" && f != "table" {
+		return "", UsageError(cmd, "unknown --format %q: use table or json", f)
+	}
+	return f, nil
+}
+
+// PrintJSON prints v as indented JSON on stdout.
+func PrintJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
