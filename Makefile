@@ -16,8 +16,11 @@ all: build
 
 build: bin/usandbox bin/usandbox-image
 
+# usandbox is linked statically: a sandbox's init re-executes it inside
+# the sandbox's root filesystem (package sandbox/lean), where the host's
+# dynamic loader is not.
 bin/usandbox: $(SOURCES)
-	$(GO) build -o $@ ./cmd/usandbox
+	GOFLAGS="$(GOFLAGS),osusergo,netgo" $(GO) build -ldflags '-s -w -linkmode external -extldflags "-static"' -o $@ ./cmd/usandbox
 
 bin/usandbox-image: $(SOURCES)
 	$(GO) build -o $@ ./cmd/usandbox-image

@@ -99,7 +99,7 @@ func TestDetachedLifecycle(t *testing.T) {
 	}
 
 	// exec: every namespace, the same exit-code rules.
-	if out := s.ok("exec", "web", "sh", "-c", "hostname; cat /proc/1/comm; echo made > /data/by-exec; touch /kept"); out != id[:12]+"\nexe\n" {
+	if out := s.ok("exec", "web", "sh", "-c", "hostname; cat /proc/1/comm; echo made > /data/by-exec; touch /kept"); out != id[:12]+"\nusandbox-init\n" {
 		t.Fatalf("exec: %q", out)
 	}
 	if r := s.run("exec", "web", "sh", "-c", "exit 5"); r.code != 5 {

@@ -231,7 +231,7 @@ func TestRunHardening(t *testing.T) {
 		{"no CAP_SYS_ADMIN", `grep -q '^CapBnd:\s*00000000a80425fb$' /proc/self/status`},
 		{"host paths not visible", `[ ! -e ` + s.root + ` ] && [ ! -e /proc/self/root` + s.root + ` ]`},
 		{"host processes not visible", `[ "$(ls /proc | grep -c '^[0-9]')" -le 5 ]`},
-		{"pid 1 is the init", `[ "$(cat /proc/1/comm)" != sh ]`},
+		{"pid 1 is the init", `[ "$(cat /proc/1/comm)" = usandbox-init ]`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := s.run("run", "--rm", "busybox", "sh", "-c", tt.script)

@@ -131,3 +131,14 @@ func ParseLogLine(line string) (LogEntry, bool) {
 	}
 	return e, true
 }
+
+// Fd is the log file's descriptor (for package lean's C loop, which
+// appends the same format).
+func (l *LogWriter) Fd() (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return -1, os.ErrClosed
+	}
+	return int(l.f.Fd()), nil
+}

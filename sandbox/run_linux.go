@@ -22,6 +22,7 @@ import (
 	"usandbox/internal/trace"
 	"usandbox/nsexec"
 	"usandbox/sandbox/caps"
+	"usandbox/sandbox/lean"
 	"usandbox/sandbox/spec"
 	"usandbox/slirp"
 	"usandbox/storage/index"
@@ -353,8 +354,27 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 	if sio.Interactive && sio.Stdin != nil {
 		stdin = sio.Stdin
 	}
+	// A detached sandbox without published ports ends up watched by C
+	// loops (package lean) instead of two Go processes: the port driver
+	// needs Go, so -p keeps the Go monitor.
+	leanMode := sio.Log != nil && len(sb.Ports) == 0 && os.Getenv("USANDBOX_NO_LEAN") == ""
+	s.Lean = leanMode
+	var leanOut, leanErr *os.File
 	var logWG sync.WaitGroup
-	if sio.Log != nil {
+	if leanMode {
+		outR, outW, err := os.Pipe()
+		if err != nil {
+			return 0, err
+		}
+		errR, errW, err := os.Pipe()
+		if err != nil {
+			return 0, err
+		}
+		defer outW.Close()
+		defer errW.Close()
+		stdout, stderr = outW, errW
+		leanOut, leanErr = outR, errR
+	} else if sio.Log != nil {
 		outR, outW, err := os.Pipe()
 		if err != nil {
 			return 0, err
@@ -454,6 +474,12 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 				break
 			}
 			master := os.NewFile(uintptr(fds[0]), "pty-master")
+			if leanMode {
+				leanOut.Close()
+				leanErr.Close()
+				leanOut, leanErr = master, nil
+				break
+			}
 			if sio.Log != nil {
 				logWG.Add(1)
 				go func() { defer logWG.Done(); sio.Log.Copy("stdout", master); master.Close() }()
@@ -479,6 +505,20 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 			writeFileAtomic(filepath.Join(dir, startFile), []byte(fmt.Sprintf("%d %d\n", child.Pid, time.Now().UnixNano())))
 			if sio.Started != nil {
 				sio.Started(child.Pid)
+			}
+			if leanMode {
+				err := execLeanMonitor(p, sb, child, lock, leanOut, leanErr, sio.Log)
+				// Still here: the exec failed, the Go monitor carries on.
+				fmt.Fprintln(os.Stderr, "usandbox monitor: staying in Go:", err)
+				leanMode = false
+				if leanOut != nil {
+					logWG.Add(1)
+					go func() { defer logWG.Done(); sio.Log.Copy("stdout", leanOut) }()
+				}
+				if leanErr != nil {
+					logWG.Add(1)
+					go func() { defer logWG.Done(); sio.Log.Copy("stderr", leanErr) }()
+				}
 			}
 		}
 		if m.Kind == spec.KindStarted || m.Kind == spec.KindError {
@@ -655,4 +695,65 @@ func forwardSignals(sigs <-chan os.Signal, child *nsexec.Child) (stop func()) {
 		}
 	}()
 	return func() { close(done) }
+}
+
+// execLeanMonitor replaces this monitor with package lean's C loop, which
+// logs the output and waits for the init, then runs Finish. It returns
+// only on failure.
+func execLeanMonitor(p index.Paths, sb *Sandbox, child *nsexec.Child, lock, out, errOut *os.File, log *LogWriter) error {
+	logFD, err := log.Fd()
+	if err != nil {
+		return err
+	}
+	if err := os.Chdir(sb.Dir); err != nil {
+		return err
+	}
+	fd := func(f *os.File) int {
+		if f == nil {
+			return -1
+		}
+		return int(f.Fd())
+	}
+	env := []string{
+		finishRoot + "=" + p.Root, finishRunRoot + "=" + p.RunRoot, finishID + "=" + sb.ID,
+	}
+	if trace.Enabled() {
+		env = append(env, "USANDBOX_TRACE=1")
+	}
+	// The lock and the lifeline stay open through the C loop and Finish.
+	return lean.Monitor(child.Pid, fd(out), fd(errOut), logFD, DefaultLogMax, env, int(lock.Fd()), int(child.Conn.Fd()))
+}
+
+// Environment of the finish step.
+const (
+	finishRoot    = "_USANDBOX_FINISH_ROOT"
+	finishRunRoot = "_USANDBOX_FINISH_RUNROOT"
+	finishID      = "_USANDBOX_FINISH_ID"
+)
+
+// Finish does what a lean monitor leaves once the init exited with code:
+// records the exit (OOM included), removes the cgroup and the network's
+// state, or the whole sandbox for --rm. It holds the sandbox's lock
+// (inherited) until it returns.
+func Finish(code int) error {
+	p := index.Paths{Root: os.Getenv(finishRoot), RunRoot: os.Getenv(finishRunRoot)}
+	sb, err := Load(p, os.Getenv(finishID))
+	if err != nil {
+		return err
+	}
+	oom := false
+	if b, err := os.ReadFile(filepath.Join(sb.Dir, cgroupFile)); err == nil {
+		cg := &cgroupv2.Cgroup{Dir: strings.TrimSpace(string(b))}
+		oom = cg.OOMKilled()
+		cg.Remove()
+		os.Remove(filepath.Join(sb.Dir, cgroupFile))
+	}
+	os.RemoveAll(filepath.Join(p.RunRoot, "net", ShortID(sb.ID)))
+	if sb.AutoRemove {
+		return os.RemoveAll(sb.Dir)
+	}
+	if oom {
+		code = 137
+	}
+	return WriteExit(sb.Dir, code, oom)
 }

@@ -670,3 +670,47 @@ func printLogs(sb *sandbox.Sandbox, tail int, timestamps, follow bool) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// systemCommand: reset removes every sandbox (killing running ones), then
+// hands over to usandbox-image for the images and the rest.
+func systemCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "system",
+		Usage: "manage usandbox's own data",
+		Commands: []*cli.Command{{
+			Name:  "reset",
+			Usage: "remove every sandbox, image and all state",
+			Flags: []cli.Flag{
+				&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask"},
+			},
+			Action: func(ctx context.Context, cmd *cli.Command) error {
+				if !cmd.Bool("force") {
+					return cliutil.UsageError(cmd, "system reset removes all images and sandboxes: add --force to confirm")
+				}
+				p, err := cliutil.Paths(cmd)
+				if err != nil {
+					return err
+				}
+				all, err := sandbox.List(p)
+				if err != nil {
+					return err
+				}
+				for _, sb := range all {
+					unlock, err := opLock(p, sb.ID)
+					if err != nil {
+						return err
+					}
+					if sandbox.Locked(sb.Dir) {
+						stopSandbox(sb, 0)
+					}
+					err = removeSandbox(sb)
+					unlock()
+					if err != nil {
+						return err
+					}
+				}
+				return execImageTool(os.Args[1:])
+			},
+		}},
+	}
+}

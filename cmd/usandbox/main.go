@@ -19,7 +19,9 @@ import (
 	"usandbox/internal/cliutil"
 	"usandbox/internal/trace"
 	"usandbox/nsexec"
+	"usandbox/sandbox"
 	"usandbox/sandbox/inner"
+	"usandbox/sandbox/lean"
 	"usandbox/slirp"
 )
 
@@ -38,6 +40,9 @@ func main() {
 		case rolePortChild:
 			os.Exit(slirp.PortChildMain(conn))
 		}
+	}
+	if os.Getenv(roleName) == roleFinish {
+		os.Exit(finishMain(os.Args[1:]))
 	}
 	if os.Getenv(roleName) == roleMonitor {
 		os.Unsetenv(roleName)
@@ -76,7 +81,7 @@ func newApp() *cli.Command {
 			imageCommand("images", "list images", ""),
 			imageCommand("rmi", "remove images", "IMAGE..."),
 			doctorCommand(),
-			imageCommand("system", "manage usandbox's own data (system reset --force)", "reset"),
+			systemCommand(),
 		},
 		EnableShellCompletion:  true,
 		UseShortOptionHandling: true,
@@ -123,4 +128,19 @@ func imageTool() (string, error) {
 		}
 	}
 	return "", fmt.Errorf("usandbox-image is not installed next to %s: install both binaries (make build puts them in bin/)", self)
+}
+
+const roleFinish = "finish"
+
+// finishMain is the last step of a lean monitor (package lean).
+func finishMain(args []string) int {
+	code, err := lean.FinishCode(args)
+	if err == nil {
+		err = sandbox.Finish(code)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "usandbox finish:", err)
+		return cliutil.ExitFailed
+	}
+	return code
 }

@@ -17,10 +17,12 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"usandbox/internal/trace"
+	"usandbox/sandbox/lean"
 	"usandbox/sandbox/spec"
 )
 
@@ -45,6 +47,7 @@ func Main(conn *os.File) int {
 	// child inherits them from the thread that forks it: setup and the
 	// fork of the command all happen on this one thread.
 	runtime.LockOSThread()
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("usandbox-init\x00")[0])), 0, 0, 0)
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, append(forwarded, unix.SIGCHLD)...)
 
@@ -67,6 +70,13 @@ func Main(conn *os.File) int {
 	if err != nil {
 		return report(conn, fail(fmt.Errorf("opening the sandbox state: %w", err)), -1, &s)
 	}
+	exe := -1
+	if s.Lean {
+		// This binary, for the lean init's exec after pivot_root.
+		if exe, err = unix.Open("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
+			return report(conn, fail(fmt.Errorf("opening usandbox's binary: %w", err)), state, &s)
+		}
+	}
 	sandboxes, err := unix.Open(filepath.Dir(s.StateDir), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return report(conn, fail(fmt.Errorf("opening the sandboxes directory: %w", err)), state, &s)
@@ -77,6 +87,23 @@ func Main(conn *os.File) int {
 	}
 	if err := spec.Send(conn, spec.Message{Kind: spec.KindStarted, Pid: cmd.Process.Pid}); err != nil {
 		cmd.Process.Kill()
+	}
+	if s.Lean {
+		cleanStale(sandboxes, s.ID)
+		// Signals caught so far go to the command before the exec.
+		for pending := true; pending; {
+			select {
+			case sig := <-sigs:
+				if sig != unix.SIGCHLD {
+					unix.Kill(cmd.Process.Pid, sig.(unix.Signal))
+				}
+			default:
+				pending = false
+			}
+		}
+		err := lean.Init(exe, cmd.Process.Pid, int(conn.Fd()), state, s.AutoRemove)
+		// Still here: the exec failed; the Go loop serves as well.
+		fmt.Fprintln(os.Stderr, "usandbox init: staying in Go:", err)
 	}
 	go lifeline(conn, &s, state, sandboxes)
 	go cleanStale(sandboxes, s.ID)

@@ -42,6 +42,9 @@ type Spec struct {
 	// Cgroup: the sandbox has a cgroup of its own (limits), which its
 	// cgroup namespace shows at /sys/fs/cgroup, read-only.
 	Cgroup bool `json:"cgroup,omitempty"`
+	// Lean: once the command runs, the init replaces itself with the
+	// small C loop of package lean (detached sandboxes).
+	Lean bool `json:"lean,omitempty"`
 
 	Process Process `json:"process"`
 
