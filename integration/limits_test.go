@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -61,7 +62,8 @@ func TestLimits(t *testing.T) {
 		}
 		assertOneErrorLine(t, r.stderr, "ran out of memory (--memory 32m)")
 		id := strings.TrimSpace(s.ok("run", "-d", "--memory", "32m", "busybox", "sh", "-c", grab))
-		waitFor(t, "the OOM kill", func() bool { return !s.inspect(id).State.Running })
+		// Under TCG (hack/vmtest) filling 32 MB takes a while.
+		waitForUpTo(t, 90*time.Second, "the OOM kill", func() bool { return !s.inspect(id).State.Running })
 		if st := s.inspect(id).State; !st.OOMKilled || st.ExitCode != 137 {
 			t.Fatalf("inspect after OOM: %+v", st)
 		}
