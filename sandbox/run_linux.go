@@ -361,7 +361,7 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 	s.Lean = leanMode
 	var leanOut, leanErr *os.File
 	var logWG sync.WaitGroup
-	if leanMode {
+	if sio.Log != nil {
 		outR, outW, err := os.Pipe()
 		if err != nil {
 			return 0, err
@@ -373,22 +373,14 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 		defer outW.Close()
 		defer errW.Close()
 		stdout, stderr = outW, errW
-		leanOut, leanErr = outR, errR
-	} else if sio.Log != nil {
-		outR, outW, err := os.Pipe()
-		if err != nil {
-			return 0, err
+		if leanMode {
+			// The C monitor reads them, once the command runs.
+			leanOut, leanErr = outR, errR
+		} else {
+			logWG.Add(2)
+			go func() { defer logWG.Done(); sio.Log.Copy("stdout", outR); outR.Close() }()
+			go func() { defer logWG.Done(); sio.Log.Copy("stderr", errR); errR.Close() }()
 		}
-		errR, errW, err := os.Pipe()
-		if err != nil {
-			return 0, err
-		}
-		defer outW.Close()
-		defer errW.Close()
-		stdout, stderr = outW, errW
-		logWG.Add(2)
-		go func() { defer logWG.Done(); sio.Log.Copy("stdout", outR); outR.Close() }()
-		go func() { defer logWG.Done(); sio.Log.Copy("stderr", errR); errR.Close() }()
 	}
 	var cg *cgroupv2.Cgroup
 	if sb.Limits.Any() {
