@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,12 +23,75 @@ const (
 	delegateFix = "with systemd: sudo mkdir -p /etc/systemd/system/user@.service.d && printf '[Service]\\nDelegate=cpu cpuset io memory pids\\n' | sudo tee /etc/systemd/system/user@.service.d/delegate.conf && sudo systemctl daemon-reload, then log in again; without systemd: chown a cgroup v2 directory (and its cgroup.procs, cgroup.threads, cgroup.subtree_control) to the user and start usandbox in a child of it"
 )
 
-// parentDir is where sandbox cgroups are made: the parent of this
-// process's cgroup, which must be delegated to us (cgroup v2's
-// no-internal-process rule keeps us out of a cgroup that has processes,
-// and systemd's Delegate= puts a session's processes in a leaf under the
-// delegated cgroup).
-func (i *Info) parentDir() string { return filepath.Dir(i.Dir()) }
+// parentDir is where sandbox cgroups are made. Two delegations work:
+//
+//   - our own cgroup, when it is delegated and holds no process but ours
+//     (a systemd scope made with Delegate=yes, see Scope): we move into a
+//     leaf of it first, as cgroup v2's no-internal-process rule wants;
+//   - else its parent, when that is delegated (systemd's user@.service
+//     with Delegate=, or a hand-made delegation: a session's processes sit
+//     in a leaf below the delegated cgroup).
+func (i *Info) parentDir() string {
+	if i.ownDelegated() {
+		return i.Dir()
+	}
+	return filepath.Dir(i.Dir())
+}
+
+func delegated(dir string) bool {
+	return writable(dir) && writable(filepath.Join(dir, "cgroup.procs")) && writable(filepath.Join(dir, "cgroup.subtree_control"))
+}
+
+// ownDelegated: our cgroup is ours alone to divide.
+func (i *Info) ownDelegated() bool {
+	if i.Layout != Unified || !delegated(i.Dir()) {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(i.Dir(), "cgroup.procs"))
+	if err != nil {
+		return false
+	}
+	me := strconv.Itoa(os.Getpid())
+	for _, pid := range strings.Fields(string(b)) {
+		if pid != me {
+			return false
+		}
+	}
+	return true
+}
+
+// leaveForLeaf moves this process into a leaf of its own delegated
+// cgroup, so that the cgroup can enable controllers for its children.
+func (i *Info) leaveForLeaf() error {
+	leaf := filepath.Join(i.Dir(), "usandbox-cli")
+	if err := os.Mkdir(leaf, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("cgroup: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(leaf, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
+		return fmt.Errorf("cgroup: moving usandbox into a leaf: %w", err)
+	}
+	return nil
+}
+
+// NeedScope reports whether limits need a delegated systemd scope first:
+// nothing here is delegated, but a systemd user manager runs (podman's
+// way: systemd-run --user --scope -p Delegate=yes).
+func (i *Info) NeedScope() bool {
+	if i.Layout != Unified || i.ownDelegated() || delegated(filepath.Dir(i.Dir())) {
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "systemd", "private")); err != nil {
+		return false
+	}
+	_, err := exec.LookPath("systemd-run")
+	return err == nil
+}
+
+// ScopeArgs is the command line that runs args in a new delegated scope
+// of the user's systemd.
+func ScopeArgs(args []string) []string {
+	return append([]string{"systemd-run", "--user", "--scope", "--quiet", "--collect", "-p", "Delegate=yes", "--"}, args...)
+}
 
 func writable(path string) bool { return unix.Access(path, unix.W_OK) == nil }
 
@@ -46,7 +110,7 @@ func (i *Info) Check(l Limits) error {
 			ErrUnsupported, need, i.Mount, listOrNone(i.Controllers), bootFix)
 	}
 	parent := i.parentDir()
-	if !writable(filepath.Join(parent, "cgroup.subtree_control")) || !writable(filepath.Join(parent, "cgroup.procs")) || !writable(parent) {
+	if !delegated(parent) {
 		return fmt.Errorf("%w: %s is not delegated to you, so limits (%s) cannot be set; fix: %s", ErrUnsupported, parent, need, delegateFix)
 	}
 	avail := map[string]bool{}
@@ -91,6 +155,11 @@ func (i *Info) Create(id string, l Limits) (*Cgroup, error) {
 		return nil, err
 	}
 	parent := i.parentDir()
+	if parent == i.Dir() {
+		if err := i.leaveForLeaf(); err != nil {
+			return nil, err
+		}
+	}
 	if err := enable(parent, l.Controllers()); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 
 	"github.com/urfave/cli/v3"
 
@@ -114,6 +115,13 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 	}
 	if o.Limits, err = limitsFromFlags(cmd); err != nil {
 		return cliutil.UsageError(cmd, "%v", err)
+	}
+	if o.Limits.Any() && os.Getenv(scopeEnv) == "" {
+		// With a systemd user manager, limits get a delegated scope the
+		// way podman's do: this command runs again inside one.
+		if info, err := cgroupv2.Detect(); err == nil && info.NeedScope() {
+			return runInScope()
+		}
 	}
 	for _, f := range cmd.StringSlice("env-file") {
 		env, err := sandbox.ReadEnvFile(f, os.LookupEnv)
@@ -280,4 +288,34 @@ func limitsFromFlags(cmd *cli.Command) (cgroupv2.Limits, error) {
 		l.PidsLimit = int64(n)
 	}
 	return l, nil
+}
+
+// scopeEnv marks a usandbox run again inside a systemd scope.
+const scopeEnv = "_USANDBOX_IN_SCOPE"
+
+func runInScope() error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	args := cgroupv2.ScopeArgs(append([]string{self}, os.Args[1:]...))
+	c := exec.Command(args[0], args[1:]...)
+	c.Env = append(os.Environ(), scopeEnv+"=1")
+	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, userns.ForwardedSignals...)
+	defer signal.Stop(sigs)
+	if err := c.Start(); err != nil {
+		return fmt.Errorf("starting a systemd scope for the limits: %w", err)
+	}
+	go func() {
+		for s := range sigs {
+			c.Process.Signal(s)
+		}
+	}()
+	err = c.Wait()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return cliutil.ExitError{Code: ee.ExitCode()}
+	}
+	return err
 }
