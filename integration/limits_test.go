@@ -84,13 +84,28 @@ func TestLimits(t *testing.T) {
 
 	t.Run("cpus", func(t *testing.T) {
 		s := s.with(t)
-		// Busy for 3 s of wall time under --cpus 0.5: ~1.5 s of CPU.
-		out := s.ok("run", "--rm", "--cpus", "0.5", "busybox", "sh", "-c",
-			"(while :; do :; done) & p=$!; sleep 3; kill $p; cat /proc/$p/stat 2>/dev/null; grep usage_usec /sys/fs/cgroup/cpu.stat")
-		f := strings.Fields(out[strings.Index(out, "usage_usec"):])
-		usec, _ := strconv.ParseFloat(f[1], 64)
-		share := usec / 3e6
-		if share < 0.35 || share > 0.65 {
+		// The sandbox's CPU time over 3 s of wall time with a busy loop,
+		// both read inside around the loop only (not the start-up).
+		out := s.ok("run", "--rm", "--cpus", "0.5", "busybox", "sh", "-c", `
+			usage() { awk '/^usage_usec/ { print $2 }' /sys/fs/cgroup/cpu.stat; }
+			(while :; do :; done) & p=$!
+			sleep 0.5
+			c1=$(usage); read u1 rest < /proc/uptime
+			sleep 3
+			c2=$(usage); read u2 rest < /proc/uptime
+			kill $p
+			echo $c1 $c2 $u1 $u2`)
+		f := strings.Fields(out)
+		if len(f) != 4 {
+			t.Fatalf("measurement: %q", out)
+		}
+		c1, _ := strconv.ParseFloat(f[0], 64)
+		c2, _ := strconv.ParseFloat(f[1], 64)
+		u1, _ := strconv.ParseFloat(f[2], 64)
+		u2, _ := strconv.ParseFloat(f[3], 64)
+		share := (c2 - c1) / 1e6 / (u2 - u1)
+		t.Logf("a busy loop got %.0f%% of a CPU under --cpus 0.5", share*100)
+		if share < 0.40 || share > 0.60 {
 			t.Fatalf("a busy loop got %.0f%% of a CPU under --cpus 0.5 (want 40-60%%)", share*100)
 		}
 	})
