@@ -9,7 +9,6 @@ import "C"
 
 import (
 	"fmt"
-	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -74,4 +73,3 @@ func FinishCode(args []string) (int, error) {
 	return code, nil
 }
 
-var _ = os.Getpid
