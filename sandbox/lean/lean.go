@@ -72,4 +72,3 @@ func FinishCode(args []string) (int, error) {
 	}
 	return code, nil
 }
-
