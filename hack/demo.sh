@@ -28,6 +28,18 @@ demo() {
 	"$u" run --rm busybox sh -c 'exit 42'
 	echo "exit status $?"
 	set -e
+	say "$u run -d --name web -p 80 busybox sh -c 'echo served from a sandbox > /tmp/index.html; exec httpd -f -p 80 -h /tmp'"
+	"$u" rm -f web >/dev/null 2>&1 || true
+	"$u" run -d --name web -p 80 busybox sh -c 'echo served from a sandbox > /tmp/index.html; exec httpd -f -p 80 -h /tmp'
+	sleep 0.5
+	local hostport
+	hostport=$("$u" port web | sed 's/.*://')
+	say "$u port web; curl http://127.0.0.1:$hostport/; $u ps; $u exec web hostname; $u rm -f web"
+	"$u" port web
+	curl -s "http://127.0.0.1:$hostport/" || true
+	"$u" ps
+	"$u" exec web hostname
+	"$u" rm -f web
 	say "$u doctor"
 	"$u" doctor || true
 }
