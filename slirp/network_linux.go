@@ -34,6 +34,9 @@ func Check(o Options) error {
 	if !o.UserMode() {
 		return nil
 	}
+	if os.Geteuid() == 0 {
+		return fmt.Errorf("--network %s is for rootless use (its drivers join the sandbox's user namespace, which real root does not get): use --network none or host", o.Mode)
+	}
 	pkg := map[string]string{Slirp4netns: "slirp4netns", Pasta: "passt"}[o.Mode]
 	if _, err := exec.LookPath(o.Mode); err != nil {
 		return fmt.Errorf("--network %s: %s is not installed (sudo apt-get install %s), or use --network none", o.Mode, o.Mode, pkg)

@@ -88,7 +88,8 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 	netw := cmd.String("network")
 	if netw == "" {
 		netw = slirp.None
-		if _, err := exec.LookPath(slirp.Slirp4netns); err == nil {
+		// As real root there is no user namespace for the drivers to join.
+		if _, err := exec.LookPath(slirp.Slirp4netns); err == nil && os.Geteuid() != 0 {
 			netw = slirp.Slirp4netns
 		}
 	}
