@@ -107,6 +107,9 @@ func Run(p Probes) []Result {
 		}
 	}
 	add(cgroups())
+	if r, ok := linger(); ok {
+		add(r)
+	}
 	add(tun())
 	add(tool("slirp4netns", "slirp4netns", "the default user-mode network"))
 	add(tool("pasta", "passt", "--network pasta"))
@@ -176,6 +179,24 @@ func cgroups() Result {
 		return Result{name, Warn, detail + " (run works; limit flags are refused)", fix}
 	}
 	return Result{name, OK, "cgroup v2 delegated at " + filepath.Dir(info.Dir()) + ": --memory, --cpus, --pids-limit, --cpuset-cpus work", ""}
+}
+
+// linger: with systemd-logind, a user's processes (detached sandboxes
+// included) are killed at logout unless lingering is on. Without logind
+// there is nothing to check.
+func linger() (Result, bool) {
+	const name = "linger"
+	if _, err := os.Stat("/run/systemd/seats"); err != nil {
+		return Result{}, false
+	}
+	user := os.Getenv("USER")
+	if user == "" || os.Getuid() == 0 {
+		return Result{}, false
+	}
+	if _, err := os.Stat("/var/lib/systemd/linger/" + user); err != nil {
+		return Result{name, Warn, "lingering is off: systemd-logind kills detached sandboxes when you log out", "loginctl enable-linger " + user}, true
+	}
+	return Result{name, OK, "on: detached sandboxes survive logout", ""}, true
 }
 
 func listOrNone(l []string) string {
