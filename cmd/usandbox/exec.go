@@ -32,11 +32,7 @@ func execCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			p, err := cliutil.Paths(cmd)
-			if err != nil {
-				return err
-			}
-			sb, err := sandbox.Lookup(p, cmd.Args().First())
+			sb, err := firstSandbox(cmd)
 			if err != nil {
 				return err
 			}

@@ -114,11 +114,7 @@ func portCommand() *cli.Command {
 			if cmd.NArg() != 1 {
 				return cliutil.UsageError(cmd, "port takes exactly one sandbox")
 			}
-			p, err := cliutil.Paths(cmd)
-			if err != nil {
-				return err
-			}
-			sb, err := sandbox.Lookup(p, cmd.Args().First())
+			sb, err := firstSandbox(cmd)
 			if err != nil {
 				return err
 			}
@@ -181,6 +177,15 @@ func opLock(p index.Paths, id string) (func(), error) {
 		os.Remove(f.Name())
 		f.Close()
 	}, nil
+}
+
+// firstSandbox looks up the sandbox named by the first argument.
+func firstSandbox(cmd *cli.Command) (*sandbox.Sandbox, error) {
+	p, err := cliutil.Paths(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return sandbox.Lookup(p, cmd.Args().First())
 }
 
 // lockedSandbox looks a sandbox up and takes its operation lock.
@@ -577,11 +582,7 @@ func logsCommand() *cli.Command {
 				}
 				tail = n
 			}
-			p, err := cliutil.Paths(cmd)
-			if err != nil {
-				return err
-			}
-			sb, err := sandbox.Lookup(p, cmd.Args().First())
+			sb, err := firstSandbox(cmd)
 			if err != nil {
 				return err
 			}
