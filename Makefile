@@ -3,7 +3,7 @@
 #   make test   unit tests, then the integration tests as an unprivileged user
 
 GO ?= go
-export GOFLAGS := -buildvcs=false -tags=containers_image_openpgp,exclude_graphdriver_btrfs
+export GOFLAGS := -buildvcs=false -tags=containers_image_openpgp,exclude_graphdriver_btrfs,seccomp
 export CGO_ENABLED := 1
 CACHE ?= /var/cache/usandbox-test
 TEST_USER ?= usandbox-test

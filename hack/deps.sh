@@ -4,6 +4,7 @@
 set -euo pipefail
 pkgs=(
 	golang-go gcc make git ca-certificates curl   # build
+	libseccomp-dev                                # the seccomp filter, linked statically
 	uidmap                                        # newuidmap/newgidmap
 	fuse-overlayfs                                # overlay fallback
 	slirp4netns passt                             # user-mode networking
