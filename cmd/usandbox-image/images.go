@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"usandbox/internal/cliutil"
 	"usandbox/storage"
+	"usandbox/storage/index"
 )
 
 func pullCommand() *cli.Command {
@@ -147,11 +149,22 @@ func rmiCommand() *cli.Command {
 			if cmd.NArg() == 0 {
 				return cliutil.UsageError(cmd, "rmi needs at least one image")
 			}
+			p, err := cliutil.Paths(cmd)
+			if err != nil {
+				return err
+			}
+			inUse := func(id string) []string { return index.SandboxesUsing(p, id) }
 			return withStore(ctx, cmd, storeOptions{}, func(ctx context.Context, st *storage.Store) error {
 				var failed []string
+				code := cliutil.ExitFailed
 				for _, ref := range cmd.Args().Slice() {
-					res, err := st.Remove(ref, cmd.Bool("force"), func(string) []string { return nil })
+					// Even with -f: usandbox rmi -f removes the sandboxes
+					// first, and an image is never pulled from under one.
+					res, err := st.Remove(ref, false, inUse)
 					if err != nil {
+						if errors.Is(err, storage.ErrImageInUse) {
+							code = 2 // podman's status for an image in use
+						}
 						failed = append(failed, err.Error())
 						continue
 					}
@@ -163,7 +176,8 @@ func rmiCommand() *cli.Command {
 					}
 				}
 				if len(failed) > 0 {
-					return fmt.Errorf("%s", strings.Join(failed, "; "))
+					cliutil.PrintError(fmt.Errorf("%s", strings.Join(failed, "; ")))
+					return cliutil.ExitError{Code: code}
 				}
 				return nil
 			})
