@@ -7,41 +7,77 @@
 // namespace cannot be created by the parent's clone() either: the map
 // (written by the setuid newuidmap/newgidmap) must come between unshare and
 // the rest of the setup. This constructor therefore runs in the freshly
-// exec'd usandbox binary, while it is still single-threaded:
+// exec'd usandbox binary, while it is still single-threaded. Nothing
+// happens unless _USANDBOX_NSEXEC is set.
 //
-//   parent (Go, host)                 child (this constructor)
-//   -----------------                 -------------------------
-//                                     unshare(CLONE_NEWUSER)
-//                          <- 'U' --  "map me"
+// Sandbox mode (a new sandbox; see package sandbox for the whole tree):
+//
+//   parent (Go, host)              keeper (this constructor)
+//   -----------------              -------------------------
+//                                  unshare(CLONE_NEWUSER)
+//                       <- 'U' --  "map me"
 //   newuidmap/newgidmap PID
-//                          -- 'M' ->  (or 'X': give up)
-//                                     setresuid/setresgid(0), setgroups
-//                                     unshare(other namespaces)
-//                                     [fork mode] clone(CLONE_PARENT): the
-//                                     new process is pid 1 of the new pid
-//                                     namespace and the parent's own child
-//                          <- 'P' --  pid of that process; this one exits
-//   Go code continues (or waits for    Go runtime starts in the child
-//   the forked pid)
+//                       -- 'M' ->  (or 'X': give up)
+//                                  setresuid/setresgid(0), setgroups
+//                                  unshare(mnt, pid, uts, ipc, net)
+//                                  clone(CLONE_PARENT|CLONE_PIDFD) -> init
+//                       <- 'P' --  the init's pid
+//   [cgroup: move the init in]     waits for the init's pidfd; then, for
+//   'g' on the init's lifeline     --rm, removes upper/ and work/ (fd-relative,
+//                                  no symlink followed) and exits: every
+//                                  process of the sandbox is dead by then
+//
+//   init (pid 1, C, never execs)   setup (pid 2, Go)
+//   ----------------------------   -----------------
+//   waits for 'g', unshare(cgroup)
+//   fork ------------------------> returns from here: the Go runtime starts,
+//   closes all but its lifeline    reads the spec on fd 3, builds the root,
+//   and a signalfd; forwards       closes every host fd, execs the command
+//   signals to pid 2, reaps,
+//   exits with pid 2's status, or 137 when the lifeline closes
+//
+// Neither the keeper nor the init ever executes a program inside the user
+// namespace, so the kernel keeps their memory owned by the host's user
+// namespace: the init, made non-dumpable before any other process of the
+// sandbox exists, has its /proc/PID/{fd,exe,mem,root,cwd} out of reach of
+// the sandbox's root, even with CAP_SYS_PTRACE; it holds no file of the
+// host. The keeper is not in the sandbox's pid namespace at all (no
+// process of the sandbox can name it), so it stays dumpable for the
+// network drivers, which enter the sandbox's network namespace through
+// its /proc/PID/ns.
+//
+// Fork mode ('usandbox exec'): setns(pidfd of the keeper, its
+// namespaces), setns(the keeper's pid_for_children), a new cgroup
+// namespace, then one fork into the sandbox's pid namespace; 'P' is the
+// new pid.
 //
 // Errors are sent back as data ('E', step, errno) and printed once, by the
-// parent. Nothing happens unless _USANDBOX_NSEXEC is set.
+// parent.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include "nsexec.h"
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
 
 static int nsexec_fd = -1;
 
@@ -62,11 +98,12 @@ static int send_msg(char kind, char step, int32_t value) {
 }
 
 static void fail(char step, int err) {
-	send_msg(NSEXEC_ERROR, step, err);
+	// If the parent is gone there is nobody to tell: exit all the same.
+	(void)send_msg(NSEXEC_ERROR, step, err);
 	_exit(NSEXEC_EXIT_FAILED);
 }
 
-static void wait_for(char want, char step) {
+static void wait_for(char want) {
 	struct nsexec_msg m;
 	for (;;) {
 		ssize_t n = read(nsexec_fd, &m, sizeof(m));
@@ -77,6 +114,14 @@ static void wait_for(char want, char step) {
 			_exit(NSEXEC_EXIT_FAILED);
 		return;
 	}
+}
+
+// not_dumpable keeps /proc/self of this process out of reach. It is called
+// again after every change of credentials, which resets the flag to
+// fs.suid_dumpable.
+static void not_dumpable(void) {
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		fail(NSEXEC_STEP_SETID, errno);
 }
 
 // allow_setgroups reports whether setgroups(2) may be called: it is denied in
@@ -91,40 +136,285 @@ static int allow_setgroups(void) {
 	return n > 0 && strncmp(buf, "allow", 5) == 0;
 }
 
-// join_namespaces enters the namespaces (flags) of the running process
-// pid: the user namespace first, which gives the capabilities the others
-// need (we own it), the mount namespace last. All are opened first, while
-// /proc is still the host's.
-static void join_namespaces(pid_t pid, unsigned long flags) {
-	static const struct { unsigned long flag; const char *name; } order[] = {
-		{CLONE_NEWUSER, "user"}, {CLONE_NEWIPC, "ipc"}, {CLONE_NEWUTS, "uts"},
-		{CLONE_NEWNET, "net"}, {CLONE_NEWPID, "pid"}, {CLONE_NEWCGROUP, "cgroup"},
-		{CLONE_NEWNS, "mnt"},
-	};
-	int fds[7];
-	char path[64];
-	for (int i = 0; i < 7; i++) {
-		fds[i] = -1;
-		if (!(flags & order[i].flag))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, order[i].name);
-		fds[i] = open(path, O_RDONLY | O_CLOEXEC);
-		if (fds[i] < 0)
+static void become_root(void) {
+	if (allow_setgroups() && setgroups(0, NULL) < 0)
+		fail(NSEXEC_STEP_SETID, errno);
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		fail(NSEXEC_STEP_SETID, errno);
+	not_dumpable();
+}
+
+// join_namespaces enters a running sandbox's namespaces (flags): those
+// of the process that pidfd refers to (the sandbox's keeper, which has
+// them all but the pid namespace), all at once with setns on the pidfd,
+// never those of some process found by pid; the pid namespace through
+// pidnsfd (the keeper's pid_for_children). A new cgroup namespace is made
+// last: the caller started this process in the sandbox's cgroup, if it
+// has one, which so becomes its root, as for the sandbox's init.
+static void join_namespaces(int pidfd, int pidnsfd, unsigned long flags) {
+	not_dumpable();
+	unsigned long direct = flags & ~(unsigned long)(CLONE_NEWPID | CLONE_NEWCGROUP);
+	if (setns(pidfd, (int)direct) < 0)
+		fail(NSEXEC_STEP_JOIN, errno);
+	close(pidfd);
+	if (flags & CLONE_NEWPID) {
+		if (pidnsfd < 0)
+			fail(NSEXEC_STEP_JOIN, EINVAL);
+		if (setns(pidnsfd, CLONE_NEWPID) < 0)
 			fail(NSEXEC_STEP_JOIN, errno);
+		close(pidnsfd);
 	}
-	for (int i = 0; i < 7; i++) {
-		if (fds[i] < 0)
+	if (flags & CLONE_NEWUSER)
+		become_root();
+	if ((flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+		fail(NSEXEC_STEP_JOIN, errno);
+}
+
+// remove_all removes name in dirfd and everything below it, relative to
+// open directories only: a symlink is removed, never followed. It runs in
+// the keeper once every process of the sandbox is dead. Each level holds
+// one fd and one buffer, so deep trees need a high RLIMIT_NOFILE (raised
+// by the caller).
+struct dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+static int remove_all(int dirfd, const char *name) {
+	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	char *buf = malloc(4096);
+	int rc = -1;
+	if (buf == NULL)
+		goto out;
+	// Entries removed while reading may shift the rest: read again until
+	// the directory is empty (or nothing more can go).
+	for (int pass = 0; pass < 4; pass++) {
+		if (lseek(fd, 0, SEEK_SET) < 0)
+			goto out;
+		for (;;) {
+			long n = syscall(SYS_getdents64, fd, buf, 4096);
+			if (n <= 0)
+				break;
+			for (long off = 0; off < n;) {
+				struct dirent64 *d = (struct dirent64 *)(buf + off);
+				off += d->d_reclen;
+				if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+					continue;
+				(void)remove_all(fd, d->d_name); // what stays shows below
+			}
+		}
+		if (unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT) {
+			rc = 0;
+			goto out;
+		}
+		if (errno != ENOTEMPTY)
+			goto out;
+	}
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+// keeper waits, outside the sandbox's pid namespace, for the init to end,
+// then removes an --rm sandbox's writable layer. It holds the sandbox's
+// lock (lockfd) until it is done, so "unlocked" means "dead and cleaned".
+static void keeper(int initfd, int statefd, int autoremove) {
+	// It outlives its parent if need be: its work starts when the
+	// sandbox ends, whoever ended it.
+	prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+	close(nsexec_fd);
+	for (int fd = 0; fd < 3; fd++)
+		close(fd);
+	struct pollfd p = {.fd = initfd, .events = POLLIN};
+	while (poll(&p, 1, -1) < 0)
+		if (errno != EINTR)
+			_exit(NSEXEC_EXIT_FAILED);
+	if (!autoremove || statefd < 0)
+		_exit(0);
+	// Let go of the overlay first (the keeper shares the sandbox's mount
+	// namespace, whose root it is since pivot_root).
+	if (umount2("/", MNT_DETACH) < 0 && errno != EINVAL)
+		_exit(NSEXEC_EXIT_FAILED);
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	int rc = remove_all(statefd, "upper");
+	rc |= remove_all(statefd, "work");
+	_exit(rc == 0 ? 0 : NSEXEC_EXIT_FAILED);
+}
+
+// close_except closes every fd from 3 on but a and b.
+static void close_except(int a, int b) {
+	int lo = a < b ? a : b, hi = a < b ? b : a;
+	unsigned int from = 3;
+	int keep[2] = {lo, hi};
+	for (int i = 0; i < 2; i++) {
+		if (keep[i] < 3)
 			continue;
-		if (setns(fds[i], order[i].flag) < 0)
-			fail(NSEXEC_STEP_JOIN, errno);
-		close(fds[i]);
+		if ((unsigned int)keep[i] > from && syscall(SYS_close_range, from, keep[i] - 1, 0) < 0)
+			_exit(NSEXEC_EXIT_FAILED);
+		from = (unsigned int)keep[i] + 1;
 	}
+	if (syscall(SYS_close_range, from, ~0U, 0) < 0)
+		_exit(NSEXEC_EXIT_FAILED);
+}
+
+static int status_code(int st) {
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
+				SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU, SIGALRM, SIGPIPE};
+
+// init is pid 1 of the sandbox. It returns only in the forked setup
+// process, which then runs Go.
+static void init(int lifeline, unsigned long cgroupns) {
+	// Before anything else: this process is in the sandbox's pid
+	// namespace.
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		_exit(NSEXEC_EXIT_FAILED);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		_exit(NSEXEC_EXIT_FAILED);
+	prctl(PR_SET_NAME, "usandbox-init", 0, 0, 0);
+	// Only the lifeline, the sync socket and stdio stay: everything else
+	// the parent passed (the lock, the state directory) is the keeper's.
+	close_except(lifeline, nsexec_fd);
+
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		sigaddset(&set, forwarded[i]);
+	if (sigprocmask(SIG_BLOCK, &set, &old) < 0)
+		_exit(NSEXEC_EXIT_FAILED);
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0)
+		_exit(NSEXEC_EXIT_FAILED);
+
+	// Wait until the parent has put this process in its cgroup: the
+	// cgroup namespace made next has that cgroup as its root.
+	if (fcntl(lifeline, F_SETFL, 0) < 0)
+		_exit(NSEXEC_EXIT_FAILED);
+	char go = 0;
+	for (;;) {
+		ssize_t n = read(lifeline, &go, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != 1 || go != NSEXEC_LIFELINE_GO)
+			_exit(NSEXEC_EXIT_FAILED);
+		break;
+	}
+	if (cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+		_exit(NSEXEC_EXIT_FAILED);
+
+	pid_t cmd = fork();
+	if (cmd < 0)
+		_exit(NSEXEC_EXIT_FAILED);
+	if (cmd == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+			_exit(NSEXEC_EXIT_FAILED);
+		close(sfd);
+		close(lifeline);
+		if (sigprocmask(SIG_SETMASK, &old, NULL) < 0)
+			_exit(NSEXEC_EXIT_FAILED);
+		return; // the Go runtime starts here, as pid 2
+	}
+	// The command's stdio and the sync socket are the setup's.
+	close(nsexec_fd);
+	for (int fd = 0; fd < 3; fd++)
+		close(fd);
+
+	int code = NSEXEC_EXIT_FAILED;
+	struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN}, {.fd = lifeline, .events = POLLIN}};
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			char buf[64];
+			ssize_t n = read(lifeline, buf, sizeof(buf));
+			if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+				// The watcher is gone: nothing may run unwatched.
+				// pid 1 exits and the kernel kills the rest.
+				code = 137;
+				break;
+			}
+		}
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo != SIGCHLD) {
+				kill(cmd, (int)si.ssi_signo);
+				continue;
+			}
+			// SIGCHLD was blocked before the fork: an exit, however
+			// early, is never lost. Reap everything that is dead.
+			int st, done = 0;
+			pid_t p;
+			while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+				if (p == cmd) {
+					code = status_code(st);
+					done = 1;
+				}
+			}
+			if (done)
+				break;
+		}
+	}
+	_exit(code);
+}
+
+static void sandbox(unsigned long flags, int lifeline, int statefd, int autoremove) {
 	if (flags & CLONE_NEWUSER) {
-		if (allow_setgroups() && setgroups(0, NULL) < 0)
-			fail(NSEXEC_STEP_SETID, errno);
-		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-			fail(NSEXEC_STEP_SETID, errno);
+		if (unshare(CLONE_NEWUSER) < 0)
+			fail(NSEXEC_STEP_USERNS, errno);
+		if (send_msg(NSEXEC_MAP_ME, 0, getpid()) < 0)
+			_exit(NSEXEC_EXIT_FAILED);
+		wait_for(NSEXEC_MAPPED);
+		become_root();
 	}
+	// The keeper is not in the sandbox's pid namespace, so no process of
+	// the sandbox can name it: it may be dumpable, and must be, for the
+	// network drivers (nsenter, slirp4netns) to enter its namespaces by
+	// /proc/PID/ns, which are the sandbox's (all but the pid namespace).
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		fail(NSEXEC_STEP_SETID, errno);
+
+	// The cgroup namespace is the init's own, made once it is in its
+	// cgroup.
+	unsigned long rest = flags & ~(unsigned long)(CLONE_NEWUSER | CLONE_NEWCGROUP);
+	if (rest && unshare((int)rest) < 0)
+		fail(NSEXEC_STEP_UNSHARE, errno);
+
+	int initfd = -1;
+	// CLONE_PARENT: the init is the usandbox parent's child, so the
+	// parent waits for it directly; CLONE_PIDFD lets the keeper watch it.
+	long pid = syscall(SYS_clone, CLONE_PARENT | CLONE_PIDFD | SIGCHLD, 0, &initfd, 0, 0);
+	if (pid < 0)
+		fail(NSEXEC_STEP_FORK, errno);
+	if (pid == 0) {
+		init(lifeline, flags & CLONE_NEWCGROUP);
+		return;
+	}
+	if (send_msg(NSEXEC_CHILD_PID, 0, (int32_t)pid) < 0)
+		_exit(NSEXEC_EXIT_FAILED);
+	close(lifeline);
+	keeper(initfd, statefd, autoremove);
 }
 
 __attribute__((constructor)) static void usandbox_nsexec(void) {
@@ -132,10 +422,12 @@ __attribute__((constructor)) static void usandbox_nsexec(void) {
 	if (spec == NULL)
 		return;
 
-	int fd = -1, fork_mode = 0;
+	int fd = -1, mode = 0, joinfd = -1, joinpidns = -1, lifeline = -1, statefd = -1, autoremove = 0;
 	unsigned long flags = 0;
-	long ppid = 0, join = 0;
-	if (sscanf(spec, "%d,%lx,%d,%ld,%ld", &fd, &flags, &fork_mode, &ppid, &join) != 5 || fd < 0) {
+	long ppid = 0;
+	if (sscanf(spec, "%d,%lx,%d,%ld,%d,%d,%d,%d,%d", &fd, &flags, &mode, &ppid, &joinfd, &joinpidns, &lifeline,
+		   &statefd, &autoremove) != 9 ||
+	    fd < 0) {
 		fprintf(stderr, "usandbox: malformed %s=%s\n", NSEXEC_ENV, spec);
 		_exit(NSEXEC_EXIT_FAILED);
 	}
@@ -149,25 +441,29 @@ __attribute__((constructor)) static void usandbox_nsexec(void) {
 	if (getppid() != (pid_t)ppid)
 		_exit(NSEXEC_EXIT_FAILED);
 
-	if (join > 0) {
-		join_namespaces((pid_t)join, flags);
+	if (mode == NSEXEC_MODE_SANDBOX) {
+		sandbox(flags, lifeline, statefd, autoremove);
+		return;
+	}
+
+	if (joinfd >= 0) {
+		join_namespaces(joinfd, joinpidns, flags);
 	} else if (flags & CLONE_NEWUSER) {
 		if (unshare(CLONE_NEWUSER) < 0)
 			fail(NSEXEC_STEP_USERNS, errno);
 		if (send_msg(NSEXEC_MAP_ME, 0, getpid()) < 0)
 			_exit(NSEXEC_EXIT_FAILED);
-		wait_for(NSEXEC_MAPPED, NSEXEC_STEP_USERNS);
-		if (allow_setgroups() && setgroups(0, NULL) < 0)
-			fail(NSEXEC_STEP_SETID, errno);
-		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-			fail(NSEXEC_STEP_SETID, errno);
+		wait_for(NSEXEC_MAPPED);
+		become_root();
 	}
-
 	unsigned long rest = flags & ~(unsigned long)CLONE_NEWUSER;
-	if (join <= 0 && rest && unshare((int)rest) < 0)
+	if (joinfd < 0 && rest && unshare((int)rest) < 0)
 		fail(NSEXEC_STEP_UNSHARE, errno);
 
-	if (fork_mode) {
+	if (mode == NSEXEC_MODE_FORK) {
+		// The child appears in the sandbox's pid namespace: out of reach
+		// of its processes from its first instruction on.
+		not_dumpable();
 		// CLONE_PARENT: the new process is the usandbox parent's child, so
 		// the parent waits for it directly and this process can go.
 		long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
@@ -179,7 +475,7 @@ __attribute__((constructor)) static void usandbox_nsexec(void) {
 			// Go side finds out when it reads its spec from the socket.
 			if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 				fail(NSEXEC_STEP_PDEATHSIG, errno);
-			return; // the Go runtime starts here, as pid 1
+			return; // the Go runtime starts here
 		}
 		send_msg(NSEXEC_CHILD_PID, 0, (int32_t)pid);
 		_exit(0);

@@ -45,7 +45,15 @@ var stepNames = map[byte]string{
 	'n': "creating namespaces",
 	'f': "forking into the new pid namespace",
 	'j': "joining the sandbox's namespaces",
+	's': "starting the sandbox's init",
 }
+
+// Modes of the C stage (keep in sync with nsexec.h).
+const (
+	modePlain   = 0
+	modeFork    = 1
+	modeSandbox = 2
+)
 
 // Config says what to start.
 type Config struct {
@@ -53,24 +61,56 @@ type Config struct {
 	Args []string
 	// Env is its environment (the sync variable is added).
 	Env []string
-	// Flags are the CLONE_NEW* namespaces to create. CLONE_NEWUSER is
-	// created first and mapped by MapIDs before the others.
+	// Flags are the CLONE_NEW* namespaces to create (or join). CLONE_NEWUSER
+	// is created first and mapped by MapIDs before the others.
 	Flags uintptr
-	// Fork makes the copy fork once more after unsharing, so that the
-	// process running Go is pid 1 of a new pid namespace (CLONE_NEWPID in
-	// Flags) and a direct child of the caller.
+	// Fork makes the copy fork once more after unsharing or joining, so
+	// that the process running Go is in the new (or joined) pid namespace
+	// and a direct child of the caller.
 	Fork bool
+	// Sandbox starts a new sandbox (see nsexec.c): the copy stays as its
+	// keeper, a C init becomes pid 1 of the new pid namespace (the
+	// caller's child, Pid), and Go runs in the init's first child, the
+	// setup process. Flags must hold CLONE_NEWUSER and CLONE_NEWPID.
+	Sandbox *SandboxConfig
 	// MapIDs writes the uid/gid maps of the process pid.
 	MapIDs func(pid int) error
-	// Join, when set, is a running process whose namespaces (Flags) are
-	// entered instead of new ones created.
-	Join int
+	// Join, when set, is a pidfd of a running process whose namespaces
+	// (Flags) are entered, all at once, instead of new ones created: a
+	// sandbox's keeper. JoinPidNS is then the pid namespace to enter
+	// (the keeper's pid_for_children), when Flags has CLONE_NEWPID; a
+	// CLONE_NEWCGROUP in Flags makes a new cgroup namespace after the
+	// others (start the process in the sandbox's cgroup: CgroupFD).
+	Join, JoinPidNS *os.File
+	// CgroupFD, when set, is a cgroup directory the copy starts in.
+	CgroupFD *os.File
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
-	// ExtraFiles are passed from fd 4 on (fd 3 is the sync socket).
+	// ExtraFiles are passed after the sync socket (fd 3) and the files the
+	// C stage uses; ExtraFD says where each landed.
 	ExtraFiles []*os.File
 }
+
+// SandboxConfig is what the keeper and the init of a new sandbox use.
+type SandboxConfig struct {
+	// Lifeline is the read end of a pipe whose write end the caller keeps:
+	// the init goes on when it reads LifelineGo, and ends the sandbox when
+	// the pipe closes.
+	Lifeline *os.File
+	// State is the sandbox's directory (O_PATH), for the keeper; nil if
+	// it has nothing to remove.
+	State *os.File
+	// Lock is held by the keeper until the sandbox ended and its writable
+	// layer is gone (AutoRemove).
+	Lock *os.File
+	// AutoRemove: the keeper removes State's upper/ and work/ once every
+	// process of the sandbox is dead.
+	AutoRemove bool
+}
+
+// LifelineGo is the byte that lets a sandbox's init go on.
+const LifelineGo = 'g'
 
 // Child is a started copy.
 type Child struct {
@@ -80,9 +120,9 @@ type Child struct {
 	// protocol once the copy runs Go.
 	Conn *os.File
 
-	cmd  *exec.Cmd   // the exec'd process
-	proc *os.Process // Pid's process when Fork, else nil
-	done chan struct{}
+	cmd    *exec.Cmd   // the exec'd process (the keeper in Sandbox mode)
+	proc   *os.Process // Pid's process when Fork or Sandbox, else nil
+	keeper bool        // cmd is a keeper still running
 }
 
 // StepError is a failure of the C stage in the child.
@@ -112,22 +152,46 @@ func Start(cfg Config) (c *Child, err error) {
 		}
 	}()
 
-	fork := 0
-	if cfg.Fork {
-		fork = 1
+	files := []*os.File{child}
+	fdOf := func(f *os.File) int {
+		if f == nil {
+			return -1
+		}
+		files = append(files, f)
+		return ConnFD + len(files) - 1
 	}
+	mode, lifeline, state, autoremove := modePlain, -1, -1, 0
+	if cfg.Fork {
+		mode = modeFork
+	}
+	if sb := cfg.Sandbox; sb != nil {
+		mode = modeSandbox
+		lifeline = fdOf(sb.Lifeline)
+		state = fdOf(sb.State)
+		fdOf(sb.Lock)
+		if sb.AutoRemove {
+			autoremove = 1
+		}
+	}
+	join, joinPidNS := fdOf(cfg.Join), fdOf(cfg.JoinPidNS)
+	files = append(files, cfg.ExtraFiles...)
+
 	cmd := &exec.Cmd{
 		Path: "/proc/self/exe",
 		Args: cfg.Args,
 		Env: append(cfg.Env[:len(cfg.Env):len(cfg.Env)], childEnv+"=1",
-			fmt.Sprintf("%s=%d,%x,%d,%d,%d", envName, ConnFD, cfg.Flags, fork, os.Getpid(), cfg.Join)),
+			fmt.Sprintf("%s=%d,%x,%d,%d,%d,%d,%d,%d,%d", envName, ConnFD, cfg.Flags, mode, os.Getpid(), join, joinPidNS, lifeline, state, autoremove)),
 		Stdin:      cfg.Stdin,
 		Stdout:     cfg.Stdout,
 		Stderr:     cfg.Stderr,
-		ExtraFiles: append([]*os.File{child}, cfg.ExtraFiles...),
+		ExtraFiles: files,
 		SysProcAttr: &syscall.SysProcAttr{
 			Pdeathsig: syscall.SIGKILL,
 		},
+	}
+	if cfg.CgroupFD != nil {
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(cfg.CgroupFD.Fd())
 	}
 	runtime.LockOSThread()
 	if err := cmd.Start(); err != nil {
@@ -136,15 +200,20 @@ func Start(cfg Config) (c *Child, err error) {
 	}
 	child.Close()
 	c = &Child{Pid: cmd.Process.Pid, Conn: parent, cmd: cmd}
+	started := c
 	defer func() {
 		if err != nil {
+			if started.proc != nil {
+				started.proc.Kill()
+				started.proc.Wait()
+			}
 			cmd.Process.Kill()
 			cmd.Wait()
 			runtime.UnlockOSThread()
 		}
 	}()
 
-	if cfg.Flags&unix.CLONE_NEWUSER != 0 && cfg.Join == 0 {
+	if cfg.Flags&unix.CLONE_NEWUSER != 0 && cfg.Join == nil {
 		kind, _, v, err := c.read()
 		if err != nil {
 			return nil, err
@@ -160,7 +229,7 @@ func Start(cfg Config) (c *Child, err error) {
 			return nil, fmt.Errorf("nsexec: %w", err)
 		}
 	}
-	if cfg.Fork {
+	if cfg.Fork || cfg.Sandbox != nil {
 		kind, _, v, err := c.read()
 		if err != nil {
 			return nil, err
@@ -168,18 +237,38 @@ func Start(cfg Config) (c *Child, err error) {
 		if kind != msgChildPID {
 			return nil, fmt.Errorf("nsexec: unexpected message %q", kind)
 		}
-		// The intermediate process exits at once; its status says nothing.
-		if err := cmd.Wait(); err != nil {
-			return nil, fmt.Errorf("nsexec: intermediate process: %w", err)
-		}
-		c.Pid = int(v)
-		p, err := os.FindProcess(c.Pid)
+		p, err := os.FindProcess(int(v))
 		if err != nil {
 			return nil, fmt.Errorf("nsexec: %w", err)
 		}
-		c.proc = p
+		c.Pid, c.proc = int(v), p
+		if cfg.Sandbox != nil {
+			// The keeper stays until the sandbox has ended.
+			c.keeper = true
+		} else if err := cmd.Wait(); err != nil {
+			// The intermediate process exits at once; its status says
+			// nothing.
+			return nil, fmt.Errorf("nsexec: intermediate process: %w", err)
+		}
 	}
 	return c, nil
+}
+
+// KeeperPid is the pid of a sandbox's keeper (Sandbox mode).
+func (c *Child) KeeperPid() int { return c.cmd.Process.Pid }
+
+// WaitKeeper waits for a sandbox's keeper, which exits once the sandbox
+// has ended and its writable layer is removed (AutoRemove); an error says
+// that the removal failed.
+func (c *Child) WaitKeeper() error {
+	if !c.keeper {
+		return nil
+	}
+	c.keeper = false
+	if err := c.cmd.Wait(); err != nil {
+		return fmt.Errorf("the sandbox's keeper: %w", err)
+	}
+	return nil
 }
 
 // read reads one C-stage message; an error message becomes a *StepError.

@@ -6,6 +6,11 @@
 #define NSEXEC_ENV "_USANDBOX_NSEXEC"
 #define NSEXEC_EXIT_FAILED 125
 
+// Modes (the third field of NSEXEC_ENV).
+#define NSEXEC_MODE_PLAIN 0   // the copy runs Go in the namespaces
+#define NSEXEC_MODE_FORK 1    // fork once more, into the new/joined pid namespace
+#define NSEXEC_MODE_SANDBOX 2 // keeper, C init as pid 1, Go setup as pid 2
+
 // Message kinds.
 #define NSEXEC_MAP_ME 'U'
 #define NSEXEC_MAPPED 'M'
@@ -20,6 +25,11 @@
 #define NSEXEC_STEP_UNSHARE 'n'
 #define NSEXEC_STEP_FORK 'f'
 #define NSEXEC_STEP_JOIN 'j'
+#define NSEXEC_STEP_INIT 's'
+
+// The byte the parent writes on the init's lifeline once the init may go
+// on (it is in its cgroup).
+#define NSEXEC_LIFELINE_GO 'g'
 
 struct nsexec_msg {
 	char kind;

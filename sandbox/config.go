@@ -71,11 +71,20 @@ func ParseEnv(values []string, lookup func(string) (string, bool)) ([]string, er
 		if k == "" || strings.ContainsAny(k, " \t") {
 			return nil, fmt.Errorf("invalid environment variable %q", v)
 		}
-		if hasValue {
-			out = append(out, v)
-		} else if val, ok := lookup(k); ok {
-			out = append(out, k+"="+val)
+		if !hasValue {
+			val, ok := lookup(k)
+			if !ok {
+				continue
+			}
+			v = k + "=" + val
 		}
+		if strings.ContainsRune(v, 0) {
+			return nil, fmt.Errorf("environment variable %s holds a NUL byte, which no program can be given", k)
+		}
+		if len(v) >= MaxEnvEntry {
+			return nil, fmt.Errorf("environment variable %s is %d bytes: the kernel passes at most %d bytes per variable", k, len(v), MaxEnvEntry-1)
+		}
+		out = append(out, v)
 	}
 	return out, nil
 }
@@ -94,18 +103,33 @@ func ReadEnvFile(path string, lookup func(string) (string, bool)) ([]string, err
 func parseEnvFile(r io.Reader, lookup func(string) (string, bool)) ([]string, error) {
 	var lines []string
 	sc := bufio.NewScanner(r)
+	// Longer lines than the kernel takes are refused by ParseEnv, with
+	// the limit named.
+	sc.Buffer(make([]byte, 64*1024), 2*MaxEnvEntry)
+	n := 0
 	for sc.Scan() {
+		n++
 		l := strings.TrimLeft(sc.Text(), " \t")
 		if l == "" || strings.HasPrefix(l, "#") {
 			continue
 		}
+		if strings.ContainsRune(l, 0) {
+			return nil, fmt.Errorf("env file line %d holds a NUL byte: an environment variable cannot contain one", n)
+		}
 		lines = append(lines, l)
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("env file line %d is longer than the kernel takes for one variable (%d bytes)", n+1, MaxEnvEntry)
+		}
 		return nil, err
 	}
 	return ParseEnv(lines, lookup)
 }
+
+// MaxEnvEntry is the longest KEY=VALUE the kernel passes to a program
+// (MAX_ARG_STRLEN, 32 pages).
+const MaxEnvEntry = 32 * 4096
 
 // ParseVolume parses -v HOST:DEST[:ro|rw] (HOST absolute or ./relative).
 func ParseVolume(v string) (spec.Mount, error) {

@@ -101,3 +101,20 @@ func TestParseVolume(t *testing.T) {
 		t.Error("relative tmpfs accepted")
 	}
 }
+
+func TestEnvRefusals(t *testing.T) {
+	none := func(string) (string, bool) { return "", false }
+	if _, err := parseEnvFile(strings.NewReader("A=1\nB=x\x00y\n"), none); err == nil || !strings.Contains(err.Error(), "line 2 holds a NUL byte") {
+		t.Errorf("NUL in an env file: %v", err)
+	}
+	big := "BIG=" + strings.Repeat("a", 3<<20)
+	if _, err := parseEnvFile(strings.NewReader(big+"\n"), none); err == nil || !strings.Contains(err.Error(), "longer than the kernel takes") {
+		t.Errorf("3 MB line in an env file: %v", err)
+	}
+	if _, err := ParseEnv([]string{big}, none); err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Errorf("3 MB -e value: %v", err)
+	}
+	if got, err := ParseEnv([]string{"LIST=a,b,SECRET"}, func(string) (string, bool) { return "leak", true }); err != nil || len(got) != 1 || got[0] != "LIST=a,b,SECRET" {
+		t.Errorf("a value with commas: %q %v", got, err)
+	}
+}

@@ -2,17 +2,20 @@ package sandbox
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
-	"strconv"
+	"path/filepath"
 	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
+	"usandbox/cgroupv2"
 	"usandbox/nsexec"
 	"usandbox/sandbox/spec"
+	"usandbox/storage/index"
 	"usandbox/userns"
 )
 
@@ -21,6 +24,8 @@ const ExecRoleEnv = "_USANDBOX_ROLE=exec"
 
 // ExecOptions is a command to run in a running sandbox.
 type ExecOptions struct {
+	// Paths are the store's (for the compiled seccomp filters' cache).
+	Paths       index.Paths
 	Args        []string
 	Env         []string
 	User        string // "" keeps the sandbox's
@@ -41,17 +46,25 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 	if !sb.State.Running || sb.State.Pid <= 0 {
 		return 0, fmt.Errorf("%w: %s: start it first (usandbox start)", ErrNotRunning, ShortID(sb.ID))
 	}
-	pidfd, err := unix.PidfdOpen(sb.State.Pid, 0)
-	if err != nil || !Locked(sb.Dir) {
-		return 0, fmt.Errorf("%w: %s", ErrNotRunning, ShortID(sb.ID))
-	}
-	defer unix.Close(pidfd)
-	// The init is non-dumpable, so its /proc/PID/ns cannot be opened; the
-	// command's can (its memory belongs to the sandbox's user namespace,
-	// which we own). While the init lives, so does its first child.
-	join, err := firstChild(sb.State.Pid)
+	// The namespaces are joined through the sandbox's keeper, which has
+	// them all (its pid_for_children is the sandbox's pid namespace) and
+	// which no process of the sandbox can reach; the init is not dumpable,
+	// so its own /proc/PID/ns are closed to us as well. A pidfd pins the
+	// keeper: its pid cannot be recycled under us.
+	join, pidns, err := keeperNamespaces(sb)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %s", ErrNotRunning, ShortID(sb.ID))
+		return 0, err
+	}
+	defer join.Close()
+	defer pidns.Close()
+	var cgroupFD *os.File
+	if b, err := os.ReadFile(filepath.Join(sb.Dir, cgroupFile)); err == nil && len(b) > 0 {
+		// The exec'd command counts against the sandbox's limits.
+		cg := &cgroupv2.Cgroup{Dir: strings.TrimSpace(string(b))}
+		if cgroupFD, err = os.OpenFile(cg.Leaf(), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return 0, fmt.Errorf("%w: %s (its cgroup: %v)", ErrNotRunning, ShortID(sb.ID), err)
+		}
+		defer cgroupFD.Close()
 	}
 
 	s := sb.Spec
@@ -64,6 +77,11 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 	if o.Workdir != "" {
 		s.Process.Cwd = o.Workdir
 	}
+	prog, err := seccompFor(o.Paths, sb, &s)
+	if err != nil {
+		return 0, err
+	}
+	s.Seccomp = prog
 	stdinFD := int(o.Stdin.Fd())
 	if o.TTY && term.IsTerminal(stdinFD) {
 		if w, h, err := term.GetSize(stdinFD); err == nil {
@@ -71,15 +89,19 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 		}
 	}
 	flags := namespaces(&s)
-	stdin := o.Stdin
-	if !o.Interactive {
-		devnull, err := os.Open(os.DevNull)
-		if err != nil {
-			return 0, err
-		}
-		defer devnull.Close()
-		stdin = devnull
+	var in io.Reader
+	if o.Interactive && !o.TTY {
+		in = o.Stdin
 	}
+	var out, errOut io.Writer = o.Stdout, o.Stderr
+	if o.TTY {
+		out, errOut = nil, nil // the pty carries everything
+	}
+	stdio, err := newRelay(in, out, errOut)
+	if err != nil {
+		return 0, err
+	}
+	defer stdio.closeChildEnds()
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, userns.ForwardedSignals...)
 	defer signal.Stop(sigs)
@@ -89,9 +111,10 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 		Env:   []string{ExecRoleEnv},
 		Flags: flags,
 		Fork:  true,
-		Join:  join,
-		Stdin: stdin, Stdout: o.Stdout, Stderr: o.Stderr,
+		Join:  join, JoinPidNS: pidns, CgroupFD: cgroupFD,
+		Stdin: stdio.in, Stdout: stdio.out, Stderr: stdio.err,
 	})
+	stdio.closeChildEnds()
 	if err != nil {
 		return 0, fmt.Errorf("entering sandbox %s: %w", ShortID(sb.ID), err)
 	}
@@ -116,7 +139,7 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 				if term.IsTerminal(stdinFD) {
 					termState, _ = term.MakeRaw(stdinFD)
 				}
-				relayPTY(master, stdin, o.Stdout, o.Interactive, &relay)
+				relayPTY(master, o.Stdin, o.Stdout, o.Interactive, &relay)
 				go resizeOnWinch(master, stdinFD)
 			}
 		case spec.KindError:
@@ -126,6 +149,7 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 	stopForwarding := forwardSignals(sigs, child)
 	st, err := child.Wait()
 	stopForwarding()
+	stdio.wait()
 	relay.Wait()
 	if termState != nil {
 		term.Restore(stdinFD, termState)
@@ -139,15 +163,28 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 	return userns.ExitStatus(st), nil
 }
 
-// firstChild is the oldest child of pid.
-func firstChild(pid int) (int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+// keeperNamespaces opens a pidfd of a running sandbox's keeper and its
+// pid_for_children (the sandbox's pid namespace), checking after the open
+// that the keeper is still the one the record names and is alive.
+func keeperNamespaces(sb *Sandbox) (join, pidns *os.File, err error) {
+	notRunning := fmt.Errorf("%w: %s", ErrNotRunning, ShortID(sb.ID))
+	if sb.State.KeeperPid <= 0 {
+		return nil, nil, notRunning
+	}
+	fd, err := unix.PidfdOpen(sb.State.KeeperPid, 0)
 	if err != nil {
-		return 0, err
+		return nil, nil, notRunning
 	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0, fmt.Errorf("no process in the sandbox")
+	join = os.NewFile(uintptr(fd), "pidfd")
+	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/pid_for_children", sb.State.KeeperPid))
+	// Alive after the open, and still holding the sandbox's lock: the
+	// namespace opened is the sandbox's.
+	if err != nil || unix.PidfdSendSignal(fd, 0, nil, 0) != nil || !Locked(sb.Dir) {
+		join.Close()
+		if ns != nil {
+			ns.Close()
+		}
+		return nil, nil, notRunning
 	}
-	return strconv.Atoi(f[0])
+	return join, ns, nil
 }

@@ -26,7 +26,18 @@ var (
 	ErrNameInUse     = errors.New("name already in use")
 	ErrRunning       = errors.New("sandbox is running")
 	ErrNotRunning    = errors.New("sandbox is not running")
+	// ErrInvalid matches refusals of bad options (errors.Is).
+	ErrInvalid = errors.New("invalid argument")
 )
+
+// invalidError is a refusal of a bad option: its message is the whole
+// story, and it matches ErrInvalid.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string        { return e.msg }
+func (e *invalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalidf(format string, a ...any) error { return &invalidError{fmt.Sprintf(format, a...)} }
 
 // Record is what a sandbox was created as. It lives in
 // Root/sandboxes/ID/config.json and survives reboots.
@@ -41,7 +52,10 @@ type Record struct {
 	Detached   bool            `json:"Detached"`
 	Ports      []slirp.Port    `json:"Ports,omitempty"`
 	Limits     cgroupv2.Limits `json:"Limits"`
-	Spec       spec.Spec       `json:"Spec"`
+	// SeccompJSON is the profile given by --security-opt seccomp=FILE, as
+	// it was when the sandbox was created (docker keeps it the same way).
+	SeccompJSON json.RawMessage `json:"SeccompJSON,omitempty"`
+	Spec        spec.Spec       `json:"Spec"`
 }
 
 // Status values, as docker names them.
@@ -53,9 +67,12 @@ const (
 
 // State is how a sandbox is doing.
 type State struct {
-	Status     string    `json:"Status"`
-	Running    bool      `json:"Running"`
-	Pid        int       `json:"Pid"` // the init's host pid while running
+	Status  string `json:"Status"`
+	Running bool   `json:"Running"`
+	Pid     int    `json:"Pid"` // the init's host pid while running
+	// KeeperPid is the host pid of the sandbox's keeper while running:
+	// exec and the port driver enter the sandbox's namespaces through it.
+	KeeperPid  int       `json:"-"`
 	ExitCode   int       `json:"ExitCode"`
 	OOMKilled  bool      `json:"OOMKilled"`
 	StartedAt  time.Time `json:"StartedAt"`
@@ -65,7 +82,7 @@ type State struct {
 // Files of a sandbox directory.
 const (
 	configFile = "config.json"
-	startFile  = "started" // "PID UNIXNANO"
+	startFile  = "started" // "PID UNIXNANO KEEPERPID"
 	exitFile   = spec.ExitFile
 	lockFile   = "lock" // flock held by the init while it lives
 	LogFile    = "ctr.log"
@@ -108,6 +125,9 @@ func readState(dir string) State {
 	if f := readFields(filepath.Join(dir, startFile)); len(f) >= 2 {
 		st.Pid, _ = strconv.Atoi(f[0])
 		st.StartedAt = unixNano(f[1])
+		if len(f) >= 3 {
+			st.KeeperPid, _ = strconv.Atoi(f[2])
+		}
 		st.Status = StatusRunning
 	}
 	if f := readFields(filepath.Join(dir, exitFile)); len(f) >= 2 {
@@ -122,7 +142,7 @@ func readState(dir string) State {
 	}
 	st.Running = st.Status == StatusRunning
 	if !st.Running {
-		st.Pid = 0
+		st.Pid, st.KeeperPid = 0, 0
 	}
 	return st
 }

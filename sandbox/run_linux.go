@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +58,11 @@ type Options struct {
 	ReadOnly        bool
 	NoNewPrivileges bool
 	CapAdd, CapDrop []string
+	// Seccomp is the --security-opt seccomp= profile (ReadSeccompOption);
+	// nil is docker's default.
+	Seccomp *SeccompOption
+	// Privileged: podman's rootless --privileged.
+	Privileged bool
 
 	TTY        bool
 	AutoRemove bool
@@ -104,12 +110,36 @@ var (
 
 // Create checks the options and makes the sandbox's record and directory.
 func Create(o Options) (*Sandbox, error) {
-	capset, err := caps.Compute(o.CapAdd, o.CapDrop)
+	capAdd := o.CapAdd
+	if o.Privileged {
+		capAdd = append(capAdd, "ALL")
+	}
+	capset, err := caps.Compute(capAdd, o.CapDrop)
 	if err != nil {
 		return nil, err
 	}
+	seccompOpt := o.Seccomp
+	if seccompOpt == nil {
+		seccompOpt = &SeccompOption{Name: SeccompDefault}
+	}
+	if o.Privileged && o.Seccomp == nil {
+		seccompOpt = &SeccompOption{Name: spec.SeccompUnconfined}
+	}
+	masked, readonly := MaskedPaths, ReadonlyPaths
+	if o.Privileged {
+		masked, readonly = nil, nil
+	}
 	argv, err := Argv(o.Image.Config, o.Entrypoint, o.Args)
 	if err != nil {
+		return nil, err
+	}
+	if o.Name != "" && !validName.MatchString(o.Name) {
+		return nil, invalidf("invalid sandbox name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-]* are allowed", o.Name)
+	}
+	if o.Workdir != "" && !filepath.IsAbs(o.Workdir) {
+		return nil, invalidf("the working directory (-w) must be an absolute path, not %q", o.Workdir)
+	}
+	if err := checkMounts(o.Volumes); err != nil {
 		return nil, err
 	}
 	if o.Index.Driver != "overlay" {
@@ -169,6 +199,7 @@ func Create(o Options) (*Sandbox, error) {
 	rec := Record{
 		ID: id, Name: o.Name, Image: o.ImageRef, ImageID: o.Image.ID, Command: argv,
 		Created: time.Now(), AutoRemove: o.AutoRemove, Detached: o.Detached, Ports: ports, Limits: o.Limits,
+		SeccompJSON: seccompOpt.JSON,
 		Spec: spec.Spec{
 			ID:       id,
 			Hostname: hostname,
@@ -193,8 +224,10 @@ func Create(o Options) (*Sandbox, error) {
 			ReadOnly:        o.ReadOnly,
 			NoNewPrivileges: o.NoNewPrivileges,
 			Capabilities:    capset,
-			MaskedPaths:     MaskedPaths,
-			ReadonlyPaths:   ReadonlyPaths,
+			MaskedPaths:     masked,
+			ReadonlyPaths:   readonly,
+			SeccompProfile:  seccompOpt.Name,
+			Privileged:      o.Privileged,
 			UserNS:          o.Rootless,
 			SingleID:        o.SingleID,
 			Cgroup:          o.Limits.Any(),
@@ -208,6 +241,7 @@ func Create(o Options) (*Sandbox, error) {
 		return nil, err
 	}
 	defer unlock()
+	reclaimStale(o.Paths)
 	if o.Name != "" {
 		if other, err := Lookup(o.Paths, o.Name); err == nil && other.Name == o.Name {
 			return nil, fmt.Errorf("%w: the name %q is used by sandbox %s: remove it or pick another name", ErrNameInUse, o.Name, ShortID(other.ID))
@@ -218,6 +252,56 @@ func Create(o Options) (*Sandbox, error) {
 		return nil, err
 	}
 	return &Sandbox{Record: rec, Dir: dir, State: State{Status: StatusCreated}}, nil
+}
+
+// validName is docker's rule for container names.
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// checkMounts refuses what runc and docker refuse: a mount over the root
+// or on /proc, and two mounts on one destination.
+func checkMounts(ms []spec.Mount) error {
+	seen := map[string]bool{}
+	for _, m := range ms {
+		d := filepath.Clean(m.Destination)
+		switch {
+		case d == "/":
+			return invalidf("invalid mount destination /: the root filesystem cannot be a volume")
+		case d == "/proc" || strings.HasPrefix(d, "/proc/"):
+			return invalidf("invalid mount destination %s: /proc is the sandbox's own", d)
+		case seen[d]:
+			return invalidf("Duplicate mount point: %s", d)
+		}
+		seen[d] = true
+	}
+	return nil
+}
+
+// reclaimStale removes what killed --rm sandboxes left: a directory that
+// asked to be removed ("autoremove") whose lock nobody holds (neither its
+// watcher nor its keeper lives). Their keeper removed the upper layer when
+// the sandbox ended, so what is left is the user's own files; a directory
+// that still holds sub-ID files (the keeper was killed too) stays for
+// usandbox rm. Stale state is recognised by its lock, never by age.
+func reclaimStale(p index.Paths) {
+	base := filepath.Join(p.Root, "sandboxes")
+	ents, err := os.ReadDir(base)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		dir := filepath.Join(base, e.Name())
+		if _, err := os.Lstat(filepath.Join(dir, "autoremove")); err != nil {
+			continue // kept sandboxes are removed by usandbox rm
+		}
+		lock, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR, 0)
+		if err != nil {
+			continue // never started, or being created
+		}
+		if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			os.RemoveAll(dir)
+		}
+		lock.Close()
+	}
 }
 
 // lockNames serializes name checks and sandbox creation.
@@ -305,33 +389,76 @@ func (s *Sandbox) Remove() error {
 	return os.RemoveAll(s.Dir)
 }
 
-// Start runs the sandbox's init and waits for it: the command's exit
-// status comes back. A failure of usandbox itself is an *ExitError with
-// Code 125, and a sandbox that never ran leaves nothing behind.
+// Start runs the sandbox and waits for it: the command's exit status
+// comes back. A failure of usandbox itself is an *ExitError with Code 125,
+// and a new sandbox that never ran leaves nothing behind.
+//
+// The process tree of a sandbox, and who holds what:
+//
+//	usandbox (foreground) or its monitor (detached; C loop once running)
+//	│   holds: the sandbox's lock, the lifeline's write end, the relay or
+//	│   log pipes, the sync socket; waits for the init and the keeper
+//	├── keeper (C, in the sandbox's user namespace, NOT in its pid
+//	│   namespace): holds the lock and the sandbox directory; once the
+//	│   init is dead (pidfd), removes an --rm sandbox's upper layer
+//	├── init (C, pid 1 inside): holds its lifeline and a signalfd only;
+//	│   forwards signals, reaps, exits with the command's status
+//	│   └── setup (Go, pid 2) → execve → the command (pid 2)
+//	│       host fds closed, cwd resolved in the root, keyring, caps,
+//	│       no_new_privs, seccomp, then execve
+//	├── [exec] usandbox exec's child: joined through a pidfd of the init,
+//	│   forked into the pid namespace, execve → the exec'd command
+//	└── [-p] port helper (Go, sandbox's user+net namespaces, host's pid
+//	    and mount namespaces), [network] slirp4netns or pasta
+//
+// No process in the sandbox's pid namespace holds an fd, cwd or root of
+// the host once the command can run, and none that ever did is dumpable
+// or owned by the sandbox's user namespace (see package nsexec and
+// package inner). The command's stdio are pipes relayed by usandbox (or a
+// pty of the sandbox's own devpts with -t), never the caller's terminal.
+// The writable layer of an --rm sandbox is removed only after every
+// process of the sandbox is dead, fd-relative, never following a symlink.
 func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 	s := sb.Spec
 	dir := sb.Dir
-	// The init holds the lock while it lives: a sandbox whose lock is
-	// free is not running. Taking it here also refuses a second start.
+	fresh := sb.State.Status == StatusCreated
+	// Whoever watches the sandbox holds the lock while it lives (and the
+	// keeper until it is cleaned up): a sandbox whose lock is free is not
+	// running. Taking it here also refuses a second start.
+	// The lock file is made and taken under the names lock, which
+	// reclaimStale holds: it never sees a new lock file still free.
+	unlockNames, err := lockNames(p)
+	if err != nil {
+		return 0, err
+	}
 	lock, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
+		unlockNames()
 		return 0, fmt.Errorf("locking the sandbox: %w", err)
 	}
 	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	err = unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	unlockNames()
+	if err != nil {
 		return 0, fmt.Errorf("%w: %s", ErrRunning, ShortID(sb.ID))
 	}
-	for _, f := range []string{startFile, exitFile} {
-		os.Remove(filepath.Join(dir, f))
-	}
-	removeDir := sb.AutoRemove
+	// removeDir: what is left of the directory goes at the end (the keeper
+	// removed the sub-ID-owned upper layer of an --rm sandbox).
+	removeDir := false
 	defer func() {
 		if removeDir {
-			// The init removed the upper layer (its files belong to
-			// sub-IDs); what is left is ours.
 			os.RemoveAll(dir)
 		}
 	}()
+	for _, f := range []string{startFile, exitFile} {
+		os.Remove(filepath.Join(dir, f))
+	}
+
+	prog, err := seccompFor(p, sb, &s)
+	if err != nil {
+		return 0, err
+	}
+	s.Seccomp = prog
 
 	var termState *term.State
 	stdinFD := -1
@@ -345,43 +472,41 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 	}
 
 	flags := namespaces(&s)
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		return 0, err
-	}
-	defer devnull.Close()
-	stdin, stdout, stderr := devnull, sio.Stdout, sio.Stderr
-	if sio.Interactive && sio.Stdin != nil {
-		stdin = sio.Stdin
-	}
-	// A detached sandbox without published ports ends up watched by C
-	// loops (package lean) instead of two Go processes: the port driver
-	// needs Go, so -p keeps the Go monitor.
+	// A detached sandbox without published ports ends up watched by a C
+	// loop (package lean) instead of a Go process: the port driver needs
+	// Go, so -p keeps the Go monitor.
 	leanMode := sio.Log != nil && len(sb.Ports) == 0 && os.Getenv("USANDBOX_NO_LEAN") == ""
-	s.Lean = leanMode
 	var leanOut, leanErr *os.File
 	var logWG sync.WaitGroup
+	var stdio *relay
 	if sio.Log != nil {
-		outR, outW, err := os.Pipe()
-		if err != nil {
+		if stdio, err = newRelay(nil, nil, nil); err != nil {
 			return 0, err
 		}
-		errR, errW, err := os.Pipe()
-		if err != nil {
-			return 0, err
-		}
-		defer outW.Close()
-		defer errW.Close()
-		stdout, stderr = outW, errW
 		if leanMode {
 			// The C monitor reads them, once the command runs.
-			leanOut, leanErr = outR, errR
+			leanOut, leanErr = stdio.takeOutputs()
 		} else {
+			outR, errR := stdio.takeOutputs()
 			logWG.Add(2)
 			go func() { defer logWG.Done(); sio.Log.Copy("stdout", outR); outR.Close() }()
 			go func() { defer logWG.Done(); sio.Log.Copy("stderr", errR); errR.Close() }()
 		}
+	} else {
+		var in io.Reader
+		if sio.Interactive && !s.Process.Terminal && sio.Stdin != nil {
+			in = sio.Stdin
+		}
+		var out, errOut io.Writer = sio.Stdout, sio.Stderr
+		if s.Process.Terminal {
+			out, errOut = nil, nil // the pty carries everything
+		}
+		if stdio, err = newRelay(in, out, errOut); err != nil {
+			return 0, err
+		}
 	}
+	defer stdio.closeChildEnds()
+
 	var cg *cgroupv2.Cgroup
 	if sb.Limits.Any() {
 		info, err := cgroupv2.Detect()
@@ -392,45 +517,72 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 			return 0, err
 		}
 		defer cg.Remove()
-		writeFileAtomic(filepath.Join(dir, cgroupFile), []byte(cg.Dir+"\n"))
+		if err := writeFileAtomic(filepath.Join(dir, cgroupFile), []byte(cg.Dir+"\n")); err != nil {
+			return 0, err
+		}
 		defer os.Remove(filepath.Join(dir, cgroupFile))
 	}
 	trace.Mark("parent", "sandbox directory ready")
+
+	lifeR, lifeW, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	defer lifeW.Close()
+	var state *os.File
+	if sb.AutoRemove {
+		if state, err = os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0); err != nil {
+			lifeR.Close()
+			return 0, fmt.Errorf("opening the sandbox directory: %w", err)
+		}
+	}
 
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, userns.ForwardedSignals...)
 	defer signal.Stop(sigs)
 
 	child, err := nsexec.Start(nsexec.Config{
-		Args:  []string{"usandbox-init", ShortID(sb.ID)},
-		Env:   initEnv(),
-		Flags: flags,
-		Fork:  true,
-		MapIDs: func(pid int) error {
-			if err := plan.Apply(pid); err != nil {
-				return err
-			}
-			// Into the cgroup before it makes its cgroup namespace and
-			// forks the init, which so sees its cgroup as the root.
-			if cg != nil {
-				return cg.Add(pid)
-			}
-			return nil
-		},
-		Stdin: stdin, Stdout: stdout, Stderr: stderr,
-		ExtraFiles: []*os.File{lock},
+		Args:    []string{"usandbox-init", ShortID(sb.ID)},
+		Env:     initEnv(),
+		Flags:   flags,
+		Sandbox: &nsexec.SandboxConfig{Lifeline: lifeR, State: state, Lock: lock, AutoRemove: sb.AutoRemove},
+		MapIDs:  plan.Apply,
+		Stdin:   stdio.in, Stdout: stdio.out, Stderr: stdio.err,
 	})
+	lifeR.Close()
+	if state != nil {
+		state.Close()
+	}
 	if err != nil {
-		removeDir = true
+		removeDir = fresh || sb.AutoRemove
 		return 0, fmt.Errorf("starting the sandbox: %w", err)
 	}
+	// abort ends a sandbox whose command never ran.
+	abort := func() {
+		child.Signal(unix.SIGKILL)
+		child.Wait()
+		child.WaitKeeper()
+		removeDir = fresh || sb.AutoRemove
+	}
 	trace.Mark("parent", "init started, IDs mapped")
+	if cg != nil {
+		// Into the cgroup before the init makes its cgroup namespace,
+		// which so has the sandbox's cgroup as its root.
+		if err := cg.Add(child.Pid); err != nil {
+			abort()
+			return 0, err
+		}
+	}
+	if _, err := lifeW.Write([]byte{nsexec.LifelineGo}); err != nil {
+		abort()
+		return 0, fmt.Errorf("starting the sandbox's init: %w", err)
+	}
 	if s.Network == slirp.Slirp4netns || s.Network == slirp.Pasta {
-		netw, err := startNetwork(p, sb, child.Pid)
+		// The drivers enter the sandbox's namespaces through the keeper's
+		// /proc/PID/ns: the init is not dumpable.
+		netw, err := startNetwork(p, sb, child.KeeperPid())
 		if err != nil {
-			child.Signal(unix.SIGKILL)
-			child.Wait()
-			removeDir = sb.AutoRemove
+			abort()
 			return 0, err
 		}
 		defer netw.Close()
@@ -438,27 +590,21 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 		s.Net = &cfg
 		trace.Mark("parent", "network up")
 	}
-	// Our copy of the lock stays open until the exit is recorded: "not
-	// locked" must mean "stopped, and its status written".
-	if sio.Log != nil {
-		// The init and the command hold the write ends now.
-		stdout.Close()
-		stderr.Close()
-	}
+	// The init, the setup and the keeper hold their ends now.
+	stdio.closeChildEnds()
 	if err := spec.Send(child.Conn, s); err != nil {
-		child.Signal(unix.SIGKILL)
-		child.Wait()
-		removeDir = true
+		abort()
 		return 0, err
 	}
 
-	var relay sync.WaitGroup
+	var relayWG sync.WaitGroup
 	var setupErr *ExitError
+	started := false
 	for {
 		var m spec.Message
 		fds, err := spec.Recv(child.Conn, &m)
 		if err != nil {
-			break // the init exited; its status says how
+			break // the command runs (the socket closed on exec) or setup died
 		}
 		switch m.Kind {
 		case spec.KindPTY:
@@ -480,26 +626,35 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 			if stdinFD >= 0 && term.IsTerminal(stdinFD) {
 				termState, _ = term.MakeRaw(stdinFD)
 			}
-			relayPTY(master, stdin, sio.Stdout, sio.Interactive, &relay)
+			relayPTY(master, sio.Stdin, sio.Stdout, sio.Interactive, &relayWG)
 			if stdinFD >= 0 {
 				go resizeOnWinch(master, stdinFD)
 			}
 		case spec.KindError:
 			setupErr = &ExitError{Code: m.Code, Msg: m.Msg}
 		case spec.KindStarted:
-			if cg != nil {
-				if err := cg.LimitPids(sb.Limits.PidsLimit); err != nil {
-					child.Signal(unix.SIGKILL)
-					setupErr = &ExitError{Code: 125, Msg: err.Error()}
-					break
-				}
+			started = true
+		}
+	}
+	trace.Mark("parent", "setup done")
+	if started && setupErr == nil {
+		if cg != nil {
+			if err := cg.LimitPids(sb.Limits.PidsLimit); err != nil {
+				child.Signal(unix.SIGKILL)
+				setupErr = &ExitError{Code: 125, Msg: err.Error()}
 			}
-			writeFileAtomic(filepath.Join(dir, startFile), []byte(fmt.Sprintf("%d %d\n", child.Pid, time.Now().UnixNano())))
+		}
+	}
+	if started && setupErr == nil {
+		if err := writeFileAtomic(filepath.Join(dir, startFile), []byte(fmt.Sprintf("%d %d %d\n", child.Pid, time.Now().UnixNano(), child.KeeperPid()))); err != nil {
+			child.Signal(unix.SIGKILL)
+			setupErr = &ExitError{Code: 125, Msg: fmt.Sprintf("recording the start: %v", err)}
+		} else {
 			if sio.Started != nil {
 				sio.Started(child.Pid)
 			}
 			if leanMode {
-				err := execLeanMonitor(p, sb, child, lock, leanOut, leanErr, sio.Log)
+				err := execLeanMonitor(p, sb, child, lock, lifeW, leanOut, leanErr, sio.Log)
 				// Still here: the exec failed, the Go monitor carries on.
 				fmt.Fprintln(os.Stderr, "usandbox monitor: staying in Go:", err)
 				leanMode = false
@@ -513,17 +668,15 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 				}
 			}
 		}
-		if m.Kind == spec.KindStarted || m.Kind == spec.KindError {
-			trace.Mark("parent", "init says "+m.Kind)
-			break
-		}
 	}
 
 	stopForwarding := forwardSignals(sigs, child)
 	st, err := child.Wait()
 	trace.Mark("parent", "init exited")
 	stopForwarding()
-	relay.Wait()
+	keeperErr := child.WaitKeeper()
+	stdio.wait()
+	relayWG.Wait()
 	logWG.Wait()
 	if sio.Log != nil {
 		sio.Log.Close()
@@ -534,10 +687,20 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if setupErr == nil && !started {
+		setupErr = &ExitError{Code: 125, Msg: fmt.Sprintf("the sandbox's init failed before the command ran (%v)", st)}
+	}
 	if setupErr != nil {
-		// The sandbox never ran: nothing of it stays.
-		removeDir = true
+		// A new sandbox that never ran: nothing of it stays.
+		removeDir = fresh || sb.AutoRemove
 		return 0, setupErr
+	}
+	removeDir = sb.AutoRemove
+	if keeperErr != nil && sb.AutoRemove {
+		// Its upper layer is still there: leave the directory for
+		// usandbox rm (or system check) rather than half of it.
+		removeDir = false
+		fmt.Fprintf(os.Stderr, "usandbox: removing sandbox %s failed (%v): remove it with usandbox rm %s\n", ShortID(sb.ID), keeperErr, ShortID(sb.ID))
 	}
 	code := userns.ExitStatus(st)
 	if cg != nil && cg.OOMKilled() {
@@ -547,7 +710,9 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 		return 0, &ExitError{Code: 137, Msg: fmt.Sprintf("the sandbox ran out of memory (--memory %s) and was killed", humanBytes(sb.Limits.Memory))}
 	}
 	if !sb.AutoRemove {
-		WriteExit(dir, code, false)
+		if err := WriteExit(dir, code, false); err != nil {
+			fmt.Fprintf(os.Stderr, "usandbox: recording the exit status of %s: %v\n", ShortID(sb.ID), err)
+		}
 	}
 	return code, nil
 }
@@ -690,9 +855,9 @@ func forwardSignals(sigs <-chan os.Signal, child *nsexec.Child) (stop func()) {
 }
 
 // execLeanMonitor replaces this monitor with package lean's C loop, which
-// logs the output and waits for the init, then runs Finish. It returns
-// only on failure.
-func execLeanMonitor(p index.Paths, sb *Sandbox, child *nsexec.Child, lock, out, errOut *os.File, log *LogWriter) error {
+// logs the output and waits for the init and the keeper, then runs
+// Finish. It returns only on failure.
+func execLeanMonitor(p index.Paths, sb *Sandbox, child *nsexec.Child, lock, lifeline, out, errOut *os.File, log *LogWriter) error {
 	logFD, err := log.Fd()
 	if err != nil {
 		return err
@@ -713,7 +878,7 @@ func execLeanMonitor(p index.Paths, sb *Sandbox, child *nsexec.Child, lock, out,
 		env = append(env, "USANDBOX_TRACE=1")
 	}
 	// The lock and the lifeline stay open through the C loop and Finish.
-	return lean.Monitor(child.Pid, fd(out), fd(errOut), logFD, DefaultLogMax, env, int(lock.Fd()), int(child.Conn.Fd()))
+	return lean.Monitor(child.Pid, child.KeeperPid(), fd(out), fd(errOut), logFD, DefaultLogMax, env, int(lock.Fd()), int(lifeline.Fd()))
 }
 
 // Environment of the finish step.

@@ -8,7 +8,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
@@ -73,6 +75,9 @@ func CheckPorts(ports []Port) ([]Port, error) {
 				closer, got = l, l.Addr().(*net.TCPAddr).Port
 			}
 		}
+		if errors.Is(err, unix.EADDRNOTAVAIL) {
+			return nil, fmt.Errorf("publishing %s: %s is not an address of this machine: give one of its addresses, or none (all of them)", p, p.HostIP)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("publishing %s: host %w (%v): pick another host port", p, ErrPortInUse, unwrapSyscall(err))
 		}
@@ -126,6 +131,11 @@ func Setup(o Options, pid int, stateDir string, log io.Writer) (*Network, error)
 	if cleanup != nil {
 		n.cleanups = append(n.cleanups, cleanup)
 	}
+	if o.Mode == Pasta {
+		// pasta daemonizes, and the driver keeps no handle on it; this
+		// passt release does not end with the namespace either.
+		n.cleanups = append(n.cleanups, func() error { return stopPasta(pid) })
+	}
 	if err != nil {
 		n.Close()
 		return nil, fmt.Errorf("--network %s: %w", o.Mode, err)
@@ -157,11 +167,17 @@ func (n *Network) Publish(ports []Port, pid int, stateDir string, log io.Writer)
 	if err != nil {
 		return fmt.Errorf("port driver: %w", err)
 	}
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("port driver: the sandbox's init: %w", err)
+	}
+	join := os.NewFile(uintptr(pidfd), "pidfd")
+	defer join.Close()
 	child, err := nsexec.Start(nsexec.Config{
 		Args:   []string{"usandbox-ports"},
 		Env:    []string{PortChildRoleEnv, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		Flags:  unix.CLONE_NEWUSER | unix.CLONE_NEWNET,
-		Join:   pid,
+		Join:   join,
 		Stderr: log,
 	})
 	if err != nil {
@@ -206,4 +222,38 @@ func (n *Network) Close() error {
 	}
 	n.cleanups = nil
 	return errors.Join(errs...)
+}
+
+// stopPasta ends the pasta that serves the namespaces of pid: one of our
+// own processes running pasta whose last argument is pid (the driver
+// passes the target pid last).
+func stopPasta(pid int) error {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return err
+	}
+	target := strconv.Itoa(pid)
+	uid := os.Getuid()
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+e.Name(), &st) != nil || int(st.Uid) != uid {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+		if len(args) < 2 || !strings.HasPrefix(filepath.Base(args[0]), "pasta") || args[len(args)-1] != target {
+			continue
+		}
+		if err := unix.Kill(p, unix.SIGTERM); err != nil && err != unix.ESRCH {
+			return fmt.Errorf("stopping pasta (pid %d): %w", p, err)
+		}
+	}
+	return nil
 }

@@ -32,12 +32,17 @@ func execCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			sb, err := firstSandbox(cmd)
+			p, err := cliutil.Paths(cmd)
+			if err != nil {
+				return err
+			}
+			sb, err := sandbox.Lookup(p, cmd.Args().First())
 			if err != nil {
 				return err
 			}
 			code, err := sandbox.Exec(sb, sandbox.ExecOptions{
-				Args: cmd.Args().Slice()[1:], Env: env, User: cmd.String("user"), Workdir: cmd.String("workdir"),
+				Paths: p,
+				Args:  cmd.Args().Slice()[1:], Env: env, User: cmd.String("user"), Workdir: cmd.String("workdir"),
 				TTY: cmd.Bool("tty"), Interactive: cmd.Bool("interactive"),
 				Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 			})

@@ -19,6 +19,7 @@ import (
 
 	"usandbox/internal/cliutil"
 	"usandbox/sandbox"
+	"usandbox/sandbox/spec"
 	"usandbox/slirp"
 	"usandbox/storage/index"
 	"usandbox/userns"
@@ -547,6 +548,7 @@ func inspectSandbox(sb *sandbox.Sandbox) map[string]any {
 			"CpuWeight": sb.Limits.CPUWeight, "CpusetCpus": sb.Limits.CpusetCpus, "PidsLimit": sb.Limits.PidsLimit,
 			"AutoRemove": sb.AutoRemove, "ReadonlyRootfs": s.ReadOnly, "NetworkMode": s.Network,
 			"CapAdd": s.Capabilities, "NoNewPrivileges": s.NoNewPrivileges,
+			"Privileged": s.Privileged, "SecurityOpt": securityOpt(s),
 		},
 		"Mounts": mounts,
 		"Ports":  sb.Ports,
@@ -714,4 +716,82 @@ func systemCommand() *cli.Command {
 			},
 		}},
 	}
+}
+
+// securityOpt is the sandbox's security options as docker shows them: the
+// seccomp profile in effect ("default" is docker's) and no-new-privileges.
+func securityOpt(s spec.Spec) []string {
+	prof := s.SeccompProfile
+	if prof == "" {
+		prof = "default"
+	}
+	out := []string{"seccomp=" + prof}
+	if s.NoNewPrivileges {
+		out = append(out, "no-new-privileges")
+	}
+	return out
+}
+
+// rmiCommand hands rmi to usandbox-image; with -f it first removes the
+// sandboxes made from those images (podman's rmi -f), so that no sandbox
+// is ever left whose layers are gone. Without -f, usandbox-image refuses
+// an image in use (exit 2, naming the sandboxes).
+func rmiCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "rmi",
+		Usage:     "remove images (-f: and the sandboxes made from them)",
+		ArgsUsage: "IMAGE...",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove the sandboxes that use the image first"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Bool("force") && cmd.NArg() > 0 {
+				p, err := cliutil.Paths(cmd)
+				if err != nil {
+					return err
+				}
+				if ix, err := index.Read(p); err == nil {
+					for _, ref := range cmd.Args().Slice() {
+						im, err := ix.Lookup(ref)
+						if err != nil {
+							continue // usandbox-image says what is wrong
+						}
+						if err := removeSandboxesOf(p, im.ID); err != nil {
+							return err
+						}
+					}
+				}
+			}
+			return execImageTool(os.Args[1:])
+		},
+	}
+}
+
+// removeSandboxesOf stops and removes every sandbox made from image id.
+func removeSandboxesOf(p index.Paths, id string) error {
+	all, err := sandbox.List(p)
+	if err != nil {
+		return err
+	}
+	for _, sb := range all {
+		if sb.ImageID != id {
+			continue
+		}
+		unlock, err := opLock(p, sb.ID)
+		if err != nil {
+			return err
+		}
+		if sandbox.Locked(sb.Dir) {
+			if err := stopSandbox(sb, 0); err != nil && !errors.Is(err, sandbox.ErrNotRunning) {
+				unlock()
+				return err
+			}
+		}
+		err = removeSandbox(sb)
+		unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

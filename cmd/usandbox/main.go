@@ -79,7 +79,7 @@ func newApp() *cli.Command {
 			portCommand(),
 			imageCommand("pull", "pull an image from a registry, an OCI layout or an archive", "IMAGE"),
 			imageCommand("images", "list images", ""),
-			imageCommand("rmi", "remove images", "IMAGE..."),
+			rmiCommand(),
 			doctorCommand(),
 			systemCommand(),
 		},

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 
 	"github.com/urfave/cli/v3"
 
@@ -44,7 +45,8 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "slirp4netns[:mtu=N,cidr=A.B.C.D/N,allow_host_loopback=true] (default when installed), pasta[:…], none or host"},
 			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish [HOST-IP:][HOST-PORT:]CONTAINER-PORT[/tcp|/udp]"},
 			&cli.BoolFlag{Name: "read-only", Usage: "mount the root filesystem read-only"},
-			&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges"},
+			&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json (docker's format; default: docker's profile)"},
+			&cli.BoolFlag{Name: "privileged", Usage: "every capability in the sandbox's user namespace, no seccomp, no masked or read-only paths, the host's devices you can open"},
 			&cli.StringSliceFlag{Name: "cap-add", Usage: "add a capability (or ALL)"},
 			&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop a capability (or ALL)"},
 			&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (512m, 1g, bytes)"},
@@ -105,13 +107,22 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 		}
 		o.Ports = append(o.Ports, p)
 	}
+	o.Privileged = cmd.Bool("privileged")
 	for _, so := range cmd.StringSlice("security-opt") {
-		switch so {
-		case "no-new-privileges", "no-new-privileges:true", "no-new-privileges=true":
+		key, value, _ := strings.Cut(so, "=")
+		if k, v, ok := strings.Cut(so, ":"); ok && !strings.Contains(k, "=") {
+			key, value = k, v // docker's older KEY:VALUE form
+		}
+		switch {
+		case key == "no-new-privileges" && (value == "" || value == "true"):
 			o.NoNewPrivileges = true
-		case "no-new-privileges:false", "no-new-privileges=false":
+		case key == "no-new-privileges" && value == "false":
+		case key == "seccomp" && value != "":
+			if o.Seccomp, err = sandbox.ReadSeccompOption(value); err != nil {
+				return err
+			}
 		default:
-			return cliutil.UsageError(cmd, "unsupported --security-opt %q (usandbox knows no-new-privileges)", so)
+			return cliutil.UsageError(cmd, "unsupported --security-opt %q (usandbox knows no-new-privileges and seccomp=unconfined|FILE.json)", so)
 		}
 	}
 	if o.Limits, err = limitsFromFlags(cmd); err != nil {

@@ -79,6 +79,9 @@ func setUsageErrors(c *cli.Command) {
 	c.OnUsageError = func(_ context.Context, cmd *cli.Command, err error, _ bool) error {
 		return fmt.Errorf("%w (see usandbox %s --help)", err, cmd.Name)
 	}
+	// A repeated flag's values are taken whole: -e 'LIST=a,b' is one
+	// variable, --tmpfs /x:size=1m,mode=1777 one mount.
+	c.DisableSliceFlagSeparator = true
 	for _, sub := range c.Commands {
 		setUsageErrors(sub)
 	}
@@ -102,6 +105,12 @@ func Paths(cmd *cli.Command) (index.Paths, error) {
 	}
 	if r := cmd.String("runroot"); r != "" {
 		if p.RunRoot, err = filepath.Abs(r); err != nil {
+			return p, err
+		}
+	}
+	if _, inside := userns.InNamespace(); !inside && p.RunRoot == index.TempRunRoot(userns.HostUID()) {
+		// In the shared /tmp: made and checked before anything uses it.
+		if err := index.PrivateDir(p.RunRoot, os.Getuid()); err != nil {
 			return p, err
 		}
 	}

@@ -1,9 +1,24 @@
-// Package inner is the sandbox's init: pid 1 of the sandbox's pid
-// namespace, started by package sandbox through nsexec already inside the
-// sandbox's namespaces. It builds the root filesystem, hardens the
-// sandbox, starts the command, then stays as init: it forwards signals,
-// reaps orphans and exits with the command's status. Being pid 1 is what
-// lets a SIGTERM end a command that installs no handler (exit 143).
+// Package inner runs inside a sandbox's namespaces, in Go, until the
+// sandbox's command takes over: Main is the setup process of a new
+// sandbox (pid 2, the first child of the C init of package nsexec), which
+// builds the root filesystem and hardens the sandbox; ExecMain is the
+// process that `usandbox exec` puts into a running sandbox. Both end by
+// replacing themselves with the command (execve on the thread that did
+// the setup), so no Go code stays in the sandbox.
+//
+// The invariants they keep:
+//   - No host file, directory, cwd or root: every fd but stdio and the
+//     socket to the parent (close-on-exec) is closed before the working
+//     directory is entered, the working directory is resolved inside the
+//     root (no symlink out, no /proc/self/fd magic link) and checked after
+//     chdir.
+//   - Never dumpable while it holds anything of the host: the C stage made
+//     the process non-dumpable before it entered the sandbox's pid
+//     namespace, and every change of credentials is followed by
+//     PR_SET_DUMPABLE 0 again.
+//   - A fresh, empty session keyring: nothing of the caller's keys.
+//   - The capability bounding set, no_new_privs and the seccomp filter are
+//     set on the thread that calls execve.
 package inner
 
 import (
@@ -11,18 +26,16 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
-	"unsafe"
 
+	securejoin "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
 	"usandbox/internal/trace"
-	"usandbox/sandbox/lean"
 	"usandbox/sandbox/spec"
 )
 
@@ -36,232 +49,280 @@ func (e *setupError) Error() string { return e.err.Error() }
 
 func fail(err error) error { return &setupError{125, err} }
 
-// Signals forwarded to the command. SIGCHLD is the init's own.
-var forwarded = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2,
-	unix.SIGWINCH, unix.SIGCONT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGALRM, unix.SIGPIPE}
-
-// Main runs the init; conn is the socket to the usandbox parent. It
-// returns the exit status.
+// Main runs the setup of a new sandbox; conn is the socket to the usandbox
+// parent. It returns (an exit status) only on failure: on success the
+// command replaces this process.
 func Main(conn *os.File) int {
-	// The capability bounding set and no_new_privs are per thread, and a
-	// child inherits them from the thread that forks it: setup and the
-	// fork of the command all happen on this one thread.
+	// The capability bounding set, no_new_privs and the seccomp filter are
+	// per thread, and execve keeps those of the calling thread: setup and
+	// the exec happen on this one thread.
 	runtime.LockOSThread()
-	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("usandbox-init\x00")[0])), 0, 0, 0)
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, append(forwarded, unix.SIGCHLD)...)
-
-	trace.Mark("init", "Go runtime up")
+	trace.Mark("setup", "Go runtime up")
 	var s spec.Spec
 	if _, err := spec.Recv(conn, &s); err != nil {
 		// The parent is gone: nobody to report to.
 		return 125
 	}
-	// Non-dumpable from here on: /proc/1/{exe,mem,fd,environ} of this
-	// process (the usandbox binary) are out of reach of the sandbox's
-	// root, which closes the /proc/self/exe class of escapes
-	// (CVE-2019-5736). Until the spec came, the parent's network drivers
-	// needed /proc/PID/ns of this process; nothing of the sandbox existed.
-	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	// Whatever this process inherited stays out of the sandbox.
-	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
-
-	state, err := unix.Open(s.StateDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return report(conn, fail(fmt.Errorf("opening the sandbox state: %w", err)), -1, &s)
+	trace.Mark("setup", "spec received")
+	err := setup(&s)
+	if err == nil {
+		err = execCommand(&s, conn, true)
 	}
-	exe := -1
-	if s.Lean {
-		// This binary, for the lean init's exec after pivot_root.
-		if exe, err = unix.Open("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
-			return report(conn, fail(fmt.Errorf("opening usandbox's binary: %w", err)), state, &s)
-		}
-	}
-	sandboxes, err := unix.Open(filepath.Dir(s.StateDir), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return report(conn, fail(fmt.Errorf("opening the sandboxes directory: %w", err)), state, &s)
-	}
-	cmd, err := setup(&s, conn)
-	if err != nil {
-		return report(conn, err, state, &s)
-	}
-	if err := spec.Send(conn, spec.Message{Kind: spec.KindStarted, Pid: cmd.Process.Pid}); err != nil {
-		cmd.Process.Kill()
-	}
-	if s.Lean {
-		cleanStale(sandboxes, s.ID)
-		// Signals caught so far go to the command before the exec.
-		for pending := true; pending; {
-			select {
-			case sig := <-sigs:
-				if sig != unix.SIGCHLD {
-					unix.Kill(cmd.Process.Pid, sig.(unix.Signal))
-				}
-			default:
-				pending = false
-			}
-		}
-		err := lean.Init(exe, cmd.Process.Pid, int(conn.Fd()), state, s.AutoRemove)
-		// Still here: the exec failed; the Go loop serves as well.
-		fmt.Fprintln(os.Stderr, "usandbox init: staying in Go:", err)
-	}
-	go lifeline(conn, &s, state, sandboxes)
-	go cleanStale(sandboxes, s.ID)
-	status := initLoop(cmd.Process.Pid, sigs)
-	trace.Mark("init", "command exited")
-	cleanup(&s, state, -1)
-	trace.Mark("init", "cleaned up")
-	return status
+	return report(conn, err)
 }
 
-// report sends a setup failure to the parent. A sandbox that never ran
-// leaves nothing behind, --rm or not: its upper layer goes here, the rest
-// with the parent.
-func report(conn *os.File, err error, state int, s *spec.Spec) int {
+// report sends a failure to the parent and returns its exit status.
+func report(conn *os.File, err error) int {
 	code := 125
 	var se *setupError
 	if errors.As(err, &se) {
 		code = se.code
 	}
-	spec.Send(conn, spec.Message{Kind: spec.KindError, Code: code, Msg: err.Error()})
-	if state >= 0 {
-		s.AutoRemove = true
-		cleanup(s, state, -1)
-	}
+	// If the parent is gone, the exit status is all that is left.
+	_ = spec.Send(conn, spec.Message{Kind: spec.KindError, Code: code, Msg: err.Error()})
 	return code
 }
 
-// lifeline ends the sandbox when the usandbox process that watches it
-// (the foreground usandbox, or a detached sandbox's monitor) is gone: it
-// held the other end of conn. Nothing may run unwatched.
-func lifeline(conn *os.File, s *spec.Spec, state, sandboxes int) {
-	buf := make([]byte, 64)
-	for {
-		if _, err := conn.Read(buf); err != nil {
-			break
-		}
-	}
-	if !s.AutoRemove {
-		spec.WriteExit(fdPath(state), 137, false)
-	}
-	cleanup(s, state, sandboxes)
-	// pid 1 exits: the kernel kills everything else in the sandbox.
-	os.Exit(137)
-}
-
-// cleanup removes an --rm sandbox's upper layer: its files belong to the
-// sandbox's IDs, which only this namespace may delete. The parent removes
-// the rest of the state directory.
-func cleanup(s *spec.Spec, state int, sandboxes int) {
-	if !s.AutoRemove {
-		return
-	}
-	// Let go of the overlay first.
-	unix.Unmount("/", unix.MNT_DETACH)
-	dir := fdPath(state)
-	for _, d := range []string{"upper", "work"} {
-		os.RemoveAll(dir + "/" + d)
-	}
-	// The rest is the parent's to remove, unless it is gone.
-	if sandboxes >= 0 {
-		os.RemoveAll(filepath.Join(fdPath(sandboxes), s.ID))
-	}
-}
-
-func setup(s *spec.Spec, conn *os.File) (*exec.Cmd, error) {
+// setup builds the sandbox's root filesystem and enters it.
+func setup(s *spec.Spec) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return nil, fail(fmt.Errorf("making mounts private: %w", err))
+		return fail(fmt.Errorf("making mounts private: %w", err))
 	}
-	trace.Mark("init", "spec received")
 	if s.Net != nil && s.Net.Configure {
 		// Still the host's files: its ip sets the interface up.
 		if err := configureInterface(s.Net); err != nil {
-			return nil, fail(err)
+			return fail(err)
 		}
 	}
 	if err := mountRootfs(s); err != nil {
-		return nil, fail(err)
+		return fail(err)
 	}
-	trace.Mark("init", "overlay mounted")
+	trace.Mark("setup", "overlay mounted")
 	r, err := openRoot(s.Rootfs.Target)
 	if err != nil {
-		return nil, fail(err)
+		return fail(err)
 	}
-	defer r.close()
-	if err := setupMounts(s, r); err != nil {
-		return nil, fail(err)
+	err = setupMounts(s, r)
+	r.close()
+	if err != nil {
+		return fail(err)
 	}
-	trace.Mark("init", "mounts done")
+	trace.Mark("setup", "mounts done")
 	if err := pivot(s.Rootfs.Target); err != nil {
-		return nil, fail(err)
+		return fail(err)
 	}
 	if err := finishMounts(s); err != nil {
-		return nil, fail(err)
+		return fail(err)
 	}
 	if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
-		return nil, fail(fmt.Errorf("setting the hostname: %w", err))
+		return fail(fmt.Errorf("setting the hostname: %w", err))
 	}
 	if s.Network != "host" {
 		if err := loopbackUp(); err != nil {
-			return nil, fail(err)
+			return fail(err)
 		}
 	}
+	return nil
+}
 
+// execCommand replaces this process with the sandbox's command: it closes
+// every inherited fd, enters the working directory (created if create
+// is set, as docker run does), joins a new session keyring, sets up the
+// terminal, drops capabilities, loads the seccomp filter, changes to the
+// command's user and calls execve. It returns only on failure.
+func execCommand(s *spec.Spec, conn *os.File, create bool) error {
+	if err := closeInherited(int(conn.Fd())); err != nil {
+		return fail(err)
+	}
 	p := s.Process
 	user, err := lookupUser(p.User)
 	if err != nil {
-		return nil, fail(err)
+		return fail(err)
 	}
 	env := withDefaults(p.Env, user, p.Terminal)
 	cwd := p.Cwd
 	if cwd == "" {
 		cwd = "/"
 	}
-	if err := os.MkdirAll(cwd, 0o755); err != nil {
-		return nil, fail(fmt.Errorf("working directory %s: %w", cwd, err))
+	if err := enterWorkdir(cwd, create); err != nil {
+		return err
 	}
 	if len(p.Args) == 0 {
-		return nil, fail(errors.New("no command given and the image has none"))
+		return fail(errors.New("no command given and the image has none"))
 	}
 	path, err := lookPath(p.Args[0], env, cwd)
 	if err != nil {
-		return nil, err
+		return err
 	}
-
-	cmd := &exec.Cmd{Path: path, Args: p.Args, Env: env, Dir: cwd}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setsid: true,
-		// Like docker, the primary group is also a supplementary one.
-		Credential: &syscall.Credential{Uid: user.UID, Gid: user.GID, Groups: append([]uint32{user.GID}, user.Groups...), NoSetGroups: s.SingleID},
+	if err := newSessionKeyring(); err != nil {
+		return fail(err)
+	}
+	if _, err := unix.Setsid(); err != nil {
+		return fail(fmt.Errorf("setsid: %w", err))
 	}
 	if p.Terminal {
 		tty, err := openPTY(p.Rows, p.Cols, conn)
 		if err != nil {
-			return nil, fail(err)
+			return fail(err)
 		}
-		defer tty.Close()
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-		cmd.SysProcAttr.Setctty = true
-		cmd.SysProcAttr.Ctty = 0
-	} else {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		if err := unix.IoctlSetInt(int(tty.Fd()), unix.TIOCSCTTY, 0); err != nil {
+			return fail(fmt.Errorf("setting the controlling terminal: %w", err))
+		}
+		for fd := 0; fd < 3; fd++ {
+			if err := unix.Dup3(int(tty.Fd()), fd, 0); err != nil {
+				return fail(fmt.Errorf("connecting the terminal: %w", err))
+			}
+		}
+		tty.Close()
 	}
-
 	// Last, because they take from this process what setup needed.
 	if err := limitCapabilities(s.Capabilities); err != nil {
-		return nil, fail(err)
+		return fail(err)
 	}
 	if s.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return nil, fail(fmt.Errorf("setting no_new_privs: %w", err))
+			return fail(fmt.Errorf("setting no_new_privs: %w", err))
 		}
 	}
-	trace.Mark("init", "hardened, starting the command")
-	if err := cmd.Start(); err != nil {
-		return nil, execError(p.Args[0], err)
+	if err := loadSeccomp(s); err != nil {
+		return fail(err)
 	}
-	trace.Mark("init", "command started")
-	return cmd, nil
+	if err := setUser(user, s.SingleID); err != nil {
+		return fail(err)
+	}
+	trace.Mark("setup", "hardened, exec")
+	if err := spec.Send(conn, spec.Message{Kind: spec.KindStarted}); err != nil {
+		return fail(err)
+	}
+	err = syscall.Exec(path, p.Args, env)
+	return execError(p.Args[0], err)
+}
+
+// closeInherited closes every fd but stdio and keep. The Go runtime's own
+// anonymous inodes (epoll, eventfd) stay: they name nothing of the host.
+func closeInherited(keep int) error {
+	dir, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("listing open files: %w", err)
+	}
+	var fds []int
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Getdents(dir, buf)
+		if err != nil {
+			unix.Close(dir)
+			return fmt.Errorf("listing open files: %w", err)
+		}
+		if n <= 0 {
+			break
+		}
+		_, _, names := unix.ParseDirent(buf[:n], -1, nil)
+		for _, name := range names {
+			if fd, err := strconv.Atoi(name); err == nil && fd > 2 && fd != keep && fd != dir {
+				fds = append(fds, fd)
+			}
+		}
+	}
+	unix.Close(dir)
+	for _, fd := range fds {
+		link, err := os.Readlink(fdPath(fd))
+		if err != nil {
+			continue // closed meanwhile
+		}
+		if strings.HasPrefix(link, "anon_inode:") {
+			continue
+		}
+		if err := unix.Close(fd); err != nil && err != unix.EBADF {
+			return fmt.Errorf("closing fd %d: %w", fd, err)
+		}
+	}
+	return nil
+}
+
+// enterWorkdir makes cwd (a path inside the sandbox) the working
+// directory. It is resolved inside the root with no symlink leading out
+// and no magic link (/proc/self/fd/N) followed, created if create is set,
+// and checked after the chdir: the kernel shows a directory outside the
+// root as "(unreachable)".
+func enterWorkdir(cwd string, create bool) error {
+	if !filepath.IsAbs(cwd) {
+		return fail(fmt.Errorf("working directory %q: must be an absolute path", cwd))
+	}
+	root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fail(fmt.Errorf("working directory %s: %w", cwd, err))
+	}
+	defer root.Close()
+	var dir *os.File
+	if create {
+		dir, err = securejoin.MkdirAllHandle(root, cwd, 0o755)
+	} else {
+		dir, err = securejoin.OpenatInRoot(root, cwd)
+	}
+	if err != nil {
+		// securejoin's errors name its own steps; the errno says it.
+		var errno unix.Errno
+		if errors.As(err, &errno) {
+			err = errno
+		}
+		if errno == unix.ELOOP || errno == unix.ENOTDIR || errno == unix.EXDEV {
+			return fail(fmt.Errorf("working directory %s: not a directory inside the sandbox (%v)", cwd, err))
+		}
+		return fail(fmt.Errorf("working directory %s: %w", cwd, err))
+	}
+	defer dir.Close()
+	if err := unix.Fchdir(int(dir.Fd())); err != nil {
+		return fail(fmt.Errorf("working directory %s: %w", cwd, err))
+	}
+	got, err := unix.Getwd()
+	if err != nil || !filepath.IsAbs(got) || strings.HasPrefix(got, "(unreachable)") {
+		return fail(fmt.Errorf("working directory %s: resolves outside the sandbox's root", cwd))
+	}
+	return nil
+}
+
+// newSessionKeyring joins a new anonymous session keyring: the caller's
+// keys stay out of the sandbox.
+func newSessionKeyring() error {
+	if _, _, errno := unix.Syscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0); errno != 0 {
+		return fmt.Errorf("joining a new session keyring: %w", errno)
+	}
+	return nil
+}
+
+// setUser changes to the command's user and groups on this thread (which
+// is the one that calls execve), then makes the process non-dumpable
+// again: a change of credentials resets the flag to fs.suid_dumpable.
+func setUser(u *execUser, singleID bool) error {
+	if !singleID {
+		// Like docker, the primary group is also a supplementary one.
+		groups := []int{int(u.GID)}
+		for _, g := range u.Groups {
+			groups = append(groups, int(g))
+		}
+		if err := syscall.Setgroups(groups); err != nil {
+			return fmt.Errorf("setgroups: %w", err)
+		}
+	}
+	if err := syscall.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+		return unmappedID("group", u.GID, err)
+	}
+	if err := syscall.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+		return unmappedID("user", u.UID, err)
+	}
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("making the process non-dumpable: %w", err)
+	}
+	return nil
+}
+
+// unmappedID explains a setresuid/setresgid failure: EINVAL means the ID
+// is not mapped in the sandbox's user namespace.
+func unmappedID(what string, id uint32, err error) error {
+	if errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("%s %d is not mapped in the sandbox's user namespace (see /proc/self/uid_map inside; add a larger range to /etc/subuid and /etc/subgid)", what, id)
+	}
+	return fmt.Errorf("changing to %s %d: %w", what, id, err)
 }
 
 func lookupUser(spec string) (*execUser, error) {
@@ -409,35 +470,6 @@ func openPTY(rows, cols uint16, conn *os.File) (*os.File, error) {
 		return nil, err
 	}
 	return os.NewFile(uintptr(slave), "pty"), nil
-}
-
-// initLoop forwards signals to the command (pid) and reaps every child
-// until the command exits; it returns the command's status (128+N when
-// killed by signal N).
-func initLoop(pid int, sigs chan os.Signal) int {
-	for sig := range sigs {
-		if sig != unix.SIGCHLD {
-			unix.Kill(pid, sig.(unix.Signal))
-			continue
-		}
-		for {
-			var ws unix.WaitStatus
-			wpid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-			if err == unix.EINTR {
-				continue
-			}
-			if wpid <= 0 || err != nil {
-				break
-			}
-			if wpid == pid {
-				if ws.Signaled() {
-					return 128 + int(ws.Signal())
-				}
-				return ws.ExitStatus()
-			}
-		}
-	}
-	return 125
 }
 
 // configureInterface gives the driver's interface its address, MTU and

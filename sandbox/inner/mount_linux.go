@@ -3,13 +3,20 @@ package inner
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 )
+
+// Mounts are made with the new mount API: a filesystem is created (fsopen,
+// fsmount) or a tree cloned (open_tree) as a detached mount, its flags
+// (read-only, nosuid, ...) are set on that detached mount (mount_setattr),
+// and only then is it attached (move_mount) onto a target that was opened
+// inside the root. Nothing is ever remounted by path afterwards, so a path
+// swapped under us (a shared volume, a symlink in the image) can neither
+// move a mount out of the root nor make it lose its flags.
 
 // root is the sandbox's root filesystem before pivot_root, held open so
 // that every path inside it is resolved with RESOLVE_IN_ROOT: a symlink in
@@ -34,7 +41,7 @@ func (r *root) close() { unix.Close(r.fd) }
 // file is set, an empty file. Symlinks are followed by hand, component by
 // component, as if the root were "/" (absolute targets restart at the
 // root, ".." stops there), so that a dangling link in the image gets its
-// target created inside the root, never outside. The final open uses
+// target created inside the root, never outside. Each step is opened with
 // RESOLVE_IN_ROOT|RESOLVE_NO_SYMLINKS on the resolved path.
 func (r *root) resolve(path string, file bool) (int, error) {
 	todo := splitPath(path)
@@ -101,15 +108,26 @@ func (r *root) resolve(path string, file bool) (int, error) {
 
 // openResolved opens a path that has no symlinks left, staying in the root.
 func (r *root) openResolved(path string, flags int) (int, error) {
+	return openInRoot(r.fd, path, flags)
+}
+
+// openInRoot opens path (O_PATH) below the directory rootfd as if it were
+// "/", following no symlink and no magic link (/proc/self/fd/N).
+func openInRoot(rootfd int, path string, flags int) (int, error) {
 	how := unix.OpenHow{
 		Flags:   uint64(unix.O_PATH | unix.O_CLOEXEC | flags),
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 	}
-	fd, err := unix.Openat2(r.fd, path, &how)
-	if err != nil {
-		return -1, fmt.Errorf("resolving %s: %w", path, err)
+	for {
+		fd, err := unix.Openat2(rootfd, path, &how)
+		if err == unix.EAGAIN || err == unix.EINTR {
+			continue // a rename elsewhere in the root: try again
+		}
+		if err != nil {
+			return -1, fmt.Errorf("resolving %s: %w", path, err)
+		}
+		return fd, nil
 	}
-	return fd, nil
 }
 
 func splitPath(p string) []string {
@@ -118,49 +136,140 @@ func splitPath(p string) []string {
 
 func fdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
 
-// mount mounts onto dest inside the root; dest is created as a directory,
-// or as a file when file is set (for binding a file).
-func (r *root) mount(source, dest, fstype string, flags uintptr, data string, file bool) error {
+// A detached mount: made, given its flags, then attached.
+
+// newFS makes a detached mount of a new filesystem of fstype with the
+// string options opts ("key=value" or a bare flag) and mount attributes
+// attrs (unix.MOUNT_ATTR_*).
+func newFS(fstype string, opts []string, attrs int) (int, error) {
+	fs, err := unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("creating a %s filesystem: %w", fstype, err)
+	}
+	defer unix.Close(fs)
+	for _, o := range opts {
+		k, v, hasValue := strings.Cut(o, "=")
+		if hasValue {
+			err = unix.FsconfigSetString(fs, k, v)
+		} else {
+			err = unix.FsconfigSetFlag(fs, k)
+		}
+		if err != nil {
+			return -1, fmt.Errorf("%s option %q: %w", fstype, o, err)
+		}
+	}
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return -1, fmt.Errorf("creating a %s filesystem: %w", fstype, err)
+	}
+	mfd, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, attrs)
+	if err != nil {
+		return -1, fmt.Errorf("mounting a %s filesystem: %w", fstype, err)
+	}
+	return mfd, nil
+}
+
+// cloneTree makes a detached copy of the mount(s) at the host path
+// source (with every mount below it when recursive): a bind mount not
+// attached anywhere yet.
+func cloneTree(source string, recursive bool) (int, error) {
+	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, source, uint(flags))
+	if err != nil {
+		return -1, fmt.Errorf("binding %s: %w", source, err)
+	}
+	return fd, nil
+}
+
+// cloneFD is cloneTree for a file or directory already open (fd).
+func cloneFD(fd int, recursive bool) (int, error) {
+	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	t, err := unix.OpenTree(fd, "", uint(flags))
+	if err != nil {
+		return -1, err
+	}
+	return t, nil
+}
+
+// setAttrs sets mount attributes on the mount mfd refers to (and every
+// mount below it when recursive). Flags the kernel locked on a mount
+// (nosuid, nodev, noexec of a mount made outside the user namespace) are
+// only ever added to, never cleared.
+func setAttrs(mfd int, set uint64, recursive bool) error {
+	flags := uint(unix.AT_EMPTY_PATH)
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	return unix.MountSetattr(mfd, "", flags, &unix.MountAttr{Attr_set: set})
+}
+
+// attachTo attaches the detached mount mfd onto the opened target.
+func attachTo(mfd, target int) error {
+	return unix.MoveMount(mfd, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+}
+
+// attach resolves dest inside the root (created as a directory, or as a
+// file when file is set), checks it, and attaches mfd there; mfd is
+// closed. A user's mount (user) may not land on /proc or /sys, wherever a
+// symlink points.
+func (r *root) attach(mfd int, dest string, file, user bool) error {
+	defer unix.Close(mfd)
 	fd, err := r.resolve(dest, file)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	if err := unix.Mount(source, fdPath(fd), fstype, flags, data); err != nil {
-		what := fstype
-		if flags&unix.MS_BIND != 0 {
-			what = "bind " + source
+	if user {
+		if err := checkTarget(fd, dest); err != nil {
+			return err
 		}
-		return fmt.Errorf("mounting %s on %s: %w", what, dest, err)
+	}
+	if err := attachTo(mfd, fd); err != nil {
+		return fmt.Errorf("mounting on %s: %w", dest, err)
 	}
 	return nil
 }
 
-// remountReadOnly makes the mount at path (an absolute path, after
-// pivot_root) read-only, keeping the flags the kernel locked on it in
-// the user namespace (nosuid, nodev, noexec), or the remount fails.
-func remountReadOnly(path string) error {
+// checkTarget refuses a mount target on procfs or sysfs: runc's rule, and
+// what keeps a volume whose path a symlink redirects from covering a
+// kernel interface.
+func checkTarget(fd int, dest string) error {
 	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
-		return fmt.Errorf("remounting %s read-only: %w", path, err)
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return fmt.Errorf("checking the mount target %s: %w", dest, err)
 	}
-	flags := uintptr(unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY)
-	for _, f := range []struct{ st, ms uintptr }{
-		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
-		{unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME},
-	} {
-		if uintptr(st.Flags)&f.st != 0 {
-			flags |= f.ms
-		}
-	}
-	if err := unix.Mount("", path, "", flags, ""); err != nil {
-		return fmt.Errorf("remounting %s read-only: %w", path, err)
+	switch st.Type {
+	case unix.PROC_SUPER_MAGIC, unix.SYSFS_MAGIC:
+		return fmt.Errorf("mount destination %s resolves into /proc or /sys: pick another destination", dest)
 	}
 	return nil
 }
 
-// fileExists reports whether path exists (after pivot_root).
-func fileExists(path string) bool {
-	_, err := os.Lstat(path)
-	return err == nil
+// mountOptions splits a tmpfs option string ("size=64m,mode=1777,noexec")
+// into filesystem options and mount attributes.
+func mountOptions(opts string) (fsOpts []string, attrs int, err error) {
+	for _, o := range strings.Split(opts, ",") {
+		switch o {
+		case "":
+		case "ro":
+			attrs |= unix.MOUNT_ATTR_RDONLY
+		case "nosuid":
+			attrs |= unix.MOUNT_ATTR_NOSUID
+		case "nodev":
+			attrs |= unix.MOUNT_ATTR_NODEV
+		case "noexec":
+			attrs |= unix.MOUNT_ATTR_NOEXEC
+		case "noatime":
+			attrs |= unix.MOUNT_ATTR_NOATIME
+		case "rw", "suid", "dev", "exec", "relatime", "strictatime":
+		default:
+			fsOpts = append(fsOpts, o)
+		}
+	}
+	return fsOpts, attrs, nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -16,10 +17,6 @@ import (
 // mountRootfs mounts the image's overlay on s.Rootfs.Target.
 func mountRootfs(s *spec.Spec) error {
 	r := s.Rootfs
-	opts := "lowerdir=" + strings.Join(r.Lowers, ":")
-	if !s.ReadOnly || r.Upper != "" {
-		opts += ",upperdir=" + r.Upper + ",workdir=" + r.Work
-	}
 	if r.MountProgram != "" {
 		abs := make([]string, len(r.Lowers))
 		for i, l := range r.Lowers {
@@ -32,17 +29,54 @@ func mountRootfs(s *spec.Spec) error {
 		}
 		return nil
 	}
+	var opts []string
+	for _, l := range r.Lowers {
+		opts = append(opts, "lowerdir+="+filepath.Join(r.Home, l))
+	}
+	if !s.ReadOnly || r.Upper != "" {
+		opts = append(opts, "upperdir="+r.Upper, "workdir="+r.Work)
+	}
+	if r.UserXattr {
+		opts = append(opts, "userxattr")
+	}
+	if s.AutoRemove {
+		// The upper layer is thrown away: no sync at unmount.
+		opts = append(opts, "volatile")
+	}
+	// One fsconfig call per layer (kernel 6.8+): no page-size limit on
+	// the number of layers.
+	mfd, err := newFS("overlay", opts, unix.MOUNT_ATTR_NODEV)
+	if err != nil && errors.Is(err, unix.EINVAL) && strings.Contains(err.Error(), "lowerdir+") {
+		return mountRootfsLegacy(s)
+	}
+	if err != nil {
+		return fmt.Errorf("mounting the root filesystem: %w", err)
+	}
+	defer unix.Close(mfd)
+	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, r.Target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mounting the root filesystem: %w", err)
+	}
+	return nil
+}
+
+// mountRootfsLegacy mounts the overlay with one option string, for
+// kernels without "lowerdir+": the layers are named relative to the
+// store (short links), which keeps the string under a page.
+func mountRootfsLegacy(s *spec.Spec) error {
+	r := s.Rootfs
+	opts := "lowerdir=" + strings.Join(r.Lowers, ":")
+	if !s.ReadOnly || r.Upper != "" {
+		opts += ",upperdir=" + r.Upper + ",workdir=" + r.Work
+	}
 	if r.UserXattr {
 		opts += ",userxattr"
 	}
 	if s.AutoRemove {
-		// The upper layer is thrown away: no sync at unmount.
 		opts += ",volatile"
 	}
 	if len(opts) >= os.Getpagesize() {
-		return fmt.Errorf("the image has too many layers (%d) for one overlay mount", len(r.Lowers))
+		return fmt.Errorf("the image has too many layers (%d) for one overlay mount on this kernel (6.8 or newer has no such limit)", len(r.Lowers))
 	}
-	// Lowers are relative to Home (short links): mount from there.
 	if err := unix.Chdir(r.Home); err != nil {
 		return fmt.Errorf("entering the layer store: %w", err)
 	}
@@ -55,30 +89,48 @@ func mountRootfs(s *spec.Spec) error {
 // Host devices bound into /dev: a user namespace cannot mknod them.
 var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
+const noSuidDevExec = unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
+
 // setupMounts builds everything under the root before pivot_root.
 func setupMounts(s *spec.Spec, r *root) error {
-	if err := r.mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "", false); err != nil {
+	fs := func(fstype, dest string, attrs int, opts ...string) error {
+		mfd, err := newFS(fstype, opts, attrs)
+		if err != nil {
+			return err
+		}
+		return r.attach(mfd, dest, false, false)
+	}
+	if err := fs("proc", "/proc", noSuidDevExec); err != nil {
 		return err
 	}
-	if err := r.mount("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k", false); err != nil {
+	if err := fs("tmpfs", "/dev", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_STRICTATIME, "mode=755", "size=65536k"); err != nil {
 		return err
 	}
 	for _, d := range devices {
-		if err := r.mount("/dev/"+d, "/dev/"+d, "", unix.MS_BIND, "", true); err != nil {
+		mfd, err := cloneTree("/dev/"+d, false)
+		if err != nil {
+			return err
+		}
+		if err := r.attach(mfd, "/dev/"+d, true, false); err != nil {
 			return err
 		}
 	}
-	ptsOpts := "newinstance,ptmxmode=0666,mode=0620"
+	if s.Privileged {
+		if err := hostDevices(r); err != nil {
+			return err
+		}
+	}
+	pts := []string{"newinstance", "ptmxmode=0666", "mode=0620"}
 	if !s.SingleID {
-		ptsOpts += ",gid=5" // the tty group, mapped only with a full map
+		pts = append(pts, "gid=5") // the tty group, mapped only with a full map
 	}
-	if err := r.mount("devpts", "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, ptsOpts, false); err != nil {
+	if err := fs("devpts", "/dev/pts", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC, pts...); err != nil {
 		return err
 	}
-	if err := r.mount("shm", "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k", false); err != nil {
+	if err := fs("tmpfs", "/dev/shm", noSuidDevExec, "mode=1777", "size=65536k"); err != nil {
 		return err
 	}
-	if err := r.mount("mqueue", "/dev/mqueue", "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "", false); err != nil {
+	if err := fs("mqueue", "/dev/mqueue", noSuidDevExec); err != nil {
 		return err
 	}
 	for link, target := range map[string]string{
@@ -92,15 +144,23 @@ func setupMounts(s *spec.Spec, r *root) error {
 	}
 	if s.Network == "host" {
 		// Without a network namespace of our own, sysfs cannot be
-		// mounted (EPERM): bind the host's.
-		if err := r.mount("/sys", "/sys", "", unix.MS_BIND|unix.MS_REC, "", false); err != nil {
+		// mounted (EPERM): bind the host's, read-only.
+		mfd, err := cloneTree("/sys", true)
+		if err != nil {
 			return err
 		}
-	} else if err := r.mount("sysfs", "/sys", "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_RDONLY, "", false); err != nil {
+		if err := setAttrs(mfd, unix.MOUNT_ATTR_RDONLY, true); err != nil {
+			unix.Close(mfd)
+			return fmt.Errorf("making /sys read-only: %w", err)
+		}
+		if err := r.attach(mfd, "/sys", false, false); err != nil {
+			return err
+		}
+	} else if err := fs("sysfs", "/sys", noSuidDevExec|unix.MOUNT_ATTR_RDONLY); err != nil {
 		return err
 	}
 	if s.Cgroup {
-		if err := r.mount("cgroup2", "/sys/fs/cgroup", "cgroup2", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_RDONLY, "", false); err != nil {
+		if err := fs("cgroup2", "/sys/fs/cgroup", noSuidDevExec|unix.MOUNT_ATTR_RDONLY); err != nil {
 			return err
 		}
 	}
@@ -111,15 +171,35 @@ func setupMounts(s *spec.Spec, r *root) error {
 			if err != nil {
 				return fmt.Errorf("volume source: %w", err)
 			}
-			if err := r.mount(m.Source, m.Destination, "", unix.MS_BIND|unix.MS_REC, "", !fi.IsDir()); err != nil {
+			mfd, err := cloneTree(m.Source, true)
+			if err != nil {
+				return err
+			}
+			if m.ReadOnly {
+				if err := setAttrs(mfd, unix.MOUNT_ATTR_RDONLY, true); err != nil {
+					unix.Close(mfd)
+					return fmt.Errorf("making %s read-only: %w", m.Destination, err)
+				}
+			}
+			if err := r.attach(mfd, m.Destination, !fi.IsDir(), true); err != nil {
 				return err
 			}
 		case "tmpfs":
-			opts := m.Options
-			if opts == "" {
-				opts = "mode=1777"
+			opts, attrs, err := mountOptions(m.Options)
+			if err != nil {
+				return err
 			}
-			if err := r.mount("tmpfs", m.Destination, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts, false); err != nil {
+			if !hasOption(opts, "mode") {
+				opts = append(opts, "mode=1777")
+			}
+			if m.ReadOnly {
+				attrs |= unix.MOUNT_ATTR_RDONLY
+			}
+			mfd, err := newFS("tmpfs", opts, attrs|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+			if err != nil {
+				return fmt.Errorf("--tmpfs %s: %w", m.Destination, err)
+			}
+			if err := r.attach(mfd, m.Destination, false, true); err != nil {
 				return err
 			}
 		default:
@@ -127,6 +207,52 @@ func setupMounts(s *spec.Spec, r *root) error {
 		}
 	}
 	return nil
+}
+
+// hostDevices binds into /dev the host's character devices that the user
+// may open (podman's rootless --privileged): a user namespace cannot
+// create device nodes, and gains no access to devices by being root in it.
+func hostDevices(r *root) error {
+	var paths []string
+	for _, dir := range []string{"/dev", "/dev/net"} {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			p := filepath.Join(dir, e.Name())
+			var st unix.Stat_t
+			if unix.Lstat(p, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR {
+				continue
+			}
+			if slices.Contains(devices, e.Name()) || e.Name() == "ptmx" || e.Name() == "console" {
+				continue
+			}
+			if unix.Access(p, unix.R_OK) != nil && unix.Access(p, unix.W_OK) != nil {
+				continue
+			}
+			paths = append(paths, p)
+		}
+	}
+	for _, p := range paths {
+		mfd, err := cloneTree(p, false)
+		if err != nil {
+			return err
+		}
+		if err := r.attach(mfd, p, true, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func hasOption(opts []string, key string) bool {
+	for _, o := range opts {
+		if k, _, _ := strings.Cut(o, "="); k == key {
+			return true
+		}
+	}
+	return false
 }
 
 // pivot makes target the root and drops the old one (pivot_root, not
@@ -145,38 +271,50 @@ func pivot(target string) error {
 	return unix.Chdir("/")
 }
 
-// finishMounts runs after pivot_root: read-only remounts, masked paths.
+// finishMounts runs after pivot_root: read-only paths, masked paths and
+// the read-only root, each on an opened mount.
 func finishMounts(s *spec.Spec) error {
-	if s.Network != "host" {
-		// sysfs was mounted read-only already.
-	} else if err := remountReadOnly("/sys"); err != nil {
-		return err
+	root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening the new root: %w", err)
 	}
-	for _, m := range s.Mounts {
-		if m.ReadOnly {
-			if err := remountReadOnly(m.Destination); err != nil {
-				return err
-			}
-		}
-	}
+	defer unix.Close(root)
 	for _, p := range s.ReadonlyPaths {
-		if !fileExists(p) {
-			continue
-		}
-		if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-			return fmt.Errorf("binding %s: %w", p, err)
-		}
-		if err := remountReadOnly(p); err != nil {
+		if err := readOnlyPath(root, p); err != nil {
 			return err
 		}
 	}
-	if err := maskPaths(s.MaskedPaths); err != nil {
+	if err := maskPaths(root, s.MaskedPaths); err != nil {
 		return err
 	}
 	if s.ReadOnly {
-		if err := remountReadOnly("/"); err != nil {
-			return err
+		if err := setAttrs(root, unix.MOUNT_ATTR_RDONLY, false); err != nil {
+			return fmt.Errorf("making the root filesystem read-only: %w", err)
 		}
+	}
+	return nil
+}
+
+// readOnlyPath binds path over itself, read-only.
+func readOnlyPath(root int, path string) error {
+	fd, err := openInRoot(root, path, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	mfd, err := cloneFD(fd, true)
+	if err != nil {
+		return fmt.Errorf("binding %s: %w", path, err)
+	}
+	defer unix.Close(mfd)
+	if err := setAttrs(mfd, unix.MOUNT_ATTR_RDONLY|noSuidDevExec, true); err != nil {
+		return fmt.Errorf("making %s read-only: %w", path, err)
+	}
+	if err := attachTo(mfd, fd); err != nil {
+		return fmt.Errorf("making %s read-only: %w", path, err)
 	}
 	return nil
 }
@@ -185,8 +323,8 @@ func finishMounts(s *spec.Spec) error {
 // read-only tmpfs. /dev/null is checked through its fd to really be the
 // null device before use (CVE-2025-31133: a swapped /dev/null would
 // otherwise let a path be bound anywhere).
-func maskPaths(paths []string) error {
-	null, err := unix.Open("/dev/null", unix.O_PATH|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+func maskPaths(root int, paths []string) error {
+	null, err := openInRoot(root, "/dev/null", 0)
 	if err != nil {
 		return fmt.Errorf("opening /dev/null: %w", err)
 	}
@@ -199,15 +337,26 @@ func maskPaths(paths []string) error {
 		return errors.New("/dev/null is not the null device")
 	}
 	for _, p := range paths {
-		fi, err := os.Lstat(p)
-		if err != nil {
+		fd, err := openInRoot(root, p, 0)
+		if errors.Is(err, unix.ENOENT) {
 			continue
 		}
-		if fi.IsDir() {
-			err = unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0")
-		} else {
-			err = unix.Mount(fdPath(null), p, "", unix.MS_BIND, "")
+		if err != nil {
+			return err
 		}
+		var pst unix.Stat_t
+		err = unix.Fstat(fd, &pst)
+		var mfd int
+		if err == nil && pst.Mode&unix.S_IFMT == unix.S_IFDIR {
+			mfd, err = newFS("tmpfs", nil, unix.MOUNT_ATTR_RDONLY|noSuidDevExec)
+		} else if err == nil {
+			mfd, err = cloneFD(null, false)
+		}
+		if err == nil {
+			err = attachTo(mfd, fd)
+			unix.Close(mfd)
+		}
+		unix.Close(fd)
 		if err != nil {
 			return fmt.Errorf("masking %s: %w", p, err)
 		}

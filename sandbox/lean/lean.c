@@ -1,29 +1,23 @@
-// The long-lived processes of a detached sandbox in C: once a sandbox
-// runs, its init (pid 1 inside) and its monitor (outside) have little
-// left to do, and a Go process costs 6 MB of RSS for it. Both re-execute
-// this binary with _USANDBOX_LEAN set; this constructor then runs the
-// loop below and exits, never starting the Go runtime.
+// The monitor of a detached sandbox in C: once a sandbox runs, its
+// monitor (on the host, outside the sandbox's namespaces) has little left
+// to do, and a Go process costs 6 MB of RSS for it. It re-executes this
+// binary with _USANDBOX_LEAN set; this constructor then runs the loop
+// below, never starting the Go runtime.
 //
-// init mode ("init,CMDPID,LIFELINE,STATEFD,AUTOREMOVE"): forward signals
-// to the command, reap orphans, end the sandbox when the lifeline (a
-// socket whose other end the monitor holds) closes, exit with the
-// command's status (128+N for signal N). An --rm sandbox's upper layer is
-// removed here: its files belong to the sandbox's IDs.
-//
-// monitor mode ("monitor,INITPID,OUTFD,ERRFD,LOGFD,LOGMAX"): copy the
-// command's output into the log (k8s-file lines: "TIME STREAM F|P TEXT",
-// rotated to ctr.log.1 past LOGMAX bytes), wait for the init, and exit
-// with its status; the caller's files say what else to do (see lean.go).
+// monitor mode ("monitor,INITPID,KEEPERPID,OUTFD,ERRFD,LOGFD,LOGMAX"):
+// copy the command's output into the log (k8s-file lines: "TIME STREAM
+// F|P TEXT", rotated to ctr.log.1 past LOGMAX bytes), wait for the init
+// (its status is the command's) and for the keeper (which removes an --rm
+// sandbox's writable layer once every process of the sandbox is dead),
+// then exec the Go finish step with the status.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -31,87 +25,19 @@
 #include <time.h>
 #include <unistd.h>
 
-static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
-				SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU, SIGALRM, SIGPIPE};
-
 static int status_code(int st) {
 	if (WIFSIGNALED(st))
 		return 128 + WTERMSIG(st);
 	return WEXITSTATUS(st);
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void remove_tree(const char *path) { nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS); }
-
-static int signal_fd(int with_forwarded) {
+static int signal_fd(void) {
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
-	if (with_forwarded)
-		for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-			sigaddset(&set, forwarded[i]);
-	sigprocmask(SIG_BLOCK, &set, NULL);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
 	return signalfd(-1, &set, SFD_CLOEXEC);
-}
-
-static void lean_init(char *args) {
-	int cmd = -1, lifeline = -1, state = -1, autoremove = 0;
-	if (sscanf(args, "%d,%d,%d,%d", &cmd, &lifeline, &state, &autoremove) != 4)
-		_exit(125);
-	int sfd = signal_fd(1);
-	int code = 125;
-	struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN}, {.fd = lifeline, .events = POLLIN}};
-	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-			char buf[64];
-			ssize_t n = read(lifeline, buf, sizeof(buf));
-			if (n <= 0) {
-				// The monitor is gone: nothing may run unwatched.
-				code = 137;
-				break;
-			}
-		}
-		if (pfd[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof(si)) != sizeof(si))
-				continue;
-			if (si.ssi_signo != SIGCHLD) {
-				kill(cmd, (int)si.ssi_signo);
-				continue;
-			}
-			int st, done = 0;
-			pid_t p;
-			while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
-				if (p == cmd) {
-					code = status_code(st);
-					done = 1;
-				}
-			}
-			if (done)
-				break;
-		}
-	}
-	if (autoremove) {
-		char path[64];
-		umount2("/", MNT_DETACH);
-		snprintf(path, sizeof(path), "/proc/self/fd/%d/upper", state);
-		remove_tree(path);
-		snprintf(path, sizeof(path), "/proc/self/fd/%d/work", state);
-		remove_tree(path);
-	}
-	_exit(code);
 }
 
 struct stream {
@@ -127,13 +53,19 @@ struct logfile {
 };
 
 static void log_rotate(struct logfile *l) {
-	// The working directory is the sandbox's (see lean.go).
-	rename("ctr.log", "ctr.log.1");
+	// The working directory is the sandbox's (see lean.go). If rotating
+	// fails, the log goes on growing in the old file: better than losing
+	// the output.
+	if (rename("ctr.log", "ctr.log.1") < 0)
+		return;
 	int fd = open("ctr.log", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		dup2(fd, l->fd);
+	if (fd < 0)
+		return;
+	if (dup3(fd, l->fd, O_CLOEXEC) < 0) {
 		close(fd);
+		return;
 	}
+	close(fd);
 	l->size = 0;
 }
 
@@ -189,9 +121,9 @@ static int drain(struct stream *s, struct logfile *l) {
 }
 
 static void lean_monitor(char *args) {
-	int init = -1, out = -1, errfd = -1, logfd = -1;
+	int init = -1, keeper = -1, out = -1, errfd = -1, logfd = -1;
 	long long max = 0;
-	if (sscanf(args, "%d,%d,%d,%d,%lld", &init, &out, &errfd, &logfd, &max) != 5)
+	if (sscanf(args, "%d,%d,%d,%d,%d,%lld", &init, &keeper, &out, &errfd, &logfd, &max) != 6)
 		_exit(125);
 	struct logfile l = {.fd = logfd, .max = max};
 	struct stat st;
@@ -199,18 +131,22 @@ static void lean_monitor(char *args) {
 		l.size = st.st_size;
 	struct stream s[2] = {{.fd = out, .name = "stdout"}, {.fd = errfd, .name = "stderr"}};
 	int open_streams = (out >= 0) + (errfd >= 0);
-	int sfd = signal_fd(0);
-	int code = -1;
-	while (code < 0 || open_streams > 0) {
+	int sfd = signal_fd();
+	if (sfd < 0)
+		_exit(125);
+	int code = -1, keeper_done = keeper <= 0;
+	// Whatever died before this loop started is reaped on its first turn.
+	int first = 1;
+	while (code < 0 || !keeper_done || open_streams > 0) {
 		struct pollfd pfd[3] = {{.fd = sfd, .events = POLLIN},
 					{.fd = s[0].fd, .events = POLLIN},
 					{.fd = s[1].fd, .events = POLLIN}};
 		// After the init is gone, only what is still buffered is read.
-		if (poll(pfd, 3, code < 0 ? -1 : 200) <= 0) {
-			if (code >= 0)
-				break;
-			continue;
-		}
+		int n = poll(pfd, 3, first ? 0 : (code < 0 || !keeper_done) ? -1 : 200);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n == 0 && !first && code >= 0 && keeper_done)
+			break;
 		for (int i = 0; i < 2; i++) {
 			if (s[i].fd >= 0 && (pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR))) {
 				if (!drain(&s[i], &l)) {
@@ -220,16 +156,20 @@ static void lean_monitor(char *args) {
 				}
 			}
 		}
-		if (pfd[0].revents & POLLIN) {
+		if (first || (n > 0 && (pfd[0].revents & POLLIN))) {
 			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+			if (!first && read(sfd, &si, sizeof(si)) != sizeof(si))
 				continue;
 			int wst;
 			pid_t p;
-			while ((p = waitpid(-1, &wst, WNOHANG)) > 0)
+			while ((p = waitpid(-1, &wst, WNOHANG)) > 0) {
 				if (p == init)
 					code = status_code(wst);
+				if (p == keeper)
+					keeper_done = 1;
+			}
 		}
+		first = 0;
 	}
 	if (code < 0)
 		code = 137;
@@ -237,9 +177,11 @@ static void lean_monitor(char *args) {
 	char codes[16];
 	snprintf(codes, sizeof(codes), "%d", code);
 	char *argv[] = {"usandbox-finish", codes, NULL};
-	setenv("_USANDBOX_ROLE", "finish", 1);
-	unsetenv("_USANDBOX_LEAN");
+	if (setenv("_USANDBOX_ROLE", "finish", 1) < 0 || unsetenv("_USANDBOX_LEAN") < 0)
+		_exit(code);
 	execv("/proc/self/exe", argv);
+	// The finish step did not run: the exit status stays unrecorded,
+	// which readers show as "exited (status unknown)".
 	_exit(code);
 }
 
@@ -247,16 +189,12 @@ __attribute__((constructor)) static void usandbox_lean(void) {
 	char *spec = getenv("_USANDBOX_LEAN");
 	if (spec == NULL)
 		return;
-	// The sandbox's root must not reach this binary through /proc/1.
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		_exit(125);
 	char *args = strchr(spec, ',');
 	if (args == NULL)
 		_exit(125);
 	*args++ = '\0';
-	if (strcmp(spec, "init") == 0) {
-		prctl(PR_SET_NAME, "usandbox-init", 0, 0, 0);
-		lean_init(args);
-	}
 	if (strcmp(spec, "monitor") == 0) {
 		prctl(PR_SET_NAME, "usandbox-mon", 0, 0, 0);
 		lean_monitor(args);

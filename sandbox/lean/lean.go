@@ -1,7 +1,9 @@
-// Package lean turns a detached sandbox's init and monitor into small C
-// loops once the sandbox runs (see lean.c): they exec this binary again
-// with _USANDBOX_LEAN set, and a C constructor takes over before the Go
-// runtime starts. Importing the package installs the constructor.
+// Package lean turns a detached sandbox's monitor into a small C loop
+// once the sandbox runs (see lean.c): it execs this binary again with
+// _USANDBOX_LEAN set, and a C constructor takes over before the Go runtime
+// starts. The monitor runs on the host, outside the sandbox's namespaces.
+// (The sandbox's init is C from the start: package nsexec.) Importing the
+// package installs the constructor.
 package lean
 
 // #cgo CFLAGS: -Wall -O2
@@ -30,33 +32,17 @@ func keep(fds ...int) error {
 	return nil
 }
 
-// Init replaces the calling sandbox init with the C init loop: cmd is the
-// command's pid, lifeline the socket whose closing ends the sandbox,
-// state an fd of the sandbox's directory, exe an fd of this binary
-// (opened before pivot_root). It returns only on failure.
-func Init(exe, cmd, lifeline, state int, autoRemove bool) error {
-	if err := keep(lifeline, state); err != nil {
-		return err
-	}
-	ar := 0
-	if autoRemove {
-		ar = 1
-	}
-	env := []string{fmt.Sprintf("%s=init,%d,%d,%d,%d", EnvName, cmd, lifeline, state, ar)}
-	return syscall.Exec(fmt.Sprintf("/proc/self/fd/%d", exe), []string{"usandbox-init"}, env)
-}
-
 // Monitor replaces the calling monitor with the C log-and-wait loop: init
-// is the init's pid (our child), out and errOut the command's output (-1
-// if unused), log the log file (in the working directory, ctr.log), max
-// its cap. env goes to the finish step (see Finish). The fds in keepFDs
-// stay open: they hold the sandbox's lock and lifeline until the end. It
-// returns only on failure.
-func Monitor(init, out, errOut, log int, max int64, env []string, keepFDs ...int) error {
+// is the init's pid and keeper the keeper's (both our children), out and
+// errOut the command's output (-1 if unused), log the log file (in the
+// working directory, ctr.log), max its cap. env goes to the finish step
+// (see Finish). The fds in keepFDs stay open: they hold the sandbox's lock
+// and lifeline until the end. It returns only on failure.
+func Monitor(init, keeper, out, errOut, log int, max int64, env []string, keepFDs ...int) error {
 	if err := keep(append(keepFDs, out, errOut, log)...); err != nil {
 		return err
 	}
-	env = append(env, fmt.Sprintf("%s=monitor,%d,%d,%d,%d,%d", EnvName, init, out, errOut, log, max))
+	env = append(env, fmt.Sprintf("%s=monitor,%d,%d,%d,%d,%d,%d", EnvName, init, keeper, out, errOut, log, max))
 	return syscall.Exec("/proc/self/exe", []string{"usandbox-monitor"}, env)
 }
 

@@ -42,9 +42,13 @@ type Spec struct {
 	// Cgroup: the sandbox has a cgroup of its own (limits), which its
 	// cgroup namespace shows at /sys/fs/cgroup, read-only.
 	Cgroup bool `json:"cgroup,omitempty"`
-	// Lean: once the command runs, the init replaces itself with the
-	// small C loop of package lean (detached sandboxes).
-	Lean bool `json:"lean,omitempty"`
+	// Seccomp is the compiled filter that the command runs under, as
+	// package sandbox/seccomp encodes it (nil only when SeccompProfile is
+	// SeccompUnconfined). It is computed at each start.
+	Seccomp []byte `json:"seccomp,omitempty"`
+	// SeccompProfile names the profile: "default" (docker's), the path of
+	// the file it came from, or SeccompUnconfined.
+	SeccompProfile string `json:"seccompProfile,omitempty"`
 
 	Process Process `json:"process"`
 
@@ -59,7 +63,14 @@ type Spec struct {
 	// SingleID: the user namespace maps one ID only: setgroups is denied
 	// and no other group (devpts gid=5) exists.
 	SingleID bool `json:"singleID,omitempty"`
+	// Privileged: podman's rootless --privileged (the caller dropped the
+	// masked and read-only paths and the filter): the host's devices that
+	// the user may open are bound into /dev as well.
+	Privileged bool `json:"privileged,omitempty"`
 }
+
+// SeccompUnconfined is the profile name of a sandbox without a filter.
+const SeccompUnconfined = "unconfined"
 
 // NetConfig is the sandbox's interface, as the network driver set it up.
 type NetConfig struct {

@@ -1,6 +1,11 @@
 package index
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
 
 func TestNameMatches(t *testing.T) {
 	tests := []struct {
@@ -23,5 +28,34 @@ func TestNameMatches(t *testing.T) {
 		if got := NameMatches(tt.stored, tt.typed); got != tt.want {
 			t.Errorf("NameMatches(%q, %q) = %v", tt.stored, tt.typed, got)
 		}
+	}
+}
+
+func TestPrivateDir(t *testing.T) {
+	base := t.TempDir()
+	uid := os.Getuid()
+	ok := filepath.Join(base, "new")
+	if err := PrivateDir(ok, uid); err != nil {
+		t.Fatalf("a new directory: %v", err)
+	}
+	if fi, _ := os.Stat(ok); fi.Mode().Perm() != 0o700 {
+		t.Fatalf("created with mode %v", fi.Mode())
+	}
+	if err := PrivateDir(ok, uid); err != nil {
+		t.Fatalf("the same directory again: %v", err)
+	}
+	open := filepath.Join(base, "open")
+	os.Mkdir(open, 0o700)
+	os.Chmod(open, 0o777)
+	if err := PrivateDir(open, uid); err == nil || !strings.Contains(err.Error(), "mode 0777") {
+		t.Fatalf("mode 0777: %v", err)
+	}
+	link := filepath.Join(base, "link")
+	os.Symlink(ok, link)
+	if err := PrivateDir(link, uid); err == nil || !strings.Contains(err.Error(), "symlink") {
+		t.Fatalf("a symlink to a good directory: %v", err)
+	}
+	if err := PrivateDir(ok, uid+1); err == nil || !strings.Contains(err.Error(), "belongs to uid") {
+		t.Fatalf("another owner: %v", err)
 	}
 }
