@@ -154,17 +154,29 @@ func pidList(which string) []int {
 	return out
 }
 
-// topOf walks ".." from the directory fd until it stops moving and returns
-// an fd of the top (the root this process can reach from there).
-func topOf(fd int) int {
+// reachesHost walks ".." from the directory fd until it stops moving and
+// reports whether the host-only marker (its full path, or any tail of it:
+// the walk may stop at the root of a /tmp mount) is reachable on the way.
+func reachesHost(fd int, marker string) bool {
+	if marker == "" {
+		return false
+	}
+	parts := strings.Split(strings.Trim(marker, "/"), "/")
 	cur, err := unix.Dup(fd)
 	if err != nil {
-		return -1
+		return false
 	}
+	defer func() { unix.Close(cur) }()
 	for i := 0; i < 256; i++ {
+		for j := range parts {
+			var st unix.Stat_t
+			if unix.Fstatat(cur, strings.Join(parts[j:], "/"), &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+				return true
+			}
+		}
 		up, err := unix.Openat(cur, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			break
+			return false
 		}
 		var a, b unix.Stat_t
 		unix.Fstat(cur, &a)
@@ -172,24 +184,10 @@ func topOf(fd int) int {
 		unix.Close(cur)
 		cur = up
 		if a.Dev == b.Dev && a.Ino == b.Ino {
-			break
+			return false
 		}
 	}
-	return cur
-}
-
-// reachesHost: from the directory fd, is the host-only marker reachable?
-func reachesHost(fd int, marker string) bool {
-	if marker == "" {
-		return false
-	}
-	top := topOf(fd)
-	if top < 0 {
-		return false
-	}
-	defer unix.Close(top)
-	var st unix.Stat_t
-	return unix.Fstatat(top, strings.TrimPrefix(marker, "/"), &st, 0) == nil
+	return false
 }
 
 func fdwalk(pid int, marker string, seen map[string]bool, hole func(string, ...any)) {
