@@ -21,6 +21,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -216,11 +217,43 @@ func TestEscapeDetachedInitWindow(t *testing.T) {
 	_, marker := hostMarker(t)
 	out := t.TempDir()
 	os.Chmod(out, 0o777)
+	// Two launchers: 200 detached sandboxes within 20 s on a busy host.
 	start := time.Now()
+	var mu sync.Mutex
 	tries := 0
-	for ; tries < 200 && time.Since(start) < 20*time.Second; tries++ {
-		s.ok("run", "-d", "--rm", "-v", atk+":/attack:ro", "-v", out+":/out", "busybox", "sh", "-c",
-			fmt.Sprintf("/attack fdwalk -pids 1 -tries 100000 -timeout 150ms -marker %s > /out/%d.tmp; mv /out/%d.tmp /out/%d", marker, tries, tries, tries))
+	var launchErr []string
+	var wg sync.WaitGroup
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := tries
+				if i >= 200 || time.Since(start) > 20*time.Second {
+					mu.Unlock()
+					return
+				}
+				tries++
+				mu.Unlock()
+				r := s.run("run", "-d", "--rm", "-v", atk+":/attack:ro", "-v", out+":/out", "busybox", "sh", "-c",
+					fmt.Sprintf("/attack fdwalk -pids 1 -tries 100000 -timeout 150ms -marker %s > /out/%d.tmp; mv /out/%d.tmp /out/%d", marker, i, i, i))
+				if r.code != 0 {
+					mu.Lock()
+					launchErr = append(launchErr, fmt.Sprintf("exit %d: %s", r.code, r.stderr))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// Concurrent run -d sometimes fails cleanly on today's code
+	// ("opening the sandbox state"): a separate bug, tolerated here
+	// as long as most tries ran.
+	if len(launchErr) > tries/10 {
+		t.Fatalf("run -d failed %d of %d times: %s", len(launchErr), tries, launchErr[0])
+	} else if len(launchErr) > 0 {
+		t.Logf("run -d failed %d of %d times (not this hole): %s", len(launchErr), tries, launchErr[0])
 	}
 	if tries < 200 {
 		t.Logf("only %d tries in 20s", tries)
@@ -447,7 +480,7 @@ func ptyRun(t *testing.T, s *store, args ...string) (ptmx, tty *os.File, c *exec
 	c = s.cmd(args...)
 	c.Stdin, c.Stdout, c.Stderr = tty, tty, tty
 	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	go io.Copy(io.Discard, ptmx)
+	go io.Copy(io.Discard, ptmx) // the terminal's output is not checked; reports go to /out
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -563,8 +596,11 @@ func TestEscapeRunRootPlanted(t *testing.T) {
 	s := withImages(t, false)
 	foreign := foreignRoot(t)
 	uid := os.Getuid()
-	runNoRunroot := func(tmp string) result {
-		c := exec.Command(env.bin, "--root", s.root, "run", "--rm", "--network", "none", "busybox", "true")
+	// images opens the store (and with it the run root); run --rm may
+	// not need the run root but must refuse it all the same.
+	cmds := [][]string{{"images"}, {"run", "--rm", "--network", "none", "busybox", "true"}}
+	runNoRunroot := func(tmp string, args ...string) result {
+		c := exec.Command(env.bin, append([]string{"--root", s.root}, args...)...)
 		var e []string
 		for _, kv := range os.Environ() {
 			if !strings.HasPrefix(kv, "XDG_RUNTIME_DIR=") && !strings.HasPrefix(kv, "TMPDIR=") {
@@ -579,8 +615,10 @@ func TestEscapeRunRootPlanted(t *testing.T) {
 	}
 	// Control: a fresh TMPDIR works and gets a private run root.
 	fresh := t.TempDir()
-	if r := runNoRunroot(fresh); r.code != 0 {
-		t.Fatalf("fresh TMPDIR: exit %d: %s", r.code, r.stderr)
+	for _, args := range cmds {
+		if r := runNoRunroot(fresh, args...); r.code != 0 {
+			t.Fatalf("fresh TMPDIR: %v: exit %d: %s", args, r.code, r.stderr)
+		}
 	}
 	fi, err := os.Lstat(filepath.Join(fresh, fmt.Sprintf("usandbox-run-%d", uid)))
 	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
@@ -598,11 +636,14 @@ func TestEscapeRunRootPlanted(t *testing.T) {
 			if _, err := os.Lstat(path); err != nil {
 				t.Fatalf("hack/integration.sh did not plant %s: %v", path, err)
 			}
-			r := runNoRunroot(tmp)
-			if r.code != 125 {
-				t.Fatalf("run root %s (%s): exit %d, want 125 (refused)\nstderr: %s", path, v.what, r.code, r.stderr)
+			for _, args := range cmds {
+				r := runNoRunroot(tmp, args...)
+				if r.code != 125 {
+					t.Errorf("run root %s (%s): usandbox %v: exit %d, want 125 (refused)\nstderr: %s", path, v.what, args, r.code, r.stderr)
+					continue
+				}
+				assertOneErrorLine(t, r.stderr, path)
 			}
-			assertOneErrorLine(t, r.stderr, path)
 		})
 	}
 	if ents, err := os.ReadDir(filepath.Join(foreign, "other-open", fmt.Sprintf("usandbox-run-%d", uid))); err == nil && len(ents) > 0 {
@@ -703,8 +744,8 @@ func TestEscapeSeccompDefault(t *testing.T) {
 				t.Errorf("%s: %s gave %s, want EPERM", what, name, m[name])
 			}
 		}
-		if m["newer_470"] != "ENOSYS" {
-			t.Errorf("%s: syscall 470 (newer than docker's profile) gave %s, want ENOSYS", what, m["newer_470"])
+		if m["newer_469"] != "ENOSYS" {
+			t.Errorf("%s: syscall 469 (file_setattr, Linux 6.17, newer than docker's profile) gave %s, want ENOSYS", what, m["newer_469"])
 		}
 	}
 	vol := "-v=" + atk + ":/attack:ro"
@@ -718,6 +759,9 @@ func TestEscapeSeccompDefault(t *testing.T) {
 		t.Fatalf("--security-opt seccomp=unconfined: exit %d: %s", r.code, r.stderr)
 	}
 	m := syscallResults(t, r.stdout)
+	if m["newer_469"] == "ENOSYS" {
+		t.Logf("this kernel has no file_setattr (469, Linux 6.17): the ENOSYS check above proved nothing")
+	}
 	// Without a filter these get through (capabilities and sysctls of
 	// this host permitting): none may be EPERM from seccomp.
 	for _, name := range []string{"add_key", "keyctl", "request_key", "personality", "io_uring_setup", "unshare_newuser"} {

@@ -109,8 +109,9 @@ func main() {
 		fs.Parse(args)
 		rocheck(*under, *marker, hole)
 	case "ttycheck":
+		out := fs.String("out", "", "file to write the report to")
 		fs.Parse(args)
-		ttycheck()
+		ttycheck(*out)
 		return
 	case "ttyread":
 		out := fs.String("out", "", "file to write what was read")
@@ -472,9 +473,10 @@ func syscalls() {
 	raw("clock_settime", unix.SYS_CLOCK_SETTIME, ^uintptr(0), 0)
 	sw, _ := unix.BytePtrFromString("/nonexistent-attack-swap")
 	raw("swapon", unix.SYS_SWAPON, uintptr(unsafe.Pointer(sw)), 0)
-	// listns (470, Linux 6.18) is newer than any docker profile; with a
-	// bad pointer it fails with EFAULT (or EINVAL) when it gets through.
-	raw("newer_470", 470, 1, 0, 0, 0)
+	// file_setattr (469, Linux 6.17) is newer than docker's profile; with
+	// bad arguments it fails with EINVAL (or EBADF) when it gets through,
+	// ENOSYS on an older kernel.
+	raw("newer_469", 469, ^uintptr(0), 0, 0, 0, 0)
 }
 
 func errnoName(e syscall.Errno) string {
@@ -687,7 +689,7 @@ func isMasked(mp string) bool {
 }
 
 // ttycheck prints "FD N tty=BOOL rdev=MAJ:MIN kind=KIND" for fds 0-2.
-func ttycheck() {
+func ttycheck(outFile string) {
 	var lines []string
 	for fd := 0; fd <= 2; fd++ {
 		var st unix.Stat_t
@@ -711,8 +713,8 @@ func ttycheck() {
 	}
 	sort.Strings(lines)
 	out := strings.Join(lines, "\n") + "\n"
-	if len(os.Args) > 3 && os.Args[2] == "-out" {
-		os.WriteFile(os.Args[3], []byte(out), 0o644)
+	if outFile != "" {
+		os.WriteFile(outFile, []byte(out), 0o644)
 		return
 	}
 	fmt.Print(out)
