@@ -675,6 +675,11 @@ func TestEscapeRuntimeBinary(t *testing.T) {
 		if !strings.Contains(out, "OK") && len(holeLines(out)) == 0 {
 			t.Errorf("%s: the attacker did not finish: %q", what, out)
 		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "usandbox binary") || strings.Contains(l, "names the store") {
+				t.Logf("%s: %s", what, l)
+			}
+		}
 	}
 	t.Run("detached", func(t *testing.T) {
 		s := s.with(t)
@@ -684,6 +689,23 @@ func TestEscapeRuntimeBinary(t *testing.T) {
 		s.ok("wait", "exe1")
 		s.run("rm", "-f", "exe1")
 		check(t, "run -d", readFD(t, filepath.Join(out, "r")))
+	})
+	t.Run("detached-ptrace-racing-exec", func(t *testing.T) {
+		// With SYS_PTRACE the sandbox's root may follow /proc/PID/exe of
+		// what it sees; it watches while exec starts helpers.
+		s := s.with(t)
+		out := t.TempDir()
+		os.Chmod(out, 0o777)
+		s.ok("run", "-d", "--name", "exe4", "--cap-add", "SYS_PTRACE", vol, "-v", out+":/out", "busybox", "sh", "-c",
+			strings.Join(args[:len(args)-1], " ")+" 6s > /out/r; sleep 600")
+		defer s.run("rm", "-f", "exe4")
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+			s.run("exec", "exe4", "true")
+		}
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(readFD(t, filepath.Join(out, "r")), "OK") && len(holeLines(readFD(t, filepath.Join(out, "r")))) == 0 && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond)
+		}
+		check(t, "run -d --cap-add SYS_PTRACE, exec racing", readFD(t, filepath.Join(out, "r")))
 	})
 	t.Run("exec", func(t *testing.T) {
 		s := s.with(t)

@@ -577,10 +577,18 @@ func exewrite(hash, marker, needle string, hold time.Duration, hole func(string,
 			hole("the store %s is visible at its host path", needle)
 		}
 	}
-	// CVE-2019-5736: once the process that runs it exits, a held fd
-	// may be reopened for writing.
+	// CVE-2019-5736: keep watching for new processes (an exec's helper
+	// runs the usandbox binary for a moment) and hold their exe; once
+	// the binary no longer runs, a held fd may be reopened for writing.
 	deadline := time.Now().Add(hold)
-	for len(held) > 0 && time.Now().Before(deadline) {
+	tried := map[int]bool{}
+	for time.Now().Before(deadline) {
+		for _, pid := range pidList("all") {
+			if !tried[pid] {
+				tried[pid] = true
+				try(fmt.Sprintf("/proc/%d/exe", pid))
+			}
+		}
 		for _, f := range held {
 			if w, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), os.O_WRONLY, 0); err == nil {
 				w.Close()
@@ -588,7 +596,7 @@ func exewrite(hash, marker, needle string, hold time.Duration, hole func(string,
 				return
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 	}
 }
 
