@@ -449,8 +449,9 @@ func TestEscapeSessionKeyring(t *testing.T) {
 	if err != nil {
 		t.Fatalf("add_key: %v", err)
 	}
-	// Make the key readable to anyone possessing it, as user keys usually are.
-	unix.KeyctlSetperm(key, 0x3f3f0000)
+	// The key keeps add_key's default permissions: possessor all, user
+	// view. Reading it by serial then needs possession, i.e. the caller's
+	// keyring.
 	args := []string{"/attack", "keyring", "-desc", desc, "-serial", fmt.Sprint(key), "-host-session", fmt.Sprint(sess)}
 	check := func(what string, r result) {
 		t.Helper()

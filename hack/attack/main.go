@@ -70,8 +70,9 @@ func main() {
 		fs.Parse(args)
 		cwdcheck(*marker, hole)
 	case "ptrace":
+		pid1 := fs.Bool("pid1", true, "attack pid 1 (false where pid 1 is the command itself, as in podman)")
 		fs.Parse(args)
-		ptraceAll(hole)
+		ptraceAll(*pid1, hole)
 	case "keyring":
 		desc := fs.String("desc", "", "description of the host's key")
 		serial := fs.Int("serial", 0, "the host key's serial")
@@ -119,6 +120,14 @@ func main() {
 		fs.Parse(args)
 		ttyread(*out, *dur)
 		return
+	case "withkey":
+		// Host side, for hack/attack-podman.sh: join a new session
+		// keyring, add a user key, then exec the command with {serial}
+		// and {session} replaced.
+		desc := fs.String("desc", "", "key description")
+		fs.Parse(args)
+		withKey(*desc, fs.Args())
+		return
 	case "sleep":
 		d, _ := time.ParseDuration(args[0])
 		time.Sleep(d)
@@ -130,6 +139,46 @@ func main() {
 	if holes == 0 {
 		fmt.Println("OK")
 	}
+}
+
+func init() { runtime.LockOSThread() }
+
+func withKey(desc string, argv []string) {
+	sess, err := unix.KeyctlJoinSessionKeyring("attack-" + desc)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "keyctl join:", err)
+		os.Exit(1)
+	}
+	key, err := unix.AddKey("user", desc, []byte("the caller's secret"), unix.KEY_SPEC_SESSION_KEYRING)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "add_key:", err)
+		os.Exit(1)
+	}
+	for i, a := range argv {
+		a = strings.ReplaceAll(a, "{serial}", strconv.Itoa(key))
+		argv[i] = strings.ReplaceAll(a, "{session}", strconv.Itoa(sess))
+	}
+	path, err := execLookPath(argv[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	err = syscall.Exec(path, argv, os.Environ())
+	fmt.Fprintln(os.Stderr, "exec:", err)
+	os.Exit(1)
+}
+
+func execLookPath(name string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: not found in PATH", name)
 }
 
 func pidList(which string) []int {
@@ -261,14 +310,14 @@ func cwdcheck(marker string, hole func(string, ...any)) {
 
 // ptraceAll attacks pid 1 and every process that looks like a usandbox
 // helper (not the sandbox's own command).
-func ptraceAll(hole func(string, ...any)) {
+func ptraceAll(pid1 bool, hole func(string, ...any)) {
 	runtime.LockOSThread()
 	self := os.Getpid()
 	for _, pid := range pidList("all") {
 		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 		c := strings.TrimSpace(string(comm))
 		exe, exeErr := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-		helper := pid == 1 || strings.Contains(c, "usandbox") || c == "exe" || strings.Contains(exe, "usandbox") || (exeErr != nil && !os.IsNotExist(exeErr))
+		helper := pid == 1 && pid1 || strings.Contains(c, "usandbox") || c == "exe" || strings.Contains(exe, "usandbox") || (exeErr != nil && !os.IsNotExist(exeErr))
 		if pid == self || !helper {
 			fmt.Printf("INFO pid=%d comm=%s exe=%s skipped (the sandbox's own process)\n", pid, c, exe)
 			continue
@@ -412,8 +461,10 @@ func keyring(desc string, serial, hostSession int, hole func(string, ...any)) {
 		} else {
 			fmt.Printf("INFO reading key %d: %v\n", serial, err)
 		}
+		// Describing needs only the key's "user view" permission, which
+		// any process of the same uid has: not evidence of possession.
 		if d, err := unix.KeyctlString(unix.KEYCTL_DESCRIBE, serial); err == nil {
-			hole("described the caller's key %d: %q", serial, d)
+			fmt.Printf("INFO described key %d: %q\n", serial, d)
 		}
 	}
 	if b, err := os.ReadFile("/proc/keys"); err == nil && desc != "" && strings.Contains(string(b), desc) {
