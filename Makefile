@@ -8,7 +8,7 @@ export CGO_ENABLED := 1
 CACHE ?= /var/cache/usandbox-test
 TEST_USER ?= usandbox-test
 
-SOURCES := $(shell find . -path ./hack/mkimage -prune -o \( -name '*.go' -o -name '*.c' -o -name '*.h' \) -print) go.mod go.sum
+SOURCES := $(shell find . -path ./hack/mkimage -prune -o -path ./hack/attack -prune -o \( -name '*.go' -o -name '*.c' -o -name '*.h' \) -print) go.mod go.sum
 
 .PHONY: all build build-tests test unit integration test-vm demo bench lint deps clean
 
@@ -31,7 +31,11 @@ bin/integration.test: $(SOURCES)
 bin/mkimage: $(shell find hack/mkimage -name '*.go')
 	$(GO) build -o $@ ./hack/mkimage
 
-build-tests: build bin/integration.test bin/mkimage
+# The attacker the escape tests run inside sandboxes: static, any image.
+bin/attack: $(shell find hack/attack -name '*.go')
+	CGO_ENABLED=0 $(GO) build -o $@ ./hack/attack
+
+build-tests: build bin/integration.test bin/mkimage bin/attack
 
 # Everything CI runs.
 test: lint unit integration test-vm

@@ -30,8 +30,21 @@ if [[ $(id -u) -eq 0 ]]; then
 	uid=$(id -u "$TEST_USER")
 	home=$(getent passwd "$TEST_USER" | cut -d: -f6)
 	stage=$(mktemp -d /tmp/usandbox-it.XXXXXX)
-	trap 'rm -rf "$stage" "$log"' EXIT
-	cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/bin/mkimage" "$repo/bin/integration.test" "$stage/"
+	# Run roots a second local user planted in a /tmp-like (sticky, 1777)
+	# directory before the test user came: each subdirectory is one TMPDIR
+	# holding a hostile usandbox-run-UID (TestEscapeRunRoot*).
+	user2=${USANDBOX_TEST_USER2:-usandbox-test2}
+	foreign=$(mktemp -d /tmp/usandbox-it-foreign-XXXXXX)
+	trap 'rm -rf "$stage" "$log" "$foreign"' EXIT
+	chmod 0755 "$foreign"
+	for v in other other-open symlink open-mode; do install -d -m 1777 "$foreign/$v"; done
+	install -d -m 0700 -o "$user2" -g "$user2" "$foreign/other/usandbox-run-$uid"
+	install -d -m 0777 -o "$user2" -g "$user2" "$foreign/other-open/usandbox-run-$uid"
+	install -d -m 0700 -o "$TEST_USER" -g "$TEST_USER" "$foreign/symlink-target"
+	runuser -u "$user2" -- ln -s "$foreign/symlink-target" "$foreign/symlink/usandbox-run-$uid"
+	install -d -m 0700 -o "$TEST_USER" -g "$TEST_USER" "$foreign/open-mode/usandbox-run-$uid"
+	chmod 0777 "$foreign/open-mode/usandbox-run-$uid"
+	cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/bin/mkimage" "$repo/bin/attack" "$repo/bin/integration.test" "$stage/"
 	cp -r "$repo/hack" "$stage/hack"
 	chmod -R a+rX "$stage"
 	chown -R "$TEST_USER:" "$stage"
@@ -40,12 +53,14 @@ if [[ $(id -u) -eq 0 ]]; then
 		HOME="$home" USER="$TEST_USER" LOGNAME="$TEST_USER" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
 		XDG_RUNTIME_DIR="/run/user/$uid" TMPDIR=/tmp \
 		USANDBOX_BIN="$stage/usandbox" USANDBOX_MKIMAGE="$stage/mkimage" USANDBOX_HACK="$stage/hack" USANDBOX_TEST_CACHE="$CACHE" \
+		USANDBOX_ATTACK="$stage/attack" USANDBOX_TEST_FOREIGN="$foreign" \
 		bash -c 'cd "$HOME" && exec "$0" -test.v -test.timeout 25m "$@"' "$stage/integration.test" "$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	set -e
 else
 	set +e
 	USANDBOX_BIN="$repo/bin/usandbox" USANDBOX_MKIMAGE="$repo/bin/mkimage" USANDBOX_HACK="$repo/hack" USANDBOX_TEST_CACHE="$CACHE" \
+		USANDBOX_ATTACK="$repo/bin/attack" \
 		"$repo/bin/integration.test" -test.v -test.timeout 25m "$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	set -e

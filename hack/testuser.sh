@@ -49,6 +49,13 @@ for f in /etc/subuid /etc/subgid; do
 	has_range "$f" || echo "$TEST_USER:$start:$SUB_COUNT" >>"$f"
 done
 
+# A second local user, for attacks one user makes on another (a run root
+# pre-created in /tmp). It needs no subordinate ids and no login.
+TEST_USER2=${USANDBOX_TEST_USER2:-usandbox-test2}
+if ! getent passwd "$TEST_USER2" >/dev/null; then
+	useradd --create-home --shell /bin/bash --user-group "$TEST_USER2"
+fi
+
 # XDG_RUNTIME_DIR (no systemd-logind here to create it).
 install -d -m 0700 -o "$uid" -g "$gid" "/run/user/$uid"
 
@@ -60,4 +67,5 @@ if [[ -c /dev/net/tun ]]; then
 fi
 
 range() { awk -F: -v n="$TEST_USER" -v u="$uid" '$1 == n || $1 == u { print $2 ":" $3; exit }' "$1"; }
+log "user $TEST_USER2 uid=$(id -u "$TEST_USER2") (second user, no subuid range)"
 log "user $TEST_USER uid=$uid gid=$gid home=$home subuid=$(range /etc/subuid) subgid=$(range /etc/subgid) XDG_RUNTIME_DIR=/run/user/$uid /dev/net/tun=$tun"
