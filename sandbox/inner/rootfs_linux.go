@@ -46,7 +46,10 @@ func mountRootfs(s *spec.Spec) error {
 	// One fsconfig call per layer (kernel 6.8+): no page-size limit on
 	// the number of layers.
 	mfd, err := newFS("overlay", opts, unix.MOUNT_ATTR_NODEV)
-	if err != nil && errors.Is(err, unix.EINVAL) && strings.Contains(err.Error(), "lowerdir+") {
+	if errors.Is(err, unix.EINVAL) {
+		// Before 6.8 "lowerdir+" is unknown: refused when set (6.5+)
+		// or when the filesystem is created (older kernels pass the
+		// options on as one legacy string).
 		return mountRootfsLegacy(s)
 	}
 	if err != nil {
