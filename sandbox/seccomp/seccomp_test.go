@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -499,6 +500,35 @@ func TestCompileDuringGC(t *testing.T) {
 	}()
 	defer func() { close(stop); <-gcDone }()
 	for range 20 {
+		if _, err := Compile(Default(), caps.Default); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCompileUnderSignals compiles while the process receives a stream
+// of signals: one handled on the thread waiting for the listener would
+// cancel the notification.
+func TestCompileUnderSignals(t *testing.T) {
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs, unix.SIGWINCH)
+	defer signal.Stop(sigs)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-sigs:
+			default:
+				unix.Kill(os.Getpid(), unix.SIGWINCH)
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for range 10 {
 		if _, err := Compile(Default(), caps.Default); err != nil {
 			t.Fatal(err)
 		}
