@@ -22,8 +22,9 @@ import (
 // and its kernel, and returns the filter runc would install: calls the
 // profile denies fail as it says (EPERM for docker's default), calls
 // newer than the profile fail with ENOSYS. Nothing is installed in the
-// calling process. It costs some milliseconds of libseccomp work; see
-// [Cache] for warm starts.
+// calling process. Most of its cost is libseccomp generating the BPF
+// (a median of 75-130 ms for docker's default profile on a busy 2-core
+// host, against 0.2 ms for a [Cache] hit); see [Cache] for warm starts.
 func Compile(p *Profile, capabilities []string) (Program, error) {
 	if p.IsUnconfined() {
 		return Program{}, nil
