@@ -3,6 +3,8 @@
 #   make test   unit tests, then the integration tests as an unprivileged user
 
 GO ?= go
+# seccomp: package sandbox/seccomp compiles filters with libseccomp (cgo,
+# libseccomp-dev from hack/deps.sh) and refuses to build without the tag.
 export GOFLAGS := -buildvcs=false -tags=containers_image_openpgp,exclude_graphdriver_btrfs,seccomp
 export CGO_ENABLED := 1
 CACHE ?= /var/cache/usandbox-test

@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(
 	golang-go gcc make git ca-certificates curl   # build
-	libseccomp-dev                                # the seccomp filter, linked statically
+	libseccomp-dev pkgconf                        # sandbox/seccomp (cgo, -tags seccomp; ships libseccomp.a for the static link)
 	uidmap                                        # newuidmap/newgidmap
 	fuse-overlayfs                                # overlay fallback
 	slirp4netns passt                             # user-mode networking

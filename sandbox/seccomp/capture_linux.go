@@ -83,6 +83,18 @@ type captured struct {
 
 func captureOnThisThread(install func() error) (Program, error) {
 	tid := unix.Gettid()
+	// A signal handled on this thread while it waits for the listener
+	// would cancel the notification and fail runc's install; the kernel
+	// sends process-wide signals (SIGCHLD, SIGWINCH...) to another
+	// thread when this one blocks them. The thread is never reused, so
+	// the mask is not restored.
+	all := unix.Sigset_t{}
+	for i := range all.Val {
+		all.Val[i] = ^all.Val[i]
+	}
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &all, nil); err != nil {
+		return Program{}, fmt.Errorf("seccomp: blocking signals on the compile thread: %w", err)
+	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return Program{}, fmt.Errorf("seccomp: setting no_new_privs on the compile thread: %w", err)
 	}

@@ -30,8 +30,12 @@
 // listener copies the sock_fprog runc is about to install (and the filter
 // flags) out of the blocked thread's memory, then fails the call, so
 // nothing is installed. The thread (which also carries no_new_privs) is
-// never unlocked, so the Go runtime ends it. The result is byte for byte
-// the program runc would have loaded. This needs Linux ≥ 5.5 (user
+// never unlocked, so the Go runtime ends it. The result is the program
+// runc would have loaded; the filter flags (SECCOMP_FILTER_FLAG_*), which
+// never change the program, are kept aside and given to [Load]. runc's
+// -ENOSYS stub lists the architectures in Go map order, so two compiles
+// of one profile may differ in bytes while meaning the same; a [Cache]
+// keeps whichever came first. This needs Linux ≥ 5.5 (user
 // notification with SECCOMP_USER_NOTIF_FLAG_CONTINUE) and fails with
 // EBUSY if this process already runs under a seccomp filter that has a
 // listener.

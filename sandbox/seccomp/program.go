@@ -12,10 +12,10 @@ const maxInstructions = 4096
 
 // Instruction is one classic BPF instruction, as struct sock_filter.
 type Instruction struct {
-	Code uint16
-	Jt   uint8
-	Jf   uint8
-	K    uint32
+	Code uint16 // the operation (BPF_LD|BPF_W|BPF_ABS, BPF_RET|BPF_K, ...)
+	Jt   uint8  // for a jump: instructions to skip when true
+	Jf   uint8  // for a jump: instructions to skip when false
+	K    uint32 // the constant operand
 }
 
 // Program is a compiled seccomp filter, ready for [Load]: what the
