@@ -278,7 +278,9 @@ func TestPullInterrupted(t *testing.T) {
 			proxy := slowProxy(t, 8<<20) // 8 MB/s: the 50 MB layer takes ~6 s
 			ref := proxy + "/debian:bookworm"
 			c := s.cmd("pull", "--tls-verify=false", ref)
-			stderr, done := startUntil(t, c, "Copying blob 9ee6a865")
+			// The big layer is the debootstrap rootfs, at the bottom.
+			big := strings.TrimPrefix(imageLayerDigests(t, "debian")[0], "sha256:")
+			stderr, done := startUntil(t, c, "Copying blob "+big[:12])
 			time.Sleep(500 * time.Millisecond)
 			c.Process.Signal(sig)
 			code := exitCode(<-done)
