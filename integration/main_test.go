@@ -400,17 +400,13 @@ func exitCode(err error) int {
 	return 0
 }
 
-// usandboxProcesses lists the pids running the usandbox binary.
+// usandboxProcesses lists the pids of ours (see ourProcesses) running the
+// usandbox binary.
 func usandboxProcesses() []int {
 	var out []int
-	ents, _ := os.ReadDir("/proc")
 	self, _ := os.Readlink("/proc/self/exe")
-	for _, e := range ents {
-		var pid int
-		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
-			continue
-		}
-		exe, err := os.Readlink("/proc/" + e.Name() + "/exe")
+	for _, pid := range ourProcesses() {
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 		if err == nil && strings.HasPrefix(exe, env.bin) && exe != self {
 			out = append(out, pid)
 		}

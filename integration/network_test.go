@@ -240,20 +240,16 @@ func assertNoHelpers(t *testing.T) {
 	}
 }
 
+// networkHelpers lists the network helpers of ours (see ourProcesses).
+// usandbox starts slirp4netns and pasta by their full path: match the base
+// name of argv[0].
 func networkHelpers() []string {
 	var out []string
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil || len(b) == 0 {
-			continue
-		}
-		cmd := strings.ReplaceAll(string(b), "\x00", " ")
-		if strings.HasPrefix(cmd, "slirp4netns") || strings.HasPrefix(cmd, "pasta") || strings.HasPrefix(cmd, "usandbox-ports") {
-			out = append(out, e.Name()+" "+cmd)
+	for _, pid := range ourProcesses() {
+		argv := strings.Split(cmdline(pid), "\x00")
+		switch filepath.Base(argv[0]) {
+		case "slirp4netns", "pasta", "passt", "usandbox-ports":
+			out = append(out, strconv.Itoa(pid)+" "+strings.Join(argv, " "))
 		}
 	}
 	return out
