@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
@@ -130,6 +131,19 @@ func Setup(o Options, pid int, stateDir string, log io.Writer) (*Network, error)
 		n.Close()
 		return nil, fmt.Errorf("--network %s: %w", o.Mode, err)
 	}
+	if o.Mode == Pasta {
+		// pasta forks into the background and the driver's cleanup
+		// does not stop it; Debian's pasta (2023-03-09) does not quit
+		// when the sandbox's network namespace goes, so every sandbox
+		// would leave one running.
+		bin, _ := exec.LookPath("pasta")
+		stop, err := findPasta(bin, pid)
+		if err != nil {
+			n.Close()
+			return nil, fmt.Errorf("--network pasta: %w", err)
+		}
+		n.cleanups = append(n.cleanups, stop)
+	}
 	n.cfg = spec.NetConfig{
 		Dev: msg.Dev, IP: msg.IP, Netmask: msg.Netmask, Gateway: msg.Gateway, MTU: msg.MTU,
 		// pasta configures the interface itself (--config-net).
@@ -206,4 +220,80 @@ func (n *Network) Close() error {
 	}
 	n.cleanups = nil
 	return errors.Join(errs...)
+}
+
+// findPasta finds the background pasta serving the sandbox whose init is
+// pid, as the driver ran it: our uid, argv[0] the binary, the init's pid
+// the last argument (pasta makes itself undumpable, so its exe link cannot
+// be read). It returns a function that stops it; a pidfd keeps that from
+// signalling a reused pid.
+func findPasta(bin string, pid int) (func() error, error) {
+	want := strconv.Itoa(pid)
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		argv := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+		if len(argv) < 2 || argv[0] != bin || argv[len(argv)-1] != want {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+e.Name(), &st) != nil || int(st.Uid) != os.Getuid() {
+			continue
+		}
+		fd, err := unix.PidfdOpen(p, 0)
+		if err != nil {
+			continue
+		}
+		// Still the same process, not a new one under the same pid?
+		if again, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err != nil || string(again) != string(b) {
+			unix.Close(fd)
+			continue
+		}
+		return func() error {
+			defer unix.Close(fd)
+			return stopPidfd(fd, "pasta")
+		}, nil
+	}
+	return nil, errors.New("its background process was not found")
+}
+
+// stopPidfd sends SIGTERM, then SIGKILL, each with a second to exit.
+func stopPidfd(fd int, name string) error {
+	for _, sig := range []unix.Signal{unix.SIGTERM, unix.SIGKILL} {
+		if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
+			if errors.Is(err, unix.ESRCH) {
+				return nil
+			}
+			return fmt.Errorf("stopping %s: %w", name, err)
+		}
+		// A pidfd becomes readable when its process exits.
+		deadline := time.Now().Add(time.Second)
+		for {
+			left := time.Until(deadline)
+			if left <= 0 {
+				break
+			}
+			n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(left.Milliseconds())+1)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("stopping %s: %w", name, err)
+			}
+			if n > 0 {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("stopping %s: it did not exit after SIGKILL", name)
 }
