@@ -50,9 +50,9 @@ func TestNetworkOutbound(t *testing.T) {
 			if netw != "" {
 				args = append(args, "--network", netw)
 			}
-			out := s.ok(append(args, "busybox", "sh", "-c", "wget -q -O- http://"+addr+"/; echo; cat /sys/class/net/tap0/mtu; grep -c host.containers.internal /etc/hosts; hostname -i 2>/dev/null || true")...)
+			out := s.ok(append(args, "busybox", "sh", "-c", "wget -q -O- http://"+addr+"/; echo; cat /sys/class/net/tap0/mtu; grep -c host.containers.internal /etc/hosts; hostname -i")...)
 			lines := strings.Split(out, "\n")
-			if lines[0] != "hello from the host" || lines[2] != "1" {
+			if len(lines) < 4 || lines[0] != "hello from the host" || lines[2] != "1" {
 				t.Fatalf("got %q", out)
 			}
 			wantMTU := "65520"
@@ -61,6 +61,14 @@ func TestNetworkOutbound(t *testing.T) {
 			}
 			if lines[1] != wantMTU {
 				t.Errorf("mtu %s, want %s", lines[1], wantMTU)
+			}
+			// The sandbox's name resolves (/etc/hosts) to its own address.
+			wantIP := "10.0.2.100"
+			if strings.Contains(netw, "cidr=10.0.3.0/24") {
+				wantIP = "10.0.3.100"
+			}
+			if lines[3] != wantIP {
+				t.Errorf("hostname -i: %q, want %s", lines[3], wantIP)
 			}
 		})
 	}
