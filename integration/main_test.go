@@ -141,6 +141,16 @@ func (s *store) cmd(args ...string) *exec.Cmd {
 
 func (s *store) run(args ...string) result {
 	s.t.Helper()
+	r, err := s.tryRun(args...)
+	if err != nil {
+		s.t.Fatalf("%v", err)
+	}
+	return r
+}
+
+// tryRun is run for other goroutines than the test's, which must not call
+// t.Fatal: it returns the error of a usandbox that did not start.
+func (s *store) tryRun(args ...string) (result, error) {
 	c := s.cmd(args...)
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
@@ -152,9 +162,9 @@ func (s *store) run(args ...string) result {
 			code = 128 + int(ws.Signal())
 		}
 	} else if err != nil {
-		s.t.Fatalf("running usandbox %v: %v", args, err)
+		return result{}, fmt.Errorf("running usandbox %v: %w", args, err)
 	}
-	return result{out.String(), errb.String(), code}
+	return result{out.String(), errb.String(), code}, nil
 }
 
 // ok runs a command that must succeed and returns its stdout.

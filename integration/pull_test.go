@@ -315,15 +315,19 @@ func TestConcurrentPulls(t *testing.T) {
 	proxy := slowProxy(t, 32<<20)
 	var wg sync.WaitGroup
 	results := make([]result, 2)
+	errs := make([]error, 2)
 	for i := range results {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = s.run("pull", "--tls-verify=false", proxy+"/debian:bookworm")
+			results[i], errs[i] = s.tryRun("pull", "--tls-verify=false", proxy+"/debian:bookworm")
 		}()
 	}
 	wg.Wait()
 	for i, r := range results {
+		if errs[i] != nil {
+			t.Fatalf("pull %d: %v", i, errs[i])
+		}
 		if r.code != 0 {
 			t.Fatalf("pull %d: exit %d: %s", i, r.code, r.stderr)
 		}
