@@ -271,6 +271,32 @@ func TestPullCorruptBlob(t *testing.T) {
 	s.assertClean()
 }
 
+// imageLayerDigests returns the layer digests (sha256:…, bottom first) of
+// the cached OCI layout NAME, as hack/images.sh built it on this machine.
+func imageLayerDigests(t *testing.T, name string) []string {
+	t.Helper()
+	layout := filepath.Join(env.cache, "images", name)
+	var idx struct {
+		Manifests []struct{ Digest string } `json:"manifests"`
+	}
+	readJSON(t, filepath.Join(layout, "index.json"), &idx)
+	if len(idx.Manifests) != 1 {
+		t.Fatalf("%s/index.json lists %d manifests, want 1", layout, len(idx.Manifests))
+	}
+	var man struct {
+		Layers []struct{ Digest string } `json:"layers"`
+	}
+	readJSON(t, filepath.Join(layout, "blobs", "sha256", strings.TrimPrefix(idx.Manifests[0].Digest, "sha256:")), &man)
+	var out []string
+	for _, l := range man.Layers {
+		out = append(out, l.Digest)
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s has no layers", layout)
+	}
+	return out
+}
+
 func TestPullInterrupted(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
