@@ -7,8 +7,14 @@ GO ?= go
 # libseccomp-dev from hack/deps.sh) and refuses to build without the tag.
 export GOFLAGS := -buildvcs=false -tags=containers_image_openpgp,exclude_graphdriver_btrfs,seccomp
 export CGO_ENABLED := 1
-CACHE ?= /var/cache/usandbox-test
-TEST_USER ?= usandbox-test
+# The test images (hack/images.sh) and the VM's kernel (hack/vmtest.sh) live
+# in CACHE, and the integration tests run as TEST_USER. The hack scripts
+# read them as USANDBOX_TEST_CACHE and USANDBOX_TEST_USER, so either
+# spelling works: make CACHE=/tmp/c test, or USANDBOX_TEST_CACHE=/tmp/c make test.
+CACHE ?= $(or $(USANDBOX_TEST_CACHE),/var/cache/usandbox-test)
+TEST_USER ?= $(or $(USANDBOX_TEST_USER),usandbox-test)
+export USANDBOX_TEST_CACHE := $(CACHE)
+export USANDBOX_TEST_USER := $(TEST_USER)
 
 SOURCES := $(shell find . -path ./hack/mkimage -prune -o -path ./hack/attack -prune -o \( -name '*.go' -o -name '*.c' -o -name '*.h' \) -print) go.mod go.sum
 

@@ -10,6 +10,7 @@ pkgs=(
 	slirp4netns passt                             # user-mode networking
 	busybox-static debootstrap                    # offline test images
 	docker-registry skopeo                        # local registry for tests
+	dnsmasq-base                                  # local resolver for the DNS test
 	podman runc bubblewrap iperf3                 # the benchmark's references
 	qemu-system-x86 e2fsprogs kmod cpio           # hack/vmtest (cgroup v2 limits in a VM)
 	nftables                                      # -p keeps the TCP source address

@@ -34,8 +34,9 @@ MKIMAGE=$BIN/mkimage
 SUITE=bookworm
 MIRROR=http://deb.debian.org/debian
 IMAGE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-# Fixed timestamp: image "created" time and busybox rootfs mtimes, so the
-# busybox image is reproducible (same busybox binary -> same digests).
+# Fixed timestamp: image "created" time, busybox rootfs mtimes and the
+# clamp for the debian rootfs's mtimes, so both images are reproducible
+# (same busybox binary / same package versions -> same digests).
 export SOURCE_DATE_EPOCH=1704067200 # 2024-01-01T00:00:00Z
 
 mkdir -p "$IMAGES" "$ROOTFS" "$BIN"
@@ -134,6 +135,34 @@ make_busybox_rootfs() {
 	mv -T "$r" "$dst"
 }
 
+# normalize_rootfs DIR: drop what makes two debootstraps of the same
+# packages differ, so the debian image's digests depend only on its inputs
+# (the package versions on the mirror and SOURCE_DATE_EPOCH):
+#   - files that name this machine: debootstrap copies the host's
+#     /etc/hostname and /etc/resolv.conf in (usandbox writes both in every
+#     sandbox); /etc/machine-id if a package made one;
+#   - logs and backups with timestamps or run-specific contents: var/log/*.log,
+#     var/log/apt/*, dpkg's and debconf's *-old, etc/*- (shadow tools' backups),
+#     ldconfig's aux-cache (it records inode numbers and ctimes);
+#   - mtimes: every mtime newer than SOURCE_DATE_EPOCH is clamped to it (like
+#     tar --clamp-mtime), last, since deleting a file changes its directory's.
+# Owners and modes stay as debootstrap made them; mkimage writes entries in
+# lexical order with numeric owners only. The shadow files' "last change"
+# day already comes from SOURCE_DATE_EPOCH (exported above; shadow's tools
+# honour it).
+normalize_rootfs() {
+	local r=$1
+	: >"$r/etc/hostname"
+	: >"$r/etc/resolv.conf"
+	[[ ! -e $r/etc/machine-id ]] || : >"$r/etc/machine-id"
+	rm -f "$r"/var/log/*.log "$r"/var/log/apt/* \
+		"$r"/var/lib/dpkg/*-old "$r"/var/cache/debconf/*-old \
+		"$r"/etc/passwd- "$r"/etc/group- "$r"/etc/shadow- "$r"/etc/gshadow- \
+		"$r"/etc/subuid- "$r"/etc/subgid- \
+		"$r"/var/cache/ldconfig/aux-cache
+	find "$r" -xdev -newermt "@$SOURCE_DATE_EPOCH" -exec touch --no-create -h -d "@$SOURCE_DATE_EPOCH" {} +
+}
+
 # make_debian_rootfs: debootstrap minbase (minutes; network), apt caches removed.
 make_debian_rootfs() {
 	local dst=$ROOTFS/debian t r start
@@ -149,6 +178,7 @@ make_debian_rootfs() {
 	fi
 	rm -f "$r"/var/cache/apt/archives/*.deb "$r"/var/cache/apt/*.bin
 	rm -rf "$r"/var/lib/apt/lists/*
+	normalize_rootfs "$r"
 	chmod 0755 "$r"
 	mv -T "$r" "$dst"
 	log "debootstrap $SUITE minbase took $((SECONDS - start))s -> $dst"

@@ -24,18 +24,49 @@ summarize() {
 	echo "integration: $pass passed, $fail failed, $skip skipped"
 }
 
+# start_dns: a local resolver for TestNetworkDNS that knows one name only,
+# usandbox-test.internal (192.0.2.53), on the first free address of
+# 127.0.0.2-9 port 53 (a sandbox's resolv.conf has no port, and only root
+# may bind 53). Sets dns_ip and dns_pid; leaves dns_ip empty (the test then
+# skips) if dnsmasq is missing or no address works.
+start_dns() {
+	dns_ip=
+	command -v dnsmasq >/dev/null || { echo "integration.sh: dnsmasq missing (apt-get install dnsmasq-base): TestNetworkDNS skips its lookup" >&2; return 0; }
+	local a ip
+	for a in 2 3 4 5 6 7 8 9; do
+		ip=127.0.0.$a
+		dnsmasq --keep-in-foreground --conf-file=/dev/null --pid-file="$stage/dnsmasq.pid" \
+			--user=nobody --group=nogroup --no-resolv --no-hosts --no-poll --bind-interfaces \
+			--listen-address="$ip" --port=53 --address=/usandbox-test.internal/192.0.2.53 \
+			>"$stage/dnsmasq.log" 2>&1 &
+		dns_pid=$!
+		for _ in $(seq 50); do
+			[[ -n $(ss -Hlnu "src = $ip:53" 2>/dev/null) ]] && { dns_ip=$ip; return 0; }
+			kill -0 "$dns_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill "$dns_pid" 2>/dev/null || true
+		wait "$dns_pid" 2>/dev/null || true
+		dns_pid=
+	done
+	echo "integration.sh: dnsmasq did not start on 127.0.0.2-9:53: TestNetworkDNS skips its lookup" >&2
+	cat "$stage/dnsmasq.log" >&2
+}
+
 if [[ $(id -u) -eq 0 ]]; then
 	bash "$repo/hack/testuser.sh"
 	bash "$repo/hack/images.sh"
 	uid=$(id -u "$TEST_USER")
 	home=$(getent passwd "$TEST_USER" | cut -d: -f6)
 	stage=$(mktemp -d /tmp/usandbox-it.XXXXXX)
+	dns_pid=
 	# Run roots a second local user planted in a /tmp-like (sticky, 1777)
 	# directory before the test user came: each subdirectory is one TMPDIR
 	# holding a hostile usandbox-run-UID (TestEscapeRunRoot*).
 	user2=${USANDBOX_TEST_USER2:-usandbox-test2}
 	foreign=$(mktemp -d /tmp/usandbox-it-foreign-XXXXXX)
-	trap 'rm -rf "$stage" "$log" "$foreign"' EXIT
+	trap '[[ -z $dns_pid ]] || kill "$dns_pid" 2>/dev/null; rm -rf "$stage" "$log" "$foreign"' EXIT
+	start_dns
 	chmod 0755 "$foreign"
 	for v in other other-open symlink open-mode; do install -d -m 1777 "$foreign/$v"; done
 	install -d -m 0700 -o "$user2" -g "$user2" "$foreign/other/usandbox-run-$uid"
@@ -51,7 +82,7 @@ if [[ $(id -u) -eq 0 ]]; then
 	set +e
 	runuser -u "$TEST_USER" -- env -i \
 		HOME="$home" USER="$TEST_USER" LOGNAME="$TEST_USER" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
-		XDG_RUNTIME_DIR="/run/user/$uid" TMPDIR=/tmp \
+		XDG_RUNTIME_DIR="/run/user/$uid" TMPDIR=/tmp USANDBOX_TEST_DNS="$dns_ip" \
 		USANDBOX_BIN="$stage/usandbox" USANDBOX_MKIMAGE="$stage/mkimage" USANDBOX_HACK="$stage/hack" USANDBOX_TEST_CACHE="$CACHE" \
 		USANDBOX_ATTACK="$stage/attack" USANDBOX_TEST_FOREIGN="$foreign" \
 		bash -c 'cd "$HOME" && exec "$0" -test.v -test.timeout 25m "$@"' "$stage/integration.test" "$@" 2>&1 | tee "$log"

@@ -284,7 +284,11 @@ func TestThirtyDetachedInParallel(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := s.run("run", "-d", "--name", fmt.Sprintf("p%02d", i), "busybox", "sleep", "1234")
+			r, err := s.tryRun("run", "-d", "--name", fmt.Sprintf("p%02d", i), "busybox", "sleep", "1234")
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
 			if r.code != 0 {
 				errs <- fmt.Sprintf("run -d %d: exit %d %s", i, r.code, r.stderr)
 				return
@@ -311,11 +315,16 @@ func TestThirtyDetachedInParallel(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if r := s.run("stop", "-t", "0", ids[i]); r.code != 0 {
-				t.Errorf("stop %d: %s", i, r.stderr)
-			}
-			if r := s.run("rm", ids[i]); r.code != 0 {
-				t.Errorf("rm %d: %s", i, r.stderr)
+			for _, args := range [][]string{{"stop", "-t", "0", ids[i]}, {"rm", ids[i]}} {
+				r, err := s.tryRun(args...)
+				if err != nil {
+					t.Errorf("%d: %v", i, err)
+					return
+				}
+				if r.code != 0 {
+					t.Errorf("%s %d: exit %d %s", args[0], i, r.code, r.stderr)
+					return
+				}
 			}
 		}()
 	}

@@ -3,10 +3,12 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,7 +52,6 @@ func TestLimits(t *testing.T) {
 		t.Skip("this host has no cgroup v2 hierarchy (hybrid or v1): hack/vmtest runs this test in a VM")
 	}
 	s := withImages(t, false)
-	parent := cgroupParent(t)
 
 	t.Run("memory", func(t *testing.T) {
 		s := s.with(t)
@@ -132,31 +133,60 @@ func TestLimits(t *testing.T) {
 
 	t.Run("cgroup removed after exit", func(t *testing.T) {
 		s := s.with(t)
-		s.ok("run", "--rm", "--pids-limit", "20", "busybox", "true")
+		// Where usandbox made each sandbox's cgroup, as the sandbox's
+		// processes show it.
+		c := s.cmd("run", "--rm", "--pids-limit", "20", "busybox", "sh", "-c", "echo ready >&2; exec sleep 1234")
+		_, done := startUntil(t, c, "ready")
+		sleep := 0
+		for _, pid := range ourProcesses() {
+			if strings.Contains(cmdline(pid), "sleep\x001234") {
+				sleep = pid
+			}
+		}
+		if sleep == 0 {
+			c.Process.Kill()
+			t.Fatal("the --rm sandbox's sleep is not running")
+		}
+		dirs := []string{sandboxCgroup(t, sleep)}
+		syscall.Kill(sleep, syscall.SIGKILL)
+		if code := exitCode(<-done); code != 137 {
+			t.Fatalf("run --rm after its command's SIGKILL: exit %d, want 137", code)
+		}
 		id := strings.TrimSpace(s.ok("run", "-d", "--pids-limit", "20", "busybox", "sleep", "1000"))
+		dirs = append(dirs, sandboxCgroup(t, s.inspect(id).State.Pid))
 		s.ok("kill", id)
 		s.ok("rm", id)
-		ents, _ := os.ReadDir(parent)
-		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), "usandbox-") {
-				t.Fatalf("cgroup left behind: %s", filepath.Join(parent, e.Name()))
+		for _, d := range dirs {
+			if _, err := os.Stat(d); !os.IsNotExist(err) {
+				t.Errorf("cgroup left behind: %s (%v)", d, err)
 			}
 		}
 	})
 }
 
-// cgroupParent is where usandbox makes sandbox cgroups: the parent of ours.
-func cgroupParent(t *testing.T) string {
-	b, err := os.ReadFile("/proc/self/cgroup")
+// sandboxCgroup returns the cgroup usandbox made for the sandbox that pid
+// runs in (usandbox-ID, whose leaf "sandbox" holds the sandbox's
+// processes), read from /proc/PID/cgroup while it exists.
+func sandboxCgroup(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		if p, ok := strings.CutPrefix(l, "0::"); ok {
-			return filepath.Dir(filepath.Join("/sys/fs/cgroup", p))
+			leaf := filepath.Join("/sys/fs/cgroup", p)
+			dir := filepath.Dir(leaf)
+			if filepath.Base(leaf) != "sandbox" || !strings.HasPrefix(filepath.Base(dir), "usandbox-") {
+				t.Fatalf("pid %d is in cgroup %s, not in a sandbox's usandbox-ID/sandbox", pid, p)
+			}
+			if _, err := os.Stat(dir); err != nil {
+				t.Fatalf("the sandbox's cgroup: %v", err)
+			}
+			return dir
 		}
 	}
-	t.Fatal("no cgroup v2 entry")
+	t.Fatalf("pid %d has no cgroup v2 entry:\n%s", pid, b)
 	return ""
 }
 

@@ -141,6 +141,16 @@ func (s *store) cmd(args ...string) *exec.Cmd {
 
 func (s *store) run(args ...string) result {
 	s.t.Helper()
+	r, err := s.tryRun(args...)
+	if err != nil {
+		s.t.Fatalf("%v", err)
+	}
+	return r
+}
+
+// tryRun is run for other goroutines than the test's, which must not call
+// t.Fatal: it returns the error of a usandbox that did not start.
+func (s *store) tryRun(args ...string) (result, error) {
 	c := s.cmd(args...)
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
@@ -152,9 +162,9 @@ func (s *store) run(args ...string) result {
 			code = 128 + int(ws.Signal())
 		}
 	} else if err != nil {
-		s.t.Fatalf("running usandbox %v: %v", args, err)
+		return result{}, fmt.Errorf("running usandbox %v: %w", args, err)
 	}
-	return result{out.String(), errb.String(), code}
+	return result{out.String(), errb.String(), code}, nil
 }
 
 // ok runs a command that must succeed and returns its stdout.
@@ -400,17 +410,13 @@ func exitCode(err error) int {
 	return 0
 }
 
-// usandboxProcesses lists the pids running the usandbox binary.
+// usandboxProcesses lists the pids of ours (see ourProcesses) running the
+// usandbox binary.
 func usandboxProcesses() []int {
 	var out []int
-	ents, _ := os.ReadDir("/proc")
 	self, _ := os.Readlink("/proc/self/exe")
-	for _, e := range ents {
-		var pid int
-		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
-			continue
-		}
-		exe, err := os.Readlink("/proc/" + e.Name() + "/exe")
+	for _, pid := range ourProcesses() {
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 		if err == nil && strings.HasPrefix(exe, env.bin) && exe != self {
 			out = append(out, pid)
 		}

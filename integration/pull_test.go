@@ -271,6 +271,32 @@ func TestPullCorruptBlob(t *testing.T) {
 	s.assertClean()
 }
 
+// imageLayerDigests returns the layer digests (sha256:…, bottom first) of
+// the cached OCI layout NAME, as hack/images.sh built it on this machine.
+func imageLayerDigests(t *testing.T, name string) []string {
+	t.Helper()
+	layout := filepath.Join(env.cache, "images", name)
+	var idx struct {
+		Manifests []struct{ Digest string } `json:"manifests"`
+	}
+	readJSON(t, filepath.Join(layout, "index.json"), &idx)
+	if len(idx.Manifests) != 1 {
+		t.Fatalf("%s/index.json lists %d manifests, want 1", layout, len(idx.Manifests))
+	}
+	var man struct {
+		Layers []struct{ Digest string } `json:"layers"`
+	}
+	readJSON(t, filepath.Join(layout, "blobs", "sha256", strings.TrimPrefix(idx.Manifests[0].Digest, "sha256:")), &man)
+	var out []string
+	for _, l := range man.Layers {
+		out = append(out, l.Digest)
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s has no layers", layout)
+	}
+	return out
+}
+
 func TestPullInterrupted(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
@@ -278,7 +304,9 @@ func TestPullInterrupted(t *testing.T) {
 			proxy := slowProxy(t, 8<<20) // 8 MB/s: the 50 MB layer takes ~6 s
 			ref := proxy + "/debian:bookworm"
 			c := s.cmd("pull", "--tls-verify=false", ref)
-			stderr, done := startUntil(t, c, "Copying blob 9ee6a865")
+			// The big layer is the debootstrap rootfs, at the bottom.
+			big := strings.TrimPrefix(imageLayerDigests(t, "debian")[0], "sha256:")
+			stderr, done := startUntil(t, c, "Copying blob "+big[:12])
 			time.Sleep(500 * time.Millisecond)
 			c.Process.Signal(sig)
 			code := exitCode(<-done)
@@ -313,15 +341,19 @@ func TestConcurrentPulls(t *testing.T) {
 	proxy := slowProxy(t, 32<<20)
 	var wg sync.WaitGroup
 	results := make([]result, 2)
+	errs := make([]error, 2)
 	for i := range results {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = s.run("pull", "--tls-verify=false", proxy+"/debian:bookworm")
+			results[i], errs[i] = s.tryRun("pull", "--tls-verify=false", proxy+"/debian:bookworm")
 		}()
 	}
 	wg.Wait()
 	for i, r := range results {
+		if errs[i] != nil {
+			t.Fatalf("pull %d: %v", i, errs[i])
+		}
 		if r.code != 0 {
 			t.Fatalf("pull %d: exit %d: %s", i, r.code, r.stderr)
 		}

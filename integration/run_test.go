@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -424,16 +423,11 @@ func TestRunKilledIsCleanedUp(t *testing.T) {
 	s.assertNoSandboxes()
 }
 
-// sleepers counts processes running "sleep 1234".
+// sleepers counts processes of ours (see ourProcesses) running "sleep 1234".
 func sleepers() int {
 	n := 0
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if strings.Contains(string(b), "sleep\x001234") {
+	for _, pid := range ourProcesses() {
+		if strings.Contains(cmdline(pid), "sleep\x001234") {
 			n++
 		}
 	}

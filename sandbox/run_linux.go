@@ -53,7 +53,10 @@ type Options struct {
 	Network    slirp.Options
 	NetworkRaw string
 	Ports      []slirp.Port
-	Limits     cgroupv2.Limits
+	// DNS are the name servers for the sandbox's /etc/resolv.conf (--dns),
+	// instead of the network driver's forwarder or the host's servers.
+	DNS    []net.IP
+	Limits cgroupv2.Limits
 
 	ReadOnly        bool
 	NoNewPrivileges bool
@@ -247,7 +250,7 @@ func Create(o Options) (*Sandbox, error) {
 			return nil, fmt.Errorf("%w: the name %q is used by sandbox %s: remove it or pick another name", ErrNameInUse, o.Name, ShortID(other.ID))
 		}
 	}
-	if err := prepareDir(dir, &rec, o.Network); err != nil {
+	if err := prepareDir(dir, &rec, o.Network, o.DNS); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -330,7 +333,7 @@ func newID() (string, error) {
 
 // prepareDir creates the sandbox's directory: upper and work layers, the
 // mount point, the generated /etc files and the record.
-func prepareDir(dir string, rec *Record, netw slirp.Options) error {
+func prepareDir(dir string, rec *Record, netw slirp.Options, dns []net.IP) error {
 	for _, d := range []string{"upper", "work", "rootfs", "etc"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return fmt.Errorf("creating the sandbox directory: %w", err)
@@ -354,6 +357,13 @@ func prepareDir(dir string, rec *Record, netw slirp.Options) error {
 		}
 	} else {
 		hosts += "127.0.1.1\t" + hostname + "\n"
+	}
+	if len(dns) > 0 {
+		var b strings.Builder
+		for _, ip := range dns {
+			fmt.Fprintf(&b, "nameserver %s\n", ip)
+		}
+		resolv = []byte(b.String())
 	}
 	files := map[string]string{
 		"hostname":    hostname + "\n",

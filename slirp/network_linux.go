@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -131,14 +130,22 @@ func Setup(o Options, pid int, stateDir string, log io.Writer) (*Network, error)
 	if cleanup != nil {
 		n.cleanups = append(n.cleanups, cleanup)
 	}
-	if o.Mode == Pasta {
-		// pasta daemonizes, and the driver keeps no handle on it; this
-		// passt release does not end with the namespace either.
-		n.cleanups = append(n.cleanups, func() error { return stopPasta(pid) })
-	}
 	if err != nil {
 		n.Close()
 		return nil, fmt.Errorf("--network %s: %w", o.Mode, err)
+	}
+	if o.Mode == Pasta {
+		// pasta forks into the background and the driver's cleanup
+		// does not stop it; Debian's pasta (2023-03-09) does not quit
+		// when the sandbox's network namespace goes, so every sandbox
+		// would leave one running.
+		bin, _ := exec.LookPath("pasta")
+		stop, err := findPasta(bin, pid)
+		if err != nil {
+			n.Close()
+			return nil, fmt.Errorf("--network pasta: %w", err)
+		}
+		n.cleanups = append(n.cleanups, stop)
 	}
 	n.cfg = spec.NetConfig{
 		Dev: msg.Dev, IP: msg.IP, Netmask: msg.Netmask, Gateway: msg.Gateway, MTU: msg.MTU,
@@ -224,36 +231,78 @@ func (n *Network) Close() error {
 	return errors.Join(errs...)
 }
 
-// stopPasta ends the pasta that serves the namespaces of pid: one of our
-// own processes running pasta whose last argument is pid (the driver
-// passes the target pid last).
-func stopPasta(pid int) error {
+// findPasta finds the background pasta serving the sandbox whose init is
+// pid, as the driver ran it: our uid, argv[0] the binary, the init's pid
+// the last argument (pasta makes itself undumpable, so its exe link cannot
+// be read). It returns a function that stops it; a pidfd keeps that from
+// signalling a reused pid.
+func findPasta(bin string, pid int) (func() error, error) {
+	want := strconv.Itoa(pid)
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	target := strconv.Itoa(pid)
-	uid := os.Getuid()
 	for _, e := range ents {
 		p, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		var st unix.Stat_t
-		if unix.Stat("/proc/"+e.Name(), &st) != nil || int(st.Uid) != uid {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		argv := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+		if len(argv) < 2 || argv[0] != bin || argv[len(argv)-1] != want {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+e.Name(), &st) != nil || int(st.Uid) != os.Getuid() {
+			continue
+		}
+		fd, err := unix.PidfdOpen(p, 0)
 		if err != nil {
 			continue
 		}
-		args := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
-		if len(args) < 2 || !strings.HasPrefix(filepath.Base(args[0]), "pasta") || args[len(args)-1] != target {
+		// Still the same process, not a new one under the same pid?
+		if again, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err != nil || string(again) != string(b) {
+			unix.Close(fd)
 			continue
 		}
-		if err := unix.Kill(p, unix.SIGTERM); err != nil && err != unix.ESRCH {
-			return fmt.Errorf("stopping pasta (pid %d): %w", p, err)
+		return func() error {
+			defer unix.Close(fd)
+			return stopPidfd(fd, "pasta")
+		}, nil
+	}
+	return nil, errors.New("its background process was not found")
+}
+
+// stopPidfd sends SIGTERM, then SIGKILL, each with a second to exit.
+func stopPidfd(fd int, name string) error {
+	for _, sig := range []unix.Signal{unix.SIGTERM, unix.SIGKILL} {
+		if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
+			if errors.Is(err, unix.ESRCH) {
+				return nil
+			}
+			return fmt.Errorf("stopping %s: %w", name, err)
+		}
+		// A pidfd becomes readable when its process exits.
+		deadline := time.Now().Add(time.Second)
+		for {
+			left := time.Until(deadline)
+			if left <= 0 {
+				break
+			}
+			n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(left.Milliseconds())+1)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("stopping %s: %w", name, err)
+			}
+			if n > 0 {
+				return nil
+			}
 		}
 	}
-	return nil
+	return fmt.Errorf("stopping %s: it did not exit after SIGKILL", name)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -43,6 +44,7 @@ func runCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind HOST-PATH:CONTAINER-PATH[:ro]"},
 			&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs at PATH[:OPTIONS]"},
 			&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "slirp4netns[:mtu=N,cidr=A.B.C.D/N,allow_host_loopback=true] (default when installed), pasta[:…], none or host"},
+			&cli.StringSliceFlag{Name: "dns", Usage: "use this name server (an IP address; repeatable) instead of the network's forwarder or the host's"},
 			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish [HOST-IP:][HOST-PORT:]CONTAINER-PORT[/tcp|/udp]"},
 			&cli.BoolFlag{Name: "read-only", Usage: "mount the root filesystem read-only"},
 			&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json (docker's format; default: docker's profile)"},
@@ -100,6 +102,13 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 		return cliutil.UsageError(cmd, "%v", err)
 	}
 	o.NetworkRaw = netw
+	for _, d := range cmd.StringSlice("dns") {
+		ip := net.ParseIP(d)
+		if ip == nil {
+			return cliutil.UsageError(cmd, "invalid --dns %q: want an IP address", d)
+		}
+		o.DNS = append(o.DNS, ip)
+	}
 	for _, ps := range cmd.StringSlice("publish") {
 		p, err := slirp.ParsePort(ps)
 		if err != nil {
