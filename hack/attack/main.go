@@ -57,7 +57,26 @@ func main() {
 		pids := fs.String("pids", "1", "1, self or all")
 		tries := fs.Int("tries", 1, "rounds")
 		timeout := fs.Duration("timeout", 20*time.Second, "bound on all rounds")
+		outFile := fs.String("out", "", "also write the report to this file (FILE.tmp, renamed when done)")
 		fs.Parse(args)
+		if *outFile != "" {
+			var buf strings.Builder
+			old := os.Stdout
+			r, w, _ := os.Pipe()
+			os.Stdout = w
+			done := make(chan struct{})
+			go func() { io.Copy(&buf, r); close(done) }()
+			// main's deferred calls run after its final "OK".
+			defer func() {
+				w.Close()
+				<-done
+				os.Stdout = old
+				os.WriteFile(*outFile+".tmp", []byte(buf.String()), 0o644)
+				os.Rename(*outFile+".tmp", *outFile)
+				fmt.Print(buf.String())
+				os.Exit(0)
+			}()
+		}
 		deadline := time.Now().Add(*timeout)
 		seen := map[string]bool{}
 		for i := 0; i < *tries && time.Now().Before(deadline); i++ {
@@ -633,11 +652,16 @@ func exewrite(hash, marker, needle string, hold time.Duration, hole func(string,
 	// the binary no longer runs, a held fd may be reopened for writing.
 	deadline := time.Now().Add(hold)
 	tried := map[int]bool{}
-	for time.Now().Before(deadline) {
+	for k := 0; time.Now().Before(deadline); k++ {
 		for _, pid := range pidList("all") {
 			if !tried[pid] {
 				tried[pid] = true
 				try(fmt.Sprintf("/proc/%d/exe", pid))
+			}
+			// A process may become reachable later (an init that
+			// re-executes itself): look at its fds again now and then.
+			if marker != "" && k%20 == 0 {
+				fdwalk(pid, marker, seen, hole)
 			}
 		}
 		for _, f := range held {
