@@ -436,6 +436,10 @@ func sleepers() int {
 
 func TestRunBadInput(t *testing.T) {
 	s := withImages(t, false)
+	nulEnv := filepath.Join(t.TempDir(), "nul.env")
+	if err := os.WriteFile(nulEnv, []byte("A=1\nB=x\x00y\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name string
 		args []string
@@ -448,11 +452,23 @@ func TestRunBadInput(t *testing.T) {
 		{"bad volume", []string{"run", "-v", "named:/x", "busybox", "true"}, "named volumes"},
 		{"missing volume source", []string{"run", "-v", "/no/such/dir:/x", "busybox", "true"}, "/no/such/dir"},
 		{"bad capability", []string{"run", "--cap-add", "NOPE", "busybox", "true"}, "unknown capability"},
-		{"bad security-opt", []string{"run", "--security-opt", "seccomp=x", "busybox", "true"}, "unsupported --security-opt"},
+		{"bad security-opt", []string{"run", "--security-opt", "label=x", "busybox", "true"}, "unsupported --security-opt"},
+		{"missing seccomp profile", []string{"run", "--security-opt", "seccomp=/no/such/profile.json", "busybox", "true"}, "seccomp"},
 		{"bad user", []string{"run", "-u", "ghost", "busybox", "true"}, "unable to find user"},
+		{"unmapped uid", []string{"run", "--rm", "-u", "200000", "busybox", "id"}, "200000 is not mapped"},
+		{"name with a slash", []string{"run", "--name", "a/b", "busybox", "true"}, "invalid sandbox name"},
+		{"name with a space", []string{"run", "--name", "a b", "busybox", "true"}, "invalid sandbox name"},
+		{"name like a path", []string{"run", "--name", "../x", "busybox", "true"}, "invalid sandbox name"},
+		{"name like a flag", []string{"run", "--name=-x", "busybox", "true"}, "invalid sandbox name"},
+		{"relative workdir", []string{"run", "-w", "relative", "busybox", "true"}, "absolute path"},
+		{"volume on /proc", []string{"run", "-v", "/tmp:/proc", "busybox", "true"}, "/proc"},
+		{"volume on /", []string{"run", "-v", "/tmp:/", "busybox", "true"}, "root filesystem"},
+		{"two mounts on one path", []string{"run", "-v", "/tmp:/x", "--tmpfs", "/x", "busybox", "true"}, "Duplicate mount point"},
+		{"NUL in an env file", []string{"run", "--env-file", nulEnv, "busybox", "true"}, "NUL byte"},
+		{"foreign -p address", []string{"run", "-p", "192.0.2.7:8080:80", "busybox", "true"}, "not an address of this machine"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s.fails(125, tt.want, tt.args...)
+			s.with(t).fails(125, tt.want, tt.args...)
 		})
 	}
 	s.assertNoSandboxes()

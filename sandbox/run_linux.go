@@ -460,10 +460,6 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 			os.RemoveAll(dir)
 		}
 	}()
-	for _, f := range []string{startFile, exitFile} {
-		os.Remove(filepath.Join(dir, f))
-	}
-
 	prog, err := seccompFor(p, sb, &s)
 	if err != nil {
 		return 0, err
@@ -656,6 +652,9 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 		}
 	}
 	if started && setupErr == nil {
+		// The previous run's record goes only now: a start that fails
+		// leaves the sandbox exactly as it was.
+		os.Remove(filepath.Join(dir, exitFile))
 		if err := writeFileAtomic(filepath.Join(dir, startFile), []byte(fmt.Sprintf("%d %d %d\n", child.Pid, time.Now().UnixNano(), child.KeeperPid()))); err != nil {
 			child.Signal(unix.SIGKILL)
 			setupErr = &ExitError{Code: 125, Msg: fmt.Sprintf("recording the start: %v", err)}
