@@ -3,7 +3,9 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -425,4 +427,54 @@ func TestDoctor(t *testing.T) {
 			t.Errorf("the test user has a range: %+v", r)
 		}
 	}
+}
+
+// mkimage builds an OCI layout with hack/mkimage and returns its oci: reference.
+func mkimage(t *testing.T, args ...string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "oci")
+	mk := execCmd(t, env.mkimage, append([]string{"-out", out, "-tag", "latest"}, args...)...)
+	if b, err := mk.CombinedOutput(); err != nil {
+		t.Fatalf("mkimage: %v %s", err, b)
+	}
+	return "oci:" + out + ":latest"
+}
+
+// A tiny layer of 2,000 nested directories (1-character names, so the
+// full path fits in PATH_MAX) pulls in well under 5 s: extraction is linear
+// in the entries (storage's untar re-resolved every path from the root,
+// and 1,200 levels took over a minute).
+func TestPullDeepTree(t *testing.T) {
+	s := newStore(t)
+	const depth = 2000
+	ref := mkimage(t, "-layer-dir", filepath.Join(env.cache, "rootfs", "busybox"), "-layer-fixtures", fmt.Sprintf("deep-%d", depth))
+	c := s.cmd("pull", "-q", ref)
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	start := time.Now()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Do not wait out a slow extraction: past the limit it has failed.
+	kill := time.AfterFunc(60*time.Second, func() { c.Process.Kill() })
+	err := c.Wait()
+	took := time.Since(start)
+	kill.Stop()
+	if took >= 60*time.Second {
+		t.Fatalf("pulling a %d-deep tree did not finish in 60 s (killed)", depth)
+	}
+	if err != nil {
+		t.Fatalf("pull: %v\n%s", err, errb.String())
+	}
+	t.Logf("pulled a %d-deep tree in %v", depth, took)
+	if took > 5*time.Second {
+		t.Errorf("pulling a %d-deep tree took %v, want under 5 s", depth, took)
+	}
+	id := strings.TrimSpace(out.String())
+	s.ok("run", "--rm", id, "true")
+	end := "/" + strings.Repeat("d/", depth) + "end"
+	if got := s.ok("run", "--rm", id, "cat", end); got != "end\n" {
+		t.Errorf("the innermost file holds %q", got)
+	}
+	s.assertClean()
 }

@@ -20,6 +20,7 @@ import (
 	"go.podman.io/image/v5/signature"
 	"go.podman.io/image/v5/types"
 	cstorage "go.podman.io/storage"
+	drivers "go.podman.io/storage/drivers"
 	"golang.org/x/sys/unix"
 )
 
@@ -248,7 +249,7 @@ func (s *Store) putLayer(ctx context.Context, is types.ImageSource, id, parent s
 	uncompressed := newVerifier(tarStream, diffID, -1)
 	uncompressed.after = compressed // drain and check the compressed side at the end
 	csize := info.Size
-	_, _, err = s.s.PutLayer(id, parent, nil, "", false, &cstorage.LayerOptions{
+	err = s.storeLayer(id, parent, &cstorage.LayerOptions{
 		OriginalDigest:     info.Digest,
 		OriginalSize:       &csize,
 		UncompressedDigest: diffID,
@@ -276,6 +277,39 @@ func (s *Store) putLayer(ctx context.Context, is types.ImageSource, id, parent s
 	}
 	bar.Done()
 	return nil
+}
+
+// storeLayer creates layer id on parent from an uncompressed tar. With
+// overlay it extracts the tar itself (tarDiffer: linear in the entries,
+// where storage's untar is quadratic in the depth of the tree) into a
+// staging directory that storage then turns into the layer; vfs has no
+// staging, so storage's own untar does it there.
+func (s *Store) storeLayer(id, parent string, lo *cstorage.LayerOptions, tar io.Reader) error {
+	if s.driver == "vfs" {
+		_, _, err := s.s.PutLayer(id, parent, nil, "", false, lo, tar)
+		return err
+	}
+	opts := &drivers.ApplyDiffWithDifferOpts{}
+	out, err := s.s.PrepareStagedLayer(opts, &tarDiffer{tar: tar})
+	if err == nil && out.UncompressedDigest != lo.UncompressedDigest {
+		err = fmt.Errorf("%w: layer content is %s, the config says %s", ErrDigestMismatch, out.UncompressedDigest, lo.UncompressedDigest)
+	}
+	if err != nil {
+		if out != nil && out.Target != "" {
+			if cerr := s.s.CleanupStagedLayer(out); cerr != nil {
+				err = fmt.Errorf("%w (and removing the staged layer: %v)", err, cerr)
+			}
+		}
+		return err
+	}
+	_, err = s.s.ApplyStagedLayer(cstorage.ApplyStagedLayerOptions{
+		ID:           id,
+		ParentLayer:  parent,
+		LayerOptions: lo,
+		DiffOutput:   out,
+		DiffOptions:  opts,
+	})
+	return err
 }
 
 // lock takes an exclusive flock on a named lock file in the store.

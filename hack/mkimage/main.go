@@ -10,7 +10,8 @@
 //
 // Layers are applied in the order the -layer-dir / -layer-fixtures flags are
 // given (first flag = bottom layer). Fixture names: semantics-base,
-// semantics-top (see fixtures below).
+// semantics-top, deep-N (N nested directories), numbered-N (files
+// /layer-N and /top holding "N"): see fixtures below.
 package main
 
 import (
@@ -174,7 +175,7 @@ func run(args []string) error {
 	fl.StringVar(&o.User, "user", "", "image User")
 	fl.Var(&env, "env", "KEY=VALUE for config.Env (repeatable; PATH is defaulted)")
 	fl.Var(layerFlag{"dir", &o.Layers}, "layer-dir", "directory tarred as one layer (repeatable, ordered)")
-	fl.Var(layerFlag{"fixtures", &o.Layers}, "layer-fixtures", "built-in layer: semantics-base | semantics-top (repeatable, ordered)")
+	fl.Var(layerFlag{"fixtures", &o.Layers}, "layer-fixtures", "built-in layer: semantics-base | semantics-top | deep-N | numbered-N (repeatable, ordered)")
 	fl.StringVar(&o.Archive, "archive", "", "also write an oci-archive (tar of the layout) to FILE")
 	if err := fl.Parse(args); err != nil {
 		return err
@@ -573,7 +574,43 @@ func fixtures(name string) ([]fixtureEntry, error) {
 			{Name: d + "symlink", Type: tar.TypeSymlink, Mode: 0o777, Linkname: "keep.txt"},
 		}, nil
 	}
-	return nil, fmt.Errorf("unknown fixture layer %q (want semantics-base or semantics-top)", name)
+	if n, ok := fixtureNumber(name, "deep-"); ok {
+		return deepTree(n)
+	}
+	if n, ok := fixtureNumber(name, "numbered-"); ok {
+		return []fixtureEntry{
+			file(fmt.Sprintf("layer-%d", n), fmt.Sprintf("%d\n", n), 0o644, 0),
+			file("top", fmt.Sprintf("%d\n", n), 0o644, 0),
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown fixture layer %q (want semantics-base, semantics-top, deep-N or numbered-N)", name)
+}
+
+// fixtureNumber parses the N of a fixture name PREFIX+N.
+func fixtureNumber(name, prefix string) (int, bool) {
+	s, ok := strings.CutPrefix(name, prefix)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n >= 0
+}
+
+// deepTree is n directories nested in one another, "d/d/d/…/", with a file
+// "end" in the innermost. Names are one character so that the full path
+// (2n+3 bytes) stays under PATH_MAX for n up to 2046.
+func deepTree(n int) ([]fixtureEntry, error) {
+	if n < 1 || 2*n+3 >= 4096 {
+		return nil, fmt.Errorf("deep-%d: depth must be 1 to 2046 (a full path must fit in PATH_MAX)", n)
+	}
+	out := make([]fixtureEntry, 0, n+1)
+	p := ""
+	for range n {
+		p += "d/"
+		out = append(out, fixtureEntry{Name: p, Type: tar.TypeDir, Mode: 0o755})
+	}
+	out = append(out, fixtureEntry{Name: p + "end", Type: tar.TypeReg, Mode: 0o644, Data: []byte("end\n")})
+	return out, nil
 }
 
 func tarFixtures(tw *tar.Writer, name string) error {

@@ -359,6 +359,7 @@ func TestFlags(t *testing.T) {
 		{"no layers", []string{"-out", "X"}, "at least one"},
 		{"bad cmd", []string{"-out", "X", "-cmd", "sh", "-layer-fixtures", "semantics-base"}, "JSON array"},
 		{"bad fixture", []string{"-out", "X", "-layer-fixtures", "nope"}, "unknown fixture"},
+		{"too deep", []string{"-out", "X", "-layer-fixtures", "deep-2047"}, "PATH_MAX"},
 		{"ok", []string{"-out", "X", "-tag", "v1", "-cmd", `["sh","-c","true"]`, "-env", "A=1", "-layer-fixtures", "semantics-base", "-layer-fixtures", "semantics-top"}, ""},
 	}
 	for _, tc := range tests {
@@ -398,5 +399,22 @@ func TestFlags(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestNumberedFixtures(t *testing.T) {
+	deep, err := fixtures("deep-2000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(deep) != 2001 || deep[1999].Name != strings.Repeat("d/", 2000) || deep[2000].Name != strings.Repeat("d/", 2000)+"end" {
+		t.Errorf("deep-2000: %d entries, last %q", len(deep), deep[len(deep)-1].Name)
+	}
+	n, err := fixtures("numbered-7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n) != 2 || n[0].Name != "layer-7" || n[1].Name != "top" || string(n[1].Data) != "7\n" {
+		t.Errorf("numbered-7: %+v", n)
 	}
 }
