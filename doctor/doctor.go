@@ -3,6 +3,7 @@
 package doctor
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -64,25 +65,9 @@ func Run(p Probes) []Result {
 	if root {
 		add(Result{"sub-ID ranges", OK, "running as root: no ranges needed", ""})
 	} else {
-		name := os.Getenv("USER")
-		if pl, err := userns.Detect(); err == nil {
-			name = pl.User
-			switch pl.Mode {
-			case userns.Full:
-				n := userns.Size(pl.UIDMap) - 1
-				g := userns.Size(pl.GIDMap) - 1
-				if n < 65536 || g < 65536 {
-					add(Result{"sub-ID ranges", Warn, fmt.Sprintf("%d subuids and %d subgids: images with IDs above that fail (\"potentially insufficient UIDs or GIDs\")", n, g),
-						fmt.Sprintf("sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", name)})
-				} else {
-					add(Result{"sub-ID ranges", OK, fmt.Sprintf("%d subuids and %d subgids for %s", n, g, name), ""})
-				}
-			case userns.Single:
-				add(Result{"sub-ID ranges", Warn, "no range in /etc/subuid and /etc/subgid: only your own uid is mapped (LDAP/NIS users often have none)",
-					fmt.Sprintf("sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", name)})
-			}
-		} else if _, ok := err.(*userns.HostError); !ok {
-			add(Result{"sub-ID ranges", Fail, err.Error(), ""})
+		pl, err := userns.Detect()
+		if r, ok := subIDRow(pl, err, os.Getenv("USER")); ok {
+			add(r)
 		}
 		for _, h := range []string{"newuidmap", "newgidmap"} {
 			if path, err := host.CheckHelper(h); err != nil {
@@ -116,6 +101,36 @@ func Run(p Probes) []Result {
 	return out
 }
 
+// subIDRow is the "sub-ID ranges" row for what userns.Detect returned,
+// or none: a host problem (user namespaces refused, a helper missing) is
+// the row of the check it belongs to, and one problem gets one row.
+func subIDRow(pl *userns.Plan, err error, user string) (Result, bool) {
+	const name = "sub-ID ranges"
+	fix := fmt.Sprintf("sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", user)
+	if err != nil {
+		if _, ok := asHostError(err); ok {
+			return Result{}, false
+		}
+		return Result{name, Fail, err.Error(), "check your lines in /etc/subuid and /etc/subgid, or: " + fix}, true
+	}
+	if pl.User != "" {
+		user = pl.User
+		fix = fmt.Sprintf("sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s", user)
+	}
+	switch pl.Mode {
+	case userns.Full:
+		n := userns.Size(pl.UIDMap) - 1
+		g := userns.Size(pl.GIDMap) - 1
+		if n < 65536 || g < 65536 {
+			return Result{name, Warn, fmt.Sprintf("%d subuids and %d subgids: images with IDs above that fail (\"potentially insufficient UIDs or GIDs\")", n, g), fix}, true
+		}
+		return Result{name, OK, fmt.Sprintf("%d subuids and %d subgids for %s", n, g, user), ""}, true
+	case userns.Single:
+		return Result{name, Warn, "no range in /etc/subuid and /etc/subgid: only your own uid is mapped (LDAP/NIS users often have none)", fix}, true
+	}
+	return Result{}, false
+}
+
 func hostErr(name string, err error) Result {
 	if he, ok := asHostError(err); ok {
 		return Result{name, Fail, he.Cause, he.Fix}
@@ -124,25 +139,8 @@ func hostErr(name string, err error) Result {
 }
 
 func asHostError(err error) (*userns.HostError, bool) {
-	for err != nil {
-		if he, ok := err.(*userns.HostError); ok {
-			return he, true
-		}
-		switch u := err.(type) {
-		case interface{ Unwrap() []error }:
-			for _, e := range u.Unwrap() {
-				if he, ok := asHostError(e); ok {
-					return he, true
-				}
-			}
-			return nil, false
-		case interface{ Unwrap() error }:
-			err = u.Unwrap()
-		default:
-			return nil, false
-		}
-	}
-	return nil, false
+	var he *userns.HostError
+	return he, errors.As(err, &he)
 }
 
 func runtimeDir(uid, gid uint32, root bool) Result {
