@@ -478,3 +478,24 @@ func TestPullDeepTree(t *testing.T) {
 	}
 	s.assertClean()
 }
+
+// An image of 200 layers pulls and runs: the top layer wins, and files of
+// the bottom layers are visible.
+func TestPullManyLayers(t *testing.T) {
+	s := newStore(t)
+	const n = 200
+	args := []string{"-layer-dir", filepath.Join(env.cache, "rootfs", "busybox")}
+	for i := 1; i < n; i++ {
+		args = append(args, "-layer-fixtures", fmt.Sprintf("numbered-%d", i))
+	}
+	ref := mkimage(t, args...)
+	id := strings.TrimSpace(s.ok("pull", "-q", ref))
+	if got := len(s.imageLayers(imageByID(t, s.images(), id).TopLayer)); got != n {
+		t.Fatalf("stored %d layers, want %d", got, n)
+	}
+	got := s.ok("run", "--rm", id, "sh", "-c", fmt.Sprintf("cat /top /layer-1 /layer-%d", n-1))
+	if want := fmt.Sprintf("%d\n1\n%d\n", n-1, n-1); got != want {
+		t.Errorf("top, bottom and last layer files read %q, want %q", got, want)
+	}
+	s.assertClean()
+}

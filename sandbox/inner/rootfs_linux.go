@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -28,6 +29,9 @@ func mountRootfs(s *spec.Spec) error {
 			return fmt.Errorf("mounting the root filesystem with %s: %s: %w", r.MountProgram, strings.TrimSpace(string(out)), err)
 		}
 		return nil
+	}
+	if len(r.Lowers) > maxLayers {
+		return fmt.Errorf("the image has %d layers, more than the %d overlay can stack: squash the image into fewer layers (podman build --squash, or docker export of a container piped to docker import)", len(r.Lowers), maxLayers)
 	}
 	var opts []string
 	for _, l := range r.Lowers {
@@ -62,31 +66,83 @@ func mountRootfs(s *spec.Spec) error {
 	return nil
 }
 
+// maxLayers is overlay's limit on lower layers (OVL_MAX_STACK), with the
+// new mount API and the legacy one alike.
+const maxLayers = 500
+
+// layerLinks is the directory of a sandbox (in its StateDir) that the
+// legacy mount is made from: link i in it names layer i of Lowers.
+const layerLinks = "layers"
+
 // mountRootfsLegacy mounts the overlay with one option string, for
-// kernels without "lowerdir+": the layers are named relative to the
-// store (short links), which keeps the string under a page.
+// kernels without "lowerdir+". The kernel copies at most a page of
+// options, and storage's short links ("l/" + 26 characters, from the
+// store) fit only about 130 layers next to the sandbox's upper and work
+// paths. So, as storage does, the mount is made from a directory with
+// relative names, only shorter: a directory of the sandbox with one
+// link per layer named by its index, from which upper and work are
+// "../upper" and "../work" — about 4 bytes a layer, so overlay's own
+// limit of 500 layers comes first.
 func mountRootfsLegacy(s *spec.Spec) error {
 	r := s.Rootfs
-	opts := "lowerdir=" + strings.Join(r.Lowers, ":")
-	if !s.ReadOnly || r.Upper != "" {
-		opts += ",upperdir=" + r.Upper + ",workdir=" + r.Work
+	dir := filepath.Join(s.StateDir, layerLinks)
+	// Links of an earlier start of this sandbox are made again.
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("linking the layers: %w", err)
 	}
-	if r.UserXattr {
-		opts += ",userxattr"
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("linking the layers: %w", err)
 	}
-	if s.AutoRemove {
-		opts += ",volatile"
+	for i, l := range r.Lowers {
+		if err := os.Symlink(filepath.Join(r.Home, l), filepath.Join(dir, strconv.Itoa(i))); err != nil {
+			return fmt.Errorf("linking the layers: %w", err)
+		}
 	}
+	opts := legacyOptions(s, dir)
 	if len(opts) >= os.Getpagesize() {
-		return fmt.Errorf("the image has too many layers (%d) for one overlay mount on this kernel (6.8 or newer has no such limit)", len(r.Lowers))
+		// Only absurdly long upper/work paths get here.
+		return fmt.Errorf("the overlay options for %d layers are %d bytes, more than the %d this kernel takes before 6.8: use a kernel 6.8 or newer, or a shorter --runroot", len(r.Lowers), len(opts), os.Getpagesize()-1)
 	}
-	if err := unix.Chdir(r.Home); err != nil {
-		return fmt.Errorf("entering the layer store: %w", err)
+	if err := unix.Chdir(dir); err != nil {
+		return fmt.Errorf("entering the layer links: %w", err)
 	}
 	if err := unix.Mount("overlay", r.Target, "overlay", unix.MS_NODEV, opts); err != nil {
 		return fmt.Errorf("mounting the root filesystem (overlay): %w", err)
 	}
 	return nil
+}
+
+// legacyOptions is the option string of a legacy overlay mount made from
+// dir, in which the layers are the links 0, 1, … (top first).
+func legacyOptions(s *spec.Spec, dir string) string {
+	r := s.Rootfs
+	var b strings.Builder
+	b.WriteString("lowerdir=")
+	for i := range r.Lowers {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		b.WriteString(strconv.Itoa(i))
+	}
+	if !s.ReadOnly || r.Upper != "" {
+		b.WriteString(",upperdir=" + shorter(dir, r.Upper) + ",workdir=" + shorter(dir, r.Work))
+	}
+	if r.UserXattr {
+		b.WriteString(",userxattr")
+	}
+	if s.AutoRemove {
+		b.WriteString(",volatile")
+	}
+	return b.String()
+}
+
+// shorter is p relative to dir when that is shorter (overlay resolves
+// relative paths from the working directory), else p.
+func shorter(dir, p string) string {
+	if rel, err := filepath.Rel(dir, p); err == nil && len(rel) < len(p) {
+		return rel
+	}
+	return p
 }
 
 // Host devices bound into /dev: a user namespace cannot mknod them.

@@ -87,8 +87,8 @@ type NetConfig struct {
 // Rootfs is an overlay of image layers with a writable upper layer.
 type Rootfs struct {
 	// Home is the directory the Lowers are relative to (the overlay
-	// driver's home in the store); the mount is made from there, so the
-	// short layer links keep the option string under a page.
+	// driver's home in the store). The legacy mount (before kernel 6.8)
+	// is made from links in StateDir to keep its options under a page.
 	Home string `json:"home"`
 	// Lowers are the image layers, top first, relative to Home.
 	Lowers []string `json:"lowers"`
