@@ -96,7 +96,19 @@ type Sandbox struct {
 	Record
 	State State  `json:"State"`
 	Dir   string `json:"-"`
+	// lock, when set, is the sandbox's lock, taken (by Create): Start
+	// hands it on to the sandbox's watcher.
+	lock *os.File
 }
+
+// HeldLock is the sandbox's lock if this process holds it (a sandbox just
+// created and not yet started), else nil. A detached start passes it to
+// the monitor, which gives it back with HoldLock.
+func (s *Sandbox) HeldLock() *os.File { return s.lock }
+
+// HoldLock gives the sandbox the lock f, taken by its creator (see
+// HeldLock).
+func (s *Sandbox) HoldLock(f *os.File) { s.lock = f }
 
 // Load reads one sandbox.
 func Load(p index.Paths, id string) (*Sandbox, error) {

@@ -48,6 +48,9 @@ func psCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if err := sandbox.Reclaim(p); err != nil {
+				return err
+			}
 			all, err := sandbox.List(p)
 			if err != nil {
 				return err
