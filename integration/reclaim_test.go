@@ -3,10 +3,12 @@
 package integration
 
 import (
+	"encoding/json"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -84,5 +86,50 @@ func TestKilledRunRmReclaimed(t *testing.T) {
 		t.Errorf("ps -a lists killed --rm sandboxes:\n%s", ps)
 	}
 	s.assertNoRunState()
+	s.assertNoSandboxes()
+}
+
+// TestDamagedRecord: a sandbox whose record is cut short is listed as
+// Unknown, inspect says why, and rm (rm -f if it runs) removes it (it was
+// hidden from ps -a, and rm said "no such sandbox").
+func TestDamagedRecord(t *testing.T) {
+	s := withImages(t, false)
+	s.ok("run", "--name", "done", "busybox", "true")
+	stopped := s.inspect("done").ID
+	running := strings.TrimSpace(s.ok("run", "-d", "busybox", "sleep", "1234"))
+	for _, id := range []string{stopped, running} {
+		cfg := filepath.Join(s.root, "sandboxes", id, "config.json")
+		b, err := os.ReadFile(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cfg, b[:len(b)/2], 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps := s.ok("ps", "-a")
+	for _, id := range []string{stopped, running} {
+		if !regexp.MustCompile(`(?m)^` + id[:12] + `\s.*Unknown`).MatchString(ps) {
+			t.Fatalf("ps -a does not show %s as Unknown:\n%s", id[:12], ps)
+		}
+	}
+	var in []struct {
+		ID    string `json:"Id"`
+		State struct {
+			Status, Error string
+			Running       bool
+		}
+	}
+	if err := json.Unmarshal([]byte(s.ok("inspect", stopped[:12])), &in); err != nil || len(in) != 1 {
+		t.Fatalf("inspect: %v %v", in, err)
+	}
+	if st := in[0].State; in[0].ID != stopped || st.Status != "unknown" || !strings.Contains(st.Error, "config.json") {
+		t.Fatalf("inspect of the damaged sandbox: %+v", in[0])
+	}
+	s.fails(125, "damaged", "start", stopped[:12])
+	s.fails(125, "stop it first, or use rm -f", "rm", running[:12])
+	s.ok("rm", stopped[:12])
+	s.ok("rm", "-f", running[:12])
+	waitFor(t, "no sleep left", func() bool { return sleepers() == 0 })
 	s.assertNoSandboxes()
 }

@@ -26,6 +26,8 @@ var (
 	ErrNameInUse     = errors.New("name already in use")
 	ErrRunning       = errors.New("sandbox is running")
 	ErrNotRunning    = errors.New("sandbox is not running")
+	// ErrDamaged: the sandbox's record cannot be read; only rm works.
+	ErrDamaged = errors.New("sandbox record is damaged")
 	// ErrInvalid matches refusals of bad options (errors.Is).
 	ErrInvalid = errors.New("invalid argument")
 )
@@ -63,6 +65,9 @@ const (
 	StatusCreated = "created"
 	StatusRunning = "running"
 	StatusExited  = "exited"
+	// StatusUnknown: the record cannot be read (State.Error says why);
+	// Running and Pid still come from the lock and the state files.
+	StatusUnknown = "unknown"
 )
 
 // State is how a sandbox is doing.
@@ -77,6 +82,8 @@ type State struct {
 	OOMKilled  bool      `json:"OOMKilled"`
 	StartedAt  time.Time `json:"StartedAt"`
 	FinishedAt time.Time `json:"FinishedAt"`
+	// Error is why the status is unknown, as docker's State.Error.
+	Error string `json:"Error,omitempty"`
 }
 
 // Files of a sandbox directory.
@@ -121,11 +128,26 @@ func Load(p index.Paths, id string) (*Sandbox, error) {
 		return nil, err
 	}
 	sb := &Sandbox{Dir: dir}
-	if err := json.Unmarshal(b, &sb.Record); err != nil {
-		return nil, fmt.Errorf("reading sandbox %s: %w", id, err)
-	}
 	sb.State = readState(dir)
+	if err := json.Unmarshal(b, &sb.Record); err != nil || sb.ID != id {
+		// Cut short (a full disk, a crash of an older usandbox) or
+		// edited: still listed, so that rm can remove it.
+		if err == nil {
+			err = fmt.Errorf("it names sandbox %q", sb.ID)
+		}
+		sb.Record = Record{ID: id}
+		sb.State.Status = StatusUnknown
+		sb.State.Error = fmt.Sprintf("reading %s: %v", filepath.Join(dir, configFile), err)
+	}
 	return sb, nil
+}
+
+// Damaged is ErrDamaged, with why, if the sandbox's record cannot be read.
+func (s *Sandbox) Damaged() error {
+	if s.State.Status != StatusUnknown {
+		return nil
+	}
+	return fmt.Errorf("%w: %s: %s: remove it with usandbox rm", ErrDamaged, ShortID(s.ID), s.State.Error)
 }
 
 // readState works the state out from the files: the init holds the lock
@@ -266,6 +288,8 @@ func (s *Sandbox) StatusString(now time.Time) string {
 			return "Exited (" + code + ")"
 		}
 		return "Exited (" + code + ") " + humanDuration(now.Sub(s.State.FinishedAt)) + " ago"
+	case StatusUnknown:
+		return "Unknown"
 	}
 	return "Created"
 }

@@ -424,6 +424,9 @@ func (s *Sandbox) Remove() error {
 // The writable layer of an --rm sandbox is removed only after every
 // process of the sandbox is dead, fd-relative, never following a symlink.
 func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
+	if err := sb.Damaged(); err != nil {
+		return 0, err
+	}
 	s := sb.Spec
 	dir := sb.Dir
 	fresh := sb.State.Status == StatusCreated

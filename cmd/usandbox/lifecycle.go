@@ -242,6 +242,9 @@ func startCommand() *cli.Command {
 				if sandbox.Locked(sb.Dir) {
 					return fmt.Errorf("%w: %s", sandbox.ErrRunning, ref)
 				}
+				if err := sb.Damaged(); err != nil {
+					return err
+				}
 				if _, err := startDetached(p, sb); err != nil {
 					return err
 				}
@@ -525,6 +528,12 @@ func inspectCommand() *cli.Command {
 }
 
 func inspectSandbox(sb *sandbox.Sandbox) map[string]any {
+	if sb.Damaged() != nil {
+		// Nothing but what the directory says: the record is unreadable.
+		return map[string]any{
+			"Id": sb.ID, "State": sb.State, "LogPath": filepath.Join(sb.Dir, sandbox.LogFile),
+		}
+	}
 	s := sb.Spec
 	var mounts []map[string]any
 	for _, m := range s.Mounts[3:] {
