@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -151,6 +153,34 @@ type Message struct {
 // ExitFile, in a sandbox's directory, says how it ended:
 // "CODE UNIXNANO [oom]".
 const ExitFile = "exit"
+
+// exitPending is the reserved exit record (not yet written).
+const exitPending = "pending\n"
+
+// ReserveExit is a stub: the test first shows what the current record
+// logic does on a full disk.
+func ReserveExit(dir string) error { return nil }
+
+// ReadExit reads the exit record; ok is false if there is none.
+func ReadExit(dir string) (code int, at time.Time, oom bool, ok bool) {
+	b, err := os.ReadFile(filepath.Join(dir, ExitFile))
+	if err != nil {
+		return 0, time.Time{}, false, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, time.Time{}, false, false
+	}
+	code, err = strconv.Atoi(f[0])
+	if err != nil {
+		return 0, time.Time{}, false, false
+	}
+	n, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0, time.Time{}, false, false
+	}
+	return code, time.Unix(0, n), len(f) > 2 && f[2] == "oom", true
+}
 
 // WriteExit records how a sandbox ended; the first writer wins.
 func WriteExit(dir string, code int, oom bool) error {
