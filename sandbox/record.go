@@ -164,11 +164,9 @@ func readState(dir string) State {
 		}
 		st.Status = StatusRunning
 	}
-	if f := readFields(filepath.Join(dir, exitFile)); len(f) >= 2 {
+	if code, at, oom, ok := spec.ReadExit(dir); ok {
 		st.Status = StatusExited
-		st.ExitCode, _ = strconv.Atoi(f[0])
-		st.FinishedAt = unixNano(f[1])
-		st.OOMKilled = len(f) > 2 && f[2] == "oom"
+		st.ExitCode, st.FinishedAt, st.OOMKilled = code, at, oom
 	}
 	if st.Status == StatusRunning && !Locked(dir) {
 		// Killed without a word: exited, status unknown.

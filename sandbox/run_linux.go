@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -646,9 +647,18 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 	}
 	if started && setupErr == nil {
 		// The previous run's record goes only now: a start that fails
-		// leaves the sandbox exactly as it was.
-		os.Remove(filepath.Join(dir, exitFile))
-		if err := writeFileAtomic(filepath.Join(dir, startFile), []byte(fmt.Sprintf("%d %d %d\n", child.Pid, time.Now().UnixNano(), child.KeeperPid()))); err != nil {
+		// leaves the sandbox exactly as it was. The space of this run's
+		// is taken now, so that a full store cannot lose it.
+		err := os.Remove(filepath.Join(dir, exitFile))
+		if !sb.AutoRemove {
+			err = spec.ReserveExit(dir)
+		} else if errors.Is(err, os.ErrNotExist) {
+			err = nil
+		}
+		if err != nil {
+			child.Signal(unix.SIGKILL)
+			setupErr = &ExitError{Code: 125, Msg: fmt.Sprintf("reserving the exit record: %v", err)}
+		} else if err := writeFileAtomic(filepath.Join(dir, startFile), []byte(fmt.Sprintf("%d %d %d\n", child.Pid, time.Now().UnixNano(), child.KeeperPid()))); err != nil {
 			child.Signal(unix.SIGKILL)
 			setupErr = &ExitError{Code: 125, Msg: fmt.Sprintf("recording the start: %v", err)}
 		} else {

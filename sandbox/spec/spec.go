@@ -151,17 +151,56 @@ type Message struct {
 }
 
 // ExitFile, in a sandbox's directory, says how it ended:
-// "CODE UNIXNANO [oom]".
+// "CODE UNIXNANO [oom]", padded with spaces to exitRecordSize. While the
+// sandbox runs it holds exitPending, of the same size: the space of the
+// record is taken when the sandbox starts, and WriteExit overwrites it in
+// place, so a store that fills up while the sandbox runs still gets its
+// exit status (a new file could not be written, and a free lock without
+// an exit reads as 137).
 const ExitFile = "exit"
 
-// exitPending is the reserved exit record (not yet written).
-const exitPending = "pending\n"
+// exitRecordSize is the size of every exit record: "CODE UNIXNANO oom"
+// is at most 3+1+19+4 bytes.
+const exitRecordSize = 64
 
-// ReserveExit is a stub: the test first shows what the current record
-// logic does on a full disk.
-func ReserveExit(dir string) error { return nil }
+// exitPending is the reserved exit record: not an exit (ReadExit).
+var exitPending = pad("pending")
 
-// ReadExit reads the exit record; ok is false if there is none.
+func pad(s string) string { return s + strings.Repeat(" ", exitRecordSize-1-len(s)) + "\n" }
+
+// ReserveExit makes the exit record of a sandbox that starts now: the
+// previous run's record goes, and the space for this one's is taken.
+func ReserveExit(dir string) error {
+	path := filepath.Join(dir, ExitFile)
+	tmp := path + ".tmp"
+	if err := writeSynced(tmp, []byte(exitPending)); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// writeSynced writes a new file and flushes it, so that its blocks are
+// allocated, not only reserved (an overwrite in place then needs no
+// space).
+func writeSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// ReadExit reads the exit record; ok is false if there is none (or only
+// the reserved one).
 func ReadExit(dir string) (code int, at time.Time, oom bool, ok bool) {
 	b, err := os.ReadFile(filepath.Join(dir, ExitFile))
 	if err != nil {
@@ -182,18 +221,33 @@ func ReadExit(dir string) (code int, at time.Time, oom bool, ok bool) {
 	return code, time.Unix(0, n), len(f) > 2 && f[2] == "oom", true
 }
 
-// WriteExit records how a sandbox ended; the first writer wins.
+// WriteExit records how a sandbox ended; the first writer wins. It
+// overwrites the reserved record in place (see ExitFile); without one (a
+// sandbox started by an older usandbox) it writes a new file.
 func WriteExit(dir string, code int, oom bool) error {
-	path := filepath.Join(dir, ExitFile)
-	if _, err := os.Stat(path); err == nil {
+	if _, _, _, ok := ReadExit(dir); ok {
 		return nil
 	}
 	s := fmt.Sprintf("%d %d", code, time.Now().UnixNano())
 	if oom {
 		s += " oom"
 	}
+	rec := []byte(pad(s))
+	path := filepath.Join(dir, ExitFile)
+	if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+		st, err := f.Stat()
+		if err == nil && st.Size() == exitRecordSize {
+			_, err = f.WriteAt(rec, 0)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			return err
+		}
+		f.Close()
+	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(s+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(tmp, rec, 0o600); err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	return os.Rename(tmp, path)
