@@ -133,3 +133,89 @@ func TestDamagedRecord(t *testing.T) {
 	waitFor(t, "no sleep left", func() bool { return sleepers() == 0 })
 	s.assertNoSandboxes()
 }
+
+// TestSystemCheck: system check reports a store's inconsistencies, one
+// line each, and exits 1; --repair mends them (removing sub-ID files
+// through the user namespace) and exits 0; a clean store is silent.
+func TestSystemCheck(t *testing.T) {
+	s := withImages(t, false)
+	// Files of a sub-ID that this user cannot remove outside the
+	// user namespace: a directory of uid 1 holding a file.
+	subID := "mkdir -p /d && touch /d/f && chown -R 1:1 /d"
+	s.ok("run", "--name", "healthy", "busybox", "true")
+	running := strings.TrimSpace(s.ok("run", "-d", "--name", "running", "busybox", "sleep", "1234"))
+	ids := map[string]string{}
+	for _, name := range []string{"nolayers", "norecord", "leftover", "damaged"} {
+		s.ok("run", "--name", name, "busybox", "sh", "-c", subID)
+		ids[name] = s.inspect(name).ID
+	}
+	dir := func(name string) string { return filepath.Join(s.root, "sandboxes", ids[name]) }
+	// The lower layers are gone.
+	cfg := filepath.Join(dir("nolayers"), "config.json")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec["Spec"].(map[string]any)["rootfs"].(map[string]any)["lowers"] = []string{"l/NO-SUCH-LAYER"}
+	if b, err = json.Marshal(rec); err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(cfg, b, 0o600))
+	// No record; an --rm sandbox whose keeper died before removing its
+	// upper layer; a record cut short.
+	must(os.Remove(filepath.Join(dir("norecord"), "config.json")))
+	must(os.WriteFile(filepath.Join(dir("leftover"), "autoremove"), nil, 0o600))
+	b, err = os.ReadFile(filepath.Join(dir("damaged"), "config.json"))
+	must(err)
+	must(os.WriteFile(filepath.Join(dir("damaged"), "config.json"), b[:40], 0o600))
+	// Run-root state of sandboxes that are gone or not running.
+	must(os.MkdirAll(filepath.Join(s.runroot, "net", ids["nolayers"][:12]), 0o700))
+	must(os.MkdirAll(filepath.Join(s.runroot, "net", "0123456789ab"), 0o700))
+	must(os.MkdirAll(filepath.Join(s.runroot, "locks"), 0o700))
+	gone := strings.Repeat("0", 64)
+	must(os.WriteFile(filepath.Join(s.runroot, "locks", gone+".lock"), nil, 0o600))
+
+	r := s.run("system", "check")
+	t.Logf("system check:\n%s", r.stdout)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 1 || len(lines) != 7 {
+		t.Fatalf("system check: exit %d, %d lines, want 1 and 7:\n%s\nstderr: %s", r.code, len(lines), r.stdout, r.stderr)
+	}
+	for _, want := range []string{ids["nolayers"][:12], ids["norecord"][:12], ids["leftover"][:12], ids["damaged"][:12], "0123456789ab", gone[:12]} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("system check does not mention %s:\n%s", want, r.stdout)
+		}
+	}
+	if len(s.sandboxes()) != 6 {
+		t.Fatalf("system check without --repair changed the store: %v", s.sandboxes())
+	}
+	r = s.run("system", "check", "--repair")
+	t.Logf("system check --repair:\n%s", r.stdout)
+	if r.code != 0 || strings.Count(r.stdout, "repaired") != 7 {
+		t.Fatalf("system check --repair: exit %d\n%s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if r := s.run("system", "check"); r.code != 0 || r.stdout != "" {
+		t.Fatalf("system check after the repair: exit %d\n%s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	left := s.sandboxes()
+	if len(left) != 2 || !s.inspect("running").State.Running || s.inspect("healthy").State.Status != "exited" {
+		t.Fatalf("the repair touched sound sandboxes: %v", left)
+	}
+	s.ok("rm", "-f", running)
+	waitFor(t, "no sleep left", func() bool { return sleepers() == 0 })
+	waitFor(t, "the running sandbox's network state to go", func() bool {
+		ents, _ := os.ReadDir(filepath.Join(s.runroot, "net"))
+		return len(ents) == 0
+	})
+	s.assertNoRunState()
+}

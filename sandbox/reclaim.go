@@ -101,14 +101,10 @@ func reclaimStale(p index.Paths) {
 				continue
 			}
 			path := filepath.Join(p.RunRoot, "locks", e.Name())
-			f, err := os.OpenFile(path, os.O_RDWR, 0)
-			if err != nil {
-				continue
-			}
-			if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			if f, _ := tryLockFile(path); f != nil {
 				os.Remove(path)
+				f.Close()
 			}
-			f.Close()
 		}
 	}
 }
@@ -116,7 +112,13 @@ func reclaimStale(p index.Paths) {
 // tryLock takes the lock of the sandbox in dir if it is free; lock is nil
 // when the directory has no lock file (free is then true).
 func tryLock(dir string) (lock *os.File, free bool) {
-	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR, 0)
+	return tryLockFile(filepath.Join(dir, lockFile))
+}
+
+// tryLockFile takes the lock at path if it is free; lock is nil when
+// there is no such file (free is then true).
+func tryLockFile(path string) (lock *os.File, free bool) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, true
 	}
