@@ -126,6 +126,11 @@ func Check(p index.Paths, removeDir func(dir string) error) ([]*Finding, error) 
 // checkSandbox says what is wrong with the sandbox directory dir, or nil.
 func checkSandbox(p index.Paths, id, dir string) *Finding {
 	f := &Finding{ID: id, Dir: dir}
+	if strings.HasPrefix(id, creatingPrefix) {
+		f.ID = strings.TrimPrefix(id, creatingPrefix)
+		f.Kind, f.Detail = FindingNoRecord, "a sandbox directory whose Create was killed"
+		return f
+	}
 	if _, err := os.Lstat(filepath.Join(dir, "autoremove")); err == nil {
 		f.Kind, f.Detail = FindingRmLeftover, "an --rm sandbox that ended and was not removed"
 		return f

@@ -61,8 +61,9 @@ func Reclaim(p index.Paths) error {
 //   - an --rm sandbox ("autoremove") whose lock is free or missing: its
 //     watcher and keeper are dead (the keeper removed the upper layer when
 //     the sandbox ended; if the keeper died too, the sub-ID files stay);
-//   - a directory without a record (config.json, written last by Create)
-//     whose lock is free or missing: a Create killed midway;
+//   - a directory still under its temporary name (creatingPrefix) whose
+//     lock is free: a Create killed midway (a directory under its ID
+//     without a record lost it later: system check reports it);
 //   - RUNROOT/net/SHORTID, the network drivers' state, unless a sandbox
 //     with that short ID holds its lock;
 //   - RUNROOT/locks/ID.lock (the operation locks of start, stop, rm)
@@ -129,12 +130,15 @@ func tryLockFile(path string) (lock *os.File, free bool) {
 	return f, true
 }
 
+// creatingPrefix names a sandbox directory that Create is making.
+const creatingPrefix = ".creating-"
+
 // isStale: the dead sandbox in dir is one that nobody should see again,
-// an --rm sandbox or one without a record.
+// an --rm sandbox or one whose Create was killed.
 func isStale(dir string) bool {
-	if _, err := os.Lstat(filepath.Join(dir, "autoremove")); err == nil {
+	if strings.HasPrefix(filepath.Base(dir), creatingPrefix) {
 		return true
 	}
-	_, err := os.Lstat(filepath.Join(dir, configFile))
-	return errors.Is(err, os.ErrNotExist)
+	_, err := os.Lstat(filepath.Join(dir, "autoremove"))
+	return err == nil
 }

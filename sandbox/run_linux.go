@@ -307,14 +307,21 @@ func newID() (string, error) {
 
 // prepareDir creates the sandbox's directory: its lock (taken: the caller
 // holds it until Start hands it to the sandbox's watcher), upper and work
-// layers, the mount point, the generated /etc files and the record, last.
-// Its caller holds the names lock, so that reclaimStale never sees a
-// directory half made.
+// layers, the mount point, the generated /etc files and the record. It is
+// made under a temporary name (creatingPrefix) and renamed when complete:
+// a directory under its sandbox's ID always has its record (see
+// reclaimStale).
 func prepareDir(dir string, rec *Record, netw slirp.Options, dns []net.IP) (lock *os.File, err error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	tmp := filepath.Join(filepath.Dir(dir), creatingPrefix+filepath.Base(dir))
+	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the sandbox directory: %w", err)
 	}
-	if lock, err = os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if lock, err = os.OpenFile(filepath.Join(tmp, lockFile), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
 		return nil, fmt.Errorf("creating the sandbox's lock: %w", err)
 	}
 	defer func() {
@@ -326,7 +333,13 @@ func prepareDir(dir string, rec *Record, netw slirp.Options, dns []net.IP) (lock
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return nil, fmt.Errorf("locking the sandbox: %w", err)
 	}
-	return lock, writeDir(dir, rec, netw, dns)
+	if err := writeDir(tmp, rec, netw, dns); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return nil, fmt.Errorf("creating the sandbox directory: %w", err)
+	}
+	return lock, nil
 }
 
 func writeDir(dir string, rec *Record, netw slirp.Options, dns []net.IP) error {

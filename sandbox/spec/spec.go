@@ -172,31 +172,17 @@ func pad(s string) string { return s + strings.Repeat(" ", exitRecordSize-1-len(
 // previous run's record goes, and the space for this one's is taken.
 func ReserveExit(dir string) error {
 	path := filepath.Join(dir, ExitFile)
+	// The write takes the space: tmpfs allocates its pages, and ext4's
+	// delayed allocation reserves the blocks at write time, so the
+	// overwrite needs none (a copy-on-write filesystem, btrfs, still may:
+	// WriteExit's error then says so). No fsync: it would cost every
+	// start a journal commit.
 	tmp := path + ".tmp"
-	if err := writeSynced(tmp, []byte(exitPending)); err != nil {
+	if err := os.WriteFile(tmp, []byte(exitPending), 0o600); err != nil {
 		os.Remove(tmp)
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-// writeSynced writes a new file and flushes it, so that its blocks are
-// allocated, not only reserved (an overwrite in place then needs no
-// space).
-func writeSynced(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // ReadExit reads the exit record; ok is false if there is none (or only
