@@ -53,7 +53,7 @@ func TestReclaimStale(t *testing.T) {
 	keep[id('e')] = true
 	mk(id('f'), lockFile)
 	keep[id('f')] = true
-	hold(mk(creatingPrefix+id('g')))
+	hold(mk(creatingPrefix + id('g')))
 	keep[creatingPrefix+id('g')] = true
 	// Run-root state: only the running sandbox's network stays; the
 	// operation lock of a gone sandbox goes, a held one and one of a
