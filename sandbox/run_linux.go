@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -415,7 +414,8 @@ func (s *Sandbox) Remove() error {
 // The process tree of a sandbox, and who holds what:
 //
 //	usandbox (foreground) or its monitor (detached; C loop once running)
-//	│   holds: the sandbox's lock, the lifeline's write end, the relay or
+//	│   holds: the sandbox's lock (a new sandbox's since Create took it,
+//	│   passed to the monitor as fd 4), the lifeline's write end, the relay or
 //	│   log pipes, the sync socket; waits for the init and the keeper
 //	├── keeper (C, in the sandbox's user namespace, NOT in its pid
 //	│   namespace): holds the lock and the sandbox directory; once the
@@ -662,11 +662,10 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 		// The previous run's record goes only now: a start that fails
 		// leaves the sandbox exactly as it was. The space of this run's
 		// is taken now, so that a full store cannot lose it.
-		err := os.Remove(filepath.Join(dir, exitFile))
+		// (An --rm sandbox runs once and records no exit.)
+		var err error
 		if !sb.AutoRemove {
 			err = spec.ReserveExit(dir)
-		} else if errors.Is(err, os.ErrNotExist) {
-			err = nil
 		}
 		if err != nil {
 			child.Signal(unix.SIGKILL)
