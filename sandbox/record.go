@@ -26,6 +26,8 @@ var (
 	ErrNameInUse     = errors.New("name already in use")
 	ErrRunning       = errors.New("sandbox is running")
 	ErrNotRunning    = errors.New("sandbox is not running")
+	// ErrDamaged: the sandbox's record cannot be read; only rm works.
+	ErrDamaged = errors.New("sandbox record is damaged")
 	// ErrInvalid matches refusals of bad options (errors.Is).
 	ErrInvalid = errors.New("invalid argument")
 )
@@ -63,6 +65,9 @@ const (
 	StatusCreated = "created"
 	StatusRunning = "running"
 	StatusExited  = "exited"
+	// StatusUnknown: the record cannot be read (State.Error says why);
+	// Running and Pid still come from the lock and the state files.
+	StatusUnknown = "unknown"
 )
 
 // State is how a sandbox is doing.
@@ -77,6 +82,8 @@ type State struct {
 	OOMKilled  bool      `json:"OOMKilled"`
 	StartedAt  time.Time `json:"StartedAt"`
 	FinishedAt time.Time `json:"FinishedAt"`
+	// Error is why the status is unknown, as docker's State.Error.
+	Error string `json:"Error,omitempty"`
 }
 
 // Files of a sandbox directory.
@@ -96,7 +103,19 @@ type Sandbox struct {
 	Record
 	State State  `json:"State"`
 	Dir   string `json:"-"`
+	// lock, when set, is the sandbox's lock, taken (by Create): Start
+	// hands it on to the sandbox's watcher.
+	lock *os.File
 }
+
+// HeldLock is the sandbox's lock if this process holds it (a sandbox just
+// created and not yet started), else nil. A detached start passes it to
+// the monitor, which gives it back with HoldLock.
+func (s *Sandbox) HeldLock() *os.File { return s.lock }
+
+// HoldLock gives the sandbox the lock f, taken by its creator (see
+// HeldLock).
+func (s *Sandbox) HoldLock(f *os.File) { s.lock = f }
 
 // Load reads one sandbox.
 func Load(p index.Paths, id string) (*Sandbox, error) {
@@ -109,11 +128,26 @@ func Load(p index.Paths, id string) (*Sandbox, error) {
 		return nil, err
 	}
 	sb := &Sandbox{Dir: dir}
-	if err := json.Unmarshal(b, &sb.Record); err != nil {
-		return nil, fmt.Errorf("reading sandbox %s: %w", id, err)
-	}
 	sb.State = readState(dir)
+	if err := json.Unmarshal(b, &sb.Record); err != nil || sb.ID != id {
+		// Cut short (a full disk, a crash of an older usandbox) or
+		// edited: still listed, so that rm can remove it.
+		if err == nil {
+			err = fmt.Errorf("it names sandbox %q", sb.ID)
+		}
+		sb.Record = Record{ID: id}
+		sb.State.Status = StatusUnknown
+		sb.State.Error = fmt.Sprintf("reading %s: %v", filepath.Join(dir, configFile), err)
+	}
 	return sb, nil
+}
+
+// Damaged is ErrDamaged, with why, if the sandbox's record cannot be read.
+func (s *Sandbox) Damaged() error {
+	if s.State.Status != StatusUnknown {
+		return nil
+	}
+	return fmt.Errorf("%w: %s: %s: remove it with usandbox rm", ErrDamaged, ShortID(s.ID), s.State.Error)
 }
 
 // readState works the state out from the files: the init holds the lock
@@ -130,11 +164,9 @@ func readState(dir string) State {
 		}
 		st.Status = StatusRunning
 	}
-	if f := readFields(filepath.Join(dir, exitFile)); len(f) >= 2 {
+	if code, at, oom, ok := spec.ReadExit(dir); ok {
 		st.Status = StatusExited
-		st.ExitCode, _ = strconv.Atoi(f[0])
-		st.FinishedAt = unixNano(f[1])
-		st.OOMKilled = len(f) > 2 && f[2] == "oom"
+		st.ExitCode, st.FinishedAt, st.OOMKilled = code, at, oom
 	}
 	if st.Status == StatusRunning && !Locked(dir) {
 		// Killed without a word: exited, status unknown.
@@ -254,6 +286,8 @@ func (s *Sandbox) StatusString(now time.Time) string {
 			return "Exited (" + code + ")"
 		}
 		return "Exited (" + code + ") " + humanDuration(now.Sub(s.State.FinishedAt)) + " ago"
+	case StatusUnknown:
+		return "Unknown"
 	}
 	return "Created"
 }

@@ -250,11 +250,12 @@ func Create(o Options) (*Sandbox, error) {
 			return nil, fmt.Errorf("%w: the name %q is used by sandbox %s: remove it or pick another name", ErrNameInUse, o.Name, ShortID(other.ID))
 		}
 	}
-	if err := prepareDir(dir, &rec, o.Network, o.DNS); err != nil {
+	lock, err := prepareDir(dir, &rec, o.Network, o.DNS)
+	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	return &Sandbox{Record: rec, Dir: dir, State: State{Status: StatusCreated}}, nil
+	return &Sandbox{Record: rec, Dir: dir, State: State{Status: StatusCreated}, lock: lock}, nil
 }
 
 // validName is docker's rule for container names.
@@ -277,34 +278,6 @@ func checkMounts(ms []spec.Mount) error {
 		seen[d] = true
 	}
 	return nil
-}
-
-// reclaimStale removes what killed --rm sandboxes left: a directory that
-// asked to be removed ("autoremove") whose lock nobody holds (neither its
-// watcher nor its keeper lives). Their keeper removed the upper layer when
-// the sandbox ended, so what is left is the user's own files; a directory
-// that still holds sub-ID files (the keeper was killed too) stays for
-// usandbox rm. Stale state is recognised by its lock, never by age.
-func reclaimStale(p index.Paths) {
-	base := filepath.Join(p.Root, "sandboxes")
-	ents, err := os.ReadDir(base)
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		dir := filepath.Join(base, e.Name())
-		if _, err := os.Lstat(filepath.Join(dir, "autoremove")); err != nil {
-			continue // kept sandboxes are removed by usandbox rm
-		}
-		lock, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR, 0)
-		if err != nil {
-			continue // never started, or being created
-		}
-		if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
-			os.RemoveAll(dir)
-		}
-		lock.Close()
-	}
 }
 
 // lockNames serializes name checks and sandbox creation.
@@ -331,9 +304,44 @@ func newID() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// prepareDir creates the sandbox's directory: upper and work layers, the
-// mount point, the generated /etc files and the record.
-func prepareDir(dir string, rec *Record, netw slirp.Options, dns []net.IP) error {
+// prepareDir creates the sandbox's directory: its lock (taken: the caller
+// holds it until Start hands it to the sandbox's watcher), upper and work
+// layers, the mount point, the generated /etc files and the record. It is
+// made under a temporary name (creatingPrefix) and renamed when complete:
+// a directory under its sandbox's ID always has its record (see
+// reclaimStale).
+func prepareDir(dir string, rec *Record, netw slirp.Options, dns []net.IP) (lock *os.File, err error) {
+	tmp := filepath.Join(filepath.Dir(dir), creatingPrefix+filepath.Base(dir))
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the sandbox directory: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if lock, err = os.OpenFile(filepath.Join(tmp, lockFile), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+		return nil, fmt.Errorf("creating the sandbox's lock: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			lock.Close()
+			lock = nil
+		}
+	}()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return nil, fmt.Errorf("locking the sandbox: %w", err)
+	}
+	if err := writeDir(tmp, rec, netw, dns); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return nil, fmt.Errorf("creating the sandbox directory: %w", err)
+	}
+	return lock, nil
+}
+
+func writeDir(dir string, rec *Record, netw slirp.Options, dns []net.IP) error {
 	for _, d := range []string{"upper", "work", "rootfs", "etc"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return fmt.Errorf("creating the sandbox directory: %w", err)
@@ -406,7 +414,8 @@ func (s *Sandbox) Remove() error {
 // The process tree of a sandbox, and who holds what:
 //
 //	usandbox (foreground) or its monitor (detached; C loop once running)
-//	│   holds: the sandbox's lock, the lifeline's write end, the relay or
+//	│   holds: the sandbox's lock (a new sandbox's since Create took it,
+//	│   passed to the monitor as fd 4), the lifeline's write end, the relay or
 //	│   log pipes, the sync socket; waits for the init and the keeper
 //	├── keeper (C, in the sandbox's user namespace, NOT in its pid
 //	│   namespace): holds the lock and the sandbox directory; once the
@@ -429,29 +438,27 @@ func (s *Sandbox) Remove() error {
 // The writable layer of an --rm sandbox is removed only after every
 // process of the sandbox is dead, fd-relative, never following a symlink.
 func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
+	if err := sb.Damaged(); err != nil {
+		return 0, err
+	}
 	s := sb.Spec
 	dir := sb.Dir
 	fresh := sb.State.Status == StatusCreated
 	// Whoever watches the sandbox holds the lock while it lives (and the
 	// keeper until it is cleaned up): a sandbox whose lock is free is not
 	// running. Taking it here also refuses a second start.
-	// The lock file is made and taken under the names lock, which
-	// reclaimStale holds: it never sees a new lock file still free.
-	unlockNames, err := lockNames(p)
-	if err != nil {
-		return 0, err
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		unlockNames()
-		return 0, fmt.Errorf("locking the sandbox: %w", err)
+	// A new sandbox comes with its lock, taken by Create; a stopped one's
+	// is taken under the names lock, which reclaimStale holds: it never
+	// sees a sandbox being started with its lock free.
+	var err error
+	lock := sb.lock
+	sb.lock = nil
+	if lock == nil {
+		if lock, err = takeLock(p, dir); err != nil {
+			return 0, fmt.Errorf("%w: %s", err, ShortID(sb.ID))
+		}
 	}
 	defer lock.Close()
-	err = unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-	unlockNames()
-	if err != nil {
-		return 0, fmt.Errorf("%w: %s", ErrRunning, ShortID(sb.ID))
-	}
 	// removeDir: what is left of the directory goes at the end (the keeper
 	// removed the sub-ID-owned upper layer of an --rm sandbox).
 	removeDir := false
@@ -653,9 +660,17 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 	}
 	if started && setupErr == nil {
 		// The previous run's record goes only now: a start that fails
-		// leaves the sandbox exactly as it was.
-		os.Remove(filepath.Join(dir, exitFile))
-		if err := writeFileAtomic(filepath.Join(dir, startFile), []byte(fmt.Sprintf("%d %d %d\n", child.Pid, time.Now().UnixNano(), child.KeeperPid()))); err != nil {
+		// leaves the sandbox exactly as it was. The space of this run's
+		// is taken now, so that a full store cannot lose it.
+		// (An --rm sandbox runs once and records no exit.)
+		var err error
+		if !sb.AutoRemove {
+			err = spec.ReserveExit(dir)
+		}
+		if err != nil {
+			child.Signal(unix.SIGKILL)
+			setupErr = &ExitError{Code: 125, Msg: fmt.Sprintf("reserving the exit record: %v", err)}
+		} else if err := writeFileAtomic(filepath.Join(dir, startFile), []byte(fmt.Sprintf("%d %d %d\n", child.Pid, time.Now().UnixNano(), child.KeeperPid()))); err != nil {
 			child.Signal(unix.SIGKILL)
 			setupErr = &ExitError{Code: 125, Msg: fmt.Sprintf("recording the start: %v", err)}
 		} else {

@@ -40,6 +40,9 @@ func execCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if err := sb.Damaged(); err != nil {
+				return err
+			}
 			code, err := sandbox.Exec(sb, sandbox.ExecOptions{
 				Paths: p,
 				Args:  cmd.Args().Slice()[1:], Env: env, User: cmd.String("user"), Workdir: cmd.String("workdir"),

@@ -48,6 +48,9 @@ func psCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			// Best effort: a store this user may not write is listed all
+			// the same.
+			sandbox.Reclaim(p)
 			all, err := sandbox.List(p)
 			if err != nil {
 				return err
@@ -239,6 +242,9 @@ func startCommand() *cli.Command {
 				if sandbox.Locked(sb.Dir) {
 					return fmt.Errorf("%w: %s", sandbox.ErrRunning, ref)
 				}
+				if err := sb.Damaged(); err != nil {
+					return err
+				}
 				if _, err := startDetached(p, sb); err != nil {
 					return err
 				}
@@ -423,19 +429,25 @@ func removeSandbox(sb *sandbox.Sandbox) error {
 	if sandbox.Locked(sb.Dir) {
 		return fmt.Errorf("%w: %s", sandbox.ErrRunning, sandbox.ShortID(sb.ID))
 	}
+	return removeSandboxDir(sb.Dir)
+}
+
+// removeSandboxDir deletes a sandbox directory that nothing uses, in the
+// user namespace (see removeSandbox).
+func removeSandboxDir(dir string) error {
 	if os.Geteuid() == 0 {
-		return os.RemoveAll(sb.Dir)
+		return os.RemoveAll(dir)
 	}
 	plan, err := userns.Detect()
 	if err != nil {
 		return err
 	}
-	code, err := plan.ReexecArgs([]string{"usandbox", removeArg, sb.Dir})
+	code, err := plan.ReexecArgs([]string{"usandbox", removeArg, dir})
 	if err != nil {
 		return err
 	}
 	if code != 0 {
-		return fmt.Errorf("removing %s failed (exit %d)", sandbox.ShortID(sb.ID), code)
+		return fmt.Errorf("removing %s failed (exit %d)", sandbox.ShortID(filepath.Base(dir)), code)
 	}
 	return nil
 }
@@ -522,6 +534,12 @@ func inspectCommand() *cli.Command {
 }
 
 func inspectSandbox(sb *sandbox.Sandbox) map[string]any {
+	if sb.Damaged() != nil {
+		// Nothing but what the directory says: the record is unreadable.
+		return map[string]any{
+			"Id": sb.ID, "State": sb.State, "LogPath": filepath.Join(sb.Dir, sandbox.LogFile),
+		}
+	}
 	s := sb.Spec
 	var mounts []map[string]any
 	for _, m := range s.Mounts[3:] {
@@ -680,7 +698,7 @@ func systemCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "system",
 		Usage: "manage usandbox's own data",
-		Commands: []*cli.Command{{
+		Commands: []*cli.Command{checkCommand(), {
 			Name:  "reset",
 			Usage: "remove every sandbox, image and all state",
 			Flags: []cli.Flag{
@@ -710,6 +728,17 @@ func systemCommand() *cli.Command {
 					unlock()
 					if err != nil {
 						return err
+					}
+				}
+				// What has no record (a Create killed midway, a lost
+				// record) and the run root's leftovers.
+				found, err := sandbox.Check(p, removeSandboxDir)
+				if err != nil {
+					return err
+				}
+				for _, f := range found {
+					if f.Err != nil {
+						return f.Err
 					}
 				}
 				return execImageTool(os.Args[1:])
@@ -794,4 +823,59 @@ func removeSandboxesOf(p index.Paths, id string) error {
 		}
 	}
 	return nil
+}
+
+// checkCommand is podman's system check, simpler: one line per
+// inconsistency of the store, mended with --repair. Exit 0 when nothing is
+// left wrong, 1 when something was found and not repaired.
+func checkCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "check",
+		Usage: "find (and with --repair mend) inconsistencies of the store: sandboxes without layers or record, --rm leftovers, stale run-root state",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "repair", Usage: "remove what is broken or left over (never a running sandbox)"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.NArg() > 0 {
+				return cliutil.UsageError(cmd, "system check takes no arguments")
+			}
+			p, err := cliutil.Paths(cmd)
+			if err != nil {
+				return err
+			}
+			var remove func(string) error
+			if cmd.Bool("repair") {
+				remove = removeSandboxDir
+			}
+			found, err := sandbox.Check(p, remove)
+			if err != nil {
+				return err
+			}
+			left := 0
+			for _, f := range found {
+				what := "sandbox"
+				if f.Path != "" {
+					what = "run root"
+				}
+				line := fmt.Sprintf("%s %s: %s: %s", what, sandbox.ShortID(f.ID), f.Kind, f.Detail)
+				switch {
+				case f.Repaired:
+					line += " (repaired)"
+				case f.Live:
+					line += " (it runs: stop it, then repair)"
+					left++
+				case f.Err != nil:
+					line += " (not repaired: " + f.Err.Error() + ")"
+					left++
+				default:
+					left++
+				}
+				fmt.Println(line)
+			}
+			if left > 0 {
+				return cliutil.ExitError{Code: 1}
+			}
+			return nil
+		},
+	}
 }

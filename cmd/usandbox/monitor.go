@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"usandbox/internal/cliutil"
 	"usandbox/sandbox"
 	"usandbox/storage/index"
@@ -44,14 +46,22 @@ func startDetached(p index.Paths, sb *sandbox.Sandbox) (int, error) {
 		w.Close()
 		return 0, err
 	}
+	args := []string{"usandbox-monitor", p.Root, p.RunRoot, sb.ID}
+	files := []*os.File{w}
+	if lock := sb.HeldLock(); lock != nil {
+		// A new sandbox's lock, taken by Create: the monitor holds it
+		// from here on, so it is never free while the sandbox lives.
+		args = append(args, monitorHeldLock)
+		files = append(files, lock)
+	}
 	mon := &exec.Cmd{
 		Path:       self,
-		Args:       []string{"usandbox-monitor", p.Root, p.RunRoot, sb.ID},
+		Args:       args,
 		Env:        append(os.Environ(), roleName+"="+roleMonitor),
 		Stdin:      devnull,
 		Stdout:     devnull,
 		Stderr:     devnull,
-		ExtraFiles: []*os.File{w},
+		ExtraFiles: files,
 		// Its own session: no terminal, no job-control signals.
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
@@ -82,8 +92,12 @@ func startDetached(p index.Paths, sb *sandbox.Sandbox) (int, error) {
 	return 0, fmt.Errorf("the monitor said %q", line)
 }
 
-// monitorMain is the monitor process: args are ROOT RUNROOT ID; fd 3 is
-// the report pipe.
+// monitorHeldLock, after the monitor's arguments, says that fd 4 is the
+// sandbox's lock, taken.
+const monitorHeldLock = "held-lock"
+
+// monitorMain is the monitor process: args are ROOT RUNROOT ID
+// [monitorHeldLock]; fd 3 is the report pipe.
 func monitorMain(args []string) int {
 	report := os.NewFile(3, "report")
 	say := func(s string) {
@@ -97,6 +111,13 @@ func monitorMain(args []string) int {
 		say(fmt.Sprintf("err %d %s", code, strings.ReplaceAll(err.Error(), "\n", "; ")))
 		return code
 	}
+	var lock *os.File
+	if len(args) == 4 && args[3] == monitorHeldLock {
+		// Not for the network helpers: only the keeper (nsexec passes
+		// it) and this process may hold it.
+		unix.CloseOnExec(4)
+		lock, args = os.NewFile(4, "lock"), args[:3]
+	}
 	if len(args) != 3 {
 		return fail(cliutil.ExitFailed, errors.New("monitor: bad arguments"))
 	}
@@ -104,6 +125,9 @@ func monitorMain(args []string) int {
 	sb, err := sandbox.Load(p, args[2])
 	if err != nil {
 		return fail(cliutil.ExitFailed, err)
+	}
+	if lock != nil {
+		sb.HoldLock(lock)
 	}
 	plan, err := userns.Detect()
 	if err != nil {

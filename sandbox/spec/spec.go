@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -149,21 +151,89 @@ type Message struct {
 }
 
 // ExitFile, in a sandbox's directory, says how it ended:
-// "CODE UNIXNANO [oom]".
+// "CODE UNIXNANO [oom]", padded with spaces to exitRecordSize. While the
+// sandbox runs it holds exitPending, of the same size: the space of the
+// record is taken when the sandbox starts, and WriteExit overwrites it in
+// place, so a store that fills up while the sandbox runs still gets its
+// exit status (a new file could not be written, and a free lock without
+// an exit reads as 137).
 const ExitFile = "exit"
 
-// WriteExit records how a sandbox ended; the first writer wins.
-func WriteExit(dir string, code int, oom bool) error {
+// exitRecordSize is the size of every exit record: "CODE UNIXNANO oom"
+// is at most 3+1+19+4 bytes.
+const exitRecordSize = 64
+
+// exitPending is the reserved exit record: not an exit (ReadExit).
+var exitPending = pad("pending")
+
+func pad(s string) string { return s + strings.Repeat(" ", exitRecordSize-1-len(s)) + "\n" }
+
+// ReserveExit makes the exit record of a sandbox that starts now: the
+// previous run's record goes, and the space for this one's is taken.
+func ReserveExit(dir string) error {
 	path := filepath.Join(dir, ExitFile)
-	if _, err := os.Stat(path); err == nil {
+	// The write takes the space: tmpfs allocates its pages, and ext4's
+	// delayed allocation reserves the blocks at write time, so the
+	// overwrite needs none (a copy-on-write filesystem, btrfs, still may:
+	// WriteExit's error then says so). No fsync: it would cost every
+	// start a journal commit.
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(exitPending), 0o600); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ReadExit reads the exit record; ok is false if there is none (or only
+// the reserved one).
+func ReadExit(dir string) (code int, at time.Time, oom bool, ok bool) {
+	b, err := os.ReadFile(filepath.Join(dir, ExitFile))
+	if err != nil {
+		return 0, time.Time{}, false, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, time.Time{}, false, false
+	}
+	code, err = strconv.Atoi(f[0])
+	if err != nil {
+		return 0, time.Time{}, false, false
+	}
+	n, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0, time.Time{}, false, false
+	}
+	return code, time.Unix(0, n), len(f) > 2 && f[2] == "oom", true
+}
+
+// WriteExit records how a sandbox ended; the first writer wins. It
+// overwrites the reserved record in place (see ExitFile); without one (a
+// sandbox started by an older usandbox) it writes a new file.
+func WriteExit(dir string, code int, oom bool) error {
+	if _, _, _, ok := ReadExit(dir); ok {
 		return nil
 	}
 	s := fmt.Sprintf("%d %d", code, time.Now().UnixNano())
 	if oom {
 		s += " oom"
 	}
+	rec := []byte(pad(s))
+	path := filepath.Join(dir, ExitFile)
+	if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+		st, err := f.Stat()
+		if err == nil && st.Size() == exitRecordSize {
+			_, err = f.WriteAt(rec, 0)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			return err
+		}
+		f.Close()
+	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(s+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(tmp, rec, 0o600); err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	return os.Rename(tmp, path)
