@@ -771,7 +771,10 @@ func isMasked(mp string) bool {
 	return false
 }
 
-// ttycheck prints "FD N tty=BOOL rdev=MAJ:MIN kind=KIND" for fds 0-2.
+// ttycheck prints "FD N tty=BOOL rdev=MAJ:MIN kind=KIND file=DEV:INO"
+// for fds 0-2. Two devpts instances number their ptys alike (rdev), so
+// only the file (device of the filesystem and inode) tells one from the
+// other.
 func ttycheck(outFile string) {
 	var lines []string
 	for fd := 0; fd <= 2; fd++ {
@@ -792,7 +795,7 @@ func ttycheck(outFile string) {
 		case unix.S_IFREG:
 			kind = "file"
 		}
-		lines = append(lines, fmt.Sprintf("FD %d tty=%v rdev=%d:%d kind=%s", fd, terr == nil, unix.Major(st.Rdev), unix.Minor(st.Rdev), kind))
+		lines = append(lines, fmt.Sprintf("FD %d tty=%v rdev=%d:%d kind=%s file=%d:%d", fd, terr == nil, unix.Major(st.Rdev), unix.Minor(st.Rdev), kind, st.Dev, st.Ino))
 	}
 	sort.Strings(lines)
 	out := strings.Join(lines, "\n") + "\n"
