@@ -467,11 +467,13 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 			os.RemoveAll(dir)
 		}
 	}()
+	trace.Mark("parent", "sandbox created, locked")
 	prog, err := seccompFor(p, sb, &s)
 	if err != nil {
 		return 0, err
 	}
 	s.Seccomp = prog
+	trace.Mark("parent", "seccomp filter ready")
 
 	var termState *term.State
 	stdinFD := -1

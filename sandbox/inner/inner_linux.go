@@ -184,9 +184,11 @@ func execCommand(s *spec.Spec, conn *os.File, create bool) error {
 			return fail(fmt.Errorf("setting no_new_privs: %w", err))
 		}
 	}
+	trace.Mark("setup", "capabilities dropped")
 	if err := loadSeccomp(s); err != nil {
 		return fail(err)
 	}
+	trace.Mark("setup", "seccomp loaded")
 	if err := setUser(user, s.SingleID); err != nil {
 		return fail(err)
 	}

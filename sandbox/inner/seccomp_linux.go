@@ -3,6 +3,7 @@ package inner
 import (
 	"fmt"
 
+	"usandbox/internal/trace"
 	"usandbox/sandbox/seccomp"
 	"usandbox/sandbox/spec"
 )
@@ -23,6 +24,7 @@ func loadSeccomp(s *spec.Spec) error {
 	if err := prog.UnmarshalBinary(s.Seccomp); err != nil {
 		return err
 	}
+	trace.Mark("setup", "seccomp decoded")
 	if err := seccomp.Load(prog); err != nil {
 		return fmt.Errorf("loading the seccomp filter: %w", err)
 	}

@@ -18,12 +18,15 @@ type Profile struct {
 	name string
 	// config is nil for unconfined.
 	config *mseccomp.Seccomp
+	// builtin: docker's default, which the module version determines
+	// (the cache key need not hash its JSON on every start).
+	builtin bool
 }
 
 // Default returns docker's default profile, as shipped by
 // github.com/moby/profiles/seccomp.
 func Default() *Profile {
-	return &Profile{name: "docker's default seccomp profile", config: mseccomp.DefaultProfile()}
+	return &Profile{name: "docker's default seccomp profile", config: mseccomp.DefaultProfile(), builtin: true}
 }
 
 // Unconfined returns the absence of a profile: [Compile] gives an empty
@@ -85,6 +88,12 @@ func (p *Profile) String() string { return p.name }
 func (p *Profile) canonicalJSON() ([]byte, error) {
 	if p.config == nil {
 		return []byte("null"), nil
+	}
+	if p.builtin {
+		// The key also holds moby/profiles' module version, which fixes
+		// this profile; marshalling it costs a third of a millisecond
+		// per start.
+		return []byte("builtin: docker's default"), nil
 	}
 	return json.Marshal(p.config)
 }
