@@ -808,3 +808,53 @@ func TestEscapeSeccompDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestSeccompProfileFileAndPrivileged: --security-opt seccomp=FILE.json
+// (docker's format) is what the sandbox runs under, and inspect shows it;
+// a profile that does not parse fails before anything is created;
+// --privileged has podman's rootless meaning: every capability in the user
+// namespace, no filter, no masked paths.
+func TestSeccompProfileFileAndPrivileged(t *testing.T) {
+	s := withImages(t, false)
+	dir := t.TempDir()
+	// Everything allowed but mkdir and mkdirat, which fail with EACCES
+	// (errno 13): busybox's mkdir says "Permission denied".
+	prof := filepath.Join(dir, "no-mkdir.json")
+	os.WriteFile(prof, []byte(`{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+		"syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}`), 0o644)
+	r := s.run("run", "--rm", "--security-opt", "seccomp="+prof, "busybox", "mkdir", "/x")
+	if r.code == 0 || !strings.Contains(r.stderr, "Permission denied") {
+		t.Fatalf("mkdir under a profile that refuses it: exit %d, %q", r.code, r.stderr)
+	}
+	s.ok("run", "--rm", "busybox", "mkdir", "/x") // docker's default allows it
+	s.ok("run", "--name", "p", "--security-opt", "seccomp="+prof, "busybox", "true")
+	if out := s.ok("inspect", "p"); !strings.Contains(out, `"seccomp=`+prof+`"`) {
+		t.Fatalf("inspect does not show the profile in effect:\n%s", out)
+	}
+	// The profile was read at create: the sandbox keeps it.
+	os.Remove(prof)
+	s.ok("start", "p")
+	s.ok("wait", "p")
+	s.ok("rm", "p")
+
+	broken := filepath.Join(dir, "broken.json")
+	os.WriteFile(broken, []byte(`{"defaultAction": `), 0o644)
+	s.fails(125, "seccomp", "run", "--rm", "--security-opt", "seccomp="+broken, "busybox", "true")
+	s.assertNoSandboxes()
+
+	masked := `grep -c ' /proc/keys ' /proc/self/mountinfo || true`
+	out := s.ok("run", "--rm", "--privileged", "busybox", "sh", "-c",
+		`grep -E '^(CapBnd|Seccomp):' /proc/self/status; `+masked+`; mkdir -p /mnt && mount -t tmpfs none /mnt && echo mounted`)
+	if !strings.Contains(out, "Seccomp:\t0") || !strings.Contains(out, "CapBnd:\t000001ffffffffff") || !strings.Contains(out, "mounted") {
+		t.Fatalf("--privileged:\n%s", out)
+	}
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) < 3 || lines[2] != "0" {
+		t.Fatalf("--privileged: /proc/keys is still masked:\n%s", out)
+	}
+	if out := s.ok("run", "--rm", "busybox", "sh", "-c", masked); strings.TrimSpace(out) != "1" {
+		t.Fatalf("without --privileged /proc/keys must be masked: %q", out)
+	}
+	if out := s.ok("run", "--rm", "busybox", "grep", "^Seccomp:", "/proc/self/status"); !strings.Contains(out, "2") {
+		t.Fatalf("no filter by default: %q", out)
+	}
+}

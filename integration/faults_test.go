@@ -3,10 +3,13 @@
 package integration
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRunDetachedInstantExit: a command that exits at once must be seen
@@ -16,7 +19,7 @@ func TestRunDetachedInstantExit(t *testing.T) {
 	s := withImages(t, false)
 	for i := 0; i < 8; i++ {
 		id := strings.TrimSpace(s.ok("run", "-d", "busybox", "true"))
-		if w := s.ok("wait", id); w != "0\n" {
+		if w := s.waitWithin(t, 10*time.Second, id); w != "0\n" {
 			t.Fatalf("run %d: wait printed %q", i, w)
 		}
 		if st := s.inspect(id).State; st.Running || st.ExitCode != 0 {
@@ -25,11 +28,29 @@ func TestRunDetachedInstantExit(t *testing.T) {
 		s.ok("rm", id)
 	}
 	id := strings.TrimSpace(s.ok("run", "-d", "busybox", "sh", "-c", "exit 7"))
-	if w := s.ok("wait", id); w != "7\n" {
+	if w := s.waitWithin(t, 10*time.Second, id); w != "7\n" {
 		t.Fatalf("exit 7: wait printed %q", w)
 	}
 	s.ok("rm", id)
 	s.assertNoSandboxes()
+}
+
+// waitWithin runs usandbox wait ID, failing the test if it does not
+// return within d.
+func (s *store) waitWithin(t *testing.T, d time.Duration, id string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	c := s.cmd("wait", id)
+	c = exec.CommandContext(ctx, c.Path, c.Args[1:]...)
+	out, err := c.Output()
+	if ctx.Err() != nil {
+		t.Fatalf("usandbox wait %s did not return within %v (the sandbox stays up)", id[:12], d)
+	}
+	if err != nil {
+		t.Fatalf("usandbox wait %s: %v", id[:12], err)
+	}
+	return string(out)
 }
 
 // TestStartFailureKeepsSandbox: a start that fails (its volume's directory
