@@ -61,7 +61,7 @@ func TestStartFailureKeepsSandbox(t *testing.T) {
 	vol := filepath.Join(t.TempDir(), "vol")
 	os.Mkdir(vol, 0o777)
 	id := strings.TrimSpace(s.ok("run", "-d", "-v", vol+":/v", "busybox", "sh", "-c", "echo kept > /kept; exit 3"))
-	if w := s.ok("wait", id); w != "3\n" {
+	if w := s.waitWithin(t, 10*time.Second, id); w != "3\n" {
 		t.Fatalf("wait: %q", w)
 	}
 	os.RemoveAll(vol)
@@ -76,7 +76,7 @@ func TestStartFailureKeepsSandbox(t *testing.T) {
 	}
 	os.Mkdir(vol, 0o777)
 	s.ok("start", id)
-	if w := s.ok("wait", id); w != "3\n" {
+	if w := s.waitWithin(t, 10*time.Second, id); w != "3\n" {
 		t.Fatalf("wait after the second start: %q", w)
 	}
 	s.ok("rm", id)
@@ -114,4 +114,32 @@ func TestFlagValuesWithCommas(t *testing.T) {
 	if string(out) != "a,b,SECRET\nsecret=unset\n1777\n1024\n" {
 		t.Fatalf("got %q", out)
 	}
+}
+
+// TestRmiImageInUse: rmi refuses an image that sandboxes use, running or
+// stopped (exit 2, naming them: the check was a stub that let the layers
+// go from under them); rmi -f removes those sandboxes first, as podman
+// does, and never leaves a sandbox whose layers are gone.
+func TestRmiImageInUse(t *testing.T) {
+	s := withImages(t, false)
+	run := strings.TrimSpace(s.ok("run", "-d", "--name", "user-running", "busybox", "sleep", "1000"))
+	s.ok("run", "--name", "user-stopped", "busybox", "true")
+	r := s.fails(2, "in use", "rmi", "busybox")
+	for _, name := range []string{"user-running", "user-stopped"} {
+		if !strings.Contains(r.stderr, name) {
+			t.Errorf("rmi does not name %s: %q", name, r.stderr)
+		}
+	}
+	if len(s.images()) != 1 || !s.inspect(run).State.Running {
+		t.Fatal("a refused rmi changed something")
+	}
+	s.ok("rmi", "-f", "busybox")
+	if out := s.ok("ps", "-a", "-q"); out != "" {
+		t.Fatalf("rmi -f left sandboxes: %q", out)
+	}
+	if len(s.images()) != 0 {
+		t.Fatal("rmi -f kept the image")
+	}
+	s.assertNoSandboxes()
+	s.assertClean()
 }
