@@ -467,8 +467,11 @@ func TestPullDeepTree(t *testing.T) {
 		t.Fatalf("pull: %v\n%s", err, errb.String())
 	}
 	t.Logf("pulled a %d-deep tree in %v", depth, took)
-	if took > 5*time.Second {
-		t.Errorf("pulling a %d-deep tree took %v, want under 5 s", depth, took)
+	// The goal is under 5 s (1.6-3.7 s here); the test's bound is wider,
+	// so that a loaded CI machine does not fail it, yet far below what
+	// an extraction quadratic in the depth takes (minutes).
+	if took > 20*time.Second {
+		t.Errorf("pulling a %d-deep tree took %v: extraction is not linear in the entries", depth, took)
 	}
 	id := strings.TrimSpace(out.String())
 	s.ok("run", "--rm", id, "true")

@@ -30,7 +30,9 @@ import (
 	"usandbox/userns"
 )
 
-// RoleEnv marks the process started by Start as the sandbox's init.
+// RoleEnv marks the process started by Start: the C stage (nsexec) makes
+// it the sandbox's keeper and init, and runs Go only in the init's first
+// child, the setup process (inner.Main).
 const RoleEnv = "_USANDBOX_ROLE=init"
 
 // Options describe one sandbox.
@@ -384,8 +386,8 @@ func writeDir(dir string, rec *Record, netw slirp.Options, dns []net.IP) error {
 		}
 	}
 	if rec.AutoRemove {
-		// Lets another sandbox's init remove this one if usandbox and
-		// its init are both killed (see inner's cleanStale).
+		// Lets the next usandbox remove what is left if this sandbox's
+		// watcher and keeper are both killed (see reclaimStale).
 		if err := os.WriteFile(filepath.Join(dir, "autoremove"), nil, 0o600); err != nil {
 			return err
 		}

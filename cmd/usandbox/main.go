@@ -29,7 +29,8 @@ var version = "0.1.0-dev"
 
 func main() {
 	trace.Mark("main", "Go runtime up")
-	// The process role comes first: the sandbox's init, a doctor probe,
+	// The process role comes first: a sandbox's setup process (its init
+	// and keeper are C, see nsexec), an exec or port helper, a doctor probe,
 	// or the CLI.
 	if conn, ok := nsexec.Conn(); ok {
 		switch os.Getenv(roleName) {
