@@ -21,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -135,14 +136,21 @@ static void lean_monitor(char *args) {
 	if (sfd < 0)
 		_exit(125);
 	int code = -1, keeper_done = keeper <= 0;
+	// pidfds of the init and the keeper become readable when they exit,
+	// whatever happened to the SIGCHLD (one that arrived before this
+	// process blocked it is gone): each turn also asks them directly.
+	int initfd = (int)syscall(SYS_pidfd_open, init, 0);
+	int keeperfd = keeper > 0 ? (int)syscall(SYS_pidfd_open, keeper, 0) : -1;
 	// Whatever died before this loop started is reaped on its first turn.
 	int first = 1;
 	while (code < 0 || !keeper_done || open_streams > 0) {
-		struct pollfd pfd[3] = {{.fd = sfd, .events = POLLIN},
+		struct pollfd pfd[5] = {{.fd = sfd, .events = POLLIN},
 					{.fd = s[0].fd, .events = POLLIN},
-					{.fd = s[1].fd, .events = POLLIN}};
+					{.fd = s[1].fd, .events = POLLIN},
+					{.fd = code < 0 ? initfd : -1, .events = POLLIN},
+					{.fd = keeper_done ? -1 : keeperfd, .events = POLLIN}};
 		// After the init is gone, only what is still buffered is read.
-		int n = poll(pfd, 3, first ? 0 : (code < 0 || !keeper_done) ? -1 : 200);
+		int n = poll(pfd, 5, first ? 0 : (code < 0 || !keeper_done) ? -1 : 200);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n == 0 && !first && code >= 0 && keeper_done)
@@ -156,9 +164,10 @@ static void lean_monitor(char *args) {
 				}
 			}
 		}
-		if (first || (n > 0 && (pfd[0].revents & POLLIN))) {
+		int exited = n > 0 && ((pfd[3].revents | pfd[4].revents) & (POLLIN | POLLHUP | POLLERR));
+		if (first || exited || (n > 0 && (pfd[0].revents & POLLIN))) {
 			struct signalfd_siginfo si;
-			if (!first && read(sfd, &si, sizeof(si)) != sizeof(si))
+			if (n > 0 && (pfd[0].revents & POLLIN) && read(sfd, &si, sizeof(si)) != sizeof(si) && !exited)
 				continue;
 			int wst;
 			pid_t p;
