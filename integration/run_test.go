@@ -359,9 +359,21 @@ func TestRunTTY(t *testing.T) {
 	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 50, Cols: 132}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	fmt.Fprintf(ptmx, "stty size\r")
+	// The resize travels as SIGWINCH to usandbox, then TIOCSWINSZ on the
+	// sandbox's pty: ask until it has (a lost resize still fails).
+	stop := make(chan struct{})
+	go func() {
+		for {
+			fmt.Fprintf(ptmx, "stty size\r")
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	}()
 	expect(`^50 132`)
+	close(stop)
 	fmt.Fprintf(ptmx, "exit 3\r")
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()

@@ -766,15 +766,20 @@ func relayPTY(master *os.File, in io.Reader, out io.Writer, interactive bool, wg
 	}()
 }
 
+// resizeOnWinch gives the sandbox's pty the size of the user's terminal
+// now and after every SIGWINCH. It listens before it copies the size the
+// first time, so that a resize between the sandbox's start and this call
+// is not lost. A failed ioctl (the pty is gone) is not worth reporting.
 func resizeOnWinch(master *os.File, stdinFD int) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, unix.SIGWINCH)
+	ch <- unix.SIGWINCH
 	for range ch {
 		w, h, err := term.GetSize(stdinFD)
 		if err != nil {
 			continue
 		}
-		unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(h), Col: uint16(w)})
+		_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(h), Col: uint16(w)})
 	}
 }
 
