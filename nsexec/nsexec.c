@@ -144,6 +144,17 @@ static void become_root(void) {
 	not_dumpable();
 }
 
+// new_userns creates the user namespace, has the parent map it ('U',
+// then 'M') and becomes root in it.
+static void new_userns(void) {
+	if (unshare(CLONE_NEWUSER) < 0)
+		fail(NSEXEC_STEP_USERNS, errno);
+	if (send_msg(NSEXEC_MAP_ME, 0, getpid()) < 0)
+		_exit(NSEXEC_EXIT_FAILED);
+	wait_for(NSEXEC_MAPPED);
+	become_root();
+}
+
 // join_namespaces enters a running sandbox's namespaces (flags): those
 // of the process that pidfd refers to (the sandbox's keeper, which has
 // them all but the pid namespace), all at once with setns on the pidfd,
@@ -381,12 +392,7 @@ static void init(int lifeline, unsigned long cgroupns) {
 
 static void sandbox(unsigned long flags, int lifeline, int statefd, int autoremove) {
 	if (flags & CLONE_NEWUSER) {
-		if (unshare(CLONE_NEWUSER) < 0)
-			fail(NSEXEC_STEP_USERNS, errno);
-		if (send_msg(NSEXEC_MAP_ME, 0, getpid()) < 0)
-			_exit(NSEXEC_EXIT_FAILED);
-		wait_for(NSEXEC_MAPPED);
-		become_root();
+		new_userns();
 	}
 	// The keeper is not in the sandbox's pid namespace, so no process of
 	// the sandbox can name it: it may be dumpable, and must be, for the
@@ -449,12 +455,7 @@ __attribute__((constructor)) static void usandbox_nsexec(void) {
 	if (joinfd >= 0) {
 		join_namespaces(joinfd, joinpidns, flags);
 	} else if (flags & CLONE_NEWUSER) {
-		if (unshare(CLONE_NEWUSER) < 0)
-			fail(NSEXEC_STEP_USERNS, errno);
-		if (send_msg(NSEXEC_MAP_ME, 0, getpid()) < 0)
-			_exit(NSEXEC_EXIT_FAILED);
-		wait_for(NSEXEC_MAPPED);
-		become_root();
+		new_userns();
 	}
 	unsigned long rest = flags & ~(unsigned long)CLONE_NEWUSER;
 	if (joinfd < 0 && rest && unshare((int)rest) < 0)

@@ -717,16 +717,7 @@ func systemCommand() *cli.Command {
 					return err
 				}
 				for _, sb := range all {
-					unlock, err := opLock(p, sb.ID)
-					if err != nil {
-						return err
-					}
-					if sandbox.Locked(sb.Dir) {
-						stopSandbox(sb, 0)
-					}
-					err = removeSandbox(sb)
-					unlock()
-					if err != nil {
+					if err := forceRemove(p, sb); err != nil {
 						return err
 					}
 				}
@@ -806,23 +797,27 @@ func removeSandboxesOf(p index.Paths, id string) error {
 		if sb.ImageID != id {
 			continue
 		}
-		unlock, err := opLock(p, sb.ID)
-		if err != nil {
-			return err
-		}
-		if sandbox.Locked(sb.Dir) {
-			if err := stopSandbox(sb, 0); err != nil && !errors.Is(err, sandbox.ErrNotRunning) {
-				unlock()
-				return err
-			}
-		}
-		err = removeSandbox(sb)
-		unlock()
-		if err != nil {
+		if err := forceRemove(p, sb); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// forceRemove stops sb if it runs and removes it, under its operation
+// lock (system reset, rmi -f).
+func forceRemove(p index.Paths, sb *sandbox.Sandbox) error {
+	unlock, err := opLock(p, sb.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if sandbox.Locked(sb.Dir) {
+		if err := stopSandbox(sb, 0); err != nil && !errors.Is(err, sandbox.ErrNotRunning) {
+			return err
+		}
+	}
+	return removeSandbox(sb)
 }
 
 // checkCommand is podman's system check, simpler: one line per
