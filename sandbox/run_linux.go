@@ -25,7 +25,7 @@ import (
 	"usandbox/sandbox/caps"
 	"usandbox/sandbox/lean"
 	"usandbox/sandbox/spec"
-	"usandbox/slirp"
+	"usandbox/network"
 	"usandbox/storage/index"
 	"usandbox/userns"
 )
@@ -52,9 +52,9 @@ type Options struct {
 	Hostname   string
 	Volumes    []spec.Mount
 	// Network is the parsed --network; NetworkRaw its text.
-	Network    slirp.Options
+	Network    network.Options
 	NetworkRaw string
-	Ports      []slirp.Port
+	Ports      []network.Port
 	// DNS are the name servers for the sandbox's /etc/resolv.conf (--dns),
 	// instead of the network driver's forwarder or the host's servers.
 	DNS    []net.IP
@@ -157,13 +157,13 @@ func Create(o Options) (*Sandbox, error) {
 			}
 		}
 	}
-	if err := slirp.Check(o.Network); err != nil {
+	if err := network.Check(o.Network); err != nil {
 		return nil, err
 	}
 	if len(o.Ports) > 0 && !o.Network.UserMode() {
 		return nil, fmt.Errorf("-p needs a user-mode network (--network slirp4netns or pasta), not --network %s", o.Network.Mode)
 	}
-	ports, err := slirp.CheckPorts(o.Ports)
+	ports, err := network.CheckPorts(o.Ports)
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +312,7 @@ func newID() (string, error) {
 // made under a temporary name (creatingPrefix) and renamed when complete:
 // a directory under its sandbox's ID always has its record (see
 // reclaimStale).
-func prepareDir(dir string, rec *Record, netw slirp.Options, dns []net.IP) (lock *os.File, err error) {
+func prepareDir(dir string, rec *Record, netw network.Options, dns []net.IP) (lock *os.File, err error) {
 	tmp := filepath.Join(filepath.Dir(dir), creatingPrefix+filepath.Base(dir))
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the sandbox directory: %w", err)
@@ -343,7 +343,7 @@ func prepareDir(dir string, rec *Record, netw slirp.Options, dns []net.IP) (lock
 	return lock, nil
 }
 
-func writeDir(dir string, rec *Record, netw slirp.Options, dns []net.IP) error {
+func writeDir(dir string, rec *Record, netw network.Options, dns []net.IP) error {
 	for _, d := range []string{"upper", "work", "rootfs", "etc"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return fmt.Errorf("creating the sandbox directory: %w", err)
@@ -594,7 +594,7 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 		abort()
 		return 0, fmt.Errorf("starting the sandbox's init: %w", err)
 	}
-	if s.Network == slirp.Slirp4netns || s.Network == slirp.Pasta {
+	if s.Network == network.Slirp4netns || s.Network == network.Pasta {
 		// The drivers enter the sandbox's namespaces through the keeper's
 		// /proc/PID/ns: the init is not dumpable.
 		netw, err := startNetwork(p, sb, child.KeeperPid())
@@ -807,7 +807,7 @@ func hostIP() string {
 // startNetwork starts the user-mode network and the port forwarders of the
 // sandbox whose init is pid.
 func startNetwork(p index.Paths, sb *Sandbox, pid int) (*cleanupNetwork, error) {
-	o, err := slirp.ParseNetwork(sb.Spec.NetworkOptions)
+	o, err := network.ParseNetwork(sb.Spec.NetworkOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -819,7 +819,7 @@ func startNetwork(p index.Paths, sb *Sandbox, pid int) (*cleanupNetwork, error) 
 	if os.Getenv("USANDBOX_DEBUG") != "" {
 		log = os.Stderr
 	}
-	netw, err := slirp.Setup(o, pid, stateDir, log)
+	netw, err := network.Setup(o, pid, stateDir, log)
 	if err != nil {
 		os.RemoveAll(stateDir)
 		return nil, err
@@ -834,7 +834,7 @@ func startNetwork(p index.Paths, sb *Sandbox, pid int) (*cleanupNetwork, error) 
 
 // cleanupNetwork also removes the drivers' state directory.
 type cleanupNetwork struct {
-	*slirp.Network
+	*network.Network
 	dir string
 }
 

@@ -20,7 +20,7 @@ import (
 	"usandbox/internal/cliutil"
 	"usandbox/sandbox"
 	"usandbox/sandbox/spec"
-	"usandbox/slirp"
+	"usandbox/network"
 	"usandbox/storage/index"
 	"usandbox/userns"
 )
@@ -101,7 +101,7 @@ func humanAgo(d time.Duration) string {
 	return strings.TrimPrefix(s, "Up ")
 }
 
-func portsString(ps []slirp.Port) string {
+func portsString(ps []network.Port) string {
 	var out []string
 	for _, p := range ps {
 		out = append(out, p.String())
@@ -146,7 +146,7 @@ type psEntry struct {
 	Pid     int          `json:"Pid"`
 	Exited  bool         `json:"Exited"`
 	Code    int          `json:"ExitCode"`
-	Ports   []slirp.Port `json:"Ports"`
+	Ports   []network.Port `json:"Ports"`
 }
 
 func psJSON(list []*sandbox.Sandbox) []psEntry {

@@ -22,7 +22,7 @@ import (
 	"usandbox/sandbox"
 	"usandbox/sandbox/inner"
 	"usandbox/sandbox/lean"
-	"usandbox/slirp"
+	"usandbox/network"
 )
 
 var version = "0.1.0-dev"
@@ -39,7 +39,7 @@ func main() {
 		case roleExec:
 			os.Exit(inner.ExecMain(conn))
 		case rolePortChild:
-			os.Exit(slirp.PortChildMain(conn))
+			os.Exit(network.PortChildMain(conn))
 		}
 	}
 	if os.Getenv(roleName) == roleFinish {

@@ -16,7 +16,7 @@ import (
 	"usandbox/internal/cliutil"
 	"usandbox/internal/trace"
 	"usandbox/sandbox"
-	"usandbox/slirp"
+	"usandbox/network"
 	"usandbox/storage/index"
 	"usandbox/userns"
 )
@@ -91,14 +91,14 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 	}
 	netw := cmd.String("network")
 	if netw == "" {
-		netw = slirp.None
+		netw = network.None
 		// As real root there is no user namespace for the drivers to join.
-		if _, err := exec.LookPath(slirp.Slirp4netns); err == nil && os.Geteuid() != 0 {
-			netw = slirp.Slirp4netns
+		if _, err := exec.LookPath(network.Slirp4netns); err == nil && os.Geteuid() != 0 {
+			netw = network.Slirp4netns
 		}
 	}
 	var err error
-	if o.Network, err = slirp.ParseNetwork(netw); err != nil {
+	if o.Network, err = network.ParseNetwork(netw); err != nil {
 		return cliutil.UsageError(cmd, "%v", err)
 	}
 	o.NetworkRaw = netw
@@ -110,7 +110,7 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 		o.DNS = append(o.DNS, ip)
 	}
 	for _, ps := range cmd.StringSlice("publish") {
-		p, err := slirp.ParsePort(ps)
+		p, err := network.ParsePort(ps)
 		if err != nil {
 			return cliutil.UsageError(cmd, "%v", err)
 		}

@@ -1,8 +1,8 @@
-// Package slirp gives a sandbox user-mode networking and published ports
-// through rootlesskit's drivers, used as a library: slirp4netns or pasta
-// for the network, rootlesskit's builtin port driver (which keeps the
-// client's TCP source address) for -p.
-package slirp
+// Package network gives a sandbox its network: none, host, or user-mode
+// networking (slirp4netns or pasta) and published ports through rootlesskit's
+// drivers, used as a library; rootlesskit's builtin port driver (which keeps the
+// client's TCP source address) serves -p.
+package network
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package slirp
+package network
 
 import (
 	"fmt"

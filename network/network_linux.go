@@ -1,4 +1,4 @@
-package slirp
+package network
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
+	rknet "github.com/rootless-containers/rootlesskit/v3/pkg/network"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/network/pasta"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/network/slirp4netns"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
@@ -109,7 +109,7 @@ func Setup(o Options, pid int, stateDir string, log io.Writer) (*Network, error)
 	if log == nil {
 		log = io.Discard
 	}
-	var d network.ParentDriver
+	var d rknet.ParentDriver
 	var err error
 	switch o.Mode {
 	case Slirp4netns:
