@@ -14,8 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"usandbox/cgroupv2"
-	"usandbox/sandbox/spec"
 	"usandbox/network"
+	"usandbox/sandbox/spec"
 	"usandbox/storage/index"
 )
 
@@ -52,7 +52,7 @@ type Record struct {
 	Created    time.Time       `json:"Created"`
 	AutoRemove bool            `json:"AutoRemove"`
 	Detached   bool            `json:"Detached"`
-	Ports      []network.Port    `json:"Ports,omitempty"`
+	Ports      []network.Port  `json:"Ports,omitempty"`
 	Limits     cgroupv2.Limits `json:"Limits"`
 	// SeccompJSON is the profile given by --security-opt seccomp=FILE, as
 	// it was when the sandbox was created (docker keeps it the same way).

@@ -21,11 +21,11 @@ import (
 
 	"usandbox/cgroupv2"
 	"usandbox/internal/trace"
+	"usandbox/network"
 	"usandbox/nsexec"
 	"usandbox/sandbox/caps"
 	"usandbox/sandbox/lean"
 	"usandbox/sandbox/spec"
-	"usandbox/network"
 	"usandbox/storage/index"
 	"usandbox/userns"
 )

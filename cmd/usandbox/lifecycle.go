@@ -18,9 +18,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"usandbox/internal/cliutil"
+	"usandbox/network"
 	"usandbox/sandbox"
 	"usandbox/sandbox/spec"
-	"usandbox/network"
 	"usandbox/storage/index"
 	"usandbox/userns"
 )
@@ -135,17 +135,17 @@ func portCommand() *cli.Command {
 }
 
 type psEntry struct {
-	ID      string       `json:"Id"`
-	Names   []string     `json:"Names"`
-	Image   string       `json:"Image"`
-	ImageID string       `json:"ImageID"`
-	Command []string     `json:"Command"`
-	Created time.Time    `json:"Created"`
-	State   string       `json:"State"`
-	Status  string       `json:"Status"`
-	Pid     int          `json:"Pid"`
-	Exited  bool         `json:"Exited"`
-	Code    int          `json:"ExitCode"`
+	ID      string         `json:"Id"`
+	Names   []string       `json:"Names"`
+	Image   string         `json:"Image"`
+	ImageID string         `json:"ImageID"`
+	Command []string       `json:"Command"`
+	Created time.Time      `json:"Created"`
+	State   string         `json:"State"`
+	Status  string         `json:"Status"`
+	Pid     int            `json:"Pid"`
+	Exited  bool           `json:"Exited"`
+	Code    int            `json:"ExitCode"`
 	Ports   []network.Port `json:"Ports"`
 }
 

@@ -18,11 +18,11 @@ import (
 	"usandbox/doctor"
 	"usandbox/internal/cliutil"
 	"usandbox/internal/trace"
+	"usandbox/network"
 	"usandbox/nsexec"
 	"usandbox/sandbox"
 	"usandbox/sandbox/inner"
 	"usandbox/sandbox/lean"
-	"usandbox/network"
 )
 
 var version = "0.1.0-dev"

@@ -15,8 +15,8 @@ import (
 	"usandbox/cgroupv2"
 	"usandbox/internal/cliutil"
 	"usandbox/internal/trace"
-	"usandbox/sandbox"
 	"usandbox/network"
+	"usandbox/sandbox"
 	"usandbox/storage/index"
 	"usandbox/userns"
 )
