@@ -19,6 +19,7 @@ import (
 	"github.com/rootless-containers/rootlesskit/v3/pkg/port/builtin"
 	"golang.org/x/sys/unix"
 
+	"usandbox/internal/wire"
 	"usandbox/nsexec"
 	"usandbox/sandbox/spec"
 )
@@ -195,7 +196,7 @@ func (n *Network) Publish(ports []Port, pid int, stateDir string, log io.Writer)
 		child.Wait()
 		return nil
 	})
-	if err := spec.Send(child.Conn, pd.OpaqueForChild()); err != nil {
+	if err := wire.Send(child.Conn, pd.OpaqueForChild()); err != nil {
 		return fmt.Errorf("port driver: %w", err)
 	}
 	quit := make(chan struct{})

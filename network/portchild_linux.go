@@ -6,7 +6,7 @@ import (
 
 	"github.com/rootless-containers/rootlesskit/v3/pkg/port/builtin"
 
-	"usandbox/sandbox/spec"
+	"usandbox/internal/wire"
 )
 
 // PortChildMain is the port driver's helper, in the sandbox's user and
@@ -15,7 +15,7 @@ import (
 // closes).
 func PortChildMain(conn *os.File) int {
 	var opaque map[string]string
-	if _, err := spec.Recv(conn, &opaque); err != nil {
+	if _, err := wire.Recv(conn, &opaque); err != nil {
 		return 125
 	}
 	quit := make(chan struct{})

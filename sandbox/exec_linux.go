@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"usandbox/cgroupv2"
+	"usandbox/internal/wire"
 	"usandbox/nsexec"
 	"usandbox/sandbox/spec"
 	"usandbox/storage/index"
@@ -118,7 +119,7 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("entering sandbox %s: %w", ShortID(sb.ID), err)
 	}
-	if err := spec.Send(child.Conn, s); err != nil {
+	if err := wire.Send(child.Conn, s); err != nil {
 		child.Signal(unix.SIGKILL)
 		child.Wait()
 		return 0, err
@@ -128,7 +129,7 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 	var execErr *ExitError
 	for {
 		var m spec.Message
-		fds, err := spec.Recv(child.Conn, &m)
+		fds, err := wire.Recv(child.Conn, &m)
 		if err != nil {
 			break // the command runs: its exec closed the socket
 		}

@@ -21,6 +21,7 @@ import (
 
 	"usandbox/cgroupv2"
 	"usandbox/internal/trace"
+	"usandbox/internal/wire"
 	"usandbox/network"
 	"usandbox/nsexec"
 	"usandbox/sandbox/caps"
@@ -609,7 +610,7 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 	}
 	// The init, the setup and the keeper hold their ends now.
 	stdio.closeChildEnds()
-	if err := spec.Send(child.Conn, s); err != nil {
+	if err := wire.Send(child.Conn, s); err != nil {
 		abort()
 		return 0, err
 	}
@@ -619,7 +620,7 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 	started := false
 	for {
 		var m spec.Message
-		fds, err := spec.Recv(child.Conn, &m)
+		fds, err := wire.Recv(child.Conn, &m)
 		if err != nil {
 			break // the command runs (the socket closed on exec) or setup died
 		}

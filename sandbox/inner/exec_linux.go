@@ -4,6 +4,7 @@ import (
 	"os"
 	"runtime"
 
+	"usandbox/internal/wire"
 	"usandbox/sandbox/spec"
 )
 
@@ -17,7 +18,7 @@ func ExecMain(conn *os.File) int {
 	// Capabilities, no_new_privs, seccomp and the exec share one thread.
 	runtime.LockOSThread()
 	var s spec.Spec
-	if _, err := spec.Recv(conn, &s); err != nil {
+	if _, err := wire.Recv(conn, &s); err != nil {
 		return 125
 	}
 	return report(conn, execCommand(&s, conn, false))

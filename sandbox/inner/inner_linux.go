@@ -36,6 +36,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"usandbox/internal/trace"
+	"usandbox/internal/wire"
 	"usandbox/sandbox/spec"
 )
 
@@ -59,7 +60,7 @@ func Main(conn *os.File) int {
 	runtime.LockOSThread()
 	trace.Mark("setup", "Go runtime up")
 	var s spec.Spec
-	if _, err := spec.Recv(conn, &s); err != nil {
+	if _, err := wire.Recv(conn, &s); err != nil {
 		// The parent is gone: nobody to report to.
 		return 125
 	}
@@ -79,7 +80,7 @@ func report(conn *os.File, err error) int {
 		code = se.code
 	}
 	// If the parent is gone, the exit status is all that is left.
-	_ = spec.Send(conn, spec.Message{Kind: spec.KindError, Code: code, Msg: err.Error()})
+	_ = wire.Send(conn, spec.Message{Kind: spec.KindError, Code: code, Msg: err.Error()})
 	return code
 }
 
@@ -193,7 +194,7 @@ func execCommand(s *spec.Spec, conn *os.File, create bool) error {
 		return fail(err)
 	}
 	trace.Mark("setup", "hardened, exec")
-	if err := spec.Send(conn, spec.Message{Kind: spec.KindStarted}); err != nil {
+	if err := wire.Send(conn, spec.Message{Kind: spec.KindStarted}); err != nil {
 		return fail(err)
 	}
 	err = syscall.Exec(path, p.Args, env)
@@ -467,7 +468,7 @@ func openPTY(rows, cols uint16, conn *os.File) (*os.File, error) {
 			return nil, fmt.Errorf("opening the pty: %w", err)
 		}
 	}
-	if err := spec.Send(conn, spec.Message{Kind: spec.KindPTY}, master); err != nil {
+	if err := wire.Send(conn, spec.Message{Kind: spec.KindPTY}, master); err != nil {
 		unix.Close(slave)
 		return nil, err
 	}

@@ -1,4 +1,7 @@
-package spec
+// Package wire is the framing that usandbox's processes speak to each other
+// over their sockets: one message per frame, a 4-byte big-endian length and
+// a JSON body, with file descriptors riding along as SCM_RIGHTS.
+package wire
 
 import (
 	"encoding/binary"

@@ -1,4 +1,4 @@
-package spec
+package wire
 
 import (
 	"io"
@@ -20,23 +20,28 @@ func TestSendRecv(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	in := Spec{ID: "x", Process: Process{Args: []string{"sh", "-c", "echo 'a b'"}}}
+	type spec struct {
+		ID   string
+		Args []string
+	}
+	type message struct{ Kind string }
+	in := spec{ID: "x", Args: []string{"sh", "-c", "echo 'a b'"}}
 	if err := Send(a, in); err != nil {
 		t.Fatal(err)
 	}
-	if err := Send(a, Message{Kind: KindPTY}, int(f.Fd())); err != nil {
+	if err := Send(a, message{Kind: "pty"}, int(f.Fd())); err != nil {
 		t.Fatal(err)
 	}
-	var out Spec
+	var out spec
 	if fds, err := Recv(b, &out); err != nil || len(fds) != 0 {
 		t.Fatal(fds, err)
 	}
-	if out.ID != "x" || len(out.Process.Args) != 3 || out.Process.Args[2] != "echo 'a b'" {
+	if out.ID != "x" || len(out.Args) != 3 || out.Args[2] != "echo 'a b'" {
 		t.Fatalf("got %+v", out)
 	}
-	var m Message
+	var m message
 	got, err := Recv(b, &m)
-	if err != nil || len(got) != 1 || m.Kind != KindPTY {
+	if err != nil || len(got) != 1 || m.Kind != "pty" {
 		t.Fatalf("%v %v %+v", got, err, m)
 	}
 	var st unix.Stat_t
