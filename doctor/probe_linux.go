@@ -11,10 +11,9 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
-)
 
-// ProbeArg is the first argument of a probe process (see ProbeMain).
-const ProbeArg = "__doctor-probe"
+	"usandbox/internal/role"
+)
 
 // SelfProbes returns probes that run this binary again in a user namespace
 // with a single-ID map, which any user may write (no helper needed).
@@ -40,7 +39,9 @@ func existingAncestor(dir string) string {
 }
 
 func probe(flags uintptr, args ...string) error {
-	cmd := exec.Command("/proc/self/exe", append([]string{ProbeArg}, args...)...)
+	cmd := exec.Command("/proc/self/exe", args...)
+	cmd.Args[0] = "usandbox-probe"
+	cmd.Env = append(os.Environ(), role.Probe.EnvEntry())
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -62,7 +63,7 @@ func probe(flags uintptr, args ...string) error {
 	return nil
 }
 
-// ProbeMain is the probe process: args are what follows ProbeArg. It
+// ProbeMain is the probe process (role Probe): args are its arguments. It
 // returns the exit status and prints a failure on stderr.
 func ProbeMain(args []string) int {
 	if err := probeMain(args); err != nil {

@@ -19,13 +19,11 @@ import (
 	"github.com/rootless-containers/rootlesskit/v3/pkg/port/builtin"
 	"golang.org/x/sys/unix"
 
+	"usandbox/internal/role"
 	"usandbox/internal/wire"
 	"usandbox/nsexec"
 	"usandbox/sandbox/spec"
 )
-
-// PortChildRoleEnv marks the port driver's helper in the sandbox.
-const PortChildRoleEnv = "_USANDBOX_ROLE=portchild"
 
 // ErrPortInUse is wrapped when a host port cannot be had.
 var ErrPortInUse = errors.New("port is already in use")
@@ -183,7 +181,7 @@ func (n *Network) Publish(ports []Port, pid int, stateDir string, log io.Writer)
 	defer join.Close()
 	child, err := nsexec.Start(nsexec.Config{
 		Args:   []string{"usandbox-ports"},
-		Env:    []string{PortChildRoleEnv, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		Env:    []string{role.PortChild.EnvEntry(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		Flags:  unix.CLONE_NEWUSER | unix.CLONE_NEWNET,
 		Join:   join,
 		Stderr: log,

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"usandbox/cgroupv2"
+	"usandbox/internal/role"
 	"usandbox/internal/wire"
 	"usandbox/nsexec"
 	"usandbox/sandbox/spec"
@@ -20,22 +21,16 @@ import (
 	"usandbox/userns"
 )
 
-// ExecRoleEnv marks the process started by Exec.
-const ExecRoleEnv = "_USANDBOX_ROLE=exec"
-
 // ExecOptions is a command to run in a running sandbox.
 type ExecOptions struct {
 	// Paths are the store's (for the compiled seccomp filters' cache).
-	Paths       index.Paths
-	Args        []string
-	Env         []string
-	User        string // "" keeps the sandbox's
-	Workdir     string // "" keeps the sandbox's
-	TTY         bool
-	Interactive bool
-	Stdin       *os.File
-	Stdout      *os.File
-	Stderr      *os.File
+	Paths   index.Paths
+	Args    []string
+	Env     []string
+	User    string // "" keeps the sandbox's
+	Workdir string // "" keeps the sandbox's
+	TTY     bool
+	Streams
 }
 
 // Exec runs a command in the running sandbox sb, in every one of its
@@ -109,7 +104,7 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 
 	child, err := nsexec.Start(nsexec.Config{
 		Args:  []string{"usandbox-exec", ShortID(sb.ID)},
-		Env:   []string{ExecRoleEnv},
+		Env:   []string{role.Exec.EnvEntry()},
 		Flags: flags,
 		Fork:  true,
 		Join:  join, JoinPidNS: pidns, CgroupFD: cgroupFD,

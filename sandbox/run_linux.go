@@ -20,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"usandbox/cgroupv2"
+	"usandbox/internal/role"
 	"usandbox/internal/trace"
 	"usandbox/internal/wire"
 	"usandbox/network"
@@ -30,11 +31,6 @@ import (
 	"usandbox/storage/index"
 	"usandbox/userns"
 )
-
-// RoleEnv marks the process started by Start: the C stage (nsexec) makes
-// it the sandbox's keeper and init, and runs Go only in the init's first
-// child, the setup process (inner.Main).
-const RoleEnv = "_USANDBOX_ROLE=init"
 
 // Options describe one sandbox.
 type Options struct {
@@ -79,13 +75,18 @@ type Options struct {
 	SingleID bool
 }
 
-// IO connects a starting sandbox to the world.
-type IO struct {
-	// Foreground: the user's terminal or pipes. Stdin is used only when
-	// Interactive.
+// Streams connect a foreground sandbox (or an exec'd command) to the
+// caller: its terminal or pipes. Stdin is used only when Interactive.
+type Streams struct {
 	Stdin          *os.File
 	Stdout, Stderr *os.File
 	Interactive    bool
+}
+
+// IO connects a starting sandbox to the world.
+type IO struct {
+	// Streams: foreground.
+	Streams
 	// Log, when set (detached), receives the command's output instead.
 	Log *LogWriter
 	// Started is called once the command runs.
@@ -747,7 +748,10 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 }
 
 func initEnv() []string {
-	env := []string{RoleEnv}
+	// role.Sandbox: the C stage (nsexec) makes the process the sandbox's
+	// keeper and init, and runs Go only in the init's first child, the
+	// setup process (inner.Main).
+	env := []string{role.Sandbox.EnvEntry()}
 	if trace.Enabled() {
 		env = append(env, "USANDBOX_TRACE=1")
 	}

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"usandbox/internal/role"
 	"usandbox/nsexec"
 )
 
@@ -31,8 +32,12 @@ var ForwardedSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.
 func (p *Plan) Reexec() (int, error) { return p.ReexecArgs(os.Args) }
 
 // ReexecArgs is Reexec with other arguments (args[0] included).
-func (p *Plan) ReexecArgs(args []string) (int, error) {
+func (p *Plan) ReexecArgs(args []string) (int, error) { return p.ReexecRole(role.UserNS, args) }
+
+// ReexecRole is ReexecArgs for a copy that runs as role r.
+func (p *Plan) ReexecRole(r role.Role, args []string) (int, error) {
 	env := append(os.Environ(),
+		r.EnvEntry(),
 		envMode+"="+p.Mode.String(),
 		envStorageConfigured+"=1",
 		envStorageUID+"="+strconv.FormatUint(uint64(p.UID), 10),

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/urfave/cli/v3"
@@ -13,6 +14,7 @@ import (
 	"go.podman.io/storage/pkg/reexec"
 
 	"usandbox/internal/cliutil"
+	"usandbox/internal/role"
 	_ "usandbox/nsexec" // installs the pre-Go-runtime namespace entry
 	"usandbox/storage"
 	"usandbox/storage/index"
@@ -24,6 +26,12 @@ func main() {
 	// chroot): those roles return here.
 	if reexec.Init() {
 		return
+	}
+	// Of usandbox's roles (package internal/role), this binary has only
+	// the command line, also inside the user namespace.
+	if r := role.Current(); r != role.CLI && r != role.UserNS {
+		fmt.Fprintf(os.Stderr, "usandbox-image: %s=%s: not a role of this binary\n", role.Env, r)
+		os.Exit(cliutil.ExitFailed)
 	}
 	os.Exit(cliutil.Main(newApp(), os.Args))
 }

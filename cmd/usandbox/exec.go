@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"usandbox/internal/cliutil"
+	"usandbox/lifecycle"
 	"usandbox/sandbox"
 )
 
@@ -32,22 +33,16 @@ func execCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			p, err := cliutil.Paths(cmd)
+			e, err := engine(cmd)
 			if err != nil {
 				return err
 			}
-			sb, err := sandbox.Lookup(p, cmd.Args().First())
-			if err != nil {
-				return err
-			}
-			if err := sb.Damaged(); err != nil {
-				return err
-			}
-			code, err := sandbox.Exec(sb, sandbox.ExecOptions{
-				Paths: p,
-				Args:  cmd.Args().Slice()[1:], Env: env, User: cmd.String("user"), Workdir: cmd.String("workdir"),
-				TTY: cmd.Bool("tty"), Interactive: cmd.Bool("interactive"),
-				Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+			code, err := e.Exec(ctx, cmd.Args().First(), lifecycle.ExecOptions{
+				Args: cmd.Args().Slice()[1:], Env: env, User: cmd.String("user"), Workdir: cmd.String("workdir"),
+				TTY: cmd.Bool("tty"),
+				Streams: lifecycle.Streams{
+					Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: cmd.Bool("interactive"),
+				},
 			})
 			return exitWith(code, err)
 		},

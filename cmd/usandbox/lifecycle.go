@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,14 +13,11 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v3"
-	"golang.org/x/sys/unix"
 
 	"usandbox/internal/cliutil"
-	"usandbox/network"
+	"usandbox/lifecycle"
 	"usandbox/sandbox"
 	"usandbox/sandbox/spec"
-	"usandbox/storage/index"
-	"usandbox/userns"
 )
 
 func psCommand() *cli.Command {
@@ -44,22 +39,13 @@ func psCommand() *cli.Command {
 			if cmd.NArg() > 0 {
 				return cliutil.UsageError(cmd, "ps takes no arguments")
 			}
-			p, err := cliutil.Paths(cmd)
+			e, err := engine(cmd)
 			if err != nil {
 				return err
 			}
-			// Best effort: a store this user may not write is listed all
-			// the same.
-			sandbox.Reclaim(p)
-			all, err := sandbox.List(p)
+			list, err := e.List(ctx, lifecycle.ListOptions{All: cmd.Bool("all")})
 			if err != nil {
 				return err
-			}
-			var list []*sandbox.Sandbox
-			for _, sb := range all {
-				if cmd.Bool("all") || sb.State.Running {
-					list = append(list, sb)
-				}
 			}
 			noTrunc := cmd.Bool("no-trunc")
 			id := func(s string) string {
@@ -101,7 +87,7 @@ func humanAgo(d time.Duration) string {
 	return strings.TrimPrefix(s, "Up ")
 }
 
-func portsString(ps []network.Port) string {
+func portsString(ps []lifecycle.Port) string {
 	var out []string
 	for _, p := range ps {
 		out = append(out, p.String())
@@ -118,7 +104,11 @@ func portCommand() *cli.Command {
 			if cmd.NArg() != 1 {
 				return cliutil.UsageError(cmd, "port takes exactly one sandbox")
 			}
-			sb, err := firstSandbox(cmd)
+			e, err := engine(cmd)
+			if err != nil {
+				return err
+			}
+			sb, err := e.Inspect(ctx, cmd.Args().First())
 			if err != nil {
 				return err
 			}
@@ -135,18 +125,18 @@ func portCommand() *cli.Command {
 }
 
 type psEntry struct {
-	ID      string         `json:"Id"`
-	Names   []string       `json:"Names"`
-	Image   string         `json:"Image"`
-	ImageID string         `json:"ImageID"`
-	Command []string       `json:"Command"`
-	Created time.Time      `json:"Created"`
-	State   string         `json:"State"`
-	Status  string         `json:"Status"`
-	Pid     int            `json:"Pid"`
-	Exited  bool           `json:"Exited"`
-	Code    int            `json:"ExitCode"`
-	Ports   []network.Port `json:"Ports"`
+	ID      string           `json:"Id"`
+	Names   []string         `json:"Names"`
+	Image   string           `json:"Image"`
+	ImageID string           `json:"ImageID"`
+	Command []string         `json:"Command"`
+	Created time.Time        `json:"Created"`
+	State   string           `json:"State"`
+	Status  string           `json:"Status"`
+	Pid     int              `json:"Pid"`
+	Exited  bool             `json:"Exited"`
+	Code    int              `json:"ExitCode"`
+	Ports   []lifecycle.Port `json:"Ports"`
 }
 
 func psJSON(list []*sandbox.Sandbox) []psEntry {
@@ -162,62 +152,29 @@ func psJSON(list []*sandbox.Sandbox) []psEntry {
 	return out
 }
 
-// opLock serializes the commands that change one sandbox (start, stop,
-// kill, rm): a lock per sandbox in the run root.
-func opLock(p index.Paths, id string) (func(), error) {
-	dir := filepath.Join(p.RunRoot, "locks")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(dir, id+".lock"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
-		os.Remove(f.Name())
-		f.Close()
-	}, nil
-}
-
-// firstSandbox looks up the sandbox named by the first argument.
-func firstSandbox(cmd *cli.Command) (*sandbox.Sandbox, error) {
+// engine is the lifecycle engine of the store that the global flags
+// name.
+func engine(cmd *cli.Command) (*lifecycle.Engine, error) {
 	p, err := cliutil.Paths(cmd)
 	if err != nil {
 		return nil, err
 	}
-	return sandbox.Lookup(p, cmd.Args().First())
-}
-
-// lockedSandbox looks a sandbox up and takes its operation lock.
-func lockedSandbox(p index.Paths, ref string) (*sandbox.Sandbox, func(), error) {
-	sb, err := sandbox.Lookup(p, ref)
-	if err != nil {
-		return nil, nil, err
-	}
-	unlock, err := opLock(p, sb.ID)
-	if err != nil {
-		return nil, nil, err
-	}
-	return sb, unlock, nil
+	return lifecycle.New(p), nil
 }
 
 // eachSandbox runs fn for every argument, printing what fails (one line
 // each) and failing at the end if anything did, as docker does.
-func eachSandbox(cmd *cli.Command, fn func(p index.Paths, ref string) error) error {
+func eachSandbox(cmd *cli.Command, fn func(e *lifecycle.Engine, ref string) error) error {
 	if cmd.NArg() == 0 {
 		return cliutil.UsageError(cmd, "%s needs at least one sandbox", cmd.Name)
 	}
-	p, err := cliutil.Paths(cmd)
+	e, err := engine(cmd)
 	if err != nil {
 		return err
 	}
 	var errs []string
 	for _, ref := range cmd.Args().Slice() {
-		if err := fn(p, ref); err != nil {
+		if err := fn(e, ref); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
@@ -233,19 +190,8 @@ func startCommand() *cli.Command {
 		Usage:     "start stopped sandboxes again (their upper layer kept)",
 		ArgsUsage: "SANDBOX...",
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			return eachSandbox(cmd, func(p index.Paths, ref string) error {
-				sb, unlock, err := lockedSandbox(p, ref)
-				if err != nil {
-					return err
-				}
-				defer unlock()
-				if sandbox.Locked(sb.Dir) {
-					return fmt.Errorf("%w: %s", sandbox.ErrRunning, ref)
-				}
-				if err := sb.Damaged(); err != nil {
-					return err
-				}
-				if _, err := startDetached(p, sb); err != nil {
+			return eachSandbox(cmd, func(e *lifecycle.Engine, ref string) error {
+				if _, err := e.Start(ctx, ref); err != nil {
 					return err
 				}
 				fmt.Println(ref)
@@ -253,40 +199,6 @@ func startCommand() *cli.Command {
 			})
 		},
 	}
-}
-
-// signalInit sends sig to a running sandbox's init, which passes it on to
-// the command (SIGKILL ends the init and so the whole sandbox).
-func signalInit(sb *sandbox.Sandbox, sig unix.Signal) error {
-	if !sb.State.Running || sb.State.Pid <= 0 {
-		return fmt.Errorf("%w: %s", sandbox.ErrNotRunning, sandbox.ShortID(sb.ID))
-	}
-	// A pidfd pins the process: the pid cannot be recycled under us.
-	fd, err := unix.PidfdOpen(sb.State.Pid, 0)
-	if err != nil {
-		return fmt.Errorf("%w: %s", sandbox.ErrNotRunning, sandbox.ShortID(sb.ID))
-	}
-	defer unix.Close(fd)
-	if !sandbox.Locked(sb.Dir) {
-		return fmt.Errorf("%w: %s", sandbox.ErrNotRunning, sandbox.ShortID(sb.ID))
-	}
-	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil && err != unix.ESRCH {
-		return fmt.Errorf("signalling %s: %w", sandbox.ShortID(sb.ID), err)
-	}
-	return nil
-}
-
-// waitStopped waits up to d (forever if d < 0) for the sandbox's init to
-// end.
-func waitStopped(sb *sandbox.Sandbox, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for sandbox.Locked(sb.Dir) {
-		if d >= 0 && time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
 }
 
 func stopCommand() *cli.Command {
@@ -299,13 +211,8 @@ func stopCommand() *cli.Command {
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			grace := time.Duration(cmd.Int("time")) * time.Second
-			return eachSandbox(cmd, func(p index.Paths, ref string) error {
-				sb, unlock, err := lockedSandbox(p, ref)
-				if err != nil {
-					return err
-				}
-				defer unlock()
-				if err := stopSandbox(sb, grace); err != nil {
+			return eachSandbox(cmd, func(e *lifecycle.Engine, ref string) error {
+				if err := e.Stop(ctx, ref, grace); err != nil {
 					return err
 				}
 				fmt.Println(ref)
@@ -313,27 +220,6 @@ func stopCommand() *cli.Command {
 			})
 		},
 	}
-}
-
-func stopSandbox(sb *sandbox.Sandbox, grace time.Duration) error {
-	sig := unix.SIGTERM
-	if grace > 0 {
-		if err := signalInit(sb, sig); err != nil {
-			return err
-		}
-		if waitStopped(sb, grace) {
-			return nil
-		}
-	} else if !sb.State.Running {
-		return fmt.Errorf("%w: %s", sandbox.ErrNotRunning, sandbox.ShortID(sb.ID))
-	}
-	// cgroup.kill takes every process at once; the init's death does too.
-	sb.KillCgroup()
-	if err := signalInit(sb, unix.SIGKILL); err != nil && !errors.Is(err, sandbox.ErrNotRunning) {
-		return err
-	}
-	waitStopped(sb, 10*time.Second)
-	return nil
 }
 
 func killCommand() *cli.Command {
@@ -345,44 +231,19 @@ func killCommand() *cli.Command {
 			&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "KILL", Usage: "signal name or number"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			sig, err := parseSignal(cmd.String("signal"))
+			sig, err := lifecycle.ParseSignal(cmd.String("signal"))
 			if err != nil {
 				return cliutil.UsageError(cmd, "%v", err)
 			}
-			return eachSandbox(cmd, func(p index.Paths, ref string) error {
-				sb, err := sandbox.Lookup(p, ref)
-				if err != nil {
+			return eachSandbox(cmd, func(e *lifecycle.Engine, ref string) error {
+				if err := e.Kill(ctx, ref, sig); err != nil {
 					return err
-				}
-				if sig == unix.SIGKILL && sb.State.Running {
-					sb.KillCgroup()
-				}
-				if err := signalInit(sb, sig); err != nil && !(sig == unix.SIGKILL && errors.Is(err, sandbox.ErrNotRunning) && sb.State.Running) {
-					return err
-				}
-				if sig == unix.SIGKILL {
-					waitStopped(sb, 10*time.Second)
 				}
 				fmt.Println(ref)
 				return nil
 			})
 		},
 	}
-}
-
-// parseSignal takes "KILL", "SIGKILL", "9".
-func parseSignal(s string) (unix.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
-		return unix.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("unknown signal %q", s)
 }
 
 func rmCommand() *cli.Command {
@@ -394,21 +255,8 @@ func rmCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running sandbox first"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			return eachSandbox(cmd, func(p index.Paths, ref string) error {
-				sb, unlock, err := lockedSandbox(p, ref)
-				if err != nil {
-					return err
-				}
-				defer unlock()
-				if sandbox.Locked(sb.Dir) {
-					if !cmd.Bool("force") {
-						return fmt.Errorf("%w: %s: stop it first, or use rm -f", sandbox.ErrRunning, ref)
-					}
-					if err := stopSandbox(sb, 0); err != nil && !errors.Is(err, sandbox.ErrNotRunning) {
-						return err
-					}
-				}
-				if err := removeSandbox(sb); err != nil {
+			return eachSandbox(cmd, func(e *lifecycle.Engine, ref string) error {
+				if err := e.Remove(ctx, ref, lifecycle.RemoveOptions{Force: cmd.Bool("force")}); err != nil {
 					return err
 				}
 				fmt.Println(ref)
@@ -418,78 +266,18 @@ func rmCommand() *cli.Command {
 	}
 }
 
-// removeArg is the hidden command that removes sandbox directories inside
-// the user namespace.
-const removeArg = "__remove-sandboxes"
-
-// removeSandbox deletes a stopped sandbox. Its upper layer holds files of
-// the sandbox's IDs, which only the user namespace may delete: that part
-// runs in a copy of this binary there.
-func removeSandbox(sb *sandbox.Sandbox) error {
-	if sandbox.Locked(sb.Dir) {
-		return fmt.Errorf("%w: %s", sandbox.ErrRunning, sandbox.ShortID(sb.ID))
-	}
-	return removeSandboxDir(sb.Dir)
-}
-
-// removeSandboxDir deletes a sandbox directory that nothing uses, in the
-// user namespace (see removeSandbox).
-func removeSandboxDir(dir string) error {
-	if os.Geteuid() == 0 {
-		return os.RemoveAll(dir)
-	}
-	plan, err := userns.Detect()
-	if err != nil {
-		return err
-	}
-	code, err := plan.ReexecArgs([]string{"usandbox", removeArg, dir})
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		return fmt.Errorf("removing %s failed (exit %d)", sandbox.ShortID(filepath.Base(dir)), code)
-	}
-	return nil
-}
-
-// removeMain runs in the user namespace: it removes sandbox directories.
-func removeMain(dirs []string) int {
-	if _, inside := userns.InNamespace(); !inside {
-		fmt.Fprintln(os.Stderr, "Error: "+removeArg+" runs only inside usandbox's user namespace")
-		return cliutil.ExitFailed
-	}
-	for _, d := range dirs {
-		if filepath.Base(filepath.Dir(d)) != "sandboxes" {
-			fmt.Fprintln(os.Stderr, "Error: not a sandbox directory: "+d)
-			return cliutil.ExitFailed
-		}
-		if err := os.RemoveAll(d); err != nil {
-			fmt.Fprintln(os.Stderr, "Error: "+err.Error())
-			return cliutil.ExitFailed
-		}
-	}
-	return 0
-}
-
 func waitCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "wait",
 		Usage:     "wait for sandboxes to stop and print their exit codes",
 		ArgsUsage: "SANDBOX...",
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			return eachSandbox(cmd, func(p index.Paths, ref string) error {
-				sb, err := sandbox.Lookup(p, ref)
+			return eachSandbox(cmd, func(e *lifecycle.Engine, ref string) error {
+				code, err := e.Wait(ctx, ref)
 				if err != nil {
 					return err
 				}
-				waitStopped(sb, -1)
-				sb, err = sandbox.Load(p, sb.ID)
-				if err != nil {
-					// An --rm sandbox is gone once it stops.
-					fmt.Println(0)
-					return nil
-				}
-				fmt.Println(sb.State.ExitCode)
+				fmt.Println(code)
 				return nil
 			})
 		},
@@ -503,8 +291,8 @@ func inspectCommand() *cli.Command {
 		ArgsUsage: "SANDBOX|IMAGE...",
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			var out []any
-			err := eachSandbox(cmd, func(p index.Paths, ref string) error {
-				sb, err := sandbox.Lookup(p, ref)
+			err := eachSandbox(cmd, func(e *lifecycle.Engine, ref string) error {
+				sb, err := e.Inspect(ctx, ref)
 				if err == nil {
 					out = append(out, inspectSandbox(sb))
 					return nil
@@ -512,13 +300,12 @@ func inspectCommand() *cli.Command {
 				if !errors.Is(err, sandbox.ErrNoSuchSandbox) {
 					return err
 				}
-				ix, ierr := index.Read(p)
+				im, ierr := e.Image(ref)
+				if errors.Is(ierr, lifecycle.ErrNotFound) {
+					return fmt.Errorf("no such sandbox or image: %s", ref)
+				}
 				if ierr != nil {
 					return ierr
-				}
-				im, ierr := ix.Lookup(ref)
-				if ierr != nil {
-					return fmt.Errorf("no such sandbox or image: %s", ref)
 				}
 				out = append(out, im)
 				return nil
@@ -602,18 +389,19 @@ func logsCommand() *cli.Command {
 				}
 				tail = n
 			}
-			sb, err := firstSandbox(cmd)
+			e, err := engine(cmd)
 			if err != nil {
 				return err
 			}
-			return printLogs(sb, tail, cmd.Bool("timestamps"), cmd.Bool("follow"))
+			return e.Logs(ctx, cmd.Args().First(), lifecycle.LogOptions{Tail: tail, Follow: cmd.Bool("follow")},
+				printLogEntry(cmd.Bool("timestamps")))
 		},
 	}
 }
 
-func printLogs(sb *sandbox.Sandbox, tail int, timestamps, follow bool) error {
-	path := filepath.Join(sb.Dir, sandbox.LogFile)
-	emit := func(e sandbox.LogEntry) {
+// printLogEntry prints a log entry on the stream it came from.
+func printLogEntry(timestamps bool) func(lifecycle.LogEntry) {
+	return func(e lifecycle.LogEntry) {
 		w := os.Stdout
 		if e.Stream == "stderr" {
 			w = os.Stderr
@@ -627,68 +415,6 @@ func printLogs(sb *sandbox.Sandbox, tail int, timestamps, follow bool) error {
 		} else {
 			fmt.Fprintln(w, text)
 		}
-	}
-	var lines []string
-	var size int64 // of the current log, read so far
-	for _, f := range []string{path + ".1", path} {
-		b, err := os.ReadFile(f)
-		if err != nil || len(b) == 0 {
-			continue
-		}
-		if f == path {
-			size = int64(len(b))
-		}
-		lines = append(lines, strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")...)
-	}
-	if len(lines) == 1 && lines[0] == "" {
-		lines = nil
-	}
-	if tail >= 0 && len(lines) > tail {
-		lines = lines[len(lines)-tail:]
-	}
-	for _, l := range lines {
-		if e, ok := sandbox.ParseLogLine(l); ok {
-			emit(e)
-		}
-	}
-	if !follow {
-		return nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		if sandbox.Locked(sb.Dir) {
-			return err
-		}
-		return nil
-	}
-	defer f.Close()
-	// Continue where the read above ended.
-	if _, err := f.Seek(size, io.SeekStart); err != nil {
-		return err
-	}
-	br := bufio.NewReader(f)
-	var pending string
-	for {
-		chunk, err := br.ReadString('\n')
-		pending += chunk
-		if err == nil {
-			if e, ok := sandbox.ParseLogLine(strings.TrimSuffix(pending, "\n")); ok {
-				emit(e)
-			}
-			pending = ""
-			continue
-		}
-		if !sandbox.Locked(sb.Dir) {
-			// Stopped: print what the monitor wrote last, then end.
-			rest, _ := io.ReadAll(br)
-			for _, l := range strings.Split(pending+string(rest), "\n") {
-				if e, ok := sandbox.ParseLogLine(l); ok {
-					emit(e)
-				}
-			}
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -708,31 +434,14 @@ func systemCommand() *cli.Command {
 				if !cmd.Bool("force") {
 					return cliutil.UsageError(cmd, "system reset removes all images and sandboxes: add --force to confirm")
 				}
-				p, err := cliutil.Paths(cmd)
+				e, err := engine(cmd)
 				if err != nil {
 					return err
 				}
-				all, err := sandbox.List(p)
-				if err != nil {
+				if err := e.Reset(ctx); err != nil {
 					return err
 				}
-				for _, sb := range all {
-					if err := forceRemove(p, sb); err != nil {
-						return err
-					}
-				}
-				// What has no record (a Create killed midway, a lost
-				// record) and the run root's leftovers.
-				found, err := sandbox.Check(p, removeSandboxDir)
-				if err != nil {
-					return err
-				}
-				for _, f := range found {
-					if f.Err != nil {
-						return f.Err
-					}
-				}
-				return execImageTool(os.Args[1:])
+				return cliutil.ExecImageTool(os.Args[1:])
 			},
 		}},
 	}
@@ -766,58 +475,23 @@ func rmiCommand() *cli.Command {
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Bool("force") && cmd.NArg() > 0 {
-				p, err := cliutil.Paths(cmd)
+				e, err := engine(cmd)
 				if err != nil {
 					return err
 				}
-				if ix, err := index.Read(p); err == nil {
-					for _, ref := range cmd.Args().Slice() {
-						im, err := ix.Lookup(ref)
-						if err != nil {
-							continue // usandbox-image says what is wrong
-						}
-						if err := removeSandboxesOf(p, im.ID); err != nil {
-							return err
-						}
+				for _, ref := range cmd.Args().Slice() {
+					id, err := e.ImageID(ref)
+					if err != nil {
+						continue // usandbox-image says what is wrong
+					}
+					if err := e.RemoveUsersOf(ctx, id); err != nil {
+						return err
 					}
 				}
 			}
-			return execImageTool(os.Args[1:])
+			return cliutil.ExecImageTool(os.Args[1:])
 		},
 	}
-}
-
-// removeSandboxesOf stops and removes every sandbox made from image id.
-func removeSandboxesOf(p index.Paths, id string) error {
-	all, err := sandbox.List(p)
-	if err != nil {
-		return err
-	}
-	for _, sb := range all {
-		if sb.ImageID != id {
-			continue
-		}
-		if err := forceRemove(p, sb); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// forceRemove stops sb if it runs and removes it, under its operation
-// lock (system reset, rmi -f).
-func forceRemove(p index.Paths, sb *sandbox.Sandbox) error {
-	unlock, err := opLock(p, sb.ID)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if sandbox.Locked(sb.Dir) {
-		if err := stopSandbox(sb, 0); err != nil && !errors.Is(err, sandbox.ErrNotRunning) {
-			return err
-		}
-	}
-	return removeSandbox(sb)
 }
 
 // checkCommand is podman's system check, simpler: one line per
@@ -834,15 +508,11 @@ func checkCommand() *cli.Command {
 			if cmd.NArg() > 0 {
 				return cliutil.UsageError(cmd, "system check takes no arguments")
 			}
-			p, err := cliutil.Paths(cmd)
+			e, err := engine(cmd)
 			if err != nil {
 				return err
 			}
-			var remove func(string) error
-			if cmd.Bool("repair") {
-				remove = removeSandboxDir
-			}
-			found, err := sandbox.Check(p, remove)
+			found, err := e.Check(ctx, cmd.Bool("repair"))
 			if err != nil {
 				return err
 			}

@@ -4,21 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"strings"
 
 	"github.com/urfave/cli/v3"
 
-	"usandbox/cgroupv2"
 	"usandbox/internal/cliutil"
 	"usandbox/internal/trace"
-	"usandbox/network"
+	"usandbox/lifecycle"
 	"usandbox/sandbox"
-	"usandbox/storage/index"
-	"usandbox/userns"
 )
 
 func runCommand() *cli.Command {
@@ -70,7 +65,7 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 		return cliutil.UsageError(cmd, "run needs an image")
 	}
 	args := cmd.Args().Slice()
-	o := sandbox.Options{
+	o := lifecycle.CreateOptions{
 		Name:       cmd.String("name"),
 		ImageRef:   args[0],
 		Args:       args[1:],
@@ -91,26 +86,22 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 	}
 	netw := cmd.String("network")
 	if netw == "" {
-		netw = network.None
-		// As real root there is no user namespace for the drivers to join.
-		if _, err := exec.LookPath(network.Slirp4netns); err == nil && os.Geteuid() != 0 {
-			netw = network.Slirp4netns
-		}
+		netw = lifecycle.DefaultNetwork()
 	}
 	var err error
-	if o.Network, err = network.ParseNetwork(netw); err != nil {
+	if o.Network, err = lifecycle.ParseNetwork(netw); err != nil {
 		return cliutil.UsageError(cmd, "%v", err)
 	}
 	o.NetworkRaw = netw
 	for _, d := range cmd.StringSlice("dns") {
-		ip := net.ParseIP(d)
-		if ip == nil {
-			return cliutil.UsageError(cmd, "invalid --dns %q: want an IP address", d)
+		ip, err := lifecycle.ParseDNS(d)
+		if err != nil {
+			return cliutil.UsageError(cmd, "%v", err)
 		}
 		o.DNS = append(o.DNS, ip)
 	}
 	for _, ps := range cmd.StringSlice("publish") {
-		p, err := network.ParsePort(ps)
+		p, err := lifecycle.ParsePort(ps)
 		if err != nil {
 			return cliutil.UsageError(cmd, "%v", err)
 		}
@@ -134,15 +125,17 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 			return cliutil.UsageError(cmd, "unsupported --security-opt %q (usandbox knows no-new-privileges and seccomp=unconfined|FILE.json)", so)
 		}
 	}
-	if o.Limits, err = limitsFromFlags(cmd); err != nil {
+	if o.Limits, err = lifecycle.ParseLimits(limitFlags(cmd)); err != nil {
 		return cliutil.UsageError(cmd, "%v", err)
 	}
-	if o.Limits.Any() && os.Getenv(scopeEnv) == "" {
+	if lifecycle.NeedScope(o.Limits) {
 		// With a systemd user manager, limits get a delegated scope the
 		// way podman's do: this command runs again inside one.
-		if info, err := cgroupv2.Detect(); err == nil && info.NeedScope() {
-			return runInScope()
+		code, err := lifecycle.RunInScope(os.Args)
+		if err != nil {
+			return err
 		}
+		return cliutil.ExitError{Code: code}
 	}
 	for _, f := range cmd.StringSlice("env-file") {
 		env, err := sandbox.ReadEnvFile(f, os.LookupEnv)
@@ -170,34 +163,26 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 		}
 		o.Volumes = append(o.Volumes, m)
 	}
-	if o.Paths, err = cliutil.Paths(cmd); err != nil {
-		return err
-	}
-	plan, err := userns.Detect()
+	e, err := engine(cmd)
 	if err != nil {
 		return err
 	}
-	if plan.Warning != "" {
-		cliutil.Warn(plan.Warning)
-	}
-	o.Rootless, o.SingleID = plan.Mode != userns.Root, plan.Mode == userns.Single
-	trace.Mark("cli", "user namespace planned")
-	if o.Index, o.Image, err = findImage(o.Paths, args[0]); err != nil {
+	if err := pullIfMissing(e, args[0]); err != nil {
 		return err
 	}
 	trace.Mark("cli", "image found")
-	sb, err := sandbox.Create(o)
+	sb, err := e.Create(ctx, o, cliutil.Warn)
 	if err != nil {
 		return err
 	}
 	if o.Detached {
-		if _, err := startDetached(o.Paths, sb); err != nil {
+		if err := e.StartCreated(ctx, sb); err != nil {
 			return err
 		}
 		fmt.Println(sb.ID)
 		return nil
 	}
-	code, err := sandbox.Start(o.Paths, sb, plan, sandbox.IO{
+	code, err := e.Run(ctx, sb, lifecycle.Streams{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: interactive,
 	})
 	return exitWith(code, err)
@@ -218,125 +203,45 @@ func exitWith(code int, err error) error {
 	return cliutil.ExitError{Code: code}
 }
 
-// findImage looks the image up in the index and pulls it when missing,
-// as docker run does.
-func findImage(p index.Paths, ref string) (*index.Index, *index.Image, error) {
-	ix, err := index.Read(p)
-	if err != nil {
-		return nil, nil, err
-	}
-	im, err := ix.Lookup(ref)
-	if err == nil {
-		return ix, im, nil
-	}
-	if !errors.Is(err, index.ErrImageUnknown) {
-		return nil, nil, err
+// pullIfMissing pulls the image ref when the store does not have it, as
+// docker run does.
+func pullIfMissing(e *lifecycle.Engine, ref string) error {
+	known, err := e.ImageKnown(ref)
+	if err != nil || known {
+		return err
 	}
 	fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
-	tool, err := imageTool()
+	tool, err := cliutil.ImageTool()
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
+	p := e.Paths()
 	pull := exec.Command(tool, "--root", p.Root, "--runroot", p.RunRoot, "pull", ref)
 	pull.Args[0] = "usandbox"
 	pull.Stdout, pull.Stderr = nil, os.Stderr
 	if err := pull.Run(); err != nil {
 		// usandbox-image printed why.
-		return nil, nil, cliutil.ExitError{Code: cliutil.ExitFailed}
+		return cliutil.ExitError{Code: cliutil.ExitFailed}
 	}
-	if ix, err = index.Read(p); err != nil {
-		return nil, nil, err
-	}
-	im, err = ix.Lookup(ref)
-	if err != nil {
-		return nil, nil, fmt.Errorf("pulled %s but cannot find it: %w", ref, err)
-	}
-	return ix, im, nil
-}
-
-// limitsFromFlags turns the resource flags into limits.
-func limitsFromFlags(cmd *cli.Command) (cgroupv2.Limits, error) {
-	var l cgroupv2.Limits
-	var err error
-	if v := cmd.String("memory"); v != "" {
-		if l.Memory, err = cgroupv2.ParseBytes(v); err != nil {
-			return l, fmt.Errorf("--memory: %w", err)
-		}
-	}
-	if v := cmd.String("memory-swap"); v != "" {
-		if v == "-1" {
-			l.MemorySwap = -1
-		} else if l.MemorySwap, err = cgroupv2.ParseBytes(v); err != nil {
-			return l, fmt.Errorf("--memory-swap: %w", err)
-		}
-		if l.Memory == 0 {
-			return l, fmt.Errorf("--memory-swap needs --memory")
-		}
-		if l.MemorySwap > 0 && l.MemorySwap < l.Memory {
-			return l, fmt.Errorf("--memory-swap must be at least --memory (it counts memory plus swap)")
-		}
-	}
-	if v := cmd.String("cpus"); v != "" {
-		if l.CPUQuota, l.CPUPeriod, err = cgroupv2.ParseCPUs(v); err != nil {
-			return l, err
-		}
-	}
-	if cmd.IsSet("cpu-shares") {
-		n := cmd.Int("cpu-shares")
-		if n < 2 || n > 262144 {
-			return l, fmt.Errorf("--cpu-shares must be 2..262144")
-		}
-		l.CPUWeight = cgroupv2.SharesToWeight(int64(n))
-	}
-	if cmd.IsSet("cpu-weight") {
-		n := cmd.Int("cpu-weight")
-		if n < 1 || n > 10000 {
-			return l, fmt.Errorf("--cpu-weight must be 1..10000")
-		}
-		l.CPUWeight = int64(n)
-	}
-	if v := cmd.String("cpuset-cpus"); v != "" {
-		if err := cgroupv2.ValidCpuset(v); err != nil {
-			return l, err
-		}
-		l.CpusetCpus = v
-	}
-	if cmd.IsSet("pids-limit") {
-		n := cmd.Int("pids-limit")
-		if n < 1 {
-			return l, fmt.Errorf("--pids-limit must be at least 1")
-		}
-		l.PidsLimit = int64(n)
-	}
-	return l, nil
-}
-
-// scopeEnv marks a usandbox run again inside a systemd scope.
-const scopeEnv = "_USANDBOX_IN_SCOPE"
-
-func runInScope() error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	args := cgroupv2.ScopeArgs(append([]string{self}, os.Args[1:]...))
-	c := exec.Command(args[0], args[1:]...)
-	c.Env = append(os.Environ(), scopeEnv+"=1")
-	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, userns.ForwardedSignals...)
-	defer signal.Stop(sigs)
-	if err := c.Start(); err != nil {
-		return fmt.Errorf("starting a systemd scope for the limits: %w", err)
-	}
-	go func() {
-		for s := range sigs {
-			c.Process.Signal(s)
-		}
-	}()
-	err = c.Wait()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return cliutil.ExitError{Code: ee.ExitCode()}
+	if known, err = e.ImageKnown(ref); err == nil && !known {
+		err = fmt.Errorf("pulled %s but cannot find it", ref)
 	}
 	return err
+}
+
+// limitFlags are the resource flags as given.
+func limitFlags(cmd *cli.Command) lifecycle.LimitFlags {
+	f := lifecycle.LimitFlags{
+		Memory: cmd.String("memory"), MemorySwap: cmd.String("memory-swap"),
+		CPUs: cmd.String("cpus"), CpusetCpus: cmd.String("cpuset-cpus"),
+	}
+	num := func(name string) *int64 {
+		if !cmd.IsSet(name) {
+			return nil
+		}
+		n := int64(cmd.Int(name))
+		return &n
+	}
+	f.CPUShares, f.CPUWeight, f.PidsLimit = num("cpu-shares"), num("cpu-weight"), num("pids-limit")
+	return f
 }

@@ -168,3 +168,31 @@ func PrintJSON(v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// ExecImageTool replaces this process with usandbox-image and args.
+func ExecImageTool(args []string) error {
+	path, err := ImageTool()
+	if err != nil {
+		return err
+	}
+	return unix.Exec(path, append([]string{"usandbox"}, args...), os.Environ())
+}
+
+// ImageTool finds usandbox-image beside this binary, or in
+// ../libexec/usandbox for a packaged install.
+func ImageTool() (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding usandbox-image: %w", err)
+	}
+	dir := filepath.Dir(self)
+	for _, p := range []string{
+		filepath.Join(dir, "usandbox-image"),
+		filepath.Join(dir, "..", "libexec", "usandbox", "usandbox-image"),
+	} {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("usandbox-image is not installed next to %s: install both binaries (make build puts them in bin/)", self)
+}
