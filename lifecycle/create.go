@@ -7,10 +7,10 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 
 	mobysignal "github.com/moby/sys/signal"
 
+	"usandbox/internal/sigproxy"
 	"usandbox/cgroupv2"
 	"usandbox/network"
 	"usandbox/sandbox"
@@ -210,17 +210,12 @@ func RunInScope(args []string) (int, error) {
 	c := exec.Command(argv[0], argv[1:]...)
 	c.Env = append(os.Environ(), scopeEnv+"=1")
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, userns.ForwardedSignals...)
-	defer signal.Stop(sigs)
+	sigs := sigproxy.Listen()
+	defer sigs.Stop()
 	if err := c.Start(); err != nil {
 		return 0, fmt.Errorf("starting a systemd scope for the limits: %w", err)
 	}
-	go func() {
-		for s := range sigs {
-			c.Process.Signal(s)
-		}
-	}()
+	sigs.Forward(c.Process.Signal)
 	err = c.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -4,14 +4,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"golang.org/x/sys/unix"
-	"golang.org/x/term"
 
+	"usandbox/internal/sigproxy"
 	"usandbox/cgroupv2"
 	"usandbox/internal/role"
 	"usandbox/internal/wire"
@@ -78,10 +76,9 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 		return 0, err
 	}
 	s.Seccomp = prog
-	stdinFD := int(o.Stdin.Fd())
-	if o.TTY && term.IsTerminal(stdinFD) {
-		if w, h, err := term.GetSize(stdinFD); err == nil {
-			s.Process.Cols, s.Process.Rows = uint16(w), uint16(h)
+	if o.TTY {
+		if cols, rows, ok := terminalSize(o.Stdin); ok {
+			s.Process.Cols, s.Process.Rows = cols, rows
 		}
 	}
 	flags := namespaces(&s)
@@ -98,9 +95,8 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 		return 0, err
 	}
 	defer stdio.closeChildEnds()
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, userns.ForwardedSignals...)
-	defer signal.Stop(sigs)
+	sigs := sigproxy.Listen().Except(unix.SIGWINCH)
+	defer sigs.Stop()
 
 	child, err := nsexec.Start(nsexec.Config{
 		Args:  []string{"usandbox-exec", ShortID(sb.ID)},
@@ -119,8 +115,7 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 		child.Wait()
 		return 0, err
 	}
-	var relay sync.WaitGroup
-	var termState *term.State
+	var tty *ptyRelay
 	var execErr *ExitError
 	for {
 		var m spec.Message
@@ -132,23 +127,21 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 		case spec.KindPTY:
 			if len(fds) == 1 {
 				master := os.NewFile(uintptr(fds[0]), "pty-master")
-				if term.IsTerminal(stdinFD) {
-					termState, _ = term.MakeRaw(stdinFD)
+				if tty, err = relayPTY(master, o.Streams); err != nil {
+					child.Signal(unix.SIGKILL)
+					execErr = &ExitError{Code: 125, Msg: err.Error()}
 				}
-				relayPTY(master, o.Stdin, o.Stdout, o.Interactive, &relay)
-				go resizeOnWinch(master, stdinFD)
 			}
 		case spec.KindError:
 			execErr = &ExitError{Code: m.Code, Msg: m.Msg}
 		}
 	}
-	stopForwarding := forwardSignals(sigs, child)
+	sigs.Forward(child.Signal)
 	st, err := child.Wait()
-	stopForwarding()
+	sigs.Stop()
 	stdio.wait()
-	relay.Wait()
-	if termState != nil {
-		term.Restore(stdinFD, termState)
+	if err := tty.Close(); err != nil {
+		fmt.Fprintf(os.Stderr, "usandbox: %v\n", err)
 	}
 	if err != nil {
 		return 0, err

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -17,8 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-	"golang.org/x/term"
 
+	"usandbox/internal/sigproxy"
 	"usandbox/cgroupv2"
 	"usandbox/internal/role"
 	"usandbox/internal/trace"
@@ -479,14 +478,9 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 	s.Seccomp = prog
 	trace.Mark("parent", "seccomp filter ready")
 
-	var termState *term.State
-	stdinFD := -1
-	if sio.Stdin != nil {
-		stdinFD = int(sio.Stdin.Fd())
-	}
-	if s.Process.Terminal && stdinFD >= 0 && term.IsTerminal(stdinFD) {
-		if w, h, err := term.GetSize(stdinFD); err == nil {
-			s.Process.Cols, s.Process.Rows = uint16(w), uint16(h)
+	if s.Process.Terminal {
+		if cols, rows, ok := terminalSize(sio.Stdin); ok {
+			s.Process.Cols, s.Process.Rows = cols, rows
 		}
 	}
 
@@ -556,9 +550,10 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 		}
 	}
 
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, userns.ForwardedSignals...)
-	defer signal.Stop(sigs)
+	// Caught from now on, forwarded once the init exists; SIGWINCH is
+	// the terminal relay's.
+	sigs := sigproxy.Listen().Except(unix.SIGWINCH)
+	defer sigs.Stop()
 
 	child, err := nsexec.Start(nsexec.Config{
 		Args:    []string{"usandbox-init", ShortID(sb.ID)},
@@ -616,7 +611,7 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 		return 0, err
 	}
 
-	var relayWG sync.WaitGroup
+	var tty *ptyRelay
 	var setupErr *ExitError
 	started := false
 	for {
@@ -642,12 +637,9 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 				go func() { defer logWG.Done(); sio.Log.Copy("stdout", master); master.Close() }()
 				break
 			}
-			if stdinFD >= 0 && term.IsTerminal(stdinFD) {
-				termState, _ = term.MakeRaw(stdinFD)
-			}
-			relayPTY(master, sio.Stdin, sio.Stdout, sio.Interactive, &relayWG)
-			if stdinFD >= 0 {
-				go resizeOnWinch(master, stdinFD)
+			if tty, err = relayPTY(master, sio.Streams); err != nil {
+				child.Signal(unix.SIGKILL)
+				setupErr = &ExitError{Code: 125, Msg: err.Error()}
 			}
 		case spec.KindError:
 			setupErr = &ExitError{Code: m.Code, Msg: m.Msg}
@@ -700,19 +692,19 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 		}
 	}
 
-	stopForwarding := forwardSignals(sigs, child)
+	sigs.Forward(child.Signal)
 	st, err := child.Wait()
 	trace.Mark("parent", "init exited")
-	stopForwarding()
+	sigs.Stop()
 	keeperErr := child.WaitKeeper()
 	stdio.wait()
-	relayWG.Wait()
+	ttyErr := tty.Close()
 	logWG.Wait()
 	if sio.Log != nil {
 		sio.Log.Close()
 	}
-	if termState != nil {
-		term.Restore(stdinFD, termState)
+	if ttyErr != nil {
+		fmt.Fprintf(os.Stderr, "usandbox: %v\n", ttyErr)
 	}
 	if err != nil {
 		return 0, err
@@ -756,36 +748,6 @@ func initEnv() []string {
 		env = append(env, "USANDBOX_TRACE=1")
 	}
 	return env
-}
-
-// relayPTY copies between the user's terminal and the sandbox's pty.
-func relayPTY(master *os.File, in io.Reader, out io.Writer, interactive bool, wg *sync.WaitGroup) {
-	if interactive {
-		go func() { io.Copy(master, in) }()
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		io.Copy(out, master) // ends with EIO when the last slave closes
-		master.Close()
-	}()
-}
-
-// resizeOnWinch gives the sandbox's pty the size of the user's terminal
-// now and after every SIGWINCH. It listens before it copies the size the
-// first time, so that a resize between the sandbox's start and this call
-// is not lost. A failed ioctl (the pty is gone) is not worth reporting.
-func resizeOnWinch(master *os.File, stdinFD int) {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, unix.SIGWINCH)
-	ch <- unix.SIGWINCH
-	for range ch {
-		w, h, err := term.GetSize(stdinFD)
-		if err != nil {
-			continue
-		}
-		_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(h), Col: uint16(w)})
-	}
 }
 
 var adjectives = []string{"brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "mellow", "nifty", "quirky", "sharp", "tender", "vivid", "witty"}
@@ -871,25 +833,6 @@ func namespaces(s *spec.Spec) uintptr {
 		flags |= unix.CLONE_NEWNET
 	}
 	return flags
-}
-
-// forwardSignals passes what arrives on sigs to child (SIGWINCH is the
-// terminal relay's) until the returned stop is called.
-func forwardSignals(sigs <-chan os.Signal, child *nsexec.Child) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case sig := <-sigs:
-				if sig != unix.SIGWINCH {
-					child.Signal(sig)
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() { close(done) }
 }
 
 // execLeanMonitor replaces this monitor with package lean's C loop, which

@@ -3,12 +3,12 @@ package userns
 import (
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
+	"usandbox/internal/sigproxy"
 	"usandbox/internal/role"
 	"usandbox/nsexec"
 )
@@ -22,9 +22,6 @@ const (
 	envStorageUID        = "_CONTAINERS_ROOTLESS_UID"
 	envStorageGID        = "_CONTAINERS_ROOTLESS_GID"
 )
-
-// ForwardedSignals are passed on to a child that does the real work.
-var ForwardedSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH}
 
 // Reexec runs this binary again, with the same arguments, in a new user
 // and mount namespace mapped by p, forwards signals to it and returns its
@@ -43,9 +40,8 @@ func (p *Plan) ReexecRole(r role.Role, args []string) (int, error) {
 		envStorageUID+"="+strconv.FormatUint(uint64(p.UID), 10),
 		envStorageGID+"="+strconv.FormatUint(uint64(p.GID), 10),
 	)
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, ForwardedSignals...)
-	defer signal.Stop(sigs)
+	sigs := sigproxy.Listen()
+	defer sigs.Stop()
 
 	c, err := nsexec.Start(nsexec.Config{
 		Args:   args,
@@ -57,19 +53,9 @@ func (p *Plan) ReexecRole(r role.Role, args []string) (int, error) {
 	if err != nil {
 		return 0, p.explain(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				c.Signal(s)
-			case <-done:
-				return
-			}
-		}
-	}()
+	sigs.Forward(c.Signal)
 	st, err := c.Wait()
-	close(done)
+	sigs.Stop()
 	if err != nil {
 		return 0, err
 	}
