@@ -10,8 +10,8 @@ import (
 
 	mobysignal "github.com/moby/sys/signal"
 
-	"usandbox/internal/sigproxy"
 	"usandbox/cgroupv2"
+	"usandbox/internal/sigproxy"
 	"usandbox/network"
 	"usandbox/sandbox"
 	"usandbox/storage/index"

@@ -9,9 +9,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"usandbox/internal/sigproxy"
 	"usandbox/cgroupv2"
 	"usandbox/internal/role"
+	"usandbox/internal/sigproxy"
 	"usandbox/internal/wire"
 	"usandbox/nsexec"
 	"usandbox/sandbox/spec"

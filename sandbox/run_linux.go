@@ -17,9 +17,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"usandbox/internal/sigproxy"
 	"usandbox/cgroupv2"
 	"usandbox/internal/role"
+	"usandbox/internal/sigproxy"
 	"usandbox/internal/trace"
 	"usandbox/internal/wire"
 	"usandbox/network"

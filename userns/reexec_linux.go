@@ -8,8 +8,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"usandbox/internal/sigproxy"
 	"usandbox/internal/role"
+	"usandbox/internal/sigproxy"
 	"usandbox/nsexec"
 )
 

@@ -24,11 +24,11 @@ var Default = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sysca
 // names the target: a signal that arrives while the child is being
 // started waits in the buffer instead of killing usandbox.
 type Proxy struct {
-	ch     chan os.Signal
-	skip   map[os.Signal]bool
-	done   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
+	ch   chan os.Signal
+	skip map[os.Signal]bool
+	done chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
 }
 
 // Listen starts catching sigs (Default if none).
