@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,23 +13,19 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"usandbox/cgroupv2"
 	"usandbox/internal/role"
-	"usandbox/internal/sigproxy"
 	"usandbox/internal/trace"
-	"usandbox/internal/wire"
 	"usandbox/network"
 	"usandbox/nsexec"
 	"usandbox/sandbox/caps"
 	"usandbox/sandbox/lean"
 	"usandbox/sandbox/spec"
 	"usandbox/storage/index"
-	"usandbox/userns"
 )
 
 // Options describe one sandbox.
@@ -410,335 +407,6 @@ func (s *Sandbox) Remove() error {
 	return os.RemoveAll(s.Dir)
 }
 
-// Start runs the sandbox and waits for it: the command's exit status
-// comes back. A failure of usandbox itself is an *ExitError with Code 125,
-// and a new sandbox that never ran leaves nothing behind.
-//
-// The process tree of a sandbox, and who holds what:
-//
-//	usandbox (foreground) or its monitor (detached; C loop once running)
-//	│   holds: the sandbox's lock (a new sandbox's since Create took it,
-//	│   passed to the monitor as fd 4), the lifeline's write end, the relay or
-//	│   log pipes, the sync socket; waits for the init and the keeper
-//	├── keeper (C, in the sandbox's user namespace, NOT in its pid
-//	│   namespace): holds the lock and the sandbox directory; once the
-//	│   init is dead (pidfd), removes an --rm sandbox's upper layer
-//	├── init (C, pid 1 inside): holds its lifeline and a signalfd only;
-//	│   forwards signals, reaps, exits with the command's status
-//	│   └── setup (Go, pid 2) → execve → the command (pid 2)
-//	│       host fds closed, cwd resolved in the root, keyring, caps,
-//	│       no_new_privs, seccomp, then execve
-//	├── [exec] usandbox exec's child: joined through a pidfd of the init,
-//	│   forked into the pid namespace, execve → the exec'd command
-//	└── [-p] port helper (Go, sandbox's user+net namespaces, host's pid
-//	    and mount namespaces), [network] slirp4netns or pasta
-//
-// No process in the sandbox's pid namespace holds an fd, cwd or root of
-// the host once the command can run, and none that ever did is dumpable
-// or owned by the sandbox's user namespace (see package nsexec and
-// package inner). The command's stdio are pipes relayed by usandbox (or a
-// pty of the sandbox's own devpts with -t), never the caller's terminal.
-// The writable layer of an --rm sandbox is removed only after every
-// process of the sandbox is dead, fd-relative, never following a symlink.
-func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
-	if err := sb.Damaged(); err != nil {
-		return 0, err
-	}
-	s := sb.Spec
-	dir := sb.Dir
-	fresh := sb.State.Status == StatusCreated
-	// Whoever watches the sandbox holds the lock while it lives (and the
-	// keeper until it is cleaned up): a sandbox whose lock is free is not
-	// running. Taking it here also refuses a second start.
-	// A new sandbox comes with its lock, taken by Create; a stopped one's
-	// is taken under the names lock, which reclaimStale holds: it never
-	// sees a sandbox being started with its lock free.
-	var err error
-	lock := sb.lock
-	sb.lock = nil
-	if lock == nil {
-		if lock, err = takeLock(p, dir); err != nil {
-			return 0, fmt.Errorf("%w: %s", err, ShortID(sb.ID))
-		}
-	}
-	defer lock.Close()
-	// removeDir: what is left of the directory goes at the end (the keeper
-	// removed the sub-ID-owned upper layer of an --rm sandbox).
-	removeDir := false
-	defer func() {
-		if removeDir {
-			os.RemoveAll(dir)
-		}
-	}()
-	trace.Mark("parent", "sandbox created, locked")
-	prog, err := seccompFor(p, sb, &s)
-	if err != nil {
-		return 0, err
-	}
-	s.Seccomp = prog
-	trace.Mark("parent", "seccomp filter ready")
-
-	if s.Process.Terminal {
-		if cols, rows, ok := terminalSize(sio.Stdin); ok {
-			s.Process.Cols, s.Process.Rows = cols, rows
-		}
-	}
-
-	flags := namespaces(&s)
-	// A detached sandbox without published ports ends up watched by a C
-	// loop (package lean) instead of a Go process: the port driver needs
-	// Go, so -p keeps the Go monitor.
-	leanMode := sio.Log != nil && len(sb.Ports) == 0 && os.Getenv("USANDBOX_NO_LEAN") == ""
-	var leanOut, leanErr *os.File
-	var logWG sync.WaitGroup
-	var stdio *relay
-	if sio.Log != nil {
-		if stdio, err = newRelay(nil, nil, nil); err != nil {
-			return 0, err
-		}
-		if leanMode {
-			// The C monitor reads them, once the command runs.
-			leanOut, leanErr = stdio.takeOutputs()
-		} else {
-			outR, errR := stdio.takeOutputs()
-			logWG.Add(2)
-			go func() { defer logWG.Done(); sio.Log.Copy("stdout", outR); outR.Close() }()
-			go func() { defer logWG.Done(); sio.Log.Copy("stderr", errR); errR.Close() }()
-		}
-	} else {
-		var in io.Reader
-		if sio.Interactive && !s.Process.Terminal && sio.Stdin != nil {
-			in = sio.Stdin
-		}
-		var out, errOut io.Writer = sio.Stdout, sio.Stderr
-		if s.Process.Terminal {
-			out, errOut = nil, nil // the pty carries everything
-		}
-		if stdio, err = newRelay(in, out, errOut); err != nil {
-			return 0, err
-		}
-	}
-	defer stdio.closeChildEnds()
-
-	var cg *cgroupv2.Cgroup
-	if sb.Limits.Any() {
-		info, err := cgroupv2.Detect()
-		if err != nil {
-			return 0, err
-		}
-		if cg, err = info.Create(ShortID(sb.ID), sb.Limits); err != nil {
-			return 0, err
-		}
-		defer cg.Remove()
-		if err := writeFileAtomic(filepath.Join(dir, cgroupFile), []byte(cg.Dir+"\n")); err != nil {
-			return 0, err
-		}
-		defer os.Remove(filepath.Join(dir, cgroupFile))
-	}
-	trace.Mark("parent", "sandbox directory ready")
-
-	lifeR, lifeW, err := os.Pipe()
-	if err != nil {
-		return 0, err
-	}
-	defer lifeW.Close()
-	var state *os.File
-	if sb.AutoRemove {
-		if state, err = os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0); err != nil {
-			lifeR.Close()
-			return 0, fmt.Errorf("opening the sandbox directory: %w", err)
-		}
-	}
-
-	// Caught from now on, forwarded once the init exists; SIGWINCH is
-	// the terminal relay's.
-	sigs := sigproxy.Listen().Except(unix.SIGWINCH)
-	defer sigs.Stop()
-
-	child, err := nsexec.Start(nsexec.Config{
-		Args:    []string{"usandbox-init", ShortID(sb.ID)},
-		Env:     initEnv(),
-		Flags:   flags,
-		Sandbox: &nsexec.SandboxConfig{Lifeline: lifeR, State: state, Lock: lock, AutoRemove: sb.AutoRemove},
-		MapIDs:  plan.Apply,
-		Stdin:   stdio.in, Stdout: stdio.out, Stderr: stdio.err,
-	})
-	lifeR.Close()
-	if state != nil {
-		state.Close()
-	}
-	if err != nil {
-		removeDir = fresh || sb.AutoRemove
-		return 0, fmt.Errorf("starting the sandbox: %w", err)
-	}
-	// abort ends a sandbox whose command never ran.
-	abort := func() {
-		child.Signal(unix.SIGKILL)
-		child.Wait()
-		child.WaitKeeper()
-		removeDir = fresh || sb.AutoRemove
-	}
-	trace.Mark("parent", "init started, IDs mapped")
-	if cg != nil {
-		// Into the cgroup before the init makes its cgroup namespace,
-		// which so has the sandbox's cgroup as its root.
-		if err := cg.Add(child.Pid); err != nil {
-			abort()
-			return 0, err
-		}
-	}
-	if _, err := lifeW.Write([]byte{nsexec.LifelineGo}); err != nil {
-		abort()
-		return 0, fmt.Errorf("starting the sandbox's init: %w", err)
-	}
-	if s.Network == network.Slirp4netns || s.Network == network.Pasta {
-		// The drivers enter the sandbox's namespaces through the keeper's
-		// /proc/PID/ns: the init is not dumpable.
-		netw, err := startNetwork(p, sb, child.KeeperPid())
-		if err != nil {
-			abort()
-			return 0, err
-		}
-		defer netw.Close()
-		cfg := netw.Config()
-		s.Net = &cfg
-		trace.Mark("parent", "network up")
-	}
-	// The init, the setup and the keeper hold their ends now.
-	stdio.closeChildEnds()
-	if err := wire.Send(child.Conn, s); err != nil {
-		abort()
-		return 0, err
-	}
-
-	var tty *ptyRelay
-	var setupErr *ExitError
-	started := false
-	for {
-		var m spec.Message
-		fds, err := wire.Recv(child.Conn, &m)
-		if err != nil {
-			break // the command runs (the socket closed on exec) or setup died
-		}
-		switch m.Kind {
-		case spec.KindPTY:
-			if len(fds) != 1 {
-				break
-			}
-			master := os.NewFile(uintptr(fds[0]), "pty-master")
-			if leanMode {
-				leanOut.Close()
-				leanErr.Close()
-				leanOut, leanErr = master, nil
-				break
-			}
-			if sio.Log != nil {
-				logWG.Add(1)
-				go func() { defer logWG.Done(); sio.Log.Copy("stdout", master); master.Close() }()
-				break
-			}
-			if tty, err = relayPTY(master, sio.Streams); err != nil {
-				child.Signal(unix.SIGKILL)
-				setupErr = &ExitError{Code: 125, Msg: err.Error()}
-			}
-		case spec.KindError:
-			setupErr = &ExitError{Code: m.Code, Msg: m.Msg}
-		case spec.KindStarted:
-			started = true
-		}
-	}
-	trace.Mark("parent", "setup done")
-	if started && setupErr == nil {
-		if cg != nil {
-			if err := cg.LimitPids(sb.Limits.PidsLimit); err != nil {
-				child.Signal(unix.SIGKILL)
-				setupErr = &ExitError{Code: 125, Msg: err.Error()}
-			}
-		}
-	}
-	if started && setupErr == nil {
-		// The previous run's record goes only now: a start that fails
-		// leaves the sandbox exactly as it was. The space of this run's
-		// is taken now, so that a full store cannot lose it.
-		// (An --rm sandbox runs once and records no exit.)
-		var err error
-		if !sb.AutoRemove {
-			err = spec.ReserveExit(dir)
-		}
-		if err != nil {
-			child.Signal(unix.SIGKILL)
-			setupErr = &ExitError{Code: 125, Msg: fmt.Sprintf("reserving the exit record: %v", err)}
-		} else if err := writeFileAtomic(filepath.Join(dir, startFile), []byte(fmt.Sprintf("%d %d %d\n", child.Pid, time.Now().UnixNano(), child.KeeperPid()))); err != nil {
-			child.Signal(unix.SIGKILL)
-			setupErr = &ExitError{Code: 125, Msg: fmt.Sprintf("recording the start: %v", err)}
-		} else {
-			if sio.Started != nil {
-				sio.Started(child.Pid)
-			}
-			if leanMode {
-				err := execLeanMonitor(p, sb, child, lock, lifeW, leanOut, leanErr, sio.Log)
-				// Still here: the exec failed, the Go monitor carries on.
-				fmt.Fprintln(os.Stderr, "usandbox monitor: staying in Go:", err)
-				leanMode = false
-				if leanOut != nil {
-					logWG.Add(1)
-					go func() { defer logWG.Done(); sio.Log.Copy("stdout", leanOut) }()
-				}
-				if leanErr != nil {
-					logWG.Add(1)
-					go func() { defer logWG.Done(); sio.Log.Copy("stderr", leanErr) }()
-				}
-			}
-		}
-	}
-
-	sigs.Forward(child.Signal)
-	st, err := child.Wait()
-	trace.Mark("parent", "init exited")
-	sigs.Stop()
-	keeperErr := child.WaitKeeper()
-	stdio.wait()
-	ttyErr := tty.Close()
-	logWG.Wait()
-	if sio.Log != nil {
-		sio.Log.Close()
-	}
-	if ttyErr != nil {
-		fmt.Fprintf(os.Stderr, "usandbox: %v\n", ttyErr)
-	}
-	if err != nil {
-		return 0, err
-	}
-	if setupErr == nil && !started {
-		setupErr = &ExitError{Code: 125, Msg: fmt.Sprintf("the sandbox's init failed before the command ran (%v)", st)}
-	}
-	if setupErr != nil {
-		// A new sandbox that never ran: nothing of it stays.
-		removeDir = fresh || sb.AutoRemove
-		return 0, setupErr
-	}
-	removeDir = sb.AutoRemove
-	if keeperErr != nil && sb.AutoRemove {
-		// Its upper layer is still there: leave the directory for
-		// usandbox rm (or system check) rather than half of it.
-		removeDir = false
-		fmt.Fprintf(os.Stderr, "usandbox: removing sandbox %s failed (%v): remove it with usandbox rm %s\n", ShortID(sb.ID), keeperErr, ShortID(sb.ID))
-	}
-	code := userns.ExitStatus(st)
-	if cg != nil && cg.OOMKilled() {
-		if !sb.AutoRemove {
-			WriteExit(dir, 137, true)
-		}
-		return 0, &ExitError{Code: 137, Msg: fmt.Sprintf("the sandbox ran out of memory (--memory %s) and was killed", humanBytes(sb.Limits.Memory))}
-	}
-	if !sb.AutoRemove {
-		if err := WriteExit(dir, code, false); err != nil {
-			fmt.Fprintf(os.Stderr, "usandbox: recording the exit status of %s: %v\n", ShortID(sb.ID), err)
-		}
-	}
-	return code, nil
-}
-
 func initEnv() []string {
 	// role.Sandbox: the C stage (nsexec) makes the process the sandbox's
 	// keeper and init, and runs Go only in the init's first child, the
@@ -879,19 +547,24 @@ func Finish(code int) error {
 	if err != nil {
 		return err
 	}
+	var errs []error
 	oom := false
-	if b, err := os.ReadFile(filepath.Join(sb.Dir, cgroupFile)); err == nil {
+	cgPath := filepath.Join(sb.Dir, cgroupFile)
+	if b, err := os.ReadFile(cgPath); err == nil {
 		cg := &cgroupv2.Cgroup{Dir: strings.TrimSpace(string(b))}
 		oom = cg.OOMKilled()
-		cg.Remove()
-		os.Remove(filepath.Join(sb.Dir, cgroupFile))
+		errs = append(errs, cg.Remove(), removeIfExists(cgPath))
 	}
-	os.RemoveAll(filepath.Join(p.RunRoot, "net", ShortID(sb.ID)))
+	if err := os.RemoveAll(filepath.Join(p.RunRoot, "net", ShortID(sb.ID))); err != nil {
+		errs = append(errs, fmt.Errorf("removing the network's state: %w", err))
+	}
 	if sb.AutoRemove {
-		return os.RemoveAll(sb.Dir)
+		errs = append(errs, os.RemoveAll(sb.Dir))
+	} else {
+		if oom {
+			code = 137
+		}
+		errs = append(errs, WriteExit(sb.Dir, code, oom))
 	}
-	if oom {
-		code = 137
-	}
-	return WriteExit(sb.Dir, code, oom)
+	return errors.Join(errs...)
 }

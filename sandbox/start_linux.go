@@ -1,0 +1,504 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"usandbox/cgroupv2"
+	"usandbox/internal/sigproxy"
+	"usandbox/internal/trace"
+	"usandbox/internal/wire"
+	"usandbox/network"
+	"usandbox/nsexec"
+	"usandbox/sandbox/spec"
+	"usandbox/storage/index"
+	"usandbox/userns"
+)
+
+// Start runs the sandbox and waits for it: the command's exit status
+// comes back. A failure of usandbox itself is an *ExitError with Code 125,
+// and a new sandbox that never ran leaves nothing behind.
+//
+// The process tree of a sandbox, and who holds what:
+//
+//	usandbox (foreground) or its monitor (detached; C loop once running)
+//	│   holds: the sandbox's lock (a new sandbox's since Create took it,
+//	│   passed to the monitor as fd 4), the lifeline's write end, the relay or
+//	│   log pipes, the sync socket; waits for the init and the keeper
+//	├── keeper (C, in the sandbox's user namespace, NOT in its pid
+//	│   namespace): holds the lock and the sandbox directory; once the
+//	│   init is dead (pidfd), removes an --rm sandbox's upper layer
+//	├── init (C, pid 1 inside): holds its lifeline and a signalfd only;
+//	│   forwards signals, reaps, exits with the command's status
+//	│   └── setup (Go, pid 2) → execve → the command (pid 2)
+//	│       host fds closed, cwd resolved in the root, keyring, caps,
+//	│       no_new_privs, seccomp, then execve
+//	├── [exec] usandbox exec's child: joined through a pidfd of the init,
+//	│   forked into the pid namespace, execve → the exec'd command
+//	└── [-p] port helper (Go, sandbox's user+net namespaces, host's pid
+//	    and mount namespaces), [network] slirp4netns or pasta
+//
+// No process in the sandbox's pid namespace holds an fd, cwd or root of
+// the host once the command can run, and none that ever did is dumpable
+// or owned by the sandbox's user namespace (see package nsexec and
+// package inner). The command's stdio are pipes relayed by usandbox (or a
+// pty of the sandbox's own devpts with -t), never the caller's terminal.
+// The writable layer of an --rm sandbox is removed only after every
+// process of the sandbox is dead, fd-relative, never following a symlink.
+//
+// Start's steps, one method each of a starting: prepare (lock, seccomp
+// filter, stdio, cgroup), launch (nsexec, cgroup, lifeline, network, the
+// spec), handshake (setup's messages until the command runs), commit
+// (pids limit, the start recorded, the caller told; a lean monitor execs
+// here), wait (signals forwarded, the init and the keeper waited for, the
+// exit recorded). Whatever a step set up is undone, in reverse, when
+// Start returns; an error undoing it is reported on stderr.
+func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
+	if err := sb.Damaged(); err != nil {
+		return 0, err
+	}
+	st := &starting{p: p, sb: sb, plan: plan, sio: sio, s: sb.Spec, dir: sb.Dir, fresh: sb.State.Status == StatusCreated}
+	defer st.undo()
+	if err := st.prepare(); err != nil {
+		return 0, err
+	}
+	if err := st.launch(); err != nil {
+		return 0, err
+	}
+	st.handshake()
+	st.commit()
+	return st.wait()
+}
+
+// outputMode is where a sandbox's output goes.
+type outputMode int
+
+const (
+	// toCaller: the caller's terminal or pipes (foreground).
+	toCaller outputMode = iota
+	// toLogGo: the log, written by this Go process (a detached sandbox
+	// with published ports: the port driver needs Go).
+	toLogGo
+	// toLogLean: the log, written by package lean's C loop, which this
+	// process becomes once the command runs.
+	toLogLean
+)
+
+// starting is one start of a sandbox (see Start).
+type starting struct {
+	p     index.Paths
+	sb    *Sandbox
+	plan  *userns.Plan
+	sio   IO
+	s     spec.Spec
+	dir   string
+	fresh bool // a new sandbox, never run
+
+	lock *os.File
+	// removeDir: what is left of the directory goes at the end (the
+	// keeper removed the sub-ID-owned upper layer of an --rm sandbox).
+	removeDir bool
+	undos     []undo
+
+	mode             outputMode
+	stdio            *relay
+	leanOut, leanErr *os.File // the command's output, for the C loop
+	logWG            sync.WaitGroup
+	tty              *ptyRelay
+
+	cg    *cgroupv2.Cgroup
+	lifeW *os.File
+	sigs  *sigproxy.Proxy
+	child *nsexec.Child
+
+	setupErr *ExitError
+	started  bool
+}
+
+type undo struct {
+	what string
+	fn   func() error
+}
+
+// later registers fn to run when Start returns (the last registered
+// first).
+func (st *starting) later(what string, fn func() error) { st.undos = append(st.undos, undo{what, fn}) }
+
+func (st *starting) undo() {
+	for i := len(st.undos) - 1; i >= 0; i-- {
+		if err := st.undos[i].fn(); err != nil {
+			st.warn("%s: %v", st.undos[i].what, err)
+		}
+	}
+}
+
+func (st *starting) warn(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "usandbox: sandbox %s: %s\n", ShortID(st.sb.ID), fmt.Sprintf(format, a...))
+}
+
+// prepare takes the sandbox's lock and makes what the sandbox's processes
+// will hold: the seccomp filter, the stdio, the cgroup.
+func (st *starting) prepare() error {
+	sb := st.sb
+	// Whoever watches the sandbox holds the lock while it lives (and the
+	// keeper until it is cleaned up): a sandbox whose lock is free is not
+	// running. Taking it here also refuses a second start.
+	// A new sandbox comes with its lock, taken by Create; a stopped one's
+	// is taken under the names lock, which reclaimStale holds: it never
+	// sees a sandbox being started with its lock free.
+	st.lock, sb.lock = sb.lock, nil
+	if st.lock == nil {
+		lock, err := takeLock(st.p, st.dir)
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, ShortID(sb.ID))
+		}
+		st.lock = lock
+	}
+	st.later("releasing its lock", st.lock.Close)
+	st.later("removing its directory", func() error {
+		if st.removeDir {
+			return os.RemoveAll(st.dir)
+		}
+		return nil
+	})
+	trace.Mark("parent", "sandbox created, locked")
+	prog, err := seccompFor(st.p, sb, &st.s)
+	if err != nil {
+		return err
+	}
+	st.s.Seccomp = prog
+	trace.Mark("parent", "seccomp filter ready")
+	if st.s.Process.Terminal {
+		if cols, rows, ok := terminalSize(st.sio.Stdin); ok {
+			st.s.Process.Cols, st.s.Process.Rows = cols, rows
+		}
+	}
+	if err := st.prepareStdio(); err != nil {
+		return err
+	}
+	if sb.Limits.Any() {
+		info, err := cgroupv2.Detect()
+		if err != nil {
+			return err
+		}
+		if st.cg, err = info.Create(ShortID(sb.ID), sb.Limits); err != nil {
+			return err
+		}
+		st.later("removing its cgroup", st.cg.Remove)
+		path := filepath.Join(st.dir, cgroupFile)
+		if err := writeFileAtomic(path, []byte(st.cg.Dir+"\n")); err != nil {
+			return err
+		}
+		st.later("removing its cgroup's record", func() error { return removeIfExists(path) })
+	}
+	trace.Mark("parent", "sandbox directory ready")
+	return nil
+}
+
+func removeIfExists(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// prepareStdio makes the command's stdio: pipes relayed to the caller's
+// streams, or into the log (detached).
+func (st *starting) prepareStdio() error {
+	sio := st.sio
+	var err error
+	if sio.Log == nil {
+		var in io.Reader
+		if sio.Interactive && !st.s.Process.Terminal && sio.Stdin != nil {
+			in = sio.Stdin
+		}
+		var out, errOut io.Writer = sio.Stdout, sio.Stderr
+		if st.s.Process.Terminal {
+			out, errOut = nil, nil // the pty carries everything
+		}
+		if st.stdio, err = newRelay(in, out, errOut); err != nil {
+			return err
+		}
+		st.later("closing its stdio", nilErr(st.stdio.closeChildEnds))
+		return nil
+	}
+	if st.stdio, err = newRelay(nil, nil, nil); err != nil {
+		return err
+	}
+	st.later("closing its stdio", nilErr(st.stdio.closeChildEnds))
+	// A detached sandbox without published ports ends up watched by a C
+	// loop (package lean) instead of a Go process: the port driver needs
+	// Go, so -p keeps the Go monitor.
+	if len(st.sb.Ports) == 0 && os.Getenv("USANDBOX_NO_LEAN") == "" {
+		st.mode = toLogLean
+		// The C monitor reads them, once the command runs.
+		st.leanOut, st.leanErr = st.stdio.takeOutputs()
+		return nil
+	}
+	st.mode = toLogGo
+	outR, errR := st.stdio.takeOutputs()
+	st.logTo("stdout", outR)
+	st.logTo("stderr", errR)
+	return nil
+}
+
+func nilErr(f func()) func() error { return func() error { f(); return nil } }
+
+// logTo copies r into the log until it ends, then closes it.
+func (st *starting) logTo(stream string, r *os.File) {
+	st.logWG.Add(1)
+	go func() {
+		defer st.logWG.Done()
+		st.sio.Log.Copy(stream, r)
+		r.Close()
+	}()
+}
+
+// launch starts the keeper and the init, puts the init in its cgroup,
+// lets it go on, starts the network and sends setup the spec.
+func (st *starting) launch() error {
+	sb := st.sb
+	lifeR, lifeW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	st.lifeW = lifeW
+	st.later("closing the lifeline", lifeW.Close)
+	var state *os.File
+	if sb.AutoRemove {
+		if state, err = os.OpenFile(st.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0); err != nil {
+			lifeR.Close()
+			return fmt.Errorf("opening the sandbox directory: %w", err)
+		}
+	}
+	// Caught from now on, forwarded once the init exists; SIGWINCH is
+	// the terminal relay's.
+	st.sigs = sigproxy.Listen().Except(unix.SIGWINCH)
+	st.later("forwarding signals", nilErr(st.sigs.Stop))
+	st.child, err = nsexec.Start(nsexec.Config{
+		Args:    []string{"usandbox-init", ShortID(sb.ID)},
+		Env:     initEnv(),
+		Flags:   namespaces(&st.s),
+		Sandbox: &nsexec.SandboxConfig{Lifeline: lifeR, State: state, Lock: st.lock, AutoRemove: sb.AutoRemove},
+		MapIDs:  st.plan.Apply,
+		Stdin:   st.stdio.in, Stdout: st.stdio.out, Stderr: st.stdio.err,
+	})
+	// Ours are closed: the keeper and the init hold theirs (or none
+	// was started). A close error of a descriptor just duplicated into
+	// another process cannot lose anything.
+	_ = lifeR.Close()
+	if state != nil {
+		_ = state.Close()
+	}
+	if err != nil {
+		st.removeDir = st.fresh || sb.AutoRemove
+		return fmt.Errorf("starting the sandbox: %w", err)
+	}
+	trace.Mark("parent", "init started, IDs mapped")
+	if st.cg != nil {
+		// Into the cgroup before the init makes its cgroup namespace,
+		// which so has the sandbox's cgroup as its root.
+		if err := st.cg.Add(st.child.Pid); err != nil {
+			return st.abort(err)
+		}
+	}
+	if _, err := lifeW.Write([]byte{nsexec.LifelineGo}); err != nil {
+		return st.abort(fmt.Errorf("starting the sandbox's init: %w", err))
+	}
+	if st.s.Network == network.Slirp4netns || st.s.Network == network.Pasta {
+		// The drivers enter the sandbox's namespaces through the keeper's
+		// /proc/PID/ns: the init is not dumpable.
+		netw, err := startNetwork(st.p, sb, st.child.KeeperPid())
+		if err != nil {
+			return st.abort(err)
+		}
+		st.later("stopping its network", netw.Close)
+		cfg := netw.Config()
+		st.s.Net = &cfg
+		trace.Mark("parent", "network up")
+	}
+	// The init, the setup and the keeper hold their ends now.
+	st.stdio.closeChildEnds()
+	if err := wire.Send(st.child.Conn, st.s); err != nil {
+		return st.abort(err)
+	}
+	return nil
+}
+
+// abort ends a sandbox whose command never ran, and returns err.
+func (st *starting) abort(err error) error {
+	st.kill()
+	// Their ends are the point, not their statuses: the sandbox is being
+	// given up, for err.
+	_, _ = st.child.Wait()
+	_ = st.child.WaitKeeper()
+	st.removeDir = st.fresh || st.sb.AutoRemove
+	return err
+}
+
+// kill ends the sandbox: its init's death ends its pid namespace. The
+// init already gone is what kill wants.
+func (st *starting) kill() {
+	if err := st.child.Signal(unix.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		st.warn("killing its init: %v", err)
+	}
+}
+
+// fail ends a sandbox whose start went wrong after setup: Start returns
+// code and msg.
+func (st *starting) fail(code int, msg string) {
+	st.kill()
+	st.setupErr = &ExitError{Code: code, Msg: msg}
+}
+
+// handshake reads setup's messages until the command runs (the socket
+// closes on its exec) or setup dies.
+func (st *starting) handshake() {
+	for {
+		var m spec.Message
+		fds, err := wire.Recv(st.child.Conn, &m)
+		if err != nil {
+			break
+		}
+		switch m.Kind {
+		case spec.KindPTY:
+			if len(fds) == 1 {
+				st.onPTY(os.NewFile(uintptr(fds[0]), "pty-master"))
+			}
+		case spec.KindError:
+			st.setupErr = &ExitError{Code: m.Code, Msg: m.Msg}
+		case spec.KindStarted:
+			st.started = true
+		}
+	}
+	trace.Mark("parent", "setup done")
+}
+
+// onPTY takes the master of the sandbox's pty (-t): it carries all of the
+// command's output.
+func (st *starting) onPTY(master *os.File) {
+	switch st.mode {
+	case toLogLean:
+		st.leanOut.Close()
+		st.leanErr.Close()
+		st.leanOut, st.leanErr = master, nil
+	case toLogGo:
+		st.logTo("stdout", master)
+	default:
+		tty, err := relayPTY(master, st.sio.Streams)
+		if err != nil {
+			st.fail(125, err.Error())
+			return
+		}
+		st.tty = tty
+	}
+}
+
+// commit makes a start that went well the sandbox's state: the pids
+// limit on, the previous run's exit gone, the start recorded, the caller
+// told. A lean monitor becomes package lean's C loop here.
+func (st *starting) commit() {
+	if !st.started || st.setupErr != nil {
+		return
+	}
+	sb, child := st.sb, st.child
+	if st.cg != nil {
+		if err := st.cg.LimitPids(sb.Limits.PidsLimit); err != nil {
+			st.fail(125, err.Error())
+			return
+		}
+	}
+	// The previous run's record goes only now: a start that fails
+	// leaves the sandbox exactly as it was. The space of this run's is
+	// taken now, so that a full store cannot lose it. (An --rm sandbox
+	// runs once and records no exit.)
+	if !sb.AutoRemove {
+		if err := spec.ReserveExit(st.dir); err != nil {
+			st.fail(125, fmt.Sprintf("reserving the exit record: %v", err))
+			return
+		}
+	}
+	rec := fmt.Sprintf("%d %d %d\n", child.Pid, time.Now().UnixNano(), child.KeeperPid())
+	if err := writeFileAtomic(filepath.Join(st.dir, startFile), []byte(rec)); err != nil {
+		st.fail(125, fmt.Sprintf("recording the start: %v", err))
+		return
+	}
+	if st.sio.Started != nil {
+		st.sio.Started(child.Pid)
+	}
+	if st.mode != toLogLean {
+		return
+	}
+	err := execLeanMonitor(st.p, sb, child, st.lock, st.lifeW, st.leanOut, st.leanErr, st.sio.Log)
+	// Still here: the exec failed, the Go monitor carries on.
+	st.warn("the monitor stays in Go: %v", err)
+	st.mode = toLogGo
+	if st.leanOut != nil {
+		st.logTo("stdout", st.leanOut)
+	}
+	if st.leanErr != nil {
+		st.logTo("stderr", st.leanErr)
+	}
+}
+
+// wait forwards signals to the init until it exits, waits for the keeper
+// (which removes an --rm sandbox's upper layer) and the output, and
+// records how the sandbox ended.
+func (st *starting) wait() (int, error) {
+	sb, child := st.sb, st.child
+	st.sigs.Forward(child.Signal)
+	ps, err := child.Wait()
+	trace.Mark("parent", "init exited")
+	st.sigs.Stop()
+	keeperErr := child.WaitKeeper()
+	st.stdio.wait()
+	ttyErr := st.tty.Close()
+	st.logWG.Wait()
+	if st.sio.Log != nil {
+		if err := st.sio.Log.Close(); err != nil {
+			st.warn("closing its log: %v", err)
+		}
+	}
+	if ttyErr != nil {
+		fmt.Fprintf(os.Stderr, "usandbox: %v\n", ttyErr)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if st.setupErr == nil && !st.started {
+		st.setupErr = &ExitError{Code: 125, Msg: fmt.Sprintf("the sandbox's init failed before the command ran (%v)", ps)}
+	}
+	if st.setupErr != nil {
+		// A new sandbox that never ran: nothing of it stays.
+		st.removeDir = st.fresh || sb.AutoRemove
+		return 0, st.setupErr
+	}
+	st.removeDir = sb.AutoRemove
+	if keeperErr != nil && sb.AutoRemove {
+		// Its upper layer is still there: leave the directory for
+		// usandbox rm (or system check) rather than half of it.
+		st.removeDir = false
+		fmt.Fprintf(os.Stderr, "usandbox: removing sandbox %s failed (%v): remove it with usandbox rm %s\n", ShortID(sb.ID), keeperErr, ShortID(sb.ID))
+	}
+	code := userns.ExitStatus(ps)
+	oom := st.cg != nil && st.cg.OOMKilled()
+	if oom {
+		code = 137
+	}
+	if !sb.AutoRemove {
+		if err := WriteExit(st.dir, code, oom); err != nil {
+			fmt.Fprintf(os.Stderr, "usandbox: recording the exit status of %s: %v\n", ShortID(sb.ID), err)
+		}
+	}
+	if oom {
+		return 0, &ExitError{Code: 137, Msg: fmt.Sprintf("the sandbox ran out of memory (--memory %s) and was killed", humanBytes(sb.Limits.Memory))}
+	}
+	return code, nil
+}
