@@ -21,10 +21,10 @@ const (
 
 // Options is a parsed --network value.
 type Options struct {
-	Mode              string
-	MTU               int
-	CIDR              *net.IPNet
-	AllowHostLoopback bool
+	Mode              string     `json:"mode"`
+	MTU               int        `json:"mtu,omitempty"`
+	CIDR              *net.IPNet `json:"cidr,omitempty"`
+	AllowHostLoopback bool       `json:"allowHostLoopback,omitempty"`
 }
 
 // UserMode reports whether the mode needs a driver (slirp4netns or pasta).

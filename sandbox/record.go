@@ -44,16 +44,18 @@ func invalidf(format string, a ...any) error { return &invalidError{fmt.Sprintf(
 // Record is what a sandbox was created as. It lives in
 // Root/sandboxes/ID/config.json and survives reboots.
 type Record struct {
-	ID         string          `json:"Id"`
-	Name       string          `json:"Name"`
-	Image      string          `json:"Image"` // as the user named it
-	ImageID    string          `json:"ImageId"`
-	Command    []string        `json:"Command"`
-	Created    time.Time       `json:"Created"`
-	AutoRemove bool            `json:"AutoRemove"`
-	Detached   bool            `json:"Detached"`
-	Ports      []network.Port  `json:"Ports,omitempty"`
-	Limits     cgroupv2.Limits `json:"Limits"`
+	ID         string    `json:"Id"`
+	Name       string    `json:"Name"`
+	Image      string    `json:"Image"` // as the user named it
+	ImageID    string    `json:"ImageId"`
+	Command    []string  `json:"Command"`
+	Created    time.Time `json:"Created"`
+	AutoRemove bool      `json:"AutoRemove"`
+	Detached   bool      `json:"Detached"`
+	// Network is the sandbox's --network, parsed once, at create.
+	Network network.Options `json:"Network"`
+	Ports   []network.Port  `json:"Ports,omitempty"`
+	Limits  cgroupv2.Limits `json:"Limits"`
 	// SeccompJSON is the profile given by --security-opt seccomp=FILE, as
 	// it was when the sandbox was created (docker keeps it the same way).
 	SeccompJSON json.RawMessage `json:"SeccompJSON,omitempty"`

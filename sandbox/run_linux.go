@@ -44,7 +44,8 @@ type Options struct {
 	User       string
 	Hostname   string
 	Volumes    []spec.Mount
-	// Network is the parsed --network; NetworkRaw its text.
+	// Network is the parsed --network; NetworkRaw its text (shown by
+	// inspect).
 	Network    network.Options
 	NetworkRaw string
 	Ports      []network.Port
@@ -201,7 +202,7 @@ func Create(o Options) (*Sandbox, error) {
 	}
 	rec := Record{
 		ID: id, Name: o.Name, Image: o.ImageRef, ImageID: o.Image.ID, Command: argv,
-		Created: time.Now(), AutoRemove: o.AutoRemove, Detached: o.Detached, Ports: ports, Limits: o.Limits,
+		Created: time.Now(), AutoRemove: o.AutoRemove, Detached: o.Detached, Network: o.Network, Ports: ports, Limits: o.Limits,
 		SeccompJSON: seccompOpt.JSON,
 		Spec: spec.Spec{
 			ID:       id,
@@ -442,10 +443,7 @@ func hostIP() string {
 // startNetwork starts the user-mode network and the port forwarders of the
 // sandbox whose init is pid.
 func startNetwork(p index.Paths, sb *Sandbox, pid int) (*cleanupNetwork, error) {
-	o, err := network.ParseNetwork(sb.Spec.NetworkOptions)
-	if err != nil {
-		return nil, err
-	}
+	o := sb.Network
 	stateDir := filepath.Join(p.RunRoot, "net", ShortID(sb.ID))
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, err

@@ -37,7 +37,7 @@ type Spec struct {
 	// Network is "none" (own namespace, loopback up), "host",
 	// "slirp4netns" or "pasta" (own namespace, user-mode network).
 	Network string `json:"network"`
-	// NetworkOptions is the whole --network value, for a restart.
+	// NetworkOptions is the whole --network value, as given (inspect).
 	NetworkOptions string `json:"networkOptions,omitempty"`
 	// Net is filled in at each start, for user-mode networks.
 	Net *NetConfig `json:"net,omitempty"`
