@@ -8,6 +8,10 @@
 # Environment:
 #   BENCH_N      timed iterations per measurement (default 5); medians are printed
 #   BENCH_ONLY   comma-separated sections to run (default: all): pull,run,exec,net
+#   BENCH_BASELINE  a directory with an earlier build's usandbox and usandbox-image
+#                (e.g. made by: git worktree add /tmp/old REV && make -C /tmp/old build,
+#                then BENCH_BASELINE=/tmp/old/bin): run and exec then also time it,
+#                interleaved in the same rounds, and print "before" next to "after"
 #   USANDBOX_TEST_USER, USANDBOX_TEST_CACHE   as for hack/testuser.sh, hack/images.sh
 #
 # stdout carries only the results table, one row per measurement, e.g.
@@ -97,6 +101,12 @@ us() { # us DIR ARGS...: usandbox on the store in DIR
 	shift
 	"$BENCH_STAGE/usandbox" --root "$dir/usandbox" --runroot "$dir/usandbox-run" "$@"
 }
+ub() { # ub DIR ARGS...: the baseline build (BENCH_BASELINE) on the same store
+	local dir=$1
+	shift
+	"$BENCH_STAGE/baseline/usandbox" --root "$dir/usandbox" --runroot "$dir/usandbox-run" "$@"
+}
+baseline() { [[ -x $BENCH_STAGE/baseline/usandbox ]]; }
 pm() { # pm DIR ARGS...: podman on the store in DIR
 	local dir=$1
 	shift
@@ -262,9 +272,13 @@ bench_run() {
 	local p_cmd=(podman --root "$st/podman" --runroot "$st/podman-run" run --rm --network none "$REGISTRY/busybox:latest" true)
 	local b_cmd=(bwrap --unshare-all --bind "$rootfs" / --proc /proc --dev /dev true)
 	local uu_cmd=("$BENCH_STAGE/usandbox" --root "$st/usandbox" --runroot "$st/usandbox-run" run --rm --network none --security-opt seccomp=unconfined "$REGISTRY/busybox:latest" true)
-	log "run: $n rounds of usandbox (seccomp on, and unconfined), podman and bwrap, interleaved"
-	mapfile -t med < <("$BENCH_STAGE/timeit" -n "$n" -- "${u_cmd[@]}" -- "${p_cmd[@]}" -- "${b_cmd[@]}" -- "${uu_cmd[@]}") || die "timeit failed"
-	((${#med[@]} == 4)) || die "timeit failed"
+	local ub_cmd=()
+	if baseline; then
+		ub_cmd=(-- "$BENCH_STAGE/baseline/usandbox" "${u_cmd[@]:1}")
+	fi
+	log "run: $n rounds of usandbox (seccomp on, and unconfined), podman and bwrap${ub_cmd:+ and the baseline}, interleaved"
+	mapfile -t med < <("$BENCH_STAGE/timeit" -n "$n" -- "${u_cmd[@]}" -- "${p_cmd[@]}" -- "${b_cmd[@]}" -- "${uu_cmd[@]}" "${ub_cmd[@]}") || die "timeit failed"
+	((${#med[@]} == 4 + (${#ub_cmd[@]} > 0))) || die "timeit failed"
 	u=${med[0]} p=${med[1]} b=${med[2]}
 	local uu=${med[3]}
 	printf 'run   busybox true   usandbox %6s ms   podman %6s ms   bwrap %5s ms   usandbox/podman %sx   usandbox/bwrap %sx   %s\n' \
@@ -287,6 +301,12 @@ bench_run() {
 	rp=$(rss_kb "${p_cmd[@]}")
 	printf 'run   peak RSS       usandbox %6.1f MB   podman %6.1f MB   %s\n' \
 		"$(awk -v k="$ru" 'BEGIN { print k / 1024 }')" "$(awk -v k="$rp" 'BEGIN { print k / 1024 }')" "$(goal_le "$ru" 15360 "≤ 15 MB")"
+	if baseline; then
+		local rb
+		rb=$(rss_kb "$BENCH_STAGE/baseline/usandbox" "${u_cmd[@]:1}")
+		printf 'run   before/after   run %s ms before, %s ms after   peak RSS %.1f MB before, %.1f MB after\n' \
+			"$(ms_of "${med[4]}")" "$(ms_of "$u")" "$(awk -v k="$rb" 'BEGIN { print k / 1024 }')" "$(awk -v k="$ru" 'BEGIN { print k / 1024 }')"
+	fi
 	STORE_RUN=$st
 }
 
@@ -308,9 +328,16 @@ bench_exec() {
 	timed "$WORK/exec.log" us "$st" run -d --name bx "$img" sleep 1000
 	timed "$WORK/exec.log" pm "$st" run -d --network none --name bx "$img" sleep 1000
 	local -a med
+	local ub_cmd=()
+	if baseline; then
+		ub_cmd=(-- "$BENCH_STAGE/baseline/usandbox" --root "$st/usandbox" --runroot "$st/usandbox-run" exec bx true)
+	fi
 	mapfile -t med < <("$BENCH_STAGE/timeit" -n "$n" -- "$BENCH_STAGE/usandbox" --root "$st/usandbox" --runroot "$st/usandbox-run" exec bx true \
-		-- podman --root "$st/podman" --runroot "$st/podman-run" exec bx true) || die "timeit failed"
-	((${#med[@]} == 2)) || die "timeit failed"
+		-- podman --root "$st/podman" --runroot "$st/podman-run" exec bx true "${ub_cmd[@]}") || die "timeit failed"
+	((${#med[@]} == 2 + (${#ub_cmd[@]} > 0))) || die "timeit failed"
+	if baseline; then
+		printf 'exec  before/after   exec %s ms before, %s ms after\n' "$(ms_of "${med[2]}")" "$(ms_of "${med[0]}")"
+	fi
 	us_t=("${med[0]}") pm_t=("${med[1]}")
 	u=$(median "${us_t[@]}") p=$(median "${pm_t[@]}")
 	printf 'exec  true           usandbox %6s ms   podman %6s ms   ratio %sx   %s\n' \
@@ -330,13 +357,30 @@ bench_exec() {
 		"$(awk -v k="$(vm_rss "$keeper")" 'BEGIN { print k / 1024 }')" \
 		"$(awk -v k="$(vm_rss "$conmon")" 'BEGIN { print k / 1024 }')" \
 		"$( (($(vm_rss "$mon") <= 2048 && $(vm_rss "$init") <= 2048)) && echo met || echo MISSED)"
+	if baseline; then
+		timed "$WORK/exec.log" ub "$st" run -d --name bxold "$img" sleep 1000
+		sleep 1
+		local binit bmon
+		binit=$(us "$st" inspect bxold | awk -F: '/"Pid"/ { gsub(/[ ,]/, "", $2); print $2; exit }')
+		bmon=$(awk '{ print $4 }' "/proc/$binit/stat")
+		printf 'idle  before/after   monitor %.1f MB before, %.1f MB after   init %.1f MB before, %.1f MB after\n' \
+			"$(awk -v k="$(vm_rss "$bmon")" 'BEGIN { print k / 1024 }')" "$(awk -v k="$(vm_rss "$mon")" 'BEGIN { print k / 1024 }')" \
+			"$(awk -v k="$(vm_rss "$binit")" 'BEGIN { print k / 1024 }')" "$(awk -v k="$(vm_rss "$init")" 'BEGIN { print k / 1024 }')"
+		timed "$WORK/exec.log" us "$st" rm -f bxold
+	fi
 	timed "$WORK/exec.log" us "$st" rm -f bx
 	timed "$WORK/exec.log" pm "$st" rm -f -t 0 bx
 
 	# run -d, ps, stop -t 0, rm.
 	us_t=() pm_t=()
-	local t0
+	local t0 ub_t=()
 	for ((i = 1; i <= 7; i++)); do
+		if baseline; then
+			t0=$EPOCHREALTIME
+			ub "$st" run -d --name cyc "$img" sleep 1000 >/dev/null && ub "$st" ps >/dev/null &&
+				ub "$st" stop -t 0 cyc >/dev/null && ub "$st" rm cyc >/dev/null || die "baseline cycle failed"
+			ub_t+=("$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.4f", b - a }')")
+		fi
 		t0=$EPOCHREALTIME
 		us "$st" run -d --name cyc "$img" sleep 1000 >/dev/null && us "$st" ps >/dev/null &&
 			us "$st" stop -t 0 cyc >/dev/null && us "$st" rm cyc >/dev/null || die "usandbox cycle failed"
@@ -348,6 +392,9 @@ bench_exec() {
 	done
 	u=$(median "${us_t[@]}") p=$(median "${pm_t[@]}")
 	printf 'cycle run -d/ps/stop -t 0/rm   usandbox %6s ms   podman %6s ms   ratio %sx\n' "$(ms_of "$u")" "$(ms_of "$p")" "$(ratio "$u" "$p")"
+	if baseline; then
+		printf 'cycle before/after   %s ms before, %s ms after\n' "$(ms_of "$(median "${ub_t[@]}")")" "$(ms_of "$u")"
+	fi
 }
 
 # iperf3 is not in the images: bind the host's binary and the libraries
@@ -560,6 +607,10 @@ root_main() {
 	STAGE=$(mktemp -d /tmp/usandbox-bench.XXXXXX)
 	cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/hack/registry.sh" "$STAGE/"
 	cp "${BASH_SOURCE[0]}" "$STAGE/bench.sh"
+	if [[ -n ${BENCH_BASELINE:-} ]]; then
+		mkdir "$STAGE/baseline"
+		cp "$BENCH_BASELINE/usandbox" "$BENCH_BASELINE/usandbox-image" "$STAGE/baseline/" || die "BENCH_BASELINE=$BENCH_BASELINE: no usandbox and usandbox-image there"
+	fi
 	(cd "$repo" && go build -o "$STAGE/timeit" ./hack/timeit) || die "building hack/timeit"
 	chmod -R a+rX "$STAGE"
 	chown -R "$TEST_USER:" "$STAGE"
