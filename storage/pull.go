@@ -46,17 +46,27 @@ type PullOptions struct {
 // an existing layer is never fetched again. A failure or cancellation
 // leaves no layer or image behind.
 func (s *Store) Pull(ctx context.Context, input string, o PullOptions) (*Image, error) {
-	srcs, err := ResolveSources(input, s.sys)
+	res, err := ResolveSources(input, s.sys)
 	if err != nil {
 		return nil, err
 	}
 	if o.Progress == nil {
 		o.Progress = nopProgress{}
 	}
+	if res.Description != "" {
+		o.Progress.Note(res.Description)
+	}
+	srcs := res.Sources
 	var errs []string
 	for _, src := range srcs {
+		if len(srcs) > 1 {
+			o.Progress.Note("Trying to pull " + src.Name + "...")
+		}
 		img, err := s.pullOne(ctx, src, o)
 		if err == nil {
+			if err := src.Record(); err != nil {
+				s.warn(err.Error())
+			}
 			return img, nil
 		}
 		if ctx.Err() != nil || len(srcs) == 1 {
