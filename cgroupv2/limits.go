@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/docker/go-units"
 )
 
 // Limits are a sandbox's resource limits; zero values mean "no limit".
@@ -41,26 +43,18 @@ func (l Limits) Controllers() []string {
 	return c
 }
 
-// ParseBytes parses docker's sizes: "512m", "1g", "1024k", "1048576"
-// (binary units, as docker does).
+// ParseBytes parses a --memory or --memory-swap size as docker and podman
+// do, with go-units' RAMInBytes: "512m", "1g", "1.5g", "1024k", "1048576",
+// "64MiB", "512 m" (binary units b, k, m, g, t, p in any case, then
+// optionally "b" or "ib"). "0" is 0, which means no limit in both.
 func ParseBytes(s string) (int64, error) {
-	t := strings.ToLower(strings.TrimSpace(s))
-	mult := int64(1)
-	switch {
-	case strings.HasSuffix(t, "kb"), strings.HasSuffix(t, "k"):
-		mult, t = 1<<10, strings.TrimRight(t, "kb")
-	case strings.HasSuffix(t, "mb"), strings.HasSuffix(t, "m"):
-		mult, t = 1<<20, strings.TrimRight(t, "mb")
-	case strings.HasSuffix(t, "gb"), strings.HasSuffix(t, "g"):
-		mult, t = 1<<30, strings.TrimRight(t, "gb")
-	case strings.HasSuffix(t, "b"):
-		t = strings.TrimSuffix(t, "b")
+	n, err := units.RAMInBytes(s)
+	// RAMInBytes converts its float to int64 unchecked: a size past the
+	// range comes back negative (amd64) or as MaxInt64 (arm64).
+	if err != nil || n < 0 || n == math.MaxInt64 {
+		return 0, fmt.Errorf("invalid size %q: use a number with an optional unit b, k, m, g, t or p (512m, 1g)", s)
 	}
-	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f <= 0 || math.IsInf(f, 0) || f*float64(mult) > math.MaxInt64/2 {
-		return 0, fmt.Errorf("invalid size %q: use a number with an optional unit k, m or g (512m, 1g)", s)
-	}
-	return int64(f * float64(mult)), nil
+	return n, nil
 }
 
 // ParseCPUs turns --cpus 1.5 into a cpu.max quota and period.

@@ -6,20 +6,42 @@ import (
 	"testing"
 )
 
+// TestParseBytes: --memory and --memory-swap take what docker and podman
+// take (both parse them with go-units' RAMInBytes): a number, optionally
+// fractional, then an optional unit b, k, m, g, t or p (binary, any case),
+// optionally followed by "b" or "ib" and preceded by one space. 0 is no
+// limit, as in both.
 func TestParseBytes(t *testing.T) {
-	tests := []struct {
+	for _, tt := range []struct {
 		in   string
 		want int64
-		ok   bool
 	}{
-		{"512m", 512 << 20, true}, {"1g", 1 << 30, true}, {"1G", 1 << 30, true}, {"64k", 64 << 10, true},
-		{"1048576", 1048576, true}, {"100b", 100, true}, {"1.5g", 3 << 29, true}, {"32mb", 32 << 20, true},
-		{"", 0, false}, {"-1m", 0, false}, {"ten", 0, false}, {"1t", 0, false},
-	}
-	for _, tt := range tests {
+		{"512m", 512 << 20}, {"1g", 1 << 30}, {"1G", 1 << 30}, {"64k", 64 << 10}, {"1024k", 1 << 20},
+		{"1048576", 1048576}, {"100b", 100}, {"1.5g", 3 << 29}, {"32mb", 32 << 20}, {"32MB", 32 << 20},
+		{"1t", 1 << 40}, {"1p", 1 << 50}, {"1KiB", 1 << 10}, {"2GiB", 2 << 30}, {"512 m", 512 << 20},
+		{"0", 0}, {"0m", 0},
+	} {
 		got, err := ParseBytes(tt.in)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("ParseBytes(%q) = %d, %v", tt.in, got, err)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// TestParseBytesJunk: what neither docker nor podman takes is refused,
+// never read as some other size (the hand-written parser stripped any run
+// of unit letters, so "1kkk" was 1 KiB, and took "nan" as a negative limit).
+func TestParseBytesJunk(t *testing.T) {
+	for _, in := range []string{
+		"", "ten", "m", "-1m", "-1", "1kkk", "1kbkb", "1bk", "1mm", "1gg", "1bb", "1mbb", "1kib2",
+		"1x", "1e", "1.2.3m", "nan", "NaN", "inf", "+Inf", "infinity", "1 kk", " 512m", "512m ", "512  m",
+		// Larger than an int64 holds: refused, not wrapped to a negative.
+		"1e30", "9999999999p", "8388608t", "1e400",
+	} {
+		if got, err := ParseBytes(in); err == nil {
+			t.Errorf("ParseBytes(%q) = %d, want an error", in, got)
+		} else if !strings.Contains(err.Error(), "512m") {
+			t.Errorf("ParseBytes(%q): %v: the error should show the form (512m)", in, err)
 		}
 	}
 }

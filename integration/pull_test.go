@@ -208,6 +208,67 @@ func TestPullBadInput(t *testing.T) {
 	s.assertClean()
 }
 
+// TestPullShortName: a short name resolves through registries.conf as
+// podman resolves it (CONTAINERS_REGISTRIES_CONF names the only file read,
+// so the host's stay out): without a terminal the unqualified-search
+// registries are tried in order, an alias wins, and short-name-mode
+// enforcing refuses to guess between several registries.
+func TestPullShortName(t *testing.T) {
+	s := newStore(t)
+	conf := filepath.Join(t.TempDir(), "registries.conf")
+	t.Setenv("CONTAINERS_REGISTRIES_CONF", conf)
+	// Nothing listens on 127.0.0.1:1: the first registry fails at once.
+	search := fmt.Sprintf("unqualified-search-registries = [\"127.0.0.1:1\", %q]\n[aliases]\n\"mybox\" = %q\n", env.registry, regRef("busybox"))
+	if err := os.WriteFile(conf, []byte(search), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := s.run("pull", "--tls-verify=false", "busybox")
+	if r.code != 0 {
+		t.Fatalf("pull busybox: exit %d\n%s", r.code, r.stderr)
+	}
+	id := strings.TrimSpace(r.stdout)
+	for _, want := range []string{
+		`Resolving "busybox" using unqualified-search registries (` + conf + ")",
+		"Trying to pull 127.0.0.1:1/busybox:latest...",
+		"Trying to pull " + regRef("busybox:latest") + "...",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("pull busybox: stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	ims := s.images()
+	if len(ims) != 1 || ims[0].ID != id || len(ims[0].Names) != 1 || ims[0].Names[0] != regRef("busybox:latest") {
+		t.Fatalf("images after pull busybox: %+v", ims)
+	}
+	// The alias names the same image.
+	r = s.run("pull", "--tls-verify=false", "mybox")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != id || !strings.Contains(r.stderr, `Resolved "mybox" as an alias (`) ||
+		strings.Contains(r.stderr, "Trying to pull") {
+		t.Fatalf("pull mybox: %+v", r)
+	}
+	// -q: the ID only, whatever was tried.
+	if r = s.run("pull", "-q", "--tls-verify=false", "busybox"); r.code != 0 || strings.TrimSpace(r.stdout) != id || r.stderr != "" {
+		t.Fatalf("pull -q busybox: %+v", r)
+	}
+	// No registry has it: one error, with each registry's reason.
+	r = s.fails(125, "every candidate failed", "pull", "--tls-verify=false", "no-such-image")
+	for _, want := range []string{"127.0.0.1:1/no-such-image:latest", "registry unreachable", regRef("no-such-image:latest"), "no such image"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("pull no-such-image: stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	// Enforcing: no guess without a terminal to ask on.
+	if err := os.WriteFile(conf, []byte("short-name-mode = \"enforcing\"\n"+search), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.fails(125, "cannot prompt without a TTY", "pull", "--tls-verify=false", "busybox")
+	s.ok("pull", "--tls-verify=false", "mybox") // an alias is no guess
+	if ims := s.images(); len(ims) != 1 {
+		t.Fatalf("images: %+v", ims)
+	}
+	s.assertClean()
+}
+
 // corruptImage pushes a unique image to the registry and flips bytes in
 // its layer blob, keeping the size.
 func corruptImage(t *testing.T) string {

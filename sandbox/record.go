@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/sys/atomicwriter"
 	"golang.org/x/sys/unix"
 
 	"usandbox/cgroupv2"
@@ -264,11 +265,7 @@ func ShortID(id string) string {
 
 // writeFileAtomic writes a small file in place of another.
 func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicwriter.WriteFile(path, data, 0o600)
 }
 
 // WriteExit records how the sandbox ended (the first writer wins).

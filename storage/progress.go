@@ -17,6 +17,9 @@ type Progress interface {
 	Start(info types.BlobInfo) Bar
 	// Skip says a layer is already stored.
 	Skip(info types.BlobInfo)
+	// Note prints a line about the pull (how a short name was resolved,
+	// which candidate is tried).
+	Note(msg string)
 	// Done prints a final line.
 	Done(msg string)
 }
@@ -33,6 +36,7 @@ type nopProgress struct{}
 
 func (nopProgress) Start(types.BlobInfo) Bar { return nopBar{} }
 func (nopProgress) Skip(types.BlobInfo)      {}
+func (nopProgress) Note(string)              {}
 func (nopProgress) Done(string)              {}
 
 type nopBar struct{}
@@ -70,6 +74,7 @@ func (l *lineProgress) Start(info types.BlobInfo) Bar {
 func (l *lineProgress) Skip(info types.BlobInfo) {
 	l.printf("Copying blob %s skipped: already exists\n", short(info))
 }
+func (l *lineProgress) Note(msg string) { l.printf("%s\n", msg) }
 func (l *lineProgress) Done(msg string) { l.printf("%s\n", msg) }
 
 type lineBar struct {
@@ -104,6 +109,9 @@ func (b *barProgress) Skip(info types.BlobInfo) {
 	bar := b.p.AddBar(0, mpb.PrependDecorators(decor.Name("Copying blob "+short(info)+" skipped: already exists")))
 	bar.SetTotal(0, true)
 }
+
+// Note prints above the bars (mpb draws them below what is written to it).
+func (b *barProgress) Note(msg string) { fmt.Fprintln(b.p, msg) }
 
 func (b *barProgress) Done(msg string) {
 	b.p.Wait()

@@ -8,13 +8,19 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
+	"github.com/docker/distribution/registry/api/errcode"
+	v2 "github.com/docker/distribution/registry/api/v2"
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/image"
 	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/oci/layout"
 	"go.podman.io/image/v5/pkg/blobinfocache/none"
 	"go.podman.io/image/v5/pkg/compression"
 	"go.podman.io/image/v5/signature"
@@ -40,17 +46,27 @@ type PullOptions struct {
 // an existing layer is never fetched again. A failure or cancellation
 // leaves no layer or image behind.
 func (s *Store) Pull(ctx context.Context, input string, o PullOptions) (*Image, error) {
-	srcs, err := ResolveSources(input, s.sys)
+	res, err := ResolveSources(input, s.sys)
 	if err != nil {
 		return nil, err
 	}
 	if o.Progress == nil {
 		o.Progress = nopProgress{}
 	}
+	if res.Description != "" {
+		o.Progress.Note(res.Description)
+	}
+	srcs := res.Sources
 	var errs []string
 	for _, src := range srcs {
+		if len(srcs) > 1 {
+			o.Progress.Note("Trying to pull " + src.Name + "...")
+		}
 		img, err := s.pullOne(ctx, src, o)
 		if err == nil {
+			if err := src.Record(); err != nil {
+				s.warn(err.Error())
+			}
 			return img, nil
 		}
 		if ctx.Err() != nil || len(srcs) == 1 {
@@ -399,18 +415,49 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// explain adds what to do to the errors users meet most.
+// explain adds what to do to the errors users meet most. It goes by the
+// error's type, as containers/image returns it: a registry's error code,
+// an errno, a net error (never by words in the text, which a path or a
+// registry's message can hold as well).
 func explain(err error) error {
-	msg := err.Error()
 	switch {
 	case errors.Is(err, context.Canceled):
 		return errors.New("interrupted; nothing was stored for the unfinished layer, pull again to finish")
-	case strings.Contains(msg, "manifest unknown") || strings.Contains(msg, "name unknown") || strings.Contains(msg, "not found"):
+	case noSuchImage(err):
 		return fmt.Errorf("%w (no such image: check the name and tag)", err)
-	case strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") || strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "network is unreachable"):
+	case unreachable(err):
 		return fmt.Errorf("%w (registry unreachable: check the address and your network)", err)
-	case strings.Contains(msg, "server gave HTTP response to HTTPS client"):
+	case errors.Is(err, http.ErrSchemeMismatch):
 		return fmt.Errorf("%w (the registry speaks plain http: add --tls-verify=false)", err)
 	}
 	return err
+}
+
+// noSuchImage: the registry knows no such repository or tag (its JSON
+// error codes, which the distribution spec defines), or an OCI layout has
+// no such tag.
+func noSuchImage(err error) bool {
+	var ec errcode.ErrorCoder
+	if errors.As(err, &ec) {
+		switch ec.ErrorCode() {
+		case v2.ErrorCodeManifestUnknown, v2.ErrorCodeNameUnknown:
+			return true
+		}
+	}
+	var notInLayout layout.ImageNotFoundError
+	return errors.As(err, &notInLayout)
+}
+
+// unreachable: no connection to the registry could be made.
+func unreachable(err error) bool {
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return true
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EHOSTUNREACH) {
+		return true
+	}
+	// A timeout of a dial or a read: *url.Error and *net.OpError say.
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

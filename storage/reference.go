@@ -8,11 +8,10 @@ import (
 	"strings"
 
 	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/pkg/shortnames"
 	"go.podman.io/image/v5/pkg/sysregistriesv2"
 	"go.podman.io/image/v5/transports/alltransports"
 	"go.podman.io/image/v5/types"
-
-	"usandbox/storage/index"
 )
 
 // ErrBadReference is wrapped by every error about a malformed reference or
@@ -29,20 +28,52 @@ type Source struct {
 	Ref types.ImageReference
 	// Name is the name the image gets in the store ("" for none).
 	Name string
+	// candidate is the short-name resolution's, for Record.
+	candidate *shortnames.PullCandidate
+}
+
+// Record, called once the source was pulled, keeps a short name's
+// candidate that the user picked at the prompt as an alias, in the
+// user's short-name-aliases.conf (podman's: the next pull of the name,
+// with either tool, asks no more). Other sources record nothing.
+func (s Source) Record() error {
+	if s.candidate == nil {
+		return nil
+	}
+	return s.candidate.Record()
+}
+
+// Resolution is where a name the user typed is to be pulled from.
+type Resolution struct {
+	// Sources are the places to try, in order; the first that has the
+	// image wins.
+	Sources []Source
+	// Description says how registries.conf resolved a short name (an
+	// alias, or the unqualified-search registries, and which files said
+	// so), as podman prints it before pulling; "" for other names.
+	Description string
 }
 
 // ResolveSources turns what a user typed into the places to try, in order.
-// A name without a transport is a registry image: a short name is resolved
-// through containers-registries.conf aliases, then its
-// unqualified-search registries, else docker.io as docker does.
-func ResolveSources(input string, sys *types.SystemContext) ([]Source, error) {
+// A name without a transport is a registry image. A short name is resolved
+// as podman resolves it (package shortnames): a containers-registries.conf
+// alias, else the unqualified-search registries, obeying short-name-mode
+// (on a terminal, a choice between several registries is asked for;
+// without one they are tried in order, unless the mode is enforcing).
+// Where registries.conf has neither alias nor search registries for the
+// name, it is on Docker Hub, as docker has it.
+func ResolveSources(input string, sys *types.SystemContext) (*Resolution, error) {
 	if input == "" {
 		return nil, fmt.Errorf("%w: empty image name", ErrBadReference)
 	}
 	if prefix, rest, ok := strings.Cut(input, ":"); ok {
 		for _, t := range knownTransports {
 			if prefix == t {
-				return transportSource(input, prefix, rest)
+				src, err := transportSource(input, prefix, rest)
+				if err != nil {
+					return nil, err
+				}
+				return &Resolution{Sources: []Source{src}}, nil
 			}
 		}
 	}
@@ -54,79 +85,86 @@ func ResolveSources(input string, sys *types.SystemContext) ([]Source, error) {
 		}
 		return nil, fmt.Errorf("%w: %q is not a valid image reference (%v)", ErrBadReference, input, err)
 	}
-	var candidates []reference.Named
-	if index.IsShortName(input) {
-		candidates, err = shortNameCandidates(input, named, sys)
+	if !shortnames.IsShortName(input) {
+		src, err := registrySource(reference.TagNameOnly(named))
 		if err != nil {
 			return nil, err
 		}
-	} else {
-		candidates = []reference.Named{reference.TagNameOnly(named)}
+		return &Resolution{Sources: []Source{src}}, nil
 	}
-	var out []Source
-	for _, c := range candidates {
-		ref, err := alltransports.ParseImageName("docker://" + c.String())
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadReference, err)
-		}
-		out = append(out, Source{Ref: ref, Name: c.String()})
-	}
-	return out, nil
+	return resolveShortName(input, sys)
 }
 
-func shortNameCandidates(input string, named reference.Named, sys *types.SystemContext) ([]reference.Named, error) {
-	tagged, isTagged := named.(reference.NamedTagged)
-	digested, isDigested := named.(reference.Digested)
-	// Aliases and search registries are keyed by the repository as typed.
-	repo := strings.SplitN(strings.SplitN(input, "@", 2)[0], ":", 2)[0]
-	withSuffix := func(n reference.Named) (reference.Named, error) {
-		var err error
-		if isTagged {
-			n, err = reference.WithTag(n, tagged.Tag())
-		} else if isDigested {
-			n, err = reference.WithDigest(n, digested.Digest())
-		} else {
-			n = reference.TagNameOnly(n)
-		}
-		return n, err
+func resolveShortName(input string, sys *types.SystemContext) (*Resolution, error) {
+	var c types.SystemContext
+	if sys != nil {
+		c = *sys
 	}
-	alias, _, err := sysregistriesv2.ResolveShortNameAlias(sys, repo)
+	hub, err := dockerHubOnly(input, &c)
 	if err != nil {
-		return nil, fmt.Errorf("reading registries.conf: %w", err)
+		return nil, err
+	}
+	// Podman refuses such a name; docker's rule serves it.
+	c.PodmanOnlyShortNamesIgnoreRegistriesConfAndForceDockerHub = hub
+	resolved, err := shortnames.Resolve(&c, input)
+	if err != nil {
+		return nil, fmt.Errorf("resolving the short name %q with registries.conf: %w (or give the full name, with its registry)", input, err)
+	}
+	r := &Resolution{}
+	if !hub {
+		r.Description = resolved.Description()
+	}
+	for i := range resolved.PullCandidates {
+		src, err := registrySource(resolved.PullCandidates[i].Value)
+		if err != nil {
+			return nil, err
+		}
+		src.candidate = &resolved.PullCandidates[i]
+		r.Sources = append(r.Sources, src)
+	}
+	return r, nil
+}
+
+// dockerHubOnly reports whether registries.conf has nothing to say about
+// the short name: no alias (the key is the name without tag or digest, as
+// package shortnames looks it up) and no unqualified-search registries.
+func dockerHubOnly(input string, sys *types.SystemContext) (bool, error) {
+	ref, err := reference.Parse(input)
+	if err != nil {
+		return false, fmt.Errorf("%w: %q is not a valid image reference (%v)", ErrBadReference, input, err)
+	}
+	named, ok := ref.(reference.Named)
+	if !ok {
+		return false, fmt.Errorf("%w: %q has no name", ErrBadReference, input)
+	}
+	alias, _, err := sysregistriesv2.ResolveShortNameAlias(sys, reference.TrimNamed(named).String())
+	if err != nil {
+		return false, fmt.Errorf("reading registries.conf: %w", err)
 	}
 	if alias != nil {
-		n, err := withSuffix(alias)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadReference, err)
-		}
-		return []reference.Named{n}, nil
+		return false, nil
 	}
 	search, err := sysregistriesv2.UnqualifiedSearchRegistries(sys)
 	if err != nil {
-		return nil, fmt.Errorf("reading registries.conf: %w", err)
+		return false, fmt.Errorf("reading registries.conf: %w", err)
 	}
-	var out []reference.Named
-	for _, reg := range search {
-		n, err := reference.ParseNormalizedNamed(reg + "/" + repo)
-		if err != nil {
-			continue
-		}
-		if n, err = withSuffix(n); err == nil {
-			out = append(out, n)
-		}
+	return len(search) == 0, nil
+}
+
+// registrySource is the docker:// source of a fully qualified name.
+func registrySource(n reference.Named) (Source, error) {
+	ref, err := alltransports.ParseImageName("docker://" + n.String())
+	if err != nil {
+		return Source{}, fmt.Errorf("%w: %v", ErrBadReference, err)
 	}
-	if len(out) == 0 {
-		// Docker's rule: a short name lives on Docker Hub.
-		out = append(out, reference.TagNameOnly(named))
-	}
-	return out, nil
+	return Source{Ref: ref, Name: n.String()}, nil
 }
 
 // transportSource handles "oci:…", "docker://…" and the other transports.
-func transportSource(input, transport, rest string) ([]Source, error) {
+func transportSource(input, transport, rest string) (Source, error) {
 	ref, err := alltransports.ParseImageName(input)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q: %v", ErrBadReference, input, err)
+		return Source{}, fmt.Errorf("%w: %q: %v", ErrBadReference, input, err)
 	}
 	src := Source{Ref: ref}
 	if dr := ref.DockerReference(); dr != nil {
@@ -135,7 +173,7 @@ func transportSource(input, transport, rest string) ([]Source, error) {
 	if src.Name == "" {
 		src.Name = localName(transport, rest)
 	}
-	return []Source{src}, nil
+	return src, nil
 }
 
 // localName names an image from a layout, archive or directory as podman

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -102,6 +103,38 @@ func TestReadExit(t *testing.T) {
 		code, _, oom, ok := ReadExit(dir)
 		if code != tt.code || oom != tt.oom || ok != tt.ok {
 			t.Errorf("%q: got %d %v %v, want %d %v %v", tt.in, code, oom, ok, tt.code, tt.oom, tt.ok)
+		}
+	}
+}
+
+// TestWriteExitConcurrentNoReservation: writers of a sandbox without a
+// reserved record (one started by an older usandbox) each write a whole
+// new record; none fails for another's temporary file, and what is left is
+// one of theirs.
+func TestWriteExitConcurrentNoReservation(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		dir := t.TempDir()
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = WriteExit(dir, 10+i, false)
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, writer %d: %v", round, i, err)
+			}
+		}
+		code, _, _, ok := ReadExit(dir)
+		if !ok || code < 10 || code >= 10+len(errs) {
+			t.Fatalf("round %d: record %d %v, want one writer's", round, code, ok)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+			t.Fatalf("round %d: %d files left, want the record only", round, len(ents))
 		}
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/moby/sys/atomicwriter"
 )
 
 // Spec is everything the init needs to build the sandbox and start its
@@ -177,6 +179,12 @@ func ReserveExit(dir string) error {
 	// overwrite needs none (a copy-on-write filesystem, btrfs, still may:
 	// WriteExit's error then says so). No fsync: it would cost every
 	// start a journal commit.
+	//
+	// Hence no atomicwriter here, unlike WriteExit's new record: it
+	// always fsyncs, and durability buys the reservation nothing (a
+	// pending record lost in a crash reads as none, and WriteExit then
+	// writes a whole one). The fixed temporary name is safe: the caller
+	// holds the sandbox's lock, so there is one writer at a time.
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(exitPending), 0o600); err != nil {
 		os.Remove(tmp)
@@ -209,7 +217,9 @@ func ReadExit(dir string) (code int, at time.Time, oom bool, ok bool) {
 
 // WriteExit records how a sandbox ended; the first writer wins. It
 // overwrites the reserved record in place (see ExitFile); without one (a
-// sandbox started by an older usandbox) it writes a new file.
+// sandbox started by an older usandbox) it writes a new file. The
+// overwrite in place is what an atomic writer cannot do: a new file needs
+// new blocks, which a full store does not have.
 func WriteExit(dir string, code int, oom bool) error {
 	if _, _, _, ok := ReadExit(dir); ok {
 		return nil
@@ -231,10 +241,5 @@ func WriteExit(dir string, code int, oom bool) error {
 		}
 		f.Close()
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, rec, 0o600); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicwriter.WriteFile(path, rec, 0o600)
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/moby/sys/atomicwriter"
 )
 
 // ErrImageUnknown is wrapped when no image answers to a name or ID.
@@ -80,18 +82,14 @@ func Read(p Paths) (*Index, error) {
 	return &ix, nil
 }
 
-// Write replaces the index atomically.
+// Write replaces the index atomically and durably (fsync before the
+// rename): a crash leaves the old index or the new one, whole.
 func Write(p Paths, ix *Index) error {
 	b, err := json.MarshalIndent(ix, "", " ")
 	if err != nil {
 		return err
 	}
-	tmp := p.IndexFile() + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("writing the image index: %w", err)
-	}
-	if err := os.Rename(tmp, p.IndexFile()); err != nil {
-		os.Remove(tmp)
+	if err := atomicwriter.WriteFile(p.IndexFile(), b, 0o600); err != nil {
 		return fmt.Errorf("writing the image index: %w", err)
 	}
 	return nil
