@@ -263,9 +263,35 @@ func ShortID(id string) string {
 	return id
 }
 
-// writeFileAtomic writes a small file in place of another.
+// writeFileAtomic writes a small file in place of another, durably (it
+// is synced before it replaces the old one): the sandbox's record.
 func writeFileAtomic(path string, data []byte) error {
 	return atomicwriter.WriteFile(path, data, 0o600)
+}
+
+// writeRunState writes a file that describes a running sandbox (its
+// start, its cgroup) in place of another: atomically, so that no reader
+// sees half of it, but not synced. Such a file means nothing after a
+// crash of the host (a free lock reads as stopped, whatever it says), so
+// a journal commit per start would buy nothing.
+func writeRunState(path string, data []byte) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 // WriteExit records how the sandbox ended (the first writer wins).

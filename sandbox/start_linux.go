@@ -193,7 +193,7 @@ func (st *starting) prepare() error {
 		}
 		st.later("removing its cgroup", st.cg.Remove)
 		path := filepath.Join(st.dir, cgroupFile)
-		if err := writeFileAtomic(path, []byte(st.cg.Dir+"\n")); err != nil {
+		if err := writeRunState(path, []byte(st.cg.Dir+"\n")); err != nil {
 			return err
 		}
 		st.later("removing its cgroup's record", func() error { return removeIfExists(path) })
@@ -426,7 +426,7 @@ func (st *starting) commit() {
 		}
 	}
 	rec := fmt.Sprintf("%d %d %d\n", child.Pid, time.Now().UnixNano(), child.KeeperPid())
-	if err := writeFileAtomic(filepath.Join(st.dir, startFile), []byte(rec)); err != nil {
+	if err := writeRunState(filepath.Join(st.dir, startFile), []byte(rec)); err != nil {
 		st.fail(125, fmt.Sprintf("recording the start: %v", err))
 		return
 	}

@@ -13,6 +13,12 @@ import (
 // whole; none fails for another's temporary file, and no temporary file is
 // left.
 func TestWriteFileAtomic(t *testing.T) {
+	for name, write := range map[string]func(string, []byte) error{"record": writeFileAtomic, "run state": writeRunState} {
+		t.Run(name, func(t *testing.T) { testAtomicWrites(t, write) })
+	}
+}
+
+func testAtomicWrites(t *testing.T, writeFileAtomic func(string, []byte) error) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, configFile)
 	var wg sync.WaitGroup
