@@ -21,5 +21,9 @@ func ExecMain(conn *os.File) int {
 	if _, err := wire.Recv(conn, &s); err != nil {
 		return 125
 	}
-	return report(conn, execCommand(&s, conn, false))
+	err := closeInherited(int(conn.Fd()))
+	if err == nil {
+		err = execCommand(&s, conn, false)
+	}
+	return report(conn, err)
 }

@@ -8,10 +8,10 @@
 //
 // The invariants they keep:
 //   - No host file, directory, cwd or root: every fd but stdio and the
-//     socket to the parent (close-on-exec) is closed before the working
-//     directory is entered, the working directory is resolved inside the
-//     root (no symlink out, no /proc/self/fd magic link) and checked after
-//     chdir.
+//     socket to the parent (close-on-exec) is closed first thing, before
+//     any mount or path is touched; what the setup opens itself is
+//     close-on-exec. The working directory is resolved inside the root (no
+//     symlink out, no /proc/self/fd magic link) and checked after chdir.
 //   - Never dumpable while it holds anything of the host: the C stage made
 //     the process non-dumpable before it entered the sandbox's pid
 //     namespace, and every change of credentials is followed by
@@ -65,7 +65,10 @@ func Main(conn *os.File) int {
 		return 125
 	}
 	trace.Mark("setup", "spec received")
-	err := setup(&s)
+	err := closeInherited(int(conn.Fd()))
+	if err == nil {
+		err = setup(&s)
+	}
 	if err == nil {
 		err = execCommand(&s, conn, true)
 	}
@@ -126,15 +129,13 @@ func setup(s *spec.Spec) error {
 	return nil
 }
 
-// execCommand replaces this process with the sandbox's command: it closes
-// every inherited fd, enters the working directory (created if create
-// is set, as docker run does), joins a new session keyring, sets up the
-// terminal, drops capabilities, loads the seccomp filter, changes to the
-// command's user and calls execve. It returns only on failure.
+// execCommand replaces this process with the sandbox's command (every
+// inherited fd already closed, see closeInherited): it enters the working
+// directory (created if create is set, as docker run does), joins a new
+// session keyring, sets up the terminal, drops capabilities, loads the
+// seccomp filter, changes to the command's user and calls execve. It
+// returns only on failure.
 func execCommand(s *spec.Spec, conn *os.File, create bool) error {
-	if err := closeInherited(int(conn.Fd())); err != nil {
-		return fail(err)
-	}
 	p := s.Process
 	user, err := lookupUser(p.User)
 	if err != nil {
@@ -203,6 +204,13 @@ func execCommand(s *spec.Spec, conn *os.File, create bool) error {
 
 // closeInherited closes every fd but stdio and keep. The Go runtime's own
 // anonymous inodes (epoll, eventfd) stay: they name nothing of the host.
+//
+// It runs once, first, before anything else opens a file: libraries keep
+// fds of their own for the life of the process (pathrs-lite, which
+// resolves the mount targets and the working directory, holds a procfs
+// handle it opens on first use), and closing one of those under them
+// would leave them a number that the next open reuses. Every fd opened
+// after it is close-on-exec, so the command gets none of them.
 func closeInherited(keep int) error {
 	dir, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
