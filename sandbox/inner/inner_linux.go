@@ -292,6 +292,8 @@ func enterWorkdir(cwd string, create bool) error {
 	return nil
 }
 
+func fdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
+
 // newSessionKeyring joins a new anonymous session keyring: the caller's
 // keys stay out of the sandbox.
 func newSessionKeyring() error {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
 	"usandbox/sandbox/spec"
@@ -333,11 +334,11 @@ func pivot(target string) error {
 // finishMounts runs after pivot_root: read-only paths, masked paths and
 // the read-only root, each on an opened mount.
 func finishMounts(s *spec.Spec) error {
-	root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("opening the new root: %w", err)
 	}
-	defer unix.Close(root)
+	defer root.Close() // an O_PATH fd: close has nothing to report
 	for _, p := range s.ReadonlyPaths {
 		if err := readOnlyPath(root, p); err != nil {
 			return err
@@ -347,32 +348,43 @@ func finishMounts(s *spec.Spec) error {
 		return err
 	}
 	if s.ReadOnly {
-		if err := setAttrs(root, unix.MOUNT_ATTR_RDONLY, false); err != nil {
+		if err := setAttrs(int(root.Fd()), unix.MOUNT_ATTR_RDONLY, false); err != nil {
 			return fmt.Errorf("making the root filesystem read-only: %w", err)
 		}
 	}
 	return nil
 }
 
-// readOnlyPath binds path over itself, read-only.
-func readOnlyPath(root int, path string) error {
-	fd, err := openInRoot(root, path, 0)
+// openIn opens path inside root (O_PATH), following symlinks only inside
+// it and no magic link (/proc/self/fd/N); a path that is not there is
+// (nil, nil).
+func openIn(root *os.File, path string) (*os.File, error) {
+	f, err := pathrs.OpenatInRoot(root, path)
 	if errors.Is(err, unix.ENOENT) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
+		return nil, fmt.Errorf("resolving %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// readOnlyPath binds path over itself, read-only.
+func readOnlyPath(root *os.File, path string) error {
+	f, err := openIn(root, path)
+	if f == nil {
 		return err
 	}
-	defer unix.Close(fd)
-	mfd, err := cloneFD(fd, true)
+	defer f.Close() // O_PATH: nothing to report
+	mfd, err := cloneFD(int(f.Fd()), true)
 	if err != nil {
 		return fmt.Errorf("binding %s: %w", path, err)
 	}
-	defer unix.Close(mfd)
+	defer unix.Close(mfd) // a detached mount: freed whatever close says
 	if err := setAttrs(mfd, unix.MOUNT_ATTR_RDONLY|noSuidDevExec, true); err != nil {
 		return fmt.Errorf("making %s read-only: %w", path, err)
 	}
-	if err := attachTo(mfd, fd); err != nil {
+	if err := attachTo(mfd, int(f.Fd())); err != nil {
 		return fmt.Errorf("making %s read-only: %w", path, err)
 	}
 	return nil
@@ -382,43 +394,53 @@ func readOnlyPath(root int, path string) error {
 // read-only tmpfs. /dev/null is checked through its fd to really be the
 // null device before use (CVE-2025-31133: a swapped /dev/null would
 // otherwise let a path be bound anywhere).
-func maskPaths(root int, paths []string) error {
-	null, err := openInRoot(root, "/dev/null", 0)
+func maskPaths(root *os.File, paths []string) error {
+	null, err := openIn(root, "/dev/null")
 	if err != nil {
-		return fmt.Errorf("opening /dev/null: %w", err)
+		return err
 	}
-	defer unix.Close(null)
+	if null == nil {
+		return errors.New("masking paths: the sandbox has no /dev/null")
+	}
+	defer null.Close() // O_PATH: nothing to report
 	var st unix.Stat_t
-	if err := unix.Fstat(null, &st); err != nil {
+	if err := unix.Fstat(int(null.Fd()), &st); err != nil {
 		return fmt.Errorf("checking /dev/null: %w", err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
 		return errors.New("/dev/null is not the null device")
 	}
 	for _, p := range paths {
-		fd, err := openInRoot(root, p, 0)
-		if errors.Is(err, unix.ENOENT) {
-			continue
-		}
-		if err != nil {
+		if err := maskPath(root, p, int(null.Fd())); err != nil {
 			return err
 		}
-		var pst unix.Stat_t
-		err = unix.Fstat(fd, &pst)
-		var mfd int
-		if err == nil && pst.Mode&unix.S_IFMT == unix.S_IFDIR {
-			mfd, err = newFS("tmpfs", nil, unix.MOUNT_ATTR_RDONLY|noSuidDevExec)
-		} else if err == nil {
-			mfd, err = cloneFD(null, false)
-		}
-		if err == nil {
-			err = attachTo(mfd, fd)
-			unix.Close(mfd)
-		}
-		unix.Close(fd)
-		if err != nil {
-			return fmt.Errorf("masking %s: %w", p, err)
-		}
+	}
+	return nil
+}
+
+// maskPath hides one path (if it is there) behind null or a tmpfs.
+func maskPath(root *os.File, path string, null int) error {
+	f, err := openIn(root, path)
+	if f == nil {
+		return err
+	}
+	defer f.Close() // O_PATH: nothing to report
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("masking %s: %w", path, err)
+	}
+	var mfd int
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		mfd, err = newFS("tmpfs", nil, unix.MOUNT_ATTR_RDONLY|noSuidDevExec)
+	} else {
+		mfd, err = cloneFD(null, false)
+	}
+	if err != nil {
+		return fmt.Errorf("masking %s: %w", path, err)
+	}
+	defer unix.Close(mfd) // a detached mount: freed whatever close says
+	if err := attachTo(mfd, int(f.Fd())); err != nil {
+		return fmt.Errorf("masking %s: %w", path, err)
 	}
 	return nil
 }
