@@ -163,7 +163,7 @@ func setupMounts(s *spec.Spec, r *root) error {
 	if err := fs("proc", "/proc", noSuidDevExec); err != nil {
 		return err
 	}
-	if err := fs("tmpfs", "/dev", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_STRICTATIME, "mode=755", "size=65536k"); err != nil {
+	if err := mountDev(r); err != nil {
 		return err
 	}
 	for _, d := range devices {
@@ -192,15 +192,6 @@ func setupMounts(s *spec.Spec, r *root) error {
 	}
 	if err := fs("mqueue", "/dev/mqueue", noSuidDevExec); err != nil {
 		return err
-	}
-	for link, target := range map[string]string{
-		"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
-		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "core": "/proc/kcore",
-	} {
-		// /dev is our fresh tmpfs: plain paths are safe here.
-		if err := os.Symlink(target, filepath.Join(s.Rootfs.Target, "dev", link)); err != nil {
-			return fmt.Errorf("creating /dev/%s: %w", link, err)
-		}
 	}
 	if s.Network == "host" {
 		// Without a network namespace of our own, sysfs cannot be
@@ -267,6 +258,30 @@ func setupMounts(s *spec.Spec, r *root) error {
 		}
 	}
 	return nil
+}
+
+// devLinks are the symlinks of a sandbox's /dev.
+var devLinks = map[string]string{
+	"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+	"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "core": "/proc/kcore",
+}
+
+// mountDev mounts a fresh tmpfs on /dev with its symlinks in it. They are
+// made in the detached mount, relative to its fd: /dev is where the
+// image says (a symlink may send it elsewhere in the root), never a path
+// looked up again.
+func mountDev(r *root) error {
+	mfd, err := newFS("tmpfs", []string{"mode=755", "size=65536k"}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_STRICTATIME)
+	if err != nil {
+		return err
+	}
+	for link, target := range devLinks {
+		if err := unix.Symlinkat(target, mfd, link); err != nil {
+			unix.Close(mfd) // never attached: the mount goes with its fd
+			return fmt.Errorf("creating /dev/%s: %w", link, err)
+		}
+	}
+	return r.attach(mfd, "/dev", false, false)
 }
 
 // hostDevices binds into /dev the host's character devices that the user
