@@ -22,6 +22,7 @@
 package inner
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -338,20 +339,33 @@ func unmappedID(what string, id uint32, err error) error {
 	return fmt.Errorf("changing to %s %d: %w", what, id, err)
 }
 
+// lookupUser resolves the command's user against the sandbox's
+// /etc/passwd and /etc/group.
 func lookupUser(spec string) (*execUser, error) {
-	passwd, _ := os.Open("/etc/passwd")
-	group, _ := os.Open("/etc/group")
-	defer passwd.Close()
-	defer group.Close()
-	var pr, gr = emptyIfNil(passwd), emptyIfNil(group)
-	return resolveUser(spec, pr, gr)
+	passwd, err := readOptional("/etc/passwd")
+	if err != nil {
+		return nil, err
+	}
+	group, err := readOptional("/etc/group")
+	if err != nil {
+		return nil, err
+	}
+	return resolveUser(spec, bytes.NewReader(passwd), bytes.NewReader(group))
 }
 
-func emptyIfNil(f *os.File) interface{ Read([]byte) (int, error) } {
-	if f == nil {
-		return strings.NewReader("")
+// readOptional reads a file of the image that it may lack (a scratch
+// image has no /etc/passwd; numeric IDs need none). Any other failure is
+// an error: a passwd file that cannot be read would silently run the
+// command with the wrong home and groups.
+func readOptional(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
+		return nil, nil
 	}
-	return f
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return b, nil
 }
 
 // DefaultPath is docker's PATH for images that set none.
