@@ -19,9 +19,13 @@ func ExecMain(conn *os.File) int {
 	runtime.LockOSThread()
 	var s spec.Spec
 	if _, err := wire.Recv(conn, &s); err != nil {
+		// usandbox exec is gone: nobody to report to.
 		return 125
 	}
-	err := closeInherited(int(conn.Fd()))
+	err := checkNotDumpable()
+	if err == nil {
+		err = closeInherited(int(conn.Fd()))
+	}
 	if err == nil {
 		err = execCommand(&s, conn, false)
 	}

@@ -19,6 +19,11 @@
 //   - A fresh, empty session keyring: nothing of the caller's keys.
 //   - The capability bounding set, no_new_privs and the seccomp filter are
 //     set on the thread that calls execve.
+//
+// Every error is checked but that of close: on Linux close frees the fd
+// whatever it returns, and an error only reports data lost on the way
+// out; nothing the setup closes was written through (mount, O_PATH,
+// directory, socket and pty fds), so there is nothing to act on.
 package inner
 
 import (
@@ -66,7 +71,10 @@ func Main(conn *os.File) int {
 		return 125
 	}
 	trace.Mark("setup", "spec received")
-	err := closeInherited(int(conn.Fd()))
+	err := checkNotDumpable()
+	if err == nil {
+		err = closeInherited(int(conn.Fd()))
+	}
 	if err == nil {
 		err = setup(&s)
 	}
@@ -74,6 +82,21 @@ func Main(conn *os.File) int {
 		err = execCommand(&s, conn, true)
 	}
 	return report(conn, err)
+}
+
+// checkNotDumpable makes sure that the C stage left this process
+// non-dumpable, as the setup relies on: while it holds the host's
+// mounts, no process of the sandbox may ptrace it or open its
+// /proc/PID files.
+func checkNotDumpable() error {
+	d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+	if err != nil {
+		return fail(fmt.Errorf("reading the dumpable flag: %w", err))
+	}
+	if d != 0 {
+		return fail(errors.New("the setup process is dumpable: the C stage (nsexec) must make it non-dumpable before it enters the sandbox"))
+	}
+	return nil
 }
 
 // report sends a failure to the parent and returns its exit status.
@@ -238,8 +261,13 @@ func closeInherited(keep int) error {
 	unix.Close(dir)
 	for _, fd := range fds {
 		link, err := os.Readlink(fdPath(fd))
+		if errors.Is(err, unix.ENOENT) {
+			continue // closed since the listing
+		}
 		if err != nil {
-			continue // closed meanwhile
+			// Not knowing what it is, it can be neither kept nor closed
+			// (it may be the runtime's).
+			return fmt.Errorf("inspecting fd %d: %w", fd, err)
 		}
 		if strings.HasPrefix(link, "anon_inode:") {
 			continue
@@ -475,7 +503,9 @@ func openPTY(rows, cols uint16, conn *os.File) (*os.File, error) {
 		return nil, fmt.Errorf("unlocking the pty: %w", err)
 	}
 	if rows > 0 && cols > 0 {
-		unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
+		if err := unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
+			return nil, fmt.Errorf("setting the terminal's size: %w", err)
+		}
 	}
 	// TIOCGPTPEER opens the slave from the master (no path lookup); its
 	// argument is the open flags.

@@ -291,13 +291,23 @@ func hostDevices(r *root) error {
 	var paths []string
 	for _, dir := range []string{"/dev", "/dev/net"} {
 		ents, err := os.ReadDir(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // no /dev/net on this host
+		}
 		if err != nil {
-			continue
+			return fmt.Errorf("listing the host's devices: %w", err)
 		}
 		for _, e := range ents {
 			p := filepath.Join(dir, e.Name())
 			var st unix.Stat_t
-			if unix.Lstat(p, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR {
+			err := unix.Lstat(p, &st)
+			if errors.Is(err, unix.ENOENT) {
+				continue // removed since the listing
+			}
+			if err != nil {
+				return fmt.Errorf("listing the host's devices: %w", err)
+			}
+			if st.Mode&unix.S_IFMT != unix.S_IFCHR {
 				continue
 			}
 			if slices.Contains(devices, e.Name()) || e.Name() == "ptmx" || e.Name() == "console" {
