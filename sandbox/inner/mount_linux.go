@@ -63,6 +63,14 @@ func (r *root) close() {
 // name: pathrs-lite resolves it again inside the root, so a symlink
 // swapped in meanwhile still cannot lead out.
 func (r *root) target(dest string, file bool) (*os.File, error) {
+	// Most targets are there already: one look-up.
+	f, err := pathrs.OpenatInRoot(r.dir, dest)
+	if err == nil {
+		return f, nil
+	}
+	if !errors.Is(err, unix.ENOENT) {
+		return nil, fmt.Errorf("resolving %s: %w", dest, err)
+	}
 	p, err := securejoin.SecureJoinVFS("/", dest, rootVFS{r.fs})
 	if err != nil {
 		return nil, fmt.Errorf("resolving %s: %w", dest, err)
@@ -78,22 +86,41 @@ func (r *root) target(dest string, file bool) (*os.File, error) {
 	if name == "" {
 		return nil, fmt.Errorf("mounting a file on %s: it is the root directory", dest)
 	}
-	d, err := pathrs.MkdirAllHandle(r.dir, parent, 0o755)
+	// The parent is most often there (/etc): opened, not made, when it is.
+	d, err := pathrs.OpenatInRoot(r.dir, parent)
+	if errors.Is(err, unix.ENOENT) {
+		d, err = pathrs.MkdirAllHandle(r.dir, parent, 0o755)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", parent, err)
 	}
+	defer d.Close() // a directory fd, only read: nothing to report
 	// O_EXCL: a new empty file, or nothing; whatever is there already (a
 	// symlink, a fifo, a device) is never opened by this call.
 	fd, err := unix.Openat(int(d.Fd()), name, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0o644)
-	_ = d.Close() // an O_DIRECTORY fd, only read: nothing to act on
 	switch {
 	case err == nil:
 		_ = unix.Close(fd) // a new empty file, nothing written: likewise
 	case !errors.Is(err, unix.EEXIST):
 		return nil, fmt.Errorf("creating %s: %w", dest, err)
 	}
-	f, err := pathrs.OpenatInRoot(r.dir, p)
+	// One name in a directory inside the root, no symlink followed. If a
+	// symlink took the file's place meanwhile, it is resolved again,
+	// inside the root.
+	fd, err = unix.Openat(int(d.Fd()), name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", dest, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("opening %s: %w", dest, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		return os.NewFile(uintptr(fd), dest), nil
+	}
+	unix.Close(fd)
+	if f, err = pathrs.OpenatInRoot(r.dir, p); err != nil {
 		return nil, fmt.Errorf("resolving %s: %w", dest, err)
 	}
 	return f, nil

@@ -163,34 +163,7 @@ func setupMounts(s *spec.Spec, r *root) error {
 	if err := fs("proc", "/proc", noSuidDevExec); err != nil {
 		return err
 	}
-	if err := mountDev(r); err != nil {
-		return err
-	}
-	for _, d := range devices {
-		mfd, err := cloneTree("/dev/"+d, false)
-		if err != nil {
-			return err
-		}
-		if err := r.attach(mfd, "/dev/"+d, true, false); err != nil {
-			return err
-		}
-	}
-	if s.Privileged {
-		if err := hostDevices(r); err != nil {
-			return err
-		}
-	}
-	pts := []string{"newinstance", "ptmxmode=0666", "mode=0620"}
-	if !s.SingleID {
-		pts = append(pts, "gid=5") // the tty group, mapped only with a full map
-	}
-	if err := fs("devpts", "/dev/pts", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC, pts...); err != nil {
-		return err
-	}
-	if err := fs("tmpfs", "/dev/shm", noSuidDevExec, "mode=1777", "size=65536k"); err != nil {
-		return err
-	}
-	if err := fs("mqueue", "/dev/mqueue", noSuidDevExec); err != nil {
+	if err := mountDev(r, s); err != nil {
 		return err
 	}
 	if s.Network == "host" {
@@ -266,36 +239,135 @@ var devLinks = map[string]string{
 	"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "core": "/proc/kcore",
 }
 
-// mountDev mounts a fresh tmpfs on /dev with its symlinks in it. They are
-// made in the detached mount, relative to its fd: /dev is where the
-// image says (a symlink may send it elsewhere in the root), never a path
-// looked up again.
-func mountDev(r *root) error {
+// mountDev mounts a fresh tmpfs on /dev and what goes in it: the host's
+// devices (a user namespace cannot create device nodes), devpts, shm,
+// mqueue and the symlinks. /dev is resolved inside the root (a symlink in
+// the image may send it elsewhere in it); everything below is made in the
+// tmpfs while it is still detached, and found again relative to its fd,
+// one name at a time with no symlink followed, never by a path: the new
+// tmpfs is this process's alone until the command runs.
+func mountDev(r *root, s *spec.Spec) error {
 	mfd, err := newFS("tmpfs", []string{"mode=755", "size=65536k"}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_STRICTATIME)
 	if err != nil {
 		return err
 	}
+	// A detached mount's fd: freed whatever close says (the mount stays
+	// once attached).
+	defer unix.Close(mfd)
+	devs := devices
+	if s.Privileged {
+		host, err := hostDevices()
+		if err != nil {
+			return err
+		}
+		devs = append(slices.Clone(devices), host...)
+	}
+	if err := makeDevTree(mfd, devs); err != nil {
+		return err
+	}
+	t, err := r.target("/dev", false)
+	if err != nil {
+		return err
+	}
+	err = attachTo(mfd, int(t.Fd()))
+	t.Close() // a directory fd, only read: nothing to report
+	if err != nil {
+		return fmt.Errorf("mounting on /dev: %w", err)
+	}
+	for _, d := range devs {
+		src, err := cloneTree("/dev/"+d, false)
+		if err != nil {
+			return err
+		}
+		if err := attachBelow(src, mfd, d); err != nil {
+			return err
+		}
+	}
+	pts := []string{"newinstance", "ptmxmode=0666", "mode=0620"}
+	if !s.SingleID {
+		pts = append(pts, "gid=5") // the tty group, mapped only with a full map
+	}
+	for _, m := range []struct {
+		name, fstype string
+		attrs        int
+		opts         []string
+	}{
+		{"pts", "devpts", unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC, pts},
+		{"shm", "tmpfs", noSuidDevExec, []string{"mode=1777", "size=65536k"}},
+		{"mqueue", "mqueue", noSuidDevExec, nil},
+	} {
+		fs, err := newFS(m.fstype, m.opts, m.attrs)
+		if err != nil {
+			return err
+		}
+		if err := attachBelow(fs, mfd, m.name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// makeDevTree makes in the detached tmpfs dev the mount points of /dev:
+// an empty file for each device in devs ("null", "net/tun"), the
+// directories pts, shm and mqueue, and the symlinks.
+func makeDevTree(dev int, devs []string) error {
+	for _, d := range []string{"pts", "shm", "mqueue"} {
+		if err := unix.Mkdirat(dev, d, 0o755); err != nil {
+			return fmt.Errorf("creating /dev/%s: %w", d, err)
+		}
+	}
+	for _, d := range devs {
+		if dir, _, ok := strings.Cut(d, "/"); ok {
+			if err := unix.Mkdirat(dev, dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+				return fmt.Errorf("creating /dev/%s: %w", dir, err)
+			}
+		}
+		fd, err := unix.Openat(dev, d, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0o644)
+		if err != nil {
+			return fmt.Errorf("creating /dev/%s: %w", d, err)
+		}
+		unix.Close(fd) // an empty file, nothing written
+	}
 	for link, target := range devLinks {
-		if err := unix.Symlinkat(target, mfd, link); err != nil {
-			unix.Close(mfd) // never attached: the mount goes with its fd
+		if err := unix.Symlinkat(target, dev, link); err != nil {
 			return fmt.Errorf("creating /dev/%s: %w", link, err)
 		}
 	}
-	return r.attach(mfd, "/dev", false, false)
+	return nil
 }
 
-// hostDevices binds into /dev the host's character devices that the user
-// may open (podman's rootless --privileged): a user namespace cannot
-// create device nodes, and gains no access to devices by being root in it.
-func hostDevices(r *root) error {
-	var paths []string
+// attachBelow attaches the detached mount mfd on name below the
+// directory dir, found with no symlink followed and without leaving dir;
+// mfd is closed.
+func attachBelow(mfd, dir int, name string) error {
+	defer unix.Close(mfd) // a detached mount: freed whatever close says
+	t, err := unix.Openat2(dir, name, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_XDEV,
+	})
+	if err != nil {
+		return fmt.Errorf("opening /dev/%s: %w", name, err)
+	}
+	defer unix.Close(t) // O_PATH: nothing to report
+	if err := attachTo(mfd, t); err != nil {
+		return fmt.Errorf("mounting on /dev/%s: %w", name, err)
+	}
+	return nil
+}
+
+// hostDevices lists, relative to /dev ("kvm", "net/tun"), the host's
+// character devices that the user may open, to bind into the sandbox's
+// /dev (podman's rootless --privileged): a user namespace cannot create
+// device nodes, and gains no access to devices by being root in it.
+func hostDevices() ([]string, error) {
+	var names []string
 	for _, dir := range []string{"/dev", "/dev/net"} {
 		ents, err := os.ReadDir(dir)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // no /dev/net on this host
 		}
 		if err != nil {
-			return fmt.Errorf("listing the host's devices: %w", err)
+			return nil, fmt.Errorf("listing the host's devices: %w", err)
 		}
 		for _, e := range ents {
 			p := filepath.Join(dir, e.Name())
@@ -305,7 +377,7 @@ func hostDevices(r *root) error {
 				continue // removed since the listing
 			}
 			if err != nil {
-				return fmt.Errorf("listing the host's devices: %w", err)
+				return nil, fmt.Errorf("listing the host's devices: %w", err)
 			}
 			if st.Mode&unix.S_IFMT != unix.S_IFCHR {
 				continue
@@ -316,19 +388,10 @@ func hostDevices(r *root) error {
 			if unix.Access(p, unix.R_OK) != nil && unix.Access(p, unix.W_OK) != nil {
 				continue
 			}
-			paths = append(paths, p)
+			names = append(names, strings.TrimPrefix(p, "/dev/"))
 		}
 	}
-	for _, p := range paths {
-		mfd, err := cloneTree(p, false)
-		if err != nil {
-			return err
-		}
-		if err := r.attach(mfd, p, true, false); err != nil {
-			return err
-		}
-	}
-	return nil
+	return names, nil
 }
 
 func hasOption(opts []string, key string) bool {

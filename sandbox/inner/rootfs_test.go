@@ -114,9 +114,9 @@ func TestMountRootfsTooManyLayers(t *testing.T) {
 	}
 }
 
-// /dev's symlinks are made in its tmpfs, wherever the image's /dev
-// points: an image whose /dev names a directory of the host gets them
-// inside its root.
+// /dev and what is in it (devices, devpts, shm, mqueue, symlinks) are
+// made wherever the image's /dev points, inside the root: an image whose
+// /dev names a directory of the host gets them inside its root.
 func TestMountDevStaysInside(t *testing.T) {
 	base := t.TempDir()
 	dir, outside := filepath.Join(base, "root"), filepath.Join(base, "outside")
@@ -134,11 +134,21 @@ func TestMountDevStaysInside(t *testing.T) {
 			return err
 		}
 		defer r.close()
-		if err := mountDev(r); err != nil {
+		if err := mountDev(r, &spec.Spec{}); err != nil {
 			return err
 		}
 		inside := filepath.Join(dir, outside)
 		defer unix.Unmount(inside, unix.MNT_DETACH)
+		var null unix.Stat_t
+		if err := unix.Stat(filepath.Join(inside, "null"), &null); err != nil || null.Rdev != unix.Mkdev(1, 3) {
+			return fmt.Errorf("no null device in /dev inside (%v)", err)
+		}
+		for name, magic := range map[string]int64{"pts": unix.DEVPTS_SUPER_MAGIC, "shm": unix.TMPFS_MAGIC, "mqueue": 0x19800202} {
+			var st unix.Statfs_t
+			if err := unix.Statfs(filepath.Join(inside, name), &st); err != nil || st.Type != magic {
+				return fmt.Errorf("/dev/%s inside: filesystem %#x (%v), want %#x", name, st.Type, err, magic)
+			}
+		}
 		for link, target := range devLinks {
 			if got, err := os.Readlink(filepath.Join(inside, link)); err != nil || got != target {
 				return fmt.Errorf("/dev/%s inside: %q, %v; want a link to %s", link, got, err, target)
