@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
+	osuser "os/user"
 	"strconv"
 	"strings"
 
+	"github.com/moby/sys/user"
 	"golang.org/x/sys/unix"
 )
 
@@ -89,19 +90,14 @@ func Detect() (*Plan, error) {
 	return RealHost().Plan(uid, gid, userName(uid))
 }
 
-// userName finds the name of uid: in /etc/passwd first (cheap: no NSS
-// modules to load), then through NSS (LDAP and other directories).
+// userName finds the name of uid: in /etc/passwd first (moby/sys/user:
+// cheap, no NSS modules to load), then through NSS (LDAP and other
+// directories), then $USER.
 func userName(uid uint32) string {
-	id := strconv.FormatUint(uint64(uid), 10)
-	if b, err := os.ReadFile("/etc/passwd"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			f := strings.SplitN(line, ":", 4)
-			if len(f) >= 3 && f[2] == id {
-				return f[0]
-			}
-		}
+	if u, err := user.LookupUid(int(uid)); err == nil {
+		return u.Name
 	}
-	if u, err := user.LookupId(id); err == nil {
+	if u, err := osuser.LookupId(strconv.FormatUint(uint64(uid), 10)); err == nil {
 		return u.Username
 	}
 	return os.Getenv("USER")

@@ -1,60 +1,50 @@
-// Package caps names Linux capabilities and computes a sandbox's set from
-// docker's default list and --cap-add/--cap-drop.
+// Package caps names Linux capabilities (moby/sys/capability's list) and
+// computes a sandbox's set from docker's default list and
+// --cap-add/--cap-drop.
 package caps
 
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/moby/sys/capability"
 )
-
-var names = map[int]string{
-	unix.CAP_CHOWN: "CHOWN", unix.CAP_DAC_OVERRIDE: "DAC_OVERRIDE", unix.CAP_DAC_READ_SEARCH: "DAC_READ_SEARCH",
-	unix.CAP_FOWNER: "FOWNER", unix.CAP_FSETID: "FSETID", unix.CAP_KILL: "KILL", unix.CAP_SETGID: "SETGID",
-	unix.CAP_SETUID: "SETUID", unix.CAP_SETPCAP: "SETPCAP", unix.CAP_LINUX_IMMUTABLE: "LINUX_IMMUTABLE",
-	unix.CAP_NET_BIND_SERVICE: "NET_BIND_SERVICE", unix.CAP_NET_BROADCAST: "NET_BROADCAST", unix.CAP_NET_ADMIN: "NET_ADMIN",
-	unix.CAP_NET_RAW: "NET_RAW", unix.CAP_IPC_LOCK: "IPC_LOCK", unix.CAP_IPC_OWNER: "IPC_OWNER",
-	unix.CAP_SYS_MODULE: "SYS_MODULE", unix.CAP_SYS_RAWIO: "SYS_RAWIO", unix.CAP_SYS_CHROOT: "SYS_CHROOT",
-	unix.CAP_SYS_PTRACE: "SYS_PTRACE", unix.CAP_SYS_PACCT: "SYS_PACCT", unix.CAP_SYS_ADMIN: "SYS_ADMIN",
-	unix.CAP_SYS_BOOT: "SYS_BOOT", unix.CAP_SYS_NICE: "SYS_NICE", unix.CAP_SYS_RESOURCE: "SYS_RESOURCE",
-	unix.CAP_SYS_TIME: "SYS_TIME", unix.CAP_SYS_TTY_CONFIG: "SYS_TTY_CONFIG", unix.CAP_MKNOD: "MKNOD",
-	unix.CAP_LEASE: "LEASE", unix.CAP_AUDIT_WRITE: "AUDIT_WRITE", unix.CAP_AUDIT_CONTROL: "AUDIT_CONTROL",
-	unix.CAP_SETFCAP: "SETFCAP", unix.CAP_MAC_OVERRIDE: "MAC_OVERRIDE", unix.CAP_MAC_ADMIN: "MAC_ADMIN",
-	unix.CAP_SYSLOG: "SYSLOG", unix.CAP_WAKE_ALARM: "WAKE_ALARM", unix.CAP_BLOCK_SUSPEND: "BLOCK_SUSPEND",
-	unix.CAP_AUDIT_READ: "AUDIT_READ", unix.CAP_PERFMON: "PERFMON", unix.CAP_BPF: "BPF",
-	unix.CAP_CHECKPOINT_RESTORE: "CHECKPOINT_RESTORE",
-}
 
 // Default is docker's default capability set.
 var Default = []string{"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
 	"NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
 
-// Name is the name of capability n, without "CAP_".
+// Name is the name of capability n, without "CAP_" ("CHOWN"), or its
+// number if it has none.
 func Name(n int) string {
-	if s, ok := names[n]; ok {
-		return s
+	if n >= 0 {
+		if s := capability.Cap(n).String(); s != "unknown" {
+			return strings.ToUpper(s)
+		}
 	}
-	return fmt.Sprintf("%d", n)
+	return strconv.Itoa(n)
 }
 
-// Number is the number of a capability name ("NET_ADMIN" or "CAP_NET_ADMIN").
+// Number is the number of a capability name ("NET_ADMIN" or
+// "CAP_NET_ADMIN", in any case).
 func Number(name string) (int, bool) {
-	name = strings.TrimPrefix(strings.ToUpper(name), "CAP_")
-	for n, s := range names {
-		if s == name {
-			return n, true
+	name = strings.TrimPrefix(strings.ToLower(name), "cap_")
+	for _, c := range capability.ListKnown() {
+		if c.String() == name {
+			return int(c), true
 		}
 	}
 	return 0, false
 }
 
-// All lists every known capability name.
+// All lists every known capability name, whether or not the running
+// kernel has it.
 func All() []string {
 	var out []string
-	for _, s := range names {
-		out = append(out, s)
+	for _, c := range capability.ListKnown() {
+		out = append(out, Name(int(c)))
 	}
 	sort.Strings(out)
 	return out
@@ -100,7 +90,7 @@ func Compute(add, drop []string) ([]string, error) {
 	}
 	for _, c := range a {
 		if c == "ALL" {
-			for _, s := range names {
+			for _, s := range All() {
 				set[s] = true
 			}
 		} else {

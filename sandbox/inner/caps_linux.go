@@ -1,58 +1,55 @@
 package inner
 
 import (
+	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/moby/sys/capability"
 
 	"usandbox/sandbox/caps"
 )
 
 // limitCapabilities leaves only keep in the bounding set, and clears the
 // inheritable and ambient sets, so that the command (root or a setuid
-// binary inside) can never hold more than keep.
+// binary inside) can never hold more than keep. The effective and
+// permitted sets stay as they are: the rest of the setup needs them, and
+// the change to the command's user clears them.
 func limitCapabilities(keep []string) error {
-	want := map[int]bool{}
+	set := make([]capability.Cap, 0, len(keep))
 	for _, name := range keep {
 		n, ok := caps.Number(name)
 		if !ok {
 			return fmt.Errorf("unknown capability %q", name)
 		}
-		want[n] = true
+		set = append(set, capability.Cap(n))
 	}
-	last := lastCap()
-	for c := 0; c <= last; c++ {
-		if want[c] {
-			continue
-		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
-			return fmt.Errorf("dropping capability %s: %w", caps.Name(c), err)
-		}
+	c, err := capability.NewPid2(0) // this thread: the one that calls execve
+	if err == nil {
+		err = c.Load()
 	}
-	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-		return fmt.Errorf("clearing ambient capabilities: %w", err)
-	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
+	if err != nil {
 		return fmt.Errorf("reading capabilities: %w", err)
 	}
-	data[0].Inheritable, data[1].Inheritable = 0, 0
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("clearing inheritable capabilities: %w", err)
+	// Apply leaves the bounding set alone, and says nothing, without
+	// CAP_SETPCAP.
+	if !c.Get(capability.EFFECTIVE, capability.CAP_SETPCAP) {
+		return errors.New("limiting capabilities: the setup process lacks CAP_SETPCAP, so it cannot drop any from the bounding set")
+	}
+	last, err := capability.LastCap()
+	if err != nil {
+		return fmt.Errorf("limiting capabilities: %w", err)
+	}
+	c.Clear(capability.BOUNDING)
+	c.Set(capability.BOUNDING, set...)
+	// Clear(INHERITABLE) alone does nothing (Clear empties the
+	// effective, permitted and inheritable sets together or none of
+	// them): unset each.
+	for i := capability.Cap(0); i <= last; i++ {
+		c.Unset(capability.INHERITABLE, i)
+	}
+	c.Clear(capability.AMBIENT)
+	if err := c.Apply(capability.BOUNDS | capability.CAPS | capability.AMBS); err != nil {
+		return fmt.Errorf("limiting capabilities: %w", err)
 	}
 	return nil
-}
-
-func lastCap() int {
-	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-			return n
-		}
-	}
-	return unix.CAP_LAST_CAP
 }

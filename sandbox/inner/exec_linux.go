@@ -19,7 +19,15 @@ func ExecMain(conn *os.File) int {
 	runtime.LockOSThread()
 	var s spec.Spec
 	if _, err := wire.Recv(conn, &s); err != nil {
+		// usandbox exec is gone: nobody to report to.
 		return 125
 	}
-	return report(conn, execCommand(&s, conn, false))
+	err := checkNotDumpable()
+	if err == nil {
+		err = closeInherited(int(conn.Fd()))
+	}
+	if err == nil {
+		err = execCommand(&s, conn, false)
+	}
+	return report(conn, err)
 }

@@ -8,10 +8,10 @@
 //
 // The invariants they keep:
 //   - No host file, directory, cwd or root: every fd but stdio and the
-//     socket to the parent (close-on-exec) is closed before the working
-//     directory is entered, the working directory is resolved inside the
-//     root (no symlink out, no /proc/self/fd magic link) and checked after
-//     chdir.
+//     socket to the parent (close-on-exec) is closed first thing, before
+//     any mount or path is touched; what the setup opens itself is
+//     close-on-exec. The working directory is resolved inside the root (no
+//     symlink out, no /proc/self/fd magic link) and checked after chdir.
 //   - Never dumpable while it holds anything of the host: the C stage made
 //     the process non-dumpable before it entered the sandbox's pid
 //     namespace, and every change of credentials is followed by
@@ -19,9 +19,15 @@
 //   - A fresh, empty session keyring: nothing of the caller's keys.
 //   - The capability bounding set, no_new_privs and the seccomp filter are
 //     set on the thread that calls execve.
+//
+// Every error is checked but that of close: on Linux close frees the fd
+// whatever it returns, and an error only reports data lost on the way
+// out; nothing the setup closes was written through (mount, O_PATH,
+// directory, socket and pty fds), so there is nothing to act on.
 package inner
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -65,11 +71,32 @@ func Main(conn *os.File) int {
 		return 125
 	}
 	trace.Mark("setup", "spec received")
-	err := setup(&s)
+	err := checkNotDumpable()
+	if err == nil {
+		err = closeInherited(int(conn.Fd()))
+	}
+	if err == nil {
+		err = setup(&s)
+	}
 	if err == nil {
 		err = execCommand(&s, conn, true)
 	}
 	return report(conn, err)
+}
+
+// checkNotDumpable makes sure that the C stage left this process
+// non-dumpable, as the setup relies on: while it holds the host's
+// mounts, no process of the sandbox may ptrace it or open its
+// /proc/PID files.
+func checkNotDumpable() error {
+	d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0)
+	if err != nil {
+		return fail(fmt.Errorf("reading the dumpable flag: %w", err))
+	}
+	if d != 0 {
+		return fail(errors.New("the setup process is dumpable: the C stage (nsexec) must make it non-dumpable before it enters the sandbox"))
+	}
+	return nil
 }
 
 // report sends a failure to the parent and returns its exit status.
@@ -126,15 +153,13 @@ func setup(s *spec.Spec) error {
 	return nil
 }
 
-// execCommand replaces this process with the sandbox's command: it closes
-// every inherited fd, enters the working directory (created if create
-// is set, as docker run does), joins a new session keyring, sets up the
-// terminal, drops capabilities, loads the seccomp filter, changes to the
-// command's user and calls execve. It returns only on failure.
+// execCommand replaces this process with the sandbox's command (every
+// inherited fd already closed, see closeInherited): it enters the working
+// directory (created if create is set, as docker run does), joins a new
+// session keyring, sets up the terminal, drops capabilities, loads the
+// seccomp filter, changes to the command's user and calls execve. It
+// returns only on failure.
 func execCommand(s *spec.Spec, conn *os.File, create bool) error {
-	if err := closeInherited(int(conn.Fd())); err != nil {
-		return fail(err)
-	}
 	p := s.Process
 	user, err := lookupUser(p.User)
 	if err != nil {
@@ -203,6 +228,13 @@ func execCommand(s *spec.Spec, conn *os.File, create bool) error {
 
 // closeInherited closes every fd but stdio and keep. The Go runtime's own
 // anonymous inodes (epoll, eventfd) stay: they name nothing of the host.
+//
+// It runs once, first, before anything else opens a file: libraries keep
+// fds of their own for the life of the process (pathrs-lite, which
+// resolves the mount targets and the working directory, holds a procfs
+// handle it opens on first use), and closing one of those under them
+// would leave them a number that the next open reuses. Every fd opened
+// after it is close-on-exec, so the command gets none of them.
 func closeInherited(keep int) error {
 	dir, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -229,8 +261,13 @@ func closeInherited(keep int) error {
 	unix.Close(dir)
 	for _, fd := range fds {
 		link, err := os.Readlink(fdPath(fd))
+		if errors.Is(err, unix.ENOENT) {
+			continue // closed since the listing
+		}
 		if err != nil {
-			continue // closed meanwhile
+			// Not knowing what it is, it can be neither kept nor closed
+			// (it may be the runtime's).
+			return fmt.Errorf("inspecting fd %d: %w", fd, err)
 		}
 		if strings.HasPrefix(link, "anon_inode:") {
 			continue
@@ -284,6 +321,8 @@ func enterWorkdir(cwd string, create bool) error {
 	return nil
 }
 
+func fdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
+
 // newSessionKeyring joins a new anonymous session keyring: the caller's
 // keys stay out of the sandbox.
 func newSessionKeyring() error {
@@ -328,20 +367,33 @@ func unmappedID(what string, id uint32, err error) error {
 	return fmt.Errorf("changing to %s %d: %w", what, id, err)
 }
 
+// lookupUser resolves the command's user against the sandbox's
+// /etc/passwd and /etc/group.
 func lookupUser(spec string) (*execUser, error) {
-	passwd, _ := os.Open("/etc/passwd")
-	group, _ := os.Open("/etc/group")
-	defer passwd.Close()
-	defer group.Close()
-	var pr, gr = emptyIfNil(passwd), emptyIfNil(group)
-	return resolveUser(spec, pr, gr)
+	passwd, err := readOptional("/etc/passwd")
+	if err != nil {
+		return nil, err
+	}
+	group, err := readOptional("/etc/group")
+	if err != nil {
+		return nil, err
+	}
+	return resolveUser(spec, bytes.NewReader(passwd), bytes.NewReader(group))
 }
 
-func emptyIfNil(f *os.File) interface{ Read([]byte) (int, error) } {
-	if f == nil {
-		return strings.NewReader("")
+// readOptional reads a file of the image that it may lack (a scratch
+// image has no /etc/passwd; numeric IDs need none). Any other failure is
+// an error: a passwd file that cannot be read would silently run the
+// command with the wrong home and groups.
+func readOptional(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTDIR) {
+		return nil, nil
 	}
-	return f
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return b, nil
 }
 
 // DefaultPath is docker's PATH for images that set none.
@@ -451,7 +503,9 @@ func openPTY(rows, cols uint16, conn *os.File) (*os.File, error) {
 		return nil, fmt.Errorf("unlocking the pty: %w", err)
 	}
 	if rows > 0 && cols > 0 {
-		unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
+		if err := unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
+			return nil, fmt.Errorf("setting the terminal's size: %w", err)
+		}
 	}
 	// TIOCGPTPEER opens the slave from the master (no path lookup); its
 	// argument is the open flags.

@@ -3,10 +3,12 @@ package inner
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,122 +21,125 @@ import (
 // move a mount out of the root nor make it lose its flags.
 
 // root is the sandbox's root filesystem before pivot_root, held open so
-// that every path inside it is resolved with RESOLVE_IN_ROOT: a symlink in
-// the image ("/proc -> /host/etc") can never lead a mount out of it.
+// that every path inside it is resolved inside it, by pathrs-lite
+// (openat2 RESOLVE_IN_ROOT where the kernel has it): a symlink in the
+// image ("/proc -> /host/etc") can never lead a mount out of it.
 type root struct {
-	path string
-	fd   int
+	dir *os.File // what pathrs-lite resolves in
+	fs  *os.Root // the same directory, read through by securejoin
 }
 
 func openRoot(path string) (*root, error) {
-	fd, err := unix.Open(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fs, err := os.OpenRoot(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening the root filesystem: %w", err)
 	}
-	return &root{path: path, fd: fd}, nil
+	dir, err := fs.Open(".")
+	if err != nil {
+		fs.Close()
+		return nil, fmt.Errorf("opening the root filesystem: %w", err)
+	}
+	return &root{dir: dir, fs: fs}, nil
 }
 
-func (r *root) close() { unix.Close(r.fd) }
+// close releases the root's two fds. Closing a directory fd frees it
+// whatever close returns, and nothing was written through them: there is
+// no error to act on.
+func (r *root) close() {
+	_ = r.dir.Close()
+	_ = r.fs.Close()
+}
 
-// resolve opens path inside the root (O_PATH), creating what is missing:
-// directories on the way, and the last component as a directory or, if
-// file is set, an empty file. Symlinks are followed by hand, component by
-// component, as if the root were "/" (absolute targets restart at the
-// root, ".." stops there), so that a dangling link in the image gets its
-// target created inside the root, never outside. Each step is opened with
-// RESOLVE_IN_ROOT|RESOLVE_NO_SYMLINKS on the resolved path.
-func (r *root) resolve(path string, file bool) (int, error) {
-	todo := splitPath(path)
-	cur := "/" // resolved: no symlinks in it
-	links := 0
-	for len(todo) > 0 {
-		comp := todo[0]
-		todo = todo[1:]
-		switch comp {
-		case "", ".":
-			continue
-		case "..":
-			cur = filepath.Dir(cur)
-			continue
-		}
-		parent, err := r.openResolved(cur, unix.O_DIRECTORY)
+// target opens dest inside the root, creating what is missing:
+// directories on the way, and dest itself as a directory or, if file is
+// set, as an empty file. A symlink on the way is followed as if the root
+// were "/" (an absolute target starts again at the root, ".." stops
+// there), and a dangling one gets its target created inside the root, as
+// docker does, never outside.
+//
+// pathrs-lite refuses dangling symlinks, so, as runc does, securejoin
+// first spells them out into a path with no symlink in it; it reads the
+// root only through os.Root, which never leaves it. That path is just a
+// name: pathrs-lite resolves it again inside the root, so a symlink
+// swapped in meanwhile still cannot lead out.
+func (r *root) target(dest string, file bool) (*os.File, error) {
+	// Most targets are there already: one look-up.
+	f, err := pathrs.OpenatInRoot(r.dir, dest)
+	if err == nil {
+		return f, nil
+	}
+	if !errors.Is(err, unix.ENOENT) {
+		return nil, fmt.Errorf("resolving %s: %w", dest, err)
+	}
+	p, err := securejoin.SecureJoinVFS("/", dest, rootVFS{r.fs})
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s: %w", dest, err)
+	}
+	if !file {
+		d, err := pathrs.MkdirAllHandle(r.dir, p, 0o755)
 		if err != nil {
-			return -1, err
+			return nil, fmt.Errorf("creating %s: %w", dest, err)
 		}
-		var st unix.Stat_t
-		err = unix.Fstatat(parent, comp, &st, unix.AT_SYMLINK_NOFOLLOW)
-		switch {
-		case errors.Is(err, unix.ENOENT):
-			if len(todo) == 0 && file {
-				var f int
-				f, err = unix.Openat(parent, comp, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
-				if err == nil {
-					unix.Close(f)
-				}
-			} else {
-				err = unix.Mkdirat(parent, comp, 0o755)
-			}
-			if err != nil && !errors.Is(err, unix.EEXIST) {
-				unix.Close(parent)
-				return -1, fmt.Errorf("creating %s: %w", filepath.Join(cur, comp), err)
-			}
-			cur = filepath.Join(cur, comp)
-		case err != nil:
-			unix.Close(parent)
-			return -1, fmt.Errorf("resolving %s: %w", filepath.Join(cur, comp), err)
-		case st.Mode&unix.S_IFMT == unix.S_IFLNK:
-			if links++; links > 40 {
-				unix.Close(parent)
-				return -1, fmt.Errorf("resolving %s: %w", path, unix.ELOOP)
-			}
-			buf := make([]byte, unix.PathMax)
-			n, err := unix.Readlinkat(parent, comp, buf)
-			if err != nil {
-				unix.Close(parent)
-				return -1, fmt.Errorf("resolving %s: %w", filepath.Join(cur, comp), err)
-			}
-			target := string(buf[:n])
-			if strings.HasPrefix(target, "/") {
-				cur = "/"
-			}
-			todo = append(splitPath(target), todo...)
-		default:
-			cur = filepath.Join(cur, comp)
-		}
-		unix.Close(parent)
+		return d, nil
 	}
-	return r.openResolved(cur, 0)
-}
-
-// openResolved opens a path that has no symlinks left, staying in the root.
-func (r *root) openResolved(path string, flags int) (int, error) {
-	return openInRoot(r.fd, path, flags)
-}
-
-// openInRoot opens path (O_PATH) below the directory rootfd as if it were
-// "/", following no symlink and no magic link (/proc/self/fd/N).
-func openInRoot(rootfd int, path string, flags int) (int, error) {
-	how := unix.OpenHow{
-		Flags:   uint64(unix.O_PATH | unix.O_CLOEXEC | flags),
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	parent, name := filepath.Split(p)
+	if name == "" {
+		return nil, fmt.Errorf("mounting a file on %s: it is the root directory", dest)
 	}
-	for {
-		fd, err := unix.Openat2(rootfd, path, &how)
-		if err == unix.EAGAIN || err == unix.EINTR {
-			continue // a rename elsewhere in the root: try again
-		}
-		if err != nil {
-			return -1, fmt.Errorf("resolving %s: %w", path, err)
-		}
-		return fd, nil
+	// The parent is most often there (/etc): opened, not made, when it is.
+	d, err := pathrs.OpenatInRoot(r.dir, parent)
+	if errors.Is(err, unix.ENOENT) {
+		d, err = pathrs.MkdirAllHandle(r.dir, parent, 0o755)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", parent, err)
+	}
+	defer d.Close() // a directory fd, only read: nothing to report
+	// O_EXCL: a new empty file, or nothing; whatever is there already (a
+	// symlink, a fifo, a device) is never opened by this call.
+	fd, err := unix.Openat(int(d.Fd()), name, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0o644)
+	switch {
+	case err == nil:
+		_ = unix.Close(fd) // a new empty file, nothing written: likewise
+	case !errors.Is(err, unix.EEXIST):
+		return nil, fmt.Errorf("creating %s: %w", dest, err)
+	}
+	// One name in a directory inside the root, no symlink followed. If a
+	// symlink took the file's place meanwhile, it is resolved again,
+	// inside the root.
+	fd, err = unix.Openat(int(d.Fd()), name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", dest, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("opening %s: %w", dest, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		return os.NewFile(uintptr(fd), dest), nil
+	}
+	unix.Close(fd)
+	if f, err = pathrs.OpenatInRoot(r.dir, p); err != nil {
+		return nil, fmt.Errorf("resolving %s: %w", dest, err)
+	}
+	return f, nil
 }
 
-func splitPath(p string) []string {
-	return strings.Split(strings.Trim(p, "/"), "/")
-}
+// rootVFS lets securejoin read a directory tree through an os.Root: the
+// names it asks for ("/" joined with a path in the root) are taken
+// relative to the root, and os.Root refuses whatever would leave it.
+type rootVFS struct{ fs *os.Root }
 
-func fdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
+func (v rootVFS) Lstat(name string) (os.FileInfo, error) { return v.fs.Lstat(inRoot(name)) }
+func (v rootVFS) Readlink(name string) (string, error)   { return v.fs.Readlink(inRoot(name)) }
+
+func inRoot(name string) string {
+	if name = strings.TrimLeft(name, "/"); name == "" {
+		return "."
+	}
+	return name
+}
 
 // A detached mount: made, given its flags, then attached.
 
@@ -213,23 +218,24 @@ func attachTo(mfd, target int) error {
 	return unix.MoveMount(mfd, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
 }
 
-// attach resolves dest inside the root (created as a directory, or as a
-// file when file is set), checks it, and attaches mfd there; mfd is
-// closed. A user's mount (user) may not land on /proc or /sys, wherever a
-// symlink points.
+// attach opens dest inside the root (see target), checks it, and
+// attaches mfd there; mfd is closed. A user's mount (user) may not land
+// on /proc or /sys, wherever a symlink points.
 func (r *root) attach(mfd int, dest string, file, user bool) error {
+	// A detached mount's fd: closing it frees it (and the mount, if it
+	// was never attached) whatever close returns.
 	defer unix.Close(mfd)
-	fd, err := r.resolve(dest, file)
+	t, err := r.target(dest, file)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(fd)
+	defer t.Close()
 	if user {
-		if err := checkTarget(fd, dest); err != nil {
+		if err := checkTarget(int(t.Fd()), dest); err != nil {
 			return err
 		}
 	}
-	if err := attachTo(mfd, fd); err != nil {
+	if err := attachTo(mfd, int(t.Fd())); err != nil {
 		return fmt.Errorf("mounting on %s: %w", dest, err)
 	}
 	return nil

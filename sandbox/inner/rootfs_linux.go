@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
 	"usandbox/sandbox/spec"
@@ -162,44 +163,8 @@ func setupMounts(s *spec.Spec, r *root) error {
 	if err := fs("proc", "/proc", noSuidDevExec); err != nil {
 		return err
 	}
-	if err := fs("tmpfs", "/dev", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_STRICTATIME, "mode=755", "size=65536k"); err != nil {
+	if err := mountDev(r, s); err != nil {
 		return err
-	}
-	for _, d := range devices {
-		mfd, err := cloneTree("/dev/"+d, false)
-		if err != nil {
-			return err
-		}
-		if err := r.attach(mfd, "/dev/"+d, true, false); err != nil {
-			return err
-		}
-	}
-	if s.Privileged {
-		if err := hostDevices(r); err != nil {
-			return err
-		}
-	}
-	pts := []string{"newinstance", "ptmxmode=0666", "mode=0620"}
-	if !s.SingleID {
-		pts = append(pts, "gid=5") // the tty group, mapped only with a full map
-	}
-	if err := fs("devpts", "/dev/pts", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC, pts...); err != nil {
-		return err
-	}
-	if err := fs("tmpfs", "/dev/shm", noSuidDevExec, "mode=1777", "size=65536k"); err != nil {
-		return err
-	}
-	if err := fs("mqueue", "/dev/mqueue", noSuidDevExec); err != nil {
-		return err
-	}
-	for link, target := range map[string]string{
-		"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
-		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "core": "/proc/kcore",
-	} {
-		// /dev is our fresh tmpfs: plain paths are safe here.
-		if err := os.Symlink(target, filepath.Join(s.Rootfs.Target, "dev", link)); err != nil {
-			return fmt.Errorf("creating /dev/%s: %w", link, err)
-		}
 	}
 	if s.Network == "host" {
 		// Without a network namespace of our own, sysfs cannot be
@@ -268,20 +233,153 @@ func setupMounts(s *spec.Spec, r *root) error {
 	return nil
 }
 
-// hostDevices binds into /dev the host's character devices that the user
-// may open (podman's rootless --privileged): a user namespace cannot
-// create device nodes, and gains no access to devices by being root in it.
-func hostDevices(r *root) error {
-	var paths []string
+// devLinks are the symlinks of a sandbox's /dev.
+var devLinks = map[string]string{
+	"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
+	"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "core": "/proc/kcore",
+}
+
+// mountDev mounts a fresh tmpfs on /dev and what goes in it: the host's
+// devices (a user namespace cannot create device nodes), devpts, shm,
+// mqueue and the symlinks. /dev is resolved inside the root (a symlink in
+// the image may send it elsewhere in it); everything below is made in the
+// tmpfs while it is still detached, and found again relative to its fd,
+// one name at a time with no symlink followed, never by a path: the new
+// tmpfs is this process's alone until the command runs.
+func mountDev(r *root, s *spec.Spec) error {
+	mfd, err := newFS("tmpfs", []string{"mode=755", "size=65536k"}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_STRICTATIME)
+	if err != nil {
+		return err
+	}
+	// A detached mount's fd: freed whatever close says (the mount stays
+	// once attached).
+	defer unix.Close(mfd)
+	devs := devices
+	if s.Privileged {
+		host, err := hostDevices()
+		if err != nil {
+			return err
+		}
+		devs = append(slices.Clone(devices), host...)
+	}
+	if err := makeDevTree(mfd, devs); err != nil {
+		return err
+	}
+	t, err := r.target("/dev", false)
+	if err != nil {
+		return err
+	}
+	err = attachTo(mfd, int(t.Fd()))
+	t.Close() // a directory fd, only read: nothing to report
+	if err != nil {
+		return fmt.Errorf("mounting on /dev: %w", err)
+	}
+	for _, d := range devs {
+		src, err := cloneTree("/dev/"+d, false)
+		if err != nil {
+			return err
+		}
+		if err := attachBelow(src, mfd, d); err != nil {
+			return err
+		}
+	}
+	pts := []string{"newinstance", "ptmxmode=0666", "mode=0620"}
+	if !s.SingleID {
+		pts = append(pts, "gid=5") // the tty group, mapped only with a full map
+	}
+	for _, m := range []struct {
+		name, fstype string
+		attrs        int
+		opts         []string
+	}{
+		{"pts", "devpts", unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC, pts},
+		{"shm", "tmpfs", noSuidDevExec, []string{"mode=1777", "size=65536k"}},
+		{"mqueue", "mqueue", noSuidDevExec, nil},
+	} {
+		fs, err := newFS(m.fstype, m.opts, m.attrs)
+		if err != nil {
+			return err
+		}
+		if err := attachBelow(fs, mfd, m.name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// makeDevTree makes in the detached tmpfs dev the mount points of /dev:
+// an empty file for each device in devs ("null", "net/tun"), the
+// directories pts, shm and mqueue, and the symlinks.
+func makeDevTree(dev int, devs []string) error {
+	for _, d := range []string{"pts", "shm", "mqueue"} {
+		if err := unix.Mkdirat(dev, d, 0o755); err != nil {
+			return fmt.Errorf("creating /dev/%s: %w", d, err)
+		}
+	}
+	for _, d := range devs {
+		if dir, _, ok := strings.Cut(d, "/"); ok {
+			if err := unix.Mkdirat(dev, dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+				return fmt.Errorf("creating /dev/%s: %w", dir, err)
+			}
+		}
+		fd, err := unix.Openat(dev, d, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_CLOEXEC, 0o644)
+		if err != nil {
+			return fmt.Errorf("creating /dev/%s: %w", d, err)
+		}
+		unix.Close(fd) // an empty file, nothing written
+	}
+	for link, target := range devLinks {
+		if err := unix.Symlinkat(target, dev, link); err != nil {
+			return fmt.Errorf("creating /dev/%s: %w", link, err)
+		}
+	}
+	return nil
+}
+
+// attachBelow attaches the detached mount mfd on name below the
+// directory dir, found with no symlink followed and without leaving dir;
+// mfd is closed.
+func attachBelow(mfd, dir int, name string) error {
+	defer unix.Close(mfd) // a detached mount: freed whatever close says
+	t, err := unix.Openat2(dir, name, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_XDEV,
+	})
+	if err != nil {
+		return fmt.Errorf("opening /dev/%s: %w", name, err)
+	}
+	defer unix.Close(t) // O_PATH: nothing to report
+	if err := attachTo(mfd, t); err != nil {
+		return fmt.Errorf("mounting on /dev/%s: %w", name, err)
+	}
+	return nil
+}
+
+// hostDevices lists, relative to /dev ("kvm", "net/tun"), the host's
+// character devices that the user may open, to bind into the sandbox's
+// /dev (podman's rootless --privileged): a user namespace cannot create
+// device nodes, and gains no access to devices by being root in it.
+func hostDevices() ([]string, error) {
+	var names []string
 	for _, dir := range []string{"/dev", "/dev/net"} {
 		ents, err := os.ReadDir(dir)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // no /dev/net on this host
+		}
 		if err != nil {
-			continue
+			return nil, fmt.Errorf("listing the host's devices: %w", err)
 		}
 		for _, e := range ents {
 			p := filepath.Join(dir, e.Name())
 			var st unix.Stat_t
-			if unix.Lstat(p, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR {
+			err := unix.Lstat(p, &st)
+			if errors.Is(err, unix.ENOENT) {
+				continue // removed since the listing
+			}
+			if err != nil {
+				return nil, fmt.Errorf("listing the host's devices: %w", err)
+			}
+			if st.Mode&unix.S_IFMT != unix.S_IFCHR {
 				continue
 			}
 			if slices.Contains(devices, e.Name()) || e.Name() == "ptmx" || e.Name() == "console" {
@@ -290,19 +388,10 @@ func hostDevices(r *root) error {
 			if unix.Access(p, unix.R_OK) != nil && unix.Access(p, unix.W_OK) != nil {
 				continue
 			}
-			paths = append(paths, p)
+			names = append(names, strings.TrimPrefix(p, "/dev/"))
 		}
 	}
-	for _, p := range paths {
-		mfd, err := cloneTree(p, false)
-		if err != nil {
-			return err
-		}
-		if err := r.attach(mfd, p, true, false); err != nil {
-			return err
-		}
-	}
-	return nil
+	return names, nil
 }
 
 func hasOption(opts []string, key string) bool {
@@ -333,11 +422,11 @@ func pivot(target string) error {
 // finishMounts runs after pivot_root: read-only paths, masked paths and
 // the read-only root, each on an opened mount.
 func finishMounts(s *spec.Spec) error {
-	root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("opening the new root: %w", err)
 	}
-	defer unix.Close(root)
+	defer root.Close() // an O_PATH fd: close has nothing to report
 	for _, p := range s.ReadonlyPaths {
 		if err := readOnlyPath(root, p); err != nil {
 			return err
@@ -347,32 +436,43 @@ func finishMounts(s *spec.Spec) error {
 		return err
 	}
 	if s.ReadOnly {
-		if err := setAttrs(root, unix.MOUNT_ATTR_RDONLY, false); err != nil {
+		if err := setAttrs(int(root.Fd()), unix.MOUNT_ATTR_RDONLY, false); err != nil {
 			return fmt.Errorf("making the root filesystem read-only: %w", err)
 		}
 	}
 	return nil
 }
 
-// readOnlyPath binds path over itself, read-only.
-func readOnlyPath(root int, path string) error {
-	fd, err := openInRoot(root, path, 0)
+// openIn opens path inside root (O_PATH), following symlinks only inside
+// it and no magic link (/proc/self/fd/N); a path that is not there is
+// (nil, nil).
+func openIn(root *os.File, path string) (*os.File, error) {
+	f, err := pathrs.OpenatInRoot(root, path)
 	if errors.Is(err, unix.ENOENT) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
+		return nil, fmt.Errorf("resolving %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// readOnlyPath binds path over itself, read-only.
+func readOnlyPath(root *os.File, path string) error {
+	f, err := openIn(root, path)
+	if f == nil {
 		return err
 	}
-	defer unix.Close(fd)
-	mfd, err := cloneFD(fd, true)
+	defer f.Close() // O_PATH: nothing to report
+	mfd, err := cloneFD(int(f.Fd()), true)
 	if err != nil {
 		return fmt.Errorf("binding %s: %w", path, err)
 	}
-	defer unix.Close(mfd)
+	defer unix.Close(mfd) // a detached mount: freed whatever close says
 	if err := setAttrs(mfd, unix.MOUNT_ATTR_RDONLY|noSuidDevExec, true); err != nil {
 		return fmt.Errorf("making %s read-only: %w", path, err)
 	}
-	if err := attachTo(mfd, fd); err != nil {
+	if err := attachTo(mfd, int(f.Fd())); err != nil {
 		return fmt.Errorf("making %s read-only: %w", path, err)
 	}
 	return nil
@@ -382,43 +482,53 @@ func readOnlyPath(root int, path string) error {
 // read-only tmpfs. /dev/null is checked through its fd to really be the
 // null device before use (CVE-2025-31133: a swapped /dev/null would
 // otherwise let a path be bound anywhere).
-func maskPaths(root int, paths []string) error {
-	null, err := openInRoot(root, "/dev/null", 0)
+func maskPaths(root *os.File, paths []string) error {
+	null, err := openIn(root, "/dev/null")
 	if err != nil {
-		return fmt.Errorf("opening /dev/null: %w", err)
+		return err
 	}
-	defer unix.Close(null)
+	if null == nil {
+		return errors.New("masking paths: the sandbox has no /dev/null")
+	}
+	defer null.Close() // O_PATH: nothing to report
 	var st unix.Stat_t
-	if err := unix.Fstat(null, &st); err != nil {
+	if err := unix.Fstat(int(null.Fd()), &st); err != nil {
 		return fmt.Errorf("checking /dev/null: %w", err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
 		return errors.New("/dev/null is not the null device")
 	}
 	for _, p := range paths {
-		fd, err := openInRoot(root, p, 0)
-		if errors.Is(err, unix.ENOENT) {
-			continue
-		}
-		if err != nil {
+		if err := maskPath(root, p, int(null.Fd())); err != nil {
 			return err
 		}
-		var pst unix.Stat_t
-		err = unix.Fstat(fd, &pst)
-		var mfd int
-		if err == nil && pst.Mode&unix.S_IFMT == unix.S_IFDIR {
-			mfd, err = newFS("tmpfs", nil, unix.MOUNT_ATTR_RDONLY|noSuidDevExec)
-		} else if err == nil {
-			mfd, err = cloneFD(null, false)
-		}
-		if err == nil {
-			err = attachTo(mfd, fd)
-			unix.Close(mfd)
-		}
-		unix.Close(fd)
-		if err != nil {
-			return fmt.Errorf("masking %s: %w", p, err)
-		}
+	}
+	return nil
+}
+
+// maskPath hides one path (if it is there) behind null or a tmpfs.
+func maskPath(root *os.File, path string, null int) error {
+	f, err := openIn(root, path)
+	if f == nil {
+		return err
+	}
+	defer f.Close() // O_PATH: nothing to report
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("masking %s: %w", path, err)
+	}
+	var mfd int
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		mfd, err = newFS("tmpfs", nil, unix.MOUNT_ATTR_RDONLY|noSuidDevExec)
+	} else {
+		mfd, err = cloneFD(null, false)
+	}
+	if err != nil {
+		return fmt.Errorf("masking %s: %w", path, err)
+	}
+	defer unix.Close(mfd) // a detached mount: freed whatever close says
+	if err := attachTo(mfd, int(f.Fd())); err != nil {
+		return fmt.Errorf("masking %s: %w", path, err)
 	}
 	return nil
 }

@@ -113,3 +113,57 @@ func TestMountRootfsTooManyLayers(t *testing.T) {
 		t.Fatalf("mounting %d layers: %v, want an error that names the limit and what to do", maxLayers+1, err)
 	}
 }
+
+// /dev and what is in it (devices, devpts, shm, mqueue, symlinks) are
+// made wherever the image's /dev points, inside the root: an image whose
+// /dev names a directory of the host gets them inside its root.
+func TestMountDevStaysInside(t *testing.T) {
+	base := t.TempDir()
+	dir, outside := filepath.Join(base, "root"), filepath.Join(base, "outside")
+	for _, d := range []string{dir, outside} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "dev")); err != nil {
+		t.Fatal(err)
+	}
+	err := inMountNS(t, func() error {
+		r, err := openRoot(dir)
+		if err != nil {
+			return err
+		}
+		defer r.close()
+		if err := mountDev(r, &spec.Spec{}); err != nil {
+			return err
+		}
+		inside := filepath.Join(dir, outside)
+		defer unix.Unmount(inside, unix.MNT_DETACH)
+		var null unix.Stat_t
+		if err := unix.Stat(filepath.Join(inside, "null"), &null); err != nil || null.Rdev != unix.Mkdev(1, 3) {
+			return fmt.Errorf("no null device in /dev inside (%v)", err)
+		}
+		for name, magic := range map[string]int64{"pts": unix.DEVPTS_SUPER_MAGIC, "shm": unix.TMPFS_MAGIC, "mqueue": 0x19800202} {
+			var st unix.Statfs_t
+			if err := unix.Statfs(filepath.Join(inside, name), &st); err != nil || st.Type != magic {
+				return fmt.Errorf("/dev/%s inside: filesystem %#x (%v), want %#x", name, st.Type, err, magic)
+			}
+		}
+		for link, target := range devLinks {
+			if got, err := os.Readlink(filepath.Join(inside, link)); err != nil || got != target {
+				return fmt.Errorf("/dev/%s inside: %q, %v; want a link to %s", link, got, err, target)
+			}
+		}
+		var st unix.Statfs_t
+		if err := unix.Statfs(inside, &st); err != nil || st.Type != unix.TMPFS_MAGIC {
+			return fmt.Errorf("no tmpfs on %s (%v)", inside, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("HOLE: %s, outside the root, now holds %v", outside, ents)
+	}
+}

@@ -35,6 +35,10 @@ func TestResolveUser(t *testing.T) {
 		{"4242", &execUser{UID: 4242, GID: 0, Home: "/"}, ""},
 		{"4242:4243", &execUser{UID: 4242, GID: 4243, Home: "/"}, ""},
 		{"nobody", &execUser{UID: 65534, GID: 65534, Home: "/nonexistent"}, ""},
+		{"user:29", &execUser{UID: 1000, GID: 29, Home: "/home/user", Groups: []uint32{100}}, ""},
+		{"root:1000", &execUser{UID: 0, GID: 1000, Home: "/root"}, ""},
+		{":audio", &execUser{UID: 0, GID: 29, Home: "/root"}, ""},
+		{"daemon", &execUser{UID: 1, GID: 1, Home: "/usr/sbin", Groups: []uint32{100}}, ""},
 		{"ghost", nil, "unable to find user ghost"},
 		{"user:ghosts", nil, "unable to find group ghosts"},
 	}
