@@ -226,8 +226,10 @@ func execCommand(s *spec.Spec, conn *os.File, create bool) error {
 	return execError(p.Args[0], err)
 }
 
-// closeInherited closes every fd but stdio and keep. The Go runtime's own
-// anonymous inodes (epoll, eventfd) stay: they name nothing of the host.
+// closeInherited closes every fd but stdio and keep. Anonymous inodes
+// other than pidfds (the Go runtime's epoll and eventfd are such) stay
+// for setup, close-on-exec, so the command gets none of them; a pidfd
+// goes like any file.
 //
 // It runs once, first, before anything else opens a file: libraries keep
 // fds of their own for the life of the process (pathrs-lite, which
@@ -269,9 +271,16 @@ func closeInherited(keep int) error {
 			// (it may be the runtime's).
 			return fmt.Errorf("inspecting fd %d: %w", fd, err)
 		}
-		if strings.HasPrefix(link, "anon_inode:") {
+		if strings.HasPrefix(link, "anon_inode:") && link != "anon_inode:[pidfd]" {
+			// Perhaps the Go runtime's (its epoll, its eventfd): kept
+			// for setup, but never the command's.
+			if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+				return fmt.Errorf("fd %d: %w", fd, err)
+			}
 			continue
 		}
+		// Everything else goes, a pidfd too: one of a host process would
+		// let pidfd_getfd take that process's files.
 		if err := unix.Close(fd); err != nil && err != unix.EBADF {
 			return fmt.Errorf("closing fd %d: %w", fd, err)
 		}
