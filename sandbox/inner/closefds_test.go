@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"usandbox/internal/wire"
+	"usandbox/sandbox/spec"
 )
 
 // TestCloseInheritedAnonInodes: an inherited pidfd (of a host process:
@@ -57,4 +60,31 @@ func closeHelper() {
 		return "inherited"
 	}
 	fmt.Printf("pidfd=%s eventfd=%s\n", state(3), state(4))
+}
+
+// TestServeReportsPanic: a panic in setup reaches the parent as an error
+// message (one, with code 125), not as a Go trace on the command's
+// stderr.
+func TestServeReportsPanic(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, child := os.NewFile(uintptr(fds[0]), "parent"), os.NewFile(uintptr(fds[1]), "child")
+	defer parent.Close()
+	defer child.Close()
+	if err := wire.Send(parent, spec.Spec{ID: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	code := serve(child, func(*spec.Spec) error { panic("boom") })
+	if code != 125 {
+		t.Errorf("exit status %d, want 125", code)
+	}
+	var m spec.Message
+	if _, err := wire.Recv(parent, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Kind != spec.KindError || m.Code != 125 || !strings.Contains(m.Msg, "boom") {
+		t.Errorf("the parent got %+v", m)
+	}
 }

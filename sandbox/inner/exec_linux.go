@@ -2,9 +2,7 @@ package inner
 
 import (
 	"os"
-	"runtime"
 
-	"usandbox/internal/wire"
 	"usandbox/sandbox/spec"
 )
 
@@ -15,19 +13,14 @@ import (
 // process usandbox exec waits for. conn is the socket to usandbox exec;
 // it closes by itself on a successful exec.
 func ExecMain(conn *os.File) int {
-	// Capabilities, no_new_privs, seccomp and the exec share one thread.
-	runtime.LockOSThread()
-	var s spec.Spec
-	if _, err := wire.Recv(conn, &s); err != nil {
-		// usandbox exec is gone: nobody to report to.
-		return 125
-	}
-	err := checkNotDumpable()
-	if err == nil {
-		err = closeInherited(int(conn.Fd()))
-	}
-	if err == nil {
-		err = execCommand(&s, conn, false)
-	}
-	return report(conn, err)
+	return serve(conn, func(s *spec.Spec) error {
+		err := checkNotDumpable()
+		if err == nil {
+			err = closeInherited(int(conn.Fd()))
+		}
+		if err == nil {
+			err = execCommand(s, conn, false)
+		}
+		return err
+	})
 }

@@ -60,28 +60,44 @@ func fail(err error) error { return &setupError{125, err} }
 // parent. It returns (an exit status) only on failure: on success the
 // command replaces this process.
 func Main(conn *os.File) int {
+	trace.Mark("setup", "Go runtime up")
+	return serve(conn, func(s *spec.Spec) error {
+		trace.Mark("setup", "spec received")
+		err := checkNotDumpable()
+		if err == nil {
+			err = closeInherited(int(conn.Fd()))
+		}
+		if err == nil {
+			err = setup(s)
+		}
+		if err == nil {
+			err = execCommand(s, conn, true)
+		}
+		return err
+	})
+}
+
+// serve is the one entry of the Go processes inside a sandbox (setup,
+// exec): it reads the spec from conn, runs steps, and reports what went
+// wrong, a panic included, to the parent, once, as data. It returns the
+// exit status; steps return only on failure, having exec'd the command
+// otherwise.
+func serve(conn *os.File, steps func(*spec.Spec) error) (code int) {
 	// The capability bounding set, no_new_privs and the seccomp filter are
 	// per thread, and execve keeps those of the calling thread: setup and
 	// the exec happen on this one thread.
 	runtime.LockOSThread()
-	trace.Mark("setup", "Go runtime up")
 	var s spec.Spec
 	if _, err := wire.Recv(conn, &s); err != nil {
 		// The parent is gone: nobody to report to.
 		return 125
 	}
-	trace.Mark("setup", "spec received")
-	err := checkNotDumpable()
-	if err == nil {
-		err = closeInherited(int(conn.Fd()))
-	}
-	if err == nil {
-		err = setup(&s)
-	}
-	if err == nil {
-		err = execCommand(&s, conn, true)
-	}
-	return report(conn, err)
+	defer func() {
+		if r := recover(); r != nil {
+			code = report(conn, fail(fmt.Errorf("usandbox's setup failed: %v", r)))
+		}
+	}()
+	return report(conn, steps(&s))
 }
 
 // checkNotDumpable makes sure that the C stage left this process
