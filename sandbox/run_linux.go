@@ -395,6 +395,12 @@ func writeDir(dir string, rec *Record, netw network.Options, dns []net.IP) error
 	if err != nil {
 		return err
 	}
+	if rec.AutoRemove {
+		// An --rm sandbox's record is of no use after a crash of the
+		// host (reclaimStale removes what is left): not worth a journal
+		// commit on every run --rm.
+		return writeRunState(filepath.Join(dir, configFile), b)
+	}
 	return writeFileAtomic(filepath.Join(dir, configFile), b)
 }
 
