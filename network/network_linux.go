@@ -19,13 +19,11 @@ import (
 	"github.com/rootless-containers/rootlesskit/v3/pkg/port/builtin"
 	"golang.org/x/sys/unix"
 
+	"usandbox/internal/role"
 	"usandbox/internal/wire"
 	"usandbox/nsexec"
 	"usandbox/sandbox/spec"
 )
-
-// PortChildRoleEnv marks the port driver's helper in the sandbox.
-const PortChildRoleEnv = "_USANDBOX_ROLE=portchild"
 
 // ErrPortInUse is wrapped when a host port cannot be had.
 var ErrPortInUse = errors.New("port is already in use")
@@ -182,8 +180,9 @@ func (n *Network) Publish(ports []Port, pid int, stateDir string, log io.Writer)
 	join := os.NewFile(uintptr(pidfd), "pidfd")
 	defer join.Close()
 	child, err := nsexec.Start(nsexec.Config{
+		Role:   role.PortChild,
 		Args:   []string{"usandbox-ports"},
-		Env:    []string{PortChildRoleEnv, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		Env:    []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		Flags:  unix.CLONE_NEWUSER | unix.CLONE_NEWNET,
 		Join:   join,
 		Stderr: log,

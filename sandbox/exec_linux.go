@@ -13,15 +13,13 @@ import (
 	"golang.org/x/term"
 
 	"usandbox/cgroupv2"
+	"usandbox/internal/role"
 	"usandbox/internal/wire"
 	"usandbox/nsexec"
 	"usandbox/sandbox/spec"
 	"usandbox/storage/index"
 	"usandbox/userns"
 )
-
-// ExecRoleEnv marks the process started by Exec.
-const ExecRoleEnv = "_USANDBOX_ROLE=exec"
 
 // ExecOptions is a command to run in a running sandbox.
 type ExecOptions struct {
@@ -108,10 +106,9 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 	defer signal.Stop(sigs)
 
 	child, err := nsexec.Start(nsexec.Config{
+		Role:  role.Exec,
 		Args:  []string{"usandbox-exec", ShortID(sb.ID)},
-		Env:   []string{ExecRoleEnv},
 		Flags: flags,
-		Fork:  true,
 		Join:  join, JoinPidNS: pidns, CgroupFD: cgroupFD,
 		Stdin: stdio.in, Stdout: stdio.out, Stderr: stdio.err,
 	})

@@ -20,6 +20,8 @@ import (
 	"golang.org/x/term"
 
 	"usandbox/cgroupv2"
+	"usandbox/internal/proto"
+	"usandbox/internal/role"
 	"usandbox/internal/trace"
 	"usandbox/internal/wire"
 	"usandbox/network"
@@ -30,11 +32,6 @@ import (
 	"usandbox/storage/index"
 	"usandbox/userns"
 )
-
-// RoleEnv marks the process started by Start: the C stage (nsexec) makes
-// it the sandbox's keeper and init, and runs Go only in the init's first
-// child, the setup process (inner.Main).
-const RoleEnv = "_USANDBOX_ROLE=init"
 
 // Options describe one sandbox.
 type Options struct {
@@ -211,7 +208,7 @@ func Create(o Options) (*Sandbox, error) {
 			Hostname: hostname,
 			Rootfs: spec.Rootfs{
 				Home: o.Index.Home, Lowers: lowers,
-				Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), Target: filepath.Join(dir, "rootfs"),
+				Upper: filepath.Join(dir, proto.UpperDir), Work: filepath.Join(dir, proto.WorkDir), Target: filepath.Join(dir, "rootfs"),
 				UserXattr: o.Rootless, MountProgram: o.Index.MountProgram,
 			},
 			StateDir:       dir,
@@ -345,7 +342,7 @@ func prepareDir(dir string, rec *Record, netw network.Options, dns []net.IP) (lo
 }
 
 func writeDir(dir string, rec *Record, netw network.Options, dns []net.IP) error {
-	for _, d := range []string{"upper", "work", "rootfs", "etc"} {
+	for _, d := range []string{proto.UpperDir, proto.WorkDir, "rootfs", "etc"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return fmt.Errorf("creating the sandbox directory: %w", err)
 		}
@@ -559,7 +556,11 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 	signal.Notify(sigs, userns.ForwardedSignals...)
 	defer signal.Stop(sigs)
 
+	// Role sandbox: the C stage (nsexec) makes the copy the sandbox's
+	// keeper and init, and runs Go only in the init's first child, the
+	// setup process (inner.Main).
 	child, err := nsexec.Start(nsexec.Config{
+		Role:    role.Sandbox,
 		Args:    []string{"usandbox-init", ShortID(sb.ID)},
 		Env:     initEnv(),
 		Flags:   flags,
@@ -747,7 +748,7 @@ func Start(p index.Paths, sb *Sandbox, plan *userns.Plan, sio IO) (int, error) {
 }
 
 func initEnv() []string {
-	env := []string{RoleEnv}
+	var env []string
 	if trace.Enabled() {
 		env = append(env, "USANDBOX_TRACE=1")
 	}

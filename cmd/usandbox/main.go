@@ -58,7 +58,7 @@ func main() {
 	os.Exit(cliutil.Main(newApp(), os.Args))
 }
 
-const roleName, roleInit, roleExec, rolePortChild = "_USANDBOX_ROLE", "init", "exec", "portchild"
+const roleName, roleInit, roleExec, rolePortChild = "_USANDBOX_ROLE", "sandbox", "exec", "portchild"
 
 func newApp() *cli.Command {
 	return cliutil.Setup(&cli.Command{

@@ -22,7 +22,7 @@ import (
 //	newuidmap/newgidmap pid
 //	Mapped (or Abort: give up) ------->    setresuid/setresgid 0, setgroups
 //	                                       unshare the rest, or setns (Join)
-//	[ModeFork, ModeSandbox]                clone
+//	                                       [ModeFork, ModeSandbox] clone
 //	                      <-------------   ChildPID{pid}: the process that runs Go
 //	the caller's own frames follow, with the Go side of the role
 //	(package sandbox/inner, network's port child)
@@ -79,7 +79,8 @@ type Abort struct {
 }
 
 // ChildPID is the host pid of the process that runs Go: the new pid
-// namespace's init (ModeSandbox), or the forked process (ModeFork).
+// namespace's init (ModeSandbox), the forked process (ModeFork), or the
+// copy itself (ModePlain). It is the C stage's last message: it is done.
 type ChildPID struct {
 	Kind Kind  `json:"kind"`
 	Pid  int32 `json:"pid"`
