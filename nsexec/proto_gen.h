@@ -4,6 +4,7 @@
 #ifndef USANDBOX_NSEXEC_PROTO_GEN_H
 #define USANDBOX_NSEXEC_PROTO_GEN_H
 
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -61,25 +62,84 @@ struct nsexec_config {
 	int remove_in;
 };
 
-// nsexec_encode_config writes m's JSON into buf and returns its length, or -1
-// if it does not fit.
-static inline int nsexec_encode_config(char *buf, size_t cap, const struct nsexec_config *m) {
-	int n = snprintf(buf, cap, "{\"kind\":\"config\",\"flags\":%llu,\"ppid\":%d,\"join\":%d,\"joinPidNS\":%d,\"lifeline\":%d,\"removeIn\":%d}", m->flags, m->ppid, m->join, m->join_pid_ns, m->lifeline, m->remove_in);
-	return n < 0 || (size_t)n >= cap ? -1 : n;
+static inline int nsexec_lit(const char **p, const char *end, const char *s) {
+	size_t n = strlen(s);
+	if ((size_t)(end - *p) < n || memcmp(*p, s, n) != 0)
+		return 0;
+	*p += n;
+	return 1;
+}
+
+static inline int nsexec_digits(const char **p, const char *end, unsigned long long max, unsigned long long *v) {
+	const char *q = *p;
+	unsigned long long n = 0;
+	if (q == end || *q < '0' || *q > '9' || (*q == '0' && q + 1 != end && q[1] >= '0' && q[1] <= '9'))
+		return 0;
+	for (; q != end && *q >= '0' && *q <= '9'; q++) {
+		unsigned d = (unsigned)(*q - '0');
+		if (n > (max - d) / 10)
+			return 0;
+		n = n * 10 + d;
+	}
+	*p = q;
+	*v = n;
+	return 1;
+}
+
+static inline int nsexec_uint(const char **p, const char *end, unsigned long long max, unsigned long long *v) {
+	return nsexec_digits(p, end, max, v);
+}
+
+static inline int nsexec_int(const char **p, const char *end, long long min, long long max, long long *v) {
+	int neg = *p != end && **p == '-';
+	unsigned long long u;
+	const char *q = *p + neg;
+	if (!nsexec_digits(&q, end, neg ? (unsigned long long)-(min + 1) + 1 : (unsigned long long)max, &u) || (neg && u == 0))
+		return 0;
+	*p = q;
+	*v = neg ? -(long long)(u - 1) - 1 : (long long)u;
+	return 1;
+}
+
+static inline int nsexec_str(const char **p, const char *end, char *out, size_t cap) {
+	size_t n = 0;
+	for (; *p != end && **p != '"'; (*p)++) {
+		char c = **p;
+		if (c < 0x20 || c > 0x7e || c == '\\' || c == '<' || c == '>' || c == '&' || n + 1 >= cap)
+			return 0;
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	return n > 0;
 }
 
 // nsexec_parse_config parses body (len bytes, a frame's) into m. It returns 0, or
-// -1 if body is not exactly what nsexec_encode_config writes for m.
+// -1 if body is not exactly the JSON json.Marshal writes for such a message.
 static inline int nsexec_parse_config(const char *body, size_t len, struct nsexec_config *m) {
-	char in[NSEXEC_MAX_FRAME + 1], out[NSEXEC_MAX_FRAME + 1];
-	int end = -1;
-	if (len > NSEXEC_MAX_FRAME || memchr(body, 0, len) != NULL)
+	const char *p = body, *end = body + len;
+	long long i;
+	unsigned long long u;
+	(void)i;
+	(void)u;
+	if (!nsexec_lit(&p, end, "{\"kind\":\"config\",\"flags\":") || !nsexec_uint(&p, end, ULLONG_MAX, &u))
 		return -1;
-	memcpy(in, body, len);
-	in[len] = '\0';
-	if (sscanf(in, "{\"kind\":\"config\",\"flags\":%llu,\"ppid\":%d,\"join\":%d,\"joinPidNS\":%d,\"lifeline\":%d,\"removeIn\":%d}%n", &m->flags, &m->ppid, &m->join, &m->join_pid_ns, &m->lifeline, &m->remove_in, &end) != 6 || end != (int)len)
+	m->flags = u;
+	if (!nsexec_lit(&p, end, ",\"ppid\":") || !nsexec_int(&p, end, INT_MIN, INT_MAX, &i))
 		return -1;
-	return nsexec_encode_config(out, sizeof(out), m) == (int)len && memcmp(out, in, len) == 0 ? 0 : -1;
+	m->ppid = (int)i;
+	if (!nsexec_lit(&p, end, ",\"join\":") || !nsexec_int(&p, end, INT_MIN, INT_MAX, &i))
+		return -1;
+	m->join = (int)i;
+	if (!nsexec_lit(&p, end, ",\"joinPidNS\":") || !nsexec_int(&p, end, INT_MIN, INT_MAX, &i))
+		return -1;
+	m->join_pid_ns = (int)i;
+	if (!nsexec_lit(&p, end, ",\"lifeline\":") || !nsexec_int(&p, end, INT_MIN, INT_MAX, &i))
+		return -1;
+	m->lifeline = (int)i;
+	if (!nsexec_lit(&p, end, ",\"removeIn\":") || !nsexec_int(&p, end, INT_MIN, INT_MAX, &i))
+		return -1;
+	m->remove_in = (int)i;
+	return nsexec_lit(&p, end, "}") && p == end ? 0 : -1;
 }
 
 // MapMe: {"kind":"map-me", ...}.

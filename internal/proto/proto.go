@@ -14,7 +14,15 @@
 // is not byte for byte the encoding json.Marshal gives.
 package proto
 
-import "golang.org/x/sys/unix"
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
 
 // Kind names a message: every message's first field, "kind".
 type Kind string
@@ -33,3 +41,27 @@ const (
 // MaxCFrame bounds the body of a frame that a C stage reads or writes:
 // its buffers have this size.
 const MaxCFrame = 1024
+
+// CheckStrings says whether C can parse message v's strings: each field
+// with a `c:"SIZE"` tag (the size of its C array) must be non-empty,
+// shorter than SIZE, printable ASCII, and need no escape in JSON (C takes
+// no escapes).
+func CheckStrings(v any) error {
+	t, val := reflect.TypeOf(v), reflect.ValueOf(v)
+	for i := 0; i < t.NumField(); i++ {
+		tag := t.Field(i).Tag.Get("c")
+		if tag == "" || t.Field(i).Type.Kind() != reflect.String {
+			continue
+		}
+		size, err := strconv.Atoi(tag)
+		if err != nil {
+			return fmt.Errorf("%s.%s: bad c tag %q", t.Name(), t.Field(i).Name, tag)
+		}
+		s := val.Field(i).String()
+		b, err := json.Marshal(s)
+		if err != nil || string(b) != `"`+s+`"` || s == "" || len(s) >= size || strings.IndexFunc(s, func(r rune) bool { return r > 0x7e }) >= 0 {
+			return fmt.Errorf("%s.%s %q: C takes 1 to %d bytes of printable ASCII that JSON does not escape", t.Name(), t.Field(i).Name, s, size-1)
+		}
+	}
+	return nil
+}

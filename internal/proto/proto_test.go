@@ -54,3 +54,20 @@ func TestStepNames(t *testing.T) {
 		seen[s.String()] = true
 	}
 }
+
+func TestCheckStrings(t *testing.T) {
+	ok := proto.Monitor{Kind: proto.KindMonitor, LogName: "ctr.log", RotatedName: "ctr.log.1"}
+	if err := proto.CheckStrings(ok); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"", "a\"b", `a\b`, "a<b", "a\nb", "é", strings.Repeat("x", 256)} {
+		m := ok
+		m.RotatedName = name
+		if err := proto.CheckStrings(m); err == nil {
+			t.Errorf("name %q passes", name)
+		}
+	}
+	if err := proto.CheckStrings(proto.Monitor{Kind: proto.KindMonitor, LogName: strings.Repeat("x", 255), RotatedName: "y"}); err != nil {
+		t.Errorf("255 bytes: %v", err)
+	}
+}

@@ -4,6 +4,7 @@
 #ifndef USANDBOX_SANDBOX_LEAN_PROTO_GEN_H
 #define USANDBOX_SANDBOX_LEAN_PROTO_GEN_H
 
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -31,25 +32,88 @@ struct lean_monitor {
 	char rotated_name[256];
 };
 
-// lean_encode_monitor writes m's JSON into buf and returns its length, or -1
-// if it does not fit.
-static inline int lean_encode_monitor(char *buf, size_t cap, const struct lean_monitor *m) {
-	int n = snprintf(buf, cap, "{\"kind\":\"monitor\",\"init\":%d,\"keeper\":%d,\"stdout\":%d,\"stderr\":%d,\"log\":%d,\"logMax\":%lld,\"logName\":\"%s\",\"rotatedName\":\"%s\"}", m->init, m->keeper, m->stdout_, m->stderr_, m->log, m->log_max, m->log_name, m->rotated_name);
-	return n < 0 || (size_t)n >= cap ? -1 : n;
+static inline int lean_lit(const char **p, const char *end, const char *s) {
+	size_t n = strlen(s);
+	if ((size_t)(end - *p) < n || memcmp(*p, s, n) != 0)
+		return 0;
+	*p += n;
+	return 1;
+}
+
+static inline int lean_digits(const char **p, const char *end, unsigned long long max, unsigned long long *v) {
+	const char *q = *p;
+	unsigned long long n = 0;
+	if (q == end || *q < '0' || *q > '9' || (*q == '0' && q + 1 != end && q[1] >= '0' && q[1] <= '9'))
+		return 0;
+	for (; q != end && *q >= '0' && *q <= '9'; q++) {
+		unsigned d = (unsigned)(*q - '0');
+		if (n > (max - d) / 10)
+			return 0;
+		n = n * 10 + d;
+	}
+	*p = q;
+	*v = n;
+	return 1;
+}
+
+static inline int lean_uint(const char **p, const char *end, unsigned long long max, unsigned long long *v) {
+	return lean_digits(p, end, max, v);
+}
+
+static inline int lean_int(const char **p, const char *end, long long min, long long max, long long *v) {
+	int neg = *p != end && **p == '-';
+	unsigned long long u;
+	const char *q = *p + neg;
+	if (!lean_digits(&q, end, neg ? (unsigned long long)-(min + 1) + 1 : (unsigned long long)max, &u) || (neg && u == 0))
+		return 0;
+	*p = q;
+	*v = neg ? -(long long)(u - 1) - 1 : (long long)u;
+	return 1;
+}
+
+static inline int lean_str(const char **p, const char *end, char *out, size_t cap) {
+	size_t n = 0;
+	for (; *p != end && **p != '"'; (*p)++) {
+		char c = **p;
+		if (c < 0x20 || c > 0x7e || c == '\\' || c == '<' || c == '>' || c == '&' || n + 1 >= cap)
+			return 0;
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	return n > 0;
 }
 
 // lean_parse_monitor parses body (len bytes, a frame's) into m. It returns 0, or
-// -1 if body is not exactly what lean_encode_monitor writes for m.
+// -1 if body is not exactly the JSON json.Marshal writes for such a message.
 static inline int lean_parse_monitor(const char *body, size_t len, struct lean_monitor *m) {
-	char in[LEAN_MAX_FRAME + 1], out[LEAN_MAX_FRAME + 1];
-	int end = -1;
-	if (len > LEAN_MAX_FRAME || memchr(body, 0, len) != NULL)
+	const char *p = body, *end = body + len;
+	long long i;
+	unsigned long long u;
+	(void)i;
+	(void)u;
+	if (!lean_lit(&p, end, "{\"kind\":\"monitor\",\"init\":") || !lean_int(&p, end, INT_MIN, INT_MAX, &i))
 		return -1;
-	memcpy(in, body, len);
-	in[len] = '\0';
-	if (sscanf(in, "{\"kind\":\"monitor\",\"init\":%d,\"keeper\":%d,\"stdout\":%d,\"stderr\":%d,\"log\":%d,\"logMax\":%lld,\"logName\":\"%255[^\"\\\\]\",\"rotatedName\":\"%255[^\"\\\\]\"}%n", &m->init, &m->keeper, &m->stdout_, &m->stderr_, &m->log, &m->log_max, m->log_name, m->rotated_name, &end) != 8 || end != (int)len)
+	m->init = (int)i;
+	if (!lean_lit(&p, end, ",\"keeper\":") || !lean_int(&p, end, INT_MIN, INT_MAX, &i))
 		return -1;
-	return lean_encode_monitor(out, sizeof(out), m) == (int)len && memcmp(out, in, len) == 0 ? 0 : -1;
+	m->keeper = (int)i;
+	if (!lean_lit(&p, end, ",\"stdout\":") || !lean_int(&p, end, INT_MIN, INT_MAX, &i))
+		return -1;
+	m->stdout_ = (int)i;
+	if (!lean_lit(&p, end, ",\"stderr\":") || !lean_int(&p, end, INT_MIN, INT_MAX, &i))
+		return -1;
+	m->stderr_ = (int)i;
+	if (!lean_lit(&p, end, ",\"log\":") || !lean_int(&p, end, INT_MIN, INT_MAX, &i))
+		return -1;
+	m->log = (int)i;
+	if (!lean_lit(&p, end, ",\"logMax\":") || !lean_int(&p, end, LLONG_MIN, LLONG_MAX, &i))
+		return -1;
+	m->log_max = i;
+	if (!lean_lit(&p, end, ",\"logName\":\"") || !lean_str(&p, end, m->log_name, sizeof(m->log_name)))
+		return -1;
+	if (!lean_lit(&p, end, "\",\"rotatedName\":\"") || !lean_str(&p, end, m->rotated_name, sizeof(m->rotated_name)))
+		return -1;
+	return lean_lit(&p, end, "\"}") && p == end ? 0 : -1;
 }
 
 #endif // USANDBOX_SANDBOX_LEAN_PROTO_GEN_H

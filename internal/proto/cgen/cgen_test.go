@@ -64,10 +64,10 @@ func TestNotAMessage(t *testing.T) {
 		Name string `json:"name"`
 	}
 	for _, c := range []struct {
-		v     any
-		parse bool
-	}{{noKind{}, false}, {badType{Kind: "k"}, false}, {omit{Kind: "k"}, false}, {unbounded{Kind: "k"}, true}, {unbounded{Kind: "k k"}, false}} {
-		if err := h.message(c.v, c.parse); err == nil {
+		v any
+		u use
+	}{{noKind{}, cWrites}, {badType{Kind: "k"}, cWrites}, {omit{Kind: "k"}, cWrites}, {unbounded{Kind: "k"}, cParses}, {unbounded{Kind: "k k"}, cWrites}} {
+		if err := h.message(c.v, c.u); err == nil {
 			t.Errorf("%T: no error", c.v)
 		}
 	}
@@ -163,6 +163,10 @@ func TestC(t *testing.T) {
 	if got, want := run("config", cfg), "2114060288 4242 -1 -1 4 5"; got != want {
 		t.Errorf("config %s parsed as %q, want %q", cfg, got, want)
 	}
+	edge := js(proto.Config{Kind: proto.KindConfig, Flags: 1<<64 - 1, PPid: -1 << 31, Join: 1<<31 - 1, JoinPidNS: 0})
+	if got, want := run("config", edge), "18446744073709551615 -2147483648 2147483647 0 0 0"; got != want {
+		t.Errorf("config %s parsed as %q, want %q", edge, got, want)
+	}
 	for _, bad := range []string{
 		strings.Replace(cfg, `"ppid":4242`, `"ppid": 4242`, 1),
 		strings.Replace(cfg, `"ppid":4242`, `"ppid":+4242`, 1),
@@ -171,6 +175,13 @@ func TestC(t *testing.T) {
 		strings.Replace(cfg, `"lifeline":4,"removeIn":5`, `"removeIn":5,"lifeline":4`, 1),
 		strings.Replace(cfg, `"config"`, `"monitor"`, 1),
 		strings.Replace(cfg, `"ppid":4242`, `"ppid":99999999999`, 1),
+		strings.Replace(cfg, `"ppid":4242`, `"ppid":2147483648`, 1),
+		strings.Replace(cfg, `"ppid":4242`, `"ppid":-2147483649`, 1),
+		strings.Replace(cfg, `"ppid":4242`, `"ppid":-0`, 1),
+		strings.Replace(cfg, `"ppid":4242`, `"ppid":-`, 1),
+		strings.Replace(cfg, `"ppid":4242`, `"ppid":4242.0`, 1),
+		strings.Replace(cfg, `"ppid":4242`, `"ppid":"4242"`, 1),
+		strings.Replace(cfg, `"flags":2114060288`, `"flags":18446744073709551616`, 1),
 		cfg + " ",
 		strings.TrimSuffix(cfg, "}"),
 		cfg[:len(cfg)-1] + `,"extra":1}`,
@@ -185,7 +196,16 @@ func TestC(t *testing.T) {
 	if got, want := run("monitor", mon), "10 11 5 -1 7 10485760 ctr.log ctr.log.1"; got != want {
 		t.Errorf("monitor %s parsed as %q, want %q", mon, got, want)
 	}
+	edgeMon := js(proto.Monitor{Kind: proto.KindMonitor, LogMax: -1 << 63, LogName: "a", RotatedName: strings.Repeat("b", 255)})
+	if got, want := run("monitor", edgeMon), "0 0 0 0 0 -9223372036854775808 a "+strings.Repeat("b", 255); got != want {
+		t.Errorf("monitor %s parsed as %q, want %q", edgeMon, got, want)
+	}
 	for _, bad := range []string{
+		strings.Replace(mon, `"ctr.log"`, `"ctr<log"`, 1),
+		strings.Replace(mon, `"ctr.log"`, `"ctr\u00e9log"`, 1),
+		strings.Replace(mon, `"ctr.log"`, "\"ctr\xc3\xa9log\"", 1),
+		strings.Replace(mon, `"ctr.log"`, "\"ctr\tlog\"", 1),
+		strings.Replace(mon, `"logMax":10485760`, `"logMax":9223372036854775808`, 1),
 		strings.Replace(mon, `"ctr.log"`, `"ctr\"log"`, 1),
 		strings.Replace(mon, `"ctr.log"`, `"ctr\u003clog"`, 1),
 		strings.Replace(mon, `"ctr.log"`, `""`, 1),
