@@ -906,6 +906,11 @@ func execLeanMonitor(p index.Paths, sb *Sandbox, child *nsexec.Child, lock, life
 		}
 		return int(f.Fd())
 	}
+	// The C loop works in the sandbox's directory (the Chdir above).
+	c := lean.Config{
+		Init: child.Pid, Keeper: child.KeeperPid(), Stdout: fd(out), Stderr: fd(errOut),
+		Log: logFD, LogMax: DefaultLogMax, LogName: LogFile, RotatedName: RotatedLog(LogFile),
+	}
 	env := []string{
 		finishRoot + "=" + p.Root, finishRunRoot + "=" + p.RunRoot, finishID + "=" + sb.ID,
 	}
@@ -913,7 +918,7 @@ func execLeanMonitor(p index.Paths, sb *Sandbox, child *nsexec.Child, lock, life
 		env = append(env, "USANDBOX_TRACE=1")
 	}
 	// The lock and the lifeline stay open through the C loop and Finish.
-	return lean.Monitor(child.Pid, child.KeeperPid(), fd(out), fd(errOut), logFD, DefaultLogMax, env, int(lock.Fd()), int(lifeline.Fd()))
+	return lean.Monitor(c, env, int(lock.Fd()), int(lifeline.Fd()))
 }
 
 // Environment of the finish step.

@@ -1,15 +1,14 @@
 // The monitor of a detached sandbox in C: once a sandbox runs, its
 // monitor (on the host, outside the sandbox's namespaces) has little left
 // to do, and a Go process costs 6 MB of RSS for it. It re-executes this
-// binary with _USANDBOX_LEAN set; this constructor then runs the loop
-// below, never starting the Go runtime.
-//
-// monitor mode ("monitor,INITPID,KEEPERPID,OUTFD,ERRFD,LOGFD,LOGMAX"):
+// binary in role "lean" (_USANDBOX_ROLE), with a Monitor frame on its
+// stdin (package internal/proto; proto_gen.h is generated from it); this
+// constructor then runs the loop below, never starting the Go runtime:
 // copy the command's output into the log (k8s-file lines: "TIME STREAM
-// F|P TEXT", rotated to ctr.log.1 past LOGMAX bytes), wait for the init
-// (its status is the command's) and for the keeper (which removes an --rm
-// sandbox's writable layer once every process of the sandbox is dead),
-// then exec the Go finish step with the status.
+// F|P TEXT", rotated past logMax bytes), wait for the init (its status is
+// the command's) and for the keeper (which removes an --rm sandbox's
+// writable layer once every process of the sandbox is dead), then exec
+// the Go finish step (role "finish") with the status.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +24,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "proto_gen.h"
 
 static int status_code(int st) {
 	if (WIFSIGNALED(st))
@@ -51,15 +52,16 @@ struct stream {
 struct logfile {
 	int fd;
 	long long size, max;
+	const char *name, *rotated;
 };
 
 static void log_rotate(struct logfile *l) {
 	// The working directory is the sandbox's (see lean.go). If rotating
 	// fails, the log goes on growing in the old file: better than losing
 	// the output.
-	if (rename("ctr.log", "ctr.log.1") < 0)
+	if (rename(l->name, l->rotated) < 0)
 		return;
-	int fd = open("ctr.log", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	int fd = open(l->name, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return;
 	if (dup3(fd, l->fd, O_CLOEXEC) < 0) {
@@ -121,12 +123,9 @@ static int drain(struct stream *s, struct logfile *l) {
 	return !eof;
 }
 
-static void lean_monitor(char *args) {
-	int init = -1, keeper = -1, out = -1, errfd = -1, logfd = -1;
-	long long max = 0;
-	if (sscanf(args, "%d,%d,%d,%d,%d,%lld", &init, &keeper, &out, &errfd, &logfd, &max) != 6)
-		_exit(125);
-	struct logfile l = {.fd = logfd, .max = max};
+static void monitor_loop(const struct lean_monitor *m) {
+	int init = m->init, keeper = m->keeper, out = m->stdout_, errfd = m->stderr_, logfd = m->log;
+	struct logfile l = {.fd = logfd, .max = m->log_max, .name = m->log_name, .rotated = m->rotated_name};
 	struct stat st;
 	if (fstat(logfd, &st) == 0)
 		l.size = st.st_size;
@@ -134,7 +133,7 @@ static void lean_monitor(char *args) {
 	int open_streams = (out >= 0) + (errfd >= 0);
 	int sfd = signal_fd();
 	if (sfd < 0)
-		_exit(125);
+		_exit(LEAN_EXIT_FAILED);
 	int code = -1, keeper_done = keeper <= 0;
 	// pidfds of the init and the keeper become readable when they exit,
 	// whatever happened to the SIGCHLD (one that arrived before this
@@ -181,12 +180,12 @@ static void lean_monitor(char *args) {
 		first = 0;
 	}
 	if (code < 0)
-		code = 137;
+		code = LEAN_EXIT_KILLED;
 	// What is left (exit status, cgroup, network, --rm) is Go's job.
 	char codes[16];
 	snprintf(codes, sizeof(codes), "%d", code);
 	char *argv[] = {"usandbox-finish", codes, NULL};
-	if (setenv("_USANDBOX_ROLE", "finish", 1) < 0 || unsetenv("_USANDBOX_LEAN") < 0)
+	if (setenv(LEAN_ROLE_ENV, LEAN_ROLE_FINISH, 1) < 0)
 		_exit(code);
 	execv("/proc/self/exe", argv);
 	// The finish step did not run: the exit status stays unrecorded,
@@ -194,19 +193,38 @@ static void lean_monitor(char *args) {
 	_exit(code);
 }
 
+// read_config reads the Monitor frame from LEAN_CONFIG_FD into m.
+static int read_config(struct lean_monitor *m) {
+	char b[4 + LEAN_MAX_FRAME];
+	size_t got = 0, want = 4;
+	while (got < want) {
+		ssize_t n = read(LEAN_CONFIG_FD, b + got, want - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+		if (got == 4) {
+			size_t len = (size_t)(unsigned char)b[0] << 24 | (size_t)(unsigned char)b[1] << 16 |
+				     (size_t)(unsigned char)b[2] << 8 | (unsigned char)b[3];
+			if (len > LEAN_MAX_FRAME)
+				return -1;
+			want = 4 + len;
+		}
+	}
+	return lean_parse_monitor(b + 4, want - 4, m);
+}
+
 __attribute__((constructor)) static void usandbox_lean(void) {
-	char *spec = getenv("_USANDBOX_LEAN");
-	if (spec == NULL)
+	const char *role = getenv(LEAN_ROLE_ENV);
+	if (role == NULL || strcmp(role, LEAN_ROLE) != 0)
 		return;
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		_exit(125);
-	char *args = strchr(spec, ',');
-	if (args == NULL)
-		_exit(125);
-	*args++ = '\0';
-	if (strcmp(spec, "monitor") == 0) {
-		prctl(PR_SET_NAME, "usandbox-mon", 0, 0, 0);
-		lean_monitor(args);
-	}
-	_exit(125);
+		_exit(LEAN_EXIT_FAILED);
+	struct lean_monitor m;
+	if (read_config(&m) < 0)
+		_exit(LEAN_EXIT_FAILED);
+	prctl(PR_SET_NAME, "usandbox-mon", 0, 0, 0);
+	monitor_loop(&m);
+	_exit(LEAN_EXIT_FAILED);
 }
