@@ -89,6 +89,12 @@ static int nsexec_fd = -1;
 // into Go (see usandbox_nsexec_conn).
 static const struct nsexec_stage *go_stage;
 
+// release closes fd, which this process must not hold any longer. Linux
+// frees the descriptor whatever close returns (EINTR and EIO report on
+// data written before, and nothing is written to these; EBADF says it was
+// not open): either way it is not held after, which is all that is wanted.
+static void release(int fd) { (void)close(fd); }
+
 // write_all writes n bytes of p to fd, however many writes it takes.
 static int write_all(int fd, const char *p, size_t n) {
 	while (n > 0) {
@@ -179,21 +185,36 @@ static void not_dumpable(void) {
 		fail(NSEXEC_STEP_SETID, errno);
 }
 
-// allow_setgroups reports whether setgroups(2) may be called: it is denied in
-// a user namespace whose gid map was written without newgidmap.
-static int allow_setgroups(void) {
+// drop_groups drops the supplementary groups, unless setgroups(2) is
+// denied in this user namespace (its gid map was written without
+// newgidmap: one ID, the groups stay, unmapped, as everywhere in rootless
+// single-ID mode).
+static void drop_groups(void) {
 	char buf[16] = {0};
 	int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 && strncmp(buf, "allow", 5) == 0;
+	if (fd >= 0) {
+		ssize_t n;
+		do
+			n = read(fd, buf, sizeof(buf) - 1);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			fail(NSEXEC_STEP_SETID, errno);
+		release(fd);
+		if (strncmp(buf, "deny", 4) == 0)
+			return;
+	} else if (errno != ENOENT) {
+		fail(NSEXEC_STEP_SETID, errno);
+	}
+	// Allowed, or not known: a process that joined a sandbox has no pid
+	// yet in the /proc of the mount namespace it is in now (that of the
+	// sandbox's pid namespace), so /proc/self is not there; then
+	// setgroups itself tells, EPERM being its denial.
+	if (setgroups(0, NULL) < 0 && !(fd < 0 && errno == EPERM))
+		fail(NSEXEC_STEP_SETID, errno);
 }
 
 static void become_root(void) {
-	if (allow_setgroups() && setgroups(0, NULL) < 0)
-		fail(NSEXEC_STEP_SETID, errno);
+	drop_groups();
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		fail(NSEXEC_STEP_SETID, errno);
 	not_dumpable();
@@ -222,13 +243,13 @@ static void join_namespaces(int pidfd, int pidnsfd, unsigned long flags) {
 	unsigned long direct = flags & ~(unsigned long)(CLONE_NEWPID | CLONE_NEWCGROUP);
 	if (setns(pidfd, (int)direct) < 0)
 		fail(NSEXEC_STEP_JOIN, errno);
-	close(pidfd);
+	release(pidfd);
 	if (flags & CLONE_NEWPID) {
 		if (pidnsfd < 0)
 			fail(NSEXEC_STEP_JOIN, EINVAL);
 		if (setns(pidnsfd, CLONE_NEWPID) < 0)
 			fail(NSEXEC_STEP_JOIN, errno);
-		close(pidnsfd);
+		release(pidnsfd);
 	}
 	if (flags & CLONE_NEWUSER)
 		become_root();
@@ -265,6 +286,8 @@ static int remove_all(int dirfd, const char *name) {
 		if (lseek(fd, 0, SEEK_SET) < 0)
 			goto out;
 		for (;;) {
+			// An error reading the directory ends this pass like its
+			// end does: the rmdir below then fails, and says so.
 			long n = syscall(SYS_getdents64, fd, buf, 4096);
 			if (n <= 0)
 				break;
@@ -285,7 +308,7 @@ static int remove_all(int dirfd, const char *name) {
 	}
 out:
 	free(buf);
-	close(fd);
+	release(fd);
 	return rc;
 }
 
@@ -295,11 +318,14 @@ out:
 // and cleaned".
 static void keeper(int initfd, int removefd) {
 	// It outlives its parent if need be: its work starts when the
-	// sandbox ends, whoever ended it.
-	prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
-	close(nsexec_fd);
+	// sandbox ends, whoever ended it. (0 is always a valid signal here,
+	// so this cannot fail; were it to, the keeper would die with its
+	// parent, the sandbox too, and the next run reclaim the layer: not
+	// worth ending a sandbox that runs now.)
+	(void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+	release(nsexec_fd);
 	for (int fd = 0; fd < 3; fd++)
-		close(fd);
+		release(fd);
 	struct pollfd p = {.fd = initfd, .events = POLLIN};
 	while (poll(&p, 1, -1) < 0)
 		if (errno != EINTR)
@@ -310,10 +336,13 @@ static void keeper(int initfd, int removefd) {
 	// namespace, whose root it is since pivot_root).
 	if (umount2("/", MNT_DETACH) < 0 && errno != EINVAL)
 		_exit(NSEXEC_EXIT_FAILED);
+	// Deep trees need an fd per level. Without the raise, remove_all
+	// still removes what the soft limit allows, and what stays makes the
+	// keeper fail, which the parent reports.
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	int rc = remove_all(removefd, NSEXEC_UPPER_DIR);
 	rc |= remove_all(removefd, NSEXEC_WORK_DIR);
@@ -353,16 +382,18 @@ static void init(int lifeline, unsigned long cgroupns) {
 		_exit(NSEXEC_EXIT_FAILED);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		_exit(NSEXEC_EXIT_FAILED);
-	prctl(PR_SET_NAME, "usandbox-init", 0, 0, 0);
+	// Only the name ps shows; PR_SET_NAME fails only for a bad pointer.
+	(void)prctl(PR_SET_NAME, "usandbox-init", 0, 0, 0);
 	// Only the lifeline, the sync socket and stdio stay: everything else
 	// the parent passed (the lock, the state directory) is the keeper's.
 	close_except(lifeline, nsexec_fd);
 
 	sigset_t set, old;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
+	if (sigemptyset(&set) < 0 || sigaddset(&set, SIGCHLD) < 0)
+		_exit(NSEXEC_EXIT_FAILED);
 	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		sigaddset(&set, forwarded[i]);
+		if (sigaddset(&set, forwarded[i]) < 0)
+			_exit(NSEXEC_EXIT_FAILED);
 	if (sigprocmask(SIG_BLOCK, &set, &old) < 0)
 		_exit(NSEXEC_EXIT_FAILED);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
@@ -391,16 +422,16 @@ static void init(int lifeline, unsigned long cgroupns) {
 	if (cmd == 0) {
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 			_exit(NSEXEC_EXIT_FAILED);
-		close(sfd);
-		close(lifeline);
+		release(sfd);
+		release(lifeline);
 		if (sigprocmask(SIG_SETMASK, &old, NULL) < 0)
 			_exit(NSEXEC_EXIT_FAILED);
 		return; // the Go runtime starts here, as pid 2 (go_stage is set)
 	}
 	// The command's stdio and the sync socket are the setup's.
-	close(nsexec_fd);
+	release(nsexec_fd);
 	for (int fd = 0; fd < 3; fd++)
-		close(fd);
+		release(fd);
 
 	int code = NSEXEC_EXIT_FAILED;
 	struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN}, {.fd = lifeline, .events = POLLIN}};
@@ -408,6 +439,8 @@ static void init(int lifeline, unsigned long cgroupns) {
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
+			// Only for want of memory: the init cannot watch any
+			// more, so it exits, and the kernel kills the rest.
 			break;
 		}
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -422,10 +455,15 @@ static void init(int lifeline, unsigned long cgroupns) {
 		}
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
+			// poll said a signal is pending: the read is whole, or
+			// interrupted (EINTR), and then poll asks again.
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
 				continue;
 			if (si.ssi_signo != SIGCHLD) {
-				kill(cmd, (int)si.ssi_signo);
+				// cmd is not reaped before it is waited for below,
+				// so it exists, if as a zombie, and kill cannot fail
+				// (a zombie takes the signal and ignores it).
+				(void)kill(cmd, (int)si.ssi_signo);
 				continue;
 			}
 			// SIGCHLD was blocked before the fork: an exit, however
@@ -474,7 +512,7 @@ static void sandbox(unsigned long flags, int lifeline, int removefd) {
 	}
 	if (send_pid(1, (int32_t)pid) < 0)
 		_exit(NSEXEC_EXIT_FAILED);
-	close(lifeline);
+	release(lifeline);
 	keeper(initfd, removefd);
 }
 
@@ -504,9 +542,10 @@ __attribute__((constructor)) static void usandbox_nsexec(void) {
 	int n = read_frame(b, sizeof(b));
 	if (n < 0) {
 		// Not started by package nsexec (a stray role in the environment):
-		// there is no parent to tell.
-		fprintf(stderr, "usandbox: %s=%s, but no configuration on fd %d\n", NSEXEC_ROLE_ENV, role,
-			NSEXEC_CONN_FD);
+		// there is no parent to tell, and nowhere else to say it if
+		// stderr fails.
+		(void)fprintf(stderr, "usandbox: %s=%s, but no configuration on fd %d\n", NSEXEC_ROLE_ENV, role,
+			      NSEXEC_CONN_FD);
 		_exit(NSEXEC_EXIT_FAILED);
 	}
 	if (nsexec_parse_config(b, (size_t)n, &cfg) < 0)
@@ -555,13 +594,14 @@ __attribute__((constructor)) static void usandbox_nsexec(void) {
 			go_stage = st;
 			return; // the Go runtime starts here
 		}
-		send_pid(1, (int32_t)pid);
-		_exit(0);
+		// The new process is the parent's to end if it does not learn
+		// its pid: it is the parent's child, and reads its spec first.
+		_exit(send_pid(1, (int32_t)pid) < 0 ? NSEXEC_EXIT_FAILED : 0);
 	}
 	if (send_pid(1, getpid()) < 0)
 		_exit(NSEXEC_EXIT_FAILED);
 	go_stage = st;
 	if (st->clear)
 		// The command line runs again: the socket is done with.
-		close(nsexec_fd);
+		release(nsexec_fd);
 }
