@@ -44,7 +44,8 @@ type Config struct {
 	// portchild); fork once more after unsharing or joining, so that the
 	// process running Go is in the new (or joined) pid namespace and a
 	// direct child of the caller (exec); or start a sandbox (sandbox).
-	// The copy's Go code finds it with role.Current.
+	// The copy's Go code finds it with role.Current, but for userns,
+	// whose copy is the command line again (see proto.Stage).
 	Role role.Role
 	// Args are the arguments of the copy, Args[0] included.
 	Args []string
@@ -74,7 +75,8 @@ type Config struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	// ExtraFiles are passed after the sync socket (fd 3) and the files the
-	// C stage uses; ExtraFD says where each landed.
+	// C stage uses (Sandbox's Lifeline, State if AutoRemove, Lock, then
+	// Join and JoinPidNS, those that are set), in order.
 	ExtraFiles []*os.File
 }
 
@@ -107,7 +109,7 @@ type Child struct {
 	Conn *os.File
 
 	cmd    *exec.Cmd   // the exec'd process (the keeper in Sandbox mode)
-	proc   *os.Process // Pid's process when Fork or Sandbox, else nil
+	proc   *os.Process // Pid's process in the fork and sandbox modes, else nil
 	keeper bool        // cmd is a keeper still running
 }
 
