@@ -180,8 +180,9 @@ func (n *Network) Publish(ports []Port, pid int, stateDir string, log io.Writer)
 	join := os.NewFile(uintptr(pidfd), "pidfd")
 	defer join.Close()
 	child, err := nsexec.Start(nsexec.Config{
+		Role:   role.PortChild,
 		Args:   []string{"usandbox-ports"},
-		Env:    []string{role.PortChild.EnvEntry(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		Env:    []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		Flags:  unix.CLONE_NEWUSER | unix.CLONE_NEWNET,
 		Join:   join,
 		Stderr: log,

@@ -8,20 +8,24 @@
 // (written by the setuid newuidmap/newgidmap) must come between unshare and
 // the rest of the setup. This constructor therefore runs in the freshly
 // exec'd usandbox binary, while it is still single-threaded. Nothing
-// happens unless _USANDBOX_NSEXEC is set.
+// happens unless the role (_USANDBOX_ROLE, package internal/role) is one
+// that has a stage here (proto.StageOf); the parent then has put a Config
+// frame in the socket on fd 3 before it started this process. The
+// messages, their frames and the protocol are package internal/proto's;
+// proto_gen.h is generated from it.
 //
 // Sandbox mode (a new sandbox; see package sandbox for the whole tree):
 //
 //   parent (Go, host)              keeper (this constructor)
 //   -----------------              -------------------------
+//   Config              -------->  (read first)
 //                                  unshare(CLONE_NEWUSER)
-//                       <- 'U' --  "map me"
+//                       <--------  MapMe
 //   newuidmap/newgidmap PID
-//                       -- 'M' ->  (or 'X': give up)
-//                                  setresuid/setresgid(0), setgroups
+//   Mapped (or Abort)   -------->  setresuid/setresgid(0), setgroups
 //                                  unshare(mnt, pid, uts, ipc, net)
 //                                  clone(CLONE_PARENT|CLONE_PIDFD) -> init
-//                       <- 'P' --  the init's pid
+//                       <--------  ChildPID: the init's pid
 //   [cgroup: move the init in]     waits for the init's pidfd; then, for
 //   'g' on the init's lifeline     --rm, removes upper/ and work/ (fd-relative,
 //                                  no symlink followed) and exits: every
@@ -48,11 +52,11 @@
 //
 // Fork mode ('usandbox exec'): setns(pidfd of the keeper, its
 // namespaces), setns(the keeper's pid_for_children), a new cgroup
-// namespace, then one fork into the sandbox's pid namespace; 'P' is the
-// new pid.
+// namespace, then one fork into the sandbox's pid namespace; ChildPID is
+// the new pid.
 //
-// Errors are sent back as data ('E', step, errno) and printed once, by the
-// parent.
+// Errors are sent back as data (an Error frame: step, errno) and printed
+// once, by the parent.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -73,7 +77,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "nsexec.h"
+#include "proto_gen.h"
 
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
@@ -81,39 +85,96 @@
 
 static int nsexec_fd = -1;
 
-static int send_msg(char kind, char step, int32_t value) {
-	struct nsexec_msg m;
-	memset(&m, 0, sizeof(m));
-	m.kind = kind;
-	m.step = step;
-	m.value = value;
-	for (;;) {
-		ssize_t n = write(nsexec_fd, &m, sizeof(m));
-		if (n == (ssize_t)sizeof(m))
-			return 0;
-		if (n < 0 && errno == EINTR)
+// The stage this process was set up for, once the constructor returns
+// into Go (see usandbox_nsexec_conn).
+static const struct nsexec_stage *go_stage;
+
+// release closes fd, which this process must not hold any longer. Linux
+// frees the descriptor whatever close returns (EINTR and EIO report on
+// data written before, and nothing is written to these; EBADF says it was
+// not open): either way it is not held after, which is all that is wanted.
+static void release(int fd) { (void)close(fd); }
+
+// write_all writes n bytes of p to fd, however many writes it takes.
+static int write_all(int fd, const char *p, size_t n) {
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
 			continue;
-		return -1;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
 	}
+	return 0;
 }
 
-static void fail(char step, int err) {
+// read_all reads n bytes from fd into p; it fails at end of file.
+static int read_all(int fd, char *p, size_t n) {
+	while (n > 0) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+// send_frame sends body (len bytes of JSON, from an encoder of
+// proto_gen.h: len < 0 when it did not fit) as one frame.
+static int send_frame(const char *body, int len) {
+	char frame[4 + NSEXEC_MAX_FRAME];
+	if (len < 0 || len > NSEXEC_MAX_FRAME)
+		return -1;
+	frame[0] = (char)((unsigned)len >> 24);
+	frame[1] = (char)((unsigned)len >> 16);
+	frame[2] = (char)((unsigned)len >> 8);
+	frame[3] = (char)len;
+	memcpy(frame + 4, body, (size_t)len);
+	return write_all(nsexec_fd, frame, 4 + (size_t)len);
+}
+
+// read_frame reads one frame's body into buf (cap bytes) and returns its
+// length, or -1.
+static int read_frame(char *buf, size_t cap) {
+	unsigned char h[4];
+	if (read_all(nsexec_fd, (char *)h, sizeof(h)) < 0)
+		return -1;
+	size_t n = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
+	if (n > cap || read_all(nsexec_fd, buf, n) < 0)
+		return -1;
+	return (int)n;
+}
+
+static int send_pid(int child, int32_t pid) {
+	char b[NSEXEC_MAX_FRAME];
+	if (child) {
+		struct nsexec_child_pid m = {.pid = pid};
+		return send_frame(b, nsexec_encode_child_pid(b, sizeof(b), &m));
+	}
+	struct nsexec_map_me m = {.pid = pid};
+	return send_frame(b, nsexec_encode_map_me(b, sizeof(b), &m));
+}
+
+static void fail(const char *step, int err) {
+	char b[NSEXEC_MAX_FRAME];
+	struct nsexec_error m = {.step = step, .errno_ = err};
 	// If the parent is gone there is nobody to tell: exit all the same.
-	(void)send_msg(NSEXEC_ERROR, step, err);
+	(void)send_frame(b, nsexec_encode_error(b, sizeof(b), &m));
 	_exit(NSEXEC_EXIT_FAILED);
 }
 
-static void wait_for(char want) {
-	struct nsexec_msg m;
-	for (;;) {
-		ssize_t n = read(nsexec_fd, &m, sizeof(m));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n != (ssize_t)sizeof(m) || m.kind != want)
-			// The parent went away or gave up: it reports the error.
-			_exit(NSEXEC_EXIT_FAILED);
-		return;
-	}
+// wait_mapped waits for the parent's Mapped; Abort, or anything else,
+// ends this process.
+static void wait_mapped(void) {
+	char b[NSEXEC_MAX_FRAME];
+	int n = read_frame(b, sizeof(b));
+	if (n != (int)strlen(NSEXEC_MSG_MAPPED) || memcmp(b, NSEXEC_MSG_MAPPED, (size_t)n) != 0)
+		// The parent went away or gave up: it reports the error.
+		_exit(NSEXEC_EXIT_FAILED);
 }
 
 // not_dumpable keeps /proc/self of this process out of reach. It is called
@@ -124,34 +185,49 @@ static void not_dumpable(void) {
 		fail(NSEXEC_STEP_SETID, errno);
 }
 
-// allow_setgroups reports whether setgroups(2) may be called: it is denied in
-// a user namespace whose gid map was written without newgidmap.
-static int allow_setgroups(void) {
+// drop_groups drops the supplementary groups, unless setgroups(2) is
+// denied in this user namespace (its gid map was written without
+// newgidmap: one ID, the groups stay, unmapped, as everywhere in rootless
+// single-ID mode).
+static void drop_groups(void) {
 	char buf[16] = {0};
 	int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 && strncmp(buf, "allow", 5) == 0;
+	if (fd >= 0) {
+		ssize_t n;
+		do
+			n = read(fd, buf, sizeof(buf) - 1);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			fail(NSEXEC_STEP_SETID, errno);
+		release(fd);
+		if (strncmp(buf, "deny", 4) == 0)
+			return;
+	} else if (errno != ENOENT) {
+		fail(NSEXEC_STEP_SETID, errno);
+	}
+	// Allowed, or not known: a process that joined a sandbox has no pid
+	// yet in the /proc of the mount namespace it is in now (that of the
+	// sandbox's pid namespace), so /proc/self is not there; then
+	// setgroups itself tells, EPERM being its denial.
+	if (setgroups(0, NULL) < 0 && !(fd < 0 && errno == EPERM))
+		fail(NSEXEC_STEP_SETID, errno);
 }
 
 static void become_root(void) {
-	if (allow_setgroups() && setgroups(0, NULL) < 0)
-		fail(NSEXEC_STEP_SETID, errno);
+	drop_groups();
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 		fail(NSEXEC_STEP_SETID, errno);
 	not_dumpable();
 }
 
-// new_userns creates the user namespace, has the parent map it ('U',
-// then 'M') and becomes root in it.
+// new_userns creates the user namespace, has the parent map it (MapMe,
+// then Mapped) and becomes root in it.
 static void new_userns(void) {
 	if (unshare(CLONE_NEWUSER) < 0)
 		fail(NSEXEC_STEP_USERNS, errno);
-	if (send_msg(NSEXEC_MAP_ME, 0, getpid()) < 0)
+	if (send_pid(0, getpid()) < 0)
 		_exit(NSEXEC_EXIT_FAILED);
-	wait_for(NSEXEC_MAPPED);
+	wait_mapped();
 	become_root();
 }
 
@@ -167,13 +243,13 @@ static void join_namespaces(int pidfd, int pidnsfd, unsigned long flags) {
 	unsigned long direct = flags & ~(unsigned long)(CLONE_NEWPID | CLONE_NEWCGROUP);
 	if (setns(pidfd, (int)direct) < 0)
 		fail(NSEXEC_STEP_JOIN, errno);
-	close(pidfd);
+	release(pidfd);
 	if (flags & CLONE_NEWPID) {
 		if (pidnsfd < 0)
 			fail(NSEXEC_STEP_JOIN, EINVAL);
 		if (setns(pidnsfd, CLONE_NEWPID) < 0)
 			fail(NSEXEC_STEP_JOIN, errno);
-		close(pidnsfd);
+		release(pidnsfd);
 	}
 	if (flags & CLONE_NEWUSER)
 		become_root();
@@ -210,6 +286,8 @@ static int remove_all(int dirfd, const char *name) {
 		if (lseek(fd, 0, SEEK_SET) < 0)
 			goto out;
 		for (;;) {
+			// An error reading the directory ends this pass like its
+			// end does: the rmdir below then fails, and says so.
 			long n = syscall(SYS_getdents64, fd, buf, 4096);
 			if (n <= 0)
 				break;
@@ -230,37 +308,44 @@ static int remove_all(int dirfd, const char *name) {
 	}
 out:
 	free(buf);
-	close(fd);
+	release(fd);
 	return rc;
 }
 
 // keeper waits, outside the sandbox's pid namespace, for the init to end,
-// then removes an --rm sandbox's writable layer. It holds the sandbox's
-// lock (lockfd) until it is done, so "unlocked" means "dead and cleaned".
-static void keeper(int initfd, int statefd, int autoremove) {
+// then removes an --rm sandbox's writable layer (in removefd, -1: none).
+// It holds the sandbox's lock until it is done, so "unlocked" means "dead
+// and cleaned".
+static void keeper(int initfd, int removefd) {
 	// It outlives its parent if need be: its work starts when the
-	// sandbox ends, whoever ended it.
-	prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
-	close(nsexec_fd);
+	// sandbox ends, whoever ended it. (0 is always a valid signal here,
+	// so this cannot fail; were it to, the keeper would die with its
+	// parent, the sandbox too, and the next run reclaim the layer: not
+	// worth ending a sandbox that runs now.)
+	(void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+	release(nsexec_fd);
 	for (int fd = 0; fd < 3; fd++)
-		close(fd);
+		release(fd);
 	struct pollfd p = {.fd = initfd, .events = POLLIN};
 	while (poll(&p, 1, -1) < 0)
 		if (errno != EINTR)
 			_exit(NSEXEC_EXIT_FAILED);
-	if (!autoremove || statefd < 0)
+	if (removefd < 0)
 		_exit(0);
 	// Let go of the overlay first (the keeper shares the sandbox's mount
 	// namespace, whose root it is since pivot_root).
 	if (umount2("/", MNT_DETACH) < 0 && errno != EINVAL)
 		_exit(NSEXEC_EXIT_FAILED);
+	// Deep trees need an fd per level. Without the raise, remove_all
+	// still removes what the soft limit allows, and what stays makes the
+	// keeper fail, which the parent reports.
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	int rc = remove_all(statefd, "upper");
-	rc |= remove_all(statefd, "work");
+	int rc = remove_all(removefd, NSEXEC_UPPER_DIR);
+	rc |= remove_all(removefd, NSEXEC_WORK_DIR);
 	_exit(rc == 0 ? 0 : NSEXEC_EXIT_FAILED);
 }
 
@@ -286,8 +371,7 @@ static int status_code(int st) {
 	return WEXITSTATUS(st);
 }
 
-static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
-				SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU, SIGALRM, SIGPIPE};
+static const int forwarded[] = {NSEXEC_INIT_SIGNALS};
 
 // init is pid 1 of the sandbox. It returns only in the forked setup
 // process, which then runs Go.
@@ -298,16 +382,18 @@ static void init(int lifeline, unsigned long cgroupns) {
 		_exit(NSEXEC_EXIT_FAILED);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		_exit(NSEXEC_EXIT_FAILED);
-	prctl(PR_SET_NAME, "usandbox-init", 0, 0, 0);
+	// Only the name ps shows; PR_SET_NAME fails only for a bad pointer.
+	(void)prctl(PR_SET_NAME, "usandbox-init", 0, 0, 0);
 	// Only the lifeline, the sync socket and stdio stay: everything else
 	// the parent passed (the lock, the state directory) is the keeper's.
 	close_except(lifeline, nsexec_fd);
 
 	sigset_t set, old;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
+	if (sigemptyset(&set) < 0 || sigaddset(&set, SIGCHLD) < 0)
+		_exit(NSEXEC_EXIT_FAILED);
 	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		sigaddset(&set, forwarded[i]);
+		if (sigaddset(&set, forwarded[i]) < 0)
+			_exit(NSEXEC_EXIT_FAILED);
 	if (sigprocmask(SIG_BLOCK, &set, &old) < 0)
 		_exit(NSEXEC_EXIT_FAILED);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
@@ -336,16 +422,16 @@ static void init(int lifeline, unsigned long cgroupns) {
 	if (cmd == 0) {
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 			_exit(NSEXEC_EXIT_FAILED);
-		close(sfd);
-		close(lifeline);
+		release(sfd);
+		release(lifeline);
 		if (sigprocmask(SIG_SETMASK, &old, NULL) < 0)
 			_exit(NSEXEC_EXIT_FAILED);
-		return; // the Go runtime starts here, as pid 2
+		return; // the Go runtime starts here, as pid 2 (go_stage is set)
 	}
 	// The command's stdio and the sync socket are the setup's.
-	close(nsexec_fd);
+	release(nsexec_fd);
 	for (int fd = 0; fd < 3; fd++)
-		close(fd);
+		release(fd);
 
 	int code = NSEXEC_EXIT_FAILED;
 	struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN}, {.fd = lifeline, .events = POLLIN}};
@@ -353,6 +439,8 @@ static void init(int lifeline, unsigned long cgroupns) {
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
+			// Only for want of memory: the init cannot watch any
+			// more, so it exits, and the kernel kills the rest.
 			break;
 		}
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -361,16 +449,21 @@ static void init(int lifeline, unsigned long cgroupns) {
 			if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
 				// The watcher is gone: nothing may run unwatched.
 				// pid 1 exits and the kernel kills the rest.
-				code = 137;
+				code = NSEXEC_EXIT_KILLED;
 				break;
 			}
 		}
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
+			// poll said a signal is pending: the read is whole, or
+			// interrupted (EINTR), and then poll asks again.
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
 				continue;
 			if (si.ssi_signo != SIGCHLD) {
-				kill(cmd, (int)si.ssi_signo);
+				// cmd is not reaped before it is waited for below,
+				// so it exists, if as a zombie, and kill cannot fail
+				// (a zombie takes the signal and ignores it).
+				(void)kill(cmd, (int)si.ssi_signo);
 				continue;
 			}
 			// SIGCHLD was blocked before the fork: an exit, however
@@ -390,7 +483,7 @@ static void init(int lifeline, unsigned long cgroupns) {
 	_exit(code);
 }
 
-static void sandbox(unsigned long flags, int lifeline, int statefd, int autoremove) {
+static void sandbox(unsigned long flags, int lifeline, int removefd) {
 	if (flags & CLONE_NEWUSER) {
 		new_userns();
 	}
@@ -417,51 +510,73 @@ static void sandbox(unsigned long flags, int lifeline, int statefd, int autoremo
 		init(lifeline, flags & CLONE_NEWCGROUP);
 		return;
 	}
-	if (send_msg(NSEXEC_CHILD_PID, 0, (int32_t)pid) < 0)
+	if (send_pid(1, (int32_t)pid) < 0)
 		_exit(NSEXEC_EXIT_FAILED);
-	close(lifeline);
-	keeper(initfd, statefd, autoremove);
+	release(lifeline);
+	keeper(initfd, removefd);
+}
+
+// usandbox_nsexec_conn tells package nsexec's Conn whether the Go that
+// runs now is the Go side of a role this constructor set up, with the
+// socket on fd 3 for it.
+int usandbox_nsexec_conn(void) { return go_stage != NULL && !go_stage->clear; }
+
+static const struct nsexec_stage *stage_of(const char *role) {
+	for (size_t i = 0; i < sizeof(nsexec_stages) / sizeof(nsexec_stages[0]); i++)
+		if (strcmp(role, nsexec_stages[i].role) == 0)
+			return &nsexec_stages[i];
+	return NULL;
 }
 
 __attribute__((constructor)) static void usandbox_nsexec(void) {
-	const char *spec = getenv(NSEXEC_ENV);
-	if (spec == NULL)
+	const char *role = getenv(NSEXEC_ROLE_ENV);
+	if (role == NULL)
 		return;
+	const struct nsexec_stage *st = stage_of(role);
+	if (st == NULL)
+		return; // a role that is not started through nsexec (the monitor, lean, ...)
+	nsexec_fd = NSEXEC_CONN_FD;
 
-	int fd = -1, mode = 0, joinfd = -1, joinpidns = -1, lifeline = -1, statefd = -1, autoremove = 0;
-	unsigned long flags = 0;
-	long ppid = 0;
-	if (sscanf(spec, "%d,%lx,%d,%ld,%d,%d,%d,%d,%d", &fd, &flags, &mode, &ppid, &joinfd, &joinpidns, &lifeline,
-		   &statefd, &autoremove) != 9 ||
-	    fd < 0) {
-		fprintf(stderr, "usandbox: malformed %s=%s\n", NSEXEC_ENV, spec);
+	char b[NSEXEC_MAX_FRAME];
+	struct nsexec_config cfg;
+	int n = read_frame(b, sizeof(b));
+	if (n < 0) {
+		// Not started by package nsexec (a stray role in the environment):
+		// there is no parent to tell, and nowhere else to say it if
+		// stderr fails.
+		(void)fprintf(stderr, "usandbox: %s=%s, but no configuration on fd %d\n", NSEXEC_ROLE_ENV, role,
+			      NSEXEC_CONN_FD);
 		_exit(NSEXEC_EXIT_FAILED);
 	}
-	unsetenv(NSEXEC_ENV);
-	nsexec_fd = fd;
+	if (nsexec_parse_config(b, (size_t)n, &cfg) < 0)
+		fail(NSEXEC_STEP_CONFIG, EINVAL);
+	if (st->clear && unsetenv(NSEXEC_ROLE_ENV) < 0)
+		fail(NSEXEC_STEP_CONFIG, errno);
+	unsigned long flags = (unsigned long)cfg.flags;
 
 	// Die with the parent. Checking getppid afterwards closes the race
 	// where the parent died before prctl took effect.
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		fail(NSEXEC_STEP_PDEATHSIG, errno);
-	if (getppid() != (pid_t)ppid)
+	if (getppid() != (pid_t)cfg.ppid)
 		_exit(NSEXEC_EXIT_FAILED);
 
-	if (mode == NSEXEC_MODE_SANDBOX) {
-		sandbox(flags, lifeline, statefd, autoremove);
+	if (st->mode == NSEXEC_MODE_SANDBOX) {
+		go_stage = st;
+		sandbox(flags, cfg.lifeline, cfg.remove_in);
 		return;
 	}
 
-	if (joinfd >= 0) {
-		join_namespaces(joinfd, joinpidns, flags);
+	if (cfg.join >= 0) {
+		join_namespaces(cfg.join, cfg.join_pid_ns, flags);
 	} else if (flags & CLONE_NEWUSER) {
 		new_userns();
 	}
 	unsigned long rest = flags & ~(unsigned long)CLONE_NEWUSER;
-	if (joinfd < 0 && rest && unshare((int)rest) < 0)
+	if (cfg.join < 0 && rest && unshare((int)rest) < 0)
 		fail(NSEXEC_STEP_UNSHARE, errno);
 
-	if (mode == NSEXEC_MODE_FORK) {
+	if (st->mode == NSEXEC_MODE_FORK) {
 		// The child appears in the sandbox's pid namespace: out of reach
 		// of its processes from its first instruction on.
 		not_dumpable();
@@ -476,9 +591,17 @@ __attribute__((constructor)) static void usandbox_nsexec(void) {
 			// Go side finds out when it reads its spec from the socket.
 			if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 				fail(NSEXEC_STEP_PDEATHSIG, errno);
+			go_stage = st;
 			return; // the Go runtime starts here
 		}
-		send_msg(NSEXEC_CHILD_PID, 0, (int32_t)pid);
-		_exit(0);
+		// The new process is the parent's to end if it does not learn
+		// its pid: it is the parent's child, and reads its spec first.
+		_exit(send_pid(1, (int32_t)pid) < 0 ? NSEXEC_EXIT_FAILED : 0);
 	}
+	if (send_pid(1, getpid()) < 0)
+		_exit(NSEXEC_EXIT_FAILED);
+	go_stage = st;
+	if (st->clear)
+		// The command line runs again: the socket is done with.
+		release(nsexec_fd);
 }

@@ -2,76 +2,63 @@
 // with the user namespace created and mapped before the Go runtime of the
 // copy starts (see nsexec.c for why that cannot happen in Go).
 //
-// The parent calls Start; the copy finds the sync socket with Conn. Linking
-// this package is enough to install the C constructor, so every binary that
-// may be started this way must import it.
+// The parent calls Start; the copy finds the sync socket with Conn. What
+// the C constructor does is its role's (package internal/role, through
+// proto.StageOf); the two speak package internal/proto's nsexec protocol
+// over the socket. Linking this package is enough to install the C
+// constructor, so every binary that may be started this way must import
+// it.
 package nsexec
 
+//go:generate go run ../internal/proto/gen nsexec/proto_gen.h
+
 // #cgo CFLAGS: -Wall -O2
+// int usandbox_nsexec_conn(void);
 import "C"
 
 import (
-	"encoding/binary"
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"usandbox/internal/proto"
+	"usandbox/internal/role"
+	"usandbox/internal/wire"
 )
 
-// Keep in sync with nsexec.h.
-const (
-	envName  = "_USANDBOX_NSEXEC"
-	childEnv = "_USANDBOX_NSEXEC_CHILD"
-	// ConnFD is the file descriptor of the sync socket in the child.
-	ConnFD = 3
-
-	msgMapMe    = 'U'
-	msgMapped   = 'M'
-	msgAbort    = 'X'
-	msgChildPID = 'P'
-	msgError    = 'E'
-)
-
-var stepNames = map[byte]string{
-	'd': "setting the parent-death signal",
-	'u': "creating the user namespace",
-	'i': "becoming root in the user namespace",
-	'n': "creating namespaces",
-	'f': "forking into the new pid namespace",
-	'j': "joining the sandbox's namespaces",
-	's': "starting the sandbox's init",
-}
-
-// Modes of the C stage (keep in sync with nsexec.h).
-const (
-	modePlain   = 0
-	modeFork    = 1
-	modeSandbox = 2
-)
+// ConnFD is the file descriptor of the sync socket in the child.
+const ConnFD = proto.ConnFD
 
 // Config says what to start.
 type Config struct {
+	// Role is the copy's role, which says what the C stage does
+	// (proto.StageOf): run Go in the namespaces (userns, remove,
+	// portchild); fork once more after unsharing or joining, so that the
+	// process running Go is in the new (or joined) pid namespace and a
+	// direct child of the caller (exec); or start a sandbox (sandbox).
+	// The copy's Go code finds it with role.Current, but for userns,
+	// whose copy is the command line again (see proto.Stage).
+	Role role.Role
 	// Args are the arguments of the copy, Args[0] included.
 	Args []string
-	// Env is its environment (the sync variable is added).
+	// Env is its environment (the role is added).
 	Env []string
 	// Flags are the CLONE_NEW* namespaces to create (or join). CLONE_NEWUSER
 	// is created first and mapped by MapIDs before the others.
 	Flags uintptr
-	// Fork makes the copy fork once more after unsharing or joining, so
-	// that the process running Go is in the new (or joined) pid namespace
-	// and a direct child of the caller.
-	Fork bool
-	// Sandbox starts a new sandbox (see nsexec.c): the copy stays as its
-	// keeper, a C init becomes pid 1 of the new pid namespace (the
-	// caller's child, Pid), and Go runs in the init's first child, the
-	// setup process. Flags must hold CLONE_NEWUSER and CLONE_NEWPID.
+	// Sandbox is what the sandbox role needs, and only it (see
+	// nsexec.c): the copy stays as its keeper, a C init becomes pid 1 of
+	// the new pid namespace (the caller's child, Pid), and Go runs in the
+	// init's first child, the setup process. Flags must hold
+	// CLONE_NEWUSER and CLONE_NEWPID.
 	Sandbox *SandboxConfig
 	// MapIDs writes the uid/gid maps of the process pid.
 	MapIDs func(pid int) error
@@ -88,7 +75,8 @@ type Config struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	// ExtraFiles are passed after the sync socket (fd 3) and the files the
-	// C stage uses; ExtraFD says where each landed.
+	// C stage uses (Sandbox's Lifeline, State if AutoRemove, Lock, then
+	// Join and JoinPidNS, those that are set), in order.
 	ExtraFiles []*os.File
 }
 
@@ -110,7 +98,7 @@ type SandboxConfig struct {
 }
 
 // LifelineGo is the byte that lets a sandbox's init go on.
-const LifelineGo = 'g'
+const LifelineGo = proto.LifelineGo
 
 // Child is a started copy.
 type Child struct {
@@ -121,17 +109,17 @@ type Child struct {
 	Conn *os.File
 
 	cmd    *exec.Cmd   // the exec'd process (the keeper in Sandbox mode)
-	proc   *os.Process // Pid's process when Fork or Sandbox, else nil
+	proc   *os.Process // Pid's process in the fork and sandbox modes, else nil
 	keeper bool        // cmd is a keeper still running
 }
 
 // StepError is a failure of the C stage in the child.
 type StepError struct {
-	Step  string
+	Step  proto.Step
 	Errno syscall.Errno
 }
 
-func (e *StepError) Error() string { return e.Step + ": " + e.Errno.Error() }
+func (e *StepError) Error() string { return e.Step.String() + ": " + e.Errno.Error() }
 func (e *StepError) Unwrap() error { return e.Errno }
 
 // Start starts the copy and returns once it runs Go code in its
@@ -139,6 +127,13 @@ func (e *StepError) Unwrap() error { return e.Errno }
 // returns: the child's parent-death signal fires when the thread that
 // started it exits (golang/go#27505), not when the process does.
 func Start(cfg Config) (c *Child, err error) {
+	stage, ok := proto.StageOf(cfg.Role)
+	if !ok {
+		return nil, fmt.Errorf("nsexec: role %q has no C stage", cfg.Role)
+	}
+	if (stage.Mode == proto.ModeSandbox) != (cfg.Sandbox != nil) {
+		return nil, fmt.Errorf("nsexec: role %q: a SandboxConfig goes with the sandbox role, and only with it", cfg.Role)
+	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("nsexec: socketpair: %w", err)
@@ -153,34 +148,33 @@ func Start(cfg Config) (c *Child, err error) {
 	}()
 
 	files := []*os.File{child}
-	fdOf := func(f *os.File) int {
+	fdOf := func(f *os.File) int32 {
 		if f == nil {
 			return -1
 		}
 		files = append(files, f)
-		return ConnFD + len(files) - 1
+		return int32(ConnFD + len(files) - 1)
 	}
-	mode, lifeline, state, autoremove := modePlain, -1, -1, 0
-	if cfg.Fork {
-		mode = modeFork
-	}
+	conf := proto.Config{Kind: proto.KindConfig, Flags: uint64(cfg.Flags), PPid: int32(os.Getpid()), Lifeline: -1, RemoveIn: -1}
 	if sb := cfg.Sandbox; sb != nil {
-		mode = modeSandbox
-		lifeline = fdOf(sb.Lifeline)
-		state = fdOf(sb.State)
-		fdOf(sb.Lock)
+		conf.Lifeline = fdOf(sb.Lifeline)
 		if sb.AutoRemove {
-			autoremove = 1
+			conf.RemoveIn = fdOf(sb.State)
 		}
+		fdOf(sb.Lock)
 	}
-	join, joinPidNS := fdOf(cfg.Join), fdOf(cfg.JoinPidNS)
+	conf.Join, conf.JoinPidNS = fdOf(cfg.Join), fdOf(cfg.JoinPidNS)
 	files = append(files, cfg.ExtraFiles...)
+	// The configuration is in the socket before the copy starts: its
+	// constructor reads it at once.
+	if err := wire.Write(parent, conf); err != nil {
+		return nil, fmt.Errorf("nsexec: %w", err)
+	}
 
 	cmd := &exec.Cmd{
-		Path: "/proc/self/exe",
-		Args: cfg.Args,
-		Env: append(cfg.Env[:len(cfg.Env):len(cfg.Env)], childEnv+"=1",
-			fmt.Sprintf("%s=%d,%x,%d,%d,%d,%d,%d,%d,%d", envName, ConnFD, cfg.Flags, mode, os.Getpid(), join, joinPidNS, lifeline, state, autoremove)),
+		Path:       "/proc/self/exe",
+		Args:       cfg.Args,
+		Env:        append(cfg.Env[:len(cfg.Env):len(cfg.Env)], cfg.Role.EnvEntry()),
 		Stdin:      cfg.Stdin,
 		Stdout:     cfg.Stdout,
 		Stderr:     cfg.Stderr,
@@ -214,35 +208,34 @@ func Start(cfg Config) (c *Child, err error) {
 	}()
 
 	if cfg.Flags&unix.CLONE_NEWUSER != 0 && cfg.Join == nil {
-		kind, _, v, err := c.read()
-		if err != nil {
+		var m proto.MapMe
+		if err := c.read(proto.KindMapMe, &m); err != nil {
 			return nil, err
 		}
-		if kind != msgMapMe {
-			return nil, fmt.Errorf("nsexec: unexpected message %q", kind)
-		}
-		if err := cfg.MapIDs(int(v)); err != nil {
-			c.send(msgAbort)
+		if err := cfg.MapIDs(int(m.Pid)); err != nil {
+			// The copy exits on Abort, or when the socket closes.
+			wire.Write(c.Conn, proto.Abort{Kind: proto.KindAbort})
 			return nil, err
 		}
-		if err := c.send(msgMapped); err != nil {
+		if err := wire.Write(c.Conn, proto.Mapped{Kind: proto.KindMapped}); err != nil {
 			return nil, fmt.Errorf("nsexec: %w", err)
 		}
 	}
-	if cfg.Fork || cfg.Sandbox != nil {
-		kind, _, v, err := c.read()
-		if err != nil {
-			return nil, err
+	var m proto.ChildPID
+	if err := c.read(proto.KindChildPID, &m); err != nil {
+		return nil, err
+	}
+	if stage.Mode == proto.ModePlain {
+		if int(m.Pid) != cmd.Process.Pid {
+			return nil, fmt.Errorf("nsexec: the copy (pid %d) says it is pid %d", cmd.Process.Pid, m.Pid)
 		}
-		if kind != msgChildPID {
-			return nil, fmt.Errorf("nsexec: unexpected message %q", kind)
-		}
-		p, err := os.FindProcess(int(v))
+	} else {
+		p, err := os.FindProcess(int(m.Pid))
 		if err != nil {
 			return nil, fmt.Errorf("nsexec: %w", err)
 		}
-		c.Pid, c.proc = int(v), p
-		if cfg.Sandbox != nil {
+		c.Pid, c.proc = int(m.Pid), p
+		if stage.Mode == proto.ModeSandbox {
 			// The keeper stays until the sandbox has ended.
 			c.keeper = true
 		} else if err := cmd.Wait(); err != nil {
@@ -271,32 +264,48 @@ func (c *Child) WaitKeeper() error {
 	return nil
 }
 
-// read reads one C-stage message; an error message becomes a *StepError.
-func (c *Child) read() (kind, step byte, value int32, err error) {
-	var b [8]byte
-	if _, err := io.ReadFull(c.Conn, b[:]); err != nil {
+// read reads the C stage's next message, of kind want, into v; an Error
+// becomes a *StepError.
+func (c *Child) read(want proto.Kind, v any) error {
+	var raw json.RawMessage
+	fds, err := wire.Recv(c.Conn, &raw)
+	for _, fd := range fds {
+		unix.Close(fd) // the C stage sends none
+	}
+	if err != nil {
 		// The child died before saying why: its exit status is all we have.
 		if c.cmd.ProcessState == nil {
 			c.cmd.Wait()
 		}
-		return 0, 0, 0, fmt.Errorf("nsexec: child exited during namespace setup (%v)", c.cmd.ProcessState)
+		return fmt.Errorf("nsexec: child exited during namespace setup (%v)", c.cmd.ProcessState)
 	}
-	kind, step, value = b[0], b[1], int32(binary.NativeEndian.Uint32(b[4:]))
-	if kind == msgError {
-		name := stepNames[step]
-		if name == "" {
-			name = "step " + strconv.Itoa(int(step))
+	var head struct {
+		Kind proto.Kind `json:"kind"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return fmt.Errorf("nsexec: bad message %q: %w", raw, err)
+	}
+	if head.Kind == proto.KindError {
+		var e proto.Error
+		if err := strict(raw, &e); err != nil {
+			return err
 		}
-		return 0, 0, 0, &StepError{Step: name, Errno: syscall.Errno(value)}
+		return &StepError{Step: e.Step, Errno: syscall.Errno(e.Errno)}
 	}
-	return kind, step, value, nil
+	if head.Kind != want {
+		return fmt.Errorf("nsexec: unexpected message %q, want %s", raw, want)
+	}
+	return strict(raw, v)
 }
 
-func (c *Child) send(kind byte) error {
-	var b [8]byte
-	b[0] = kind
-	_, err := c.Conn.Write(b[:])
-	return err
+// strict decodes raw into v, refusing fields that v does not have.
+func strict(raw []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return fmt.Errorf("nsexec: bad message %q: %w", raw, err)
+	}
+	return nil
 }
 
 // Signal sends sig to the process running Go in the namespaces.
@@ -324,16 +333,13 @@ func (c *Child) Wait() (*os.ProcessState, error) {
 }
 
 // Conn returns the sync socket in a copy started by Start, and whether this
-// process is such a copy.
+// process is such a copy: whether the C constructor set it up for a role
+// whose Go side it is (all but userns, whose copy is the command line
+// again; see proto.Stage).
 func Conn() (*os.File, bool) {
-	if os.Getenv(envName) != "" {
-		// The constructor did not run: the binary was built without cgo.
-		panic("nsexec: " + envName + " set but the C constructor did not run (built with CGO_ENABLED=0?)")
-	}
-	if os.Getenv(childEnv) == "" {
+	if C.usandbox_nsexec_conn() == 0 {
 		return nil, false
 	}
-	os.Unsetenv(childEnv)
 	unix.CloseOnExec(ConnFD)
 	return os.NewFile(ConnFD, "nsexec"), true
 }

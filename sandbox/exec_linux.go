@@ -99,10 +99,9 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 	defer sigs.Stop()
 
 	child, err := nsexec.Start(nsexec.Config{
+		Role:  role.Exec,
 		Args:  []string{"usandbox-exec", ShortID(sb.ID)},
-		Env:   []string{role.Exec.EnvEntry()},
 		Flags: flags,
-		Fork:  true,
 		Join:  join, JoinPidNS: pidns, CgroupFD: cgroupFD,
 		Stdin: stdio.in, Stdout: stdio.out, Stderr: stdio.err,
 	})

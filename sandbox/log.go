@@ -15,6 +15,10 @@ import (
 // ctr.log.1 (replacing the older one) and a new one starts.
 const DefaultLogMax = 10 << 20
 
+// RotatedLog is where the log at path moves when it is full (the lean
+// monitor's C loop is told the same name).
+func RotatedLog(path string) string { return path + ".1" }
+
 // LogWriter writes a detached sandbox's output in the k8s-file format
 // podman uses: "TIMESTAMP STREAM F|P TEXT" per line (P: a partial line,
 // continued by the next entry).
@@ -86,7 +90,7 @@ func (l *LogWriter) write(stream string, full bool, text []byte) {
 
 func (l *LogWriter) rotate() {
 	l.f.Close()
-	os.Rename(l.path, l.path+".1")
+	os.Rename(l.path, RotatedLog(l.path))
 	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		l.f = nil

@@ -18,7 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"usandbox/cgroupv2"
-	"usandbox/internal/role"
+	"usandbox/internal/proto"
 	"usandbox/internal/trace"
 	"usandbox/network"
 	"usandbox/nsexec"
@@ -209,7 +209,7 @@ func Create(o Options) (*Sandbox, error) {
 			Hostname: hostname,
 			Rootfs: spec.Rootfs{
 				Home: o.Index.Home, Lowers: lowers,
-				Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), Target: filepath.Join(dir, "rootfs"),
+				Upper: filepath.Join(dir, proto.UpperDir), Work: filepath.Join(dir, proto.WorkDir), Target: filepath.Join(dir, "rootfs"),
 				UserXattr: o.Rootless, MountProgram: o.Index.MountProgram,
 			},
 			StateDir:       dir,
@@ -343,7 +343,7 @@ func prepareDir(dir string, rec *Record, netw network.Options, dns []net.IP) (lo
 }
 
 func writeDir(dir string, rec *Record, netw network.Options, dns []net.IP) error {
-	for _, d := range []string{"upper", "work", "rootfs", "etc"} {
+	for _, d := range []string{proto.UpperDir, proto.WorkDir, "rootfs", "etc"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return fmt.Errorf("creating the sandbox directory: %w", err)
 		}
@@ -415,10 +415,7 @@ func (s *Sandbox) Remove() error {
 }
 
 func initEnv() []string {
-	// role.Sandbox: the C stage (nsexec) makes the process the sandbox's
-	// keeper and init, and runs Go only in the init's first child, the
-	// setup process (inner.Main).
-	env := []string{role.Sandbox.EnvEntry()}
+	var env []string
 	if trace.Enabled() {
 		env = append(env, "USANDBOX_TRACE=1")
 	}
@@ -524,6 +521,11 @@ func execLeanMonitor(p index.Paths, sb *Sandbox, child *nsexec.Child, lock, life
 		}
 		return int(f.Fd())
 	}
+	// The C loop works in the sandbox's directory (the Chdir above).
+	c := lean.Config{
+		Init: child.Pid, Keeper: child.KeeperPid(), Stdout: fd(out), Stderr: fd(errOut),
+		Log: logFD, LogMax: DefaultLogMax, LogName: LogFile, RotatedName: RotatedLog(LogFile),
+	}
 	env := []string{
 		finishRoot + "=" + p.Root, finishRunRoot + "=" + p.RunRoot, finishID + "=" + sb.ID,
 	}
@@ -531,7 +533,7 @@ func execLeanMonitor(p index.Paths, sb *Sandbox, child *nsexec.Child, lock, life
 		env = append(env, "USANDBOX_TRACE=1")
 	}
 	// The lock and the lifeline stay open through the C loop and Finish.
-	return lean.Monitor(child.Pid, child.KeeperPid(), fd(out), fd(errOut), logFD, DefaultLogMax, env, int(lock.Fd()), int(lifeline.Fd()))
+	return lean.Monitor(c, env, int(lock.Fd()), int(lifeline.Fd()))
 }
 
 // Environment of the finish step.

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"usandbox/cgroupv2"
+	"usandbox/internal/role"
 	"usandbox/internal/sigproxy"
 	"usandbox/internal/trace"
 	"usandbox/internal/wire"
@@ -282,7 +283,11 @@ func (st *starting) launch() error {
 	// the terminal relay's.
 	st.sigs = sigproxy.Listen().Except(unix.SIGWINCH)
 	st.later("forwarding signals", nilErr(st.sigs.Stop))
+	// Role sandbox: the C stage (nsexec) makes the copy the sandbox's
+	// keeper and init, and runs Go only in the init's first child, the
+	// setup process (inner.Main).
 	st.child, err = nsexec.Start(nsexec.Config{
+		Role:    role.Sandbox,
 		Args:    []string{"usandbox-init", ShortID(sb.ID)},
 		Env:     initEnv(),
 		Flags:   namespaces(&st.s),

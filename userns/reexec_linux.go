@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"usandbox/internal/proto"
 	"usandbox/internal/role"
 	"usandbox/internal/sigproxy"
 	"usandbox/nsexec"
@@ -31,10 +32,10 @@ func (p *Plan) Reexec() (int, error) { return p.ReexecArgs(os.Args) }
 // ReexecArgs is Reexec with other arguments (args[0] included).
 func (p *Plan) ReexecArgs(args []string) (int, error) { return p.ReexecRole(role.UserNS, args) }
 
-// ReexecRole is ReexecArgs for a copy that runs as role r.
+// ReexecRole is ReexecArgs for a copy in role r (role.UserNS, the command
+// line again; role.Remove), which its dispatcher finds with role.Current.
 func (p *Plan) ReexecRole(r role.Role, args []string) (int, error) {
 	env := append(os.Environ(),
-		r.EnvEntry(),
 		envMode+"="+p.Mode.String(),
 		envStorageConfigured+"=1",
 		envStorageUID+"="+strconv.FormatUint(uint64(p.UID), 10),
@@ -44,6 +45,7 @@ func (p *Plan) ReexecRole(r role.Role, args []string) (int, error) {
 	defer sigs.Stop()
 
 	c, err := nsexec.Start(nsexec.Config{
+		Role:   r,
 		Args:   args,
 		Env:    env,
 		Flags:  unix.CLONE_NEWUSER | unix.CLONE_NEWNS,
@@ -77,7 +79,7 @@ func (p *Plan) explain(err error) error {
 	if e, ok := err.(*nsexec.StepError); ok {
 		se = e
 	}
-	if se != nil && se.Step == "creating the user namespace" {
+	if se != nil && se.Step == proto.StepUserNS {
 		switch se.Errno {
 		case unix.ENOSPC:
 			return &HostError{Cause: "the user namespace limit is reached (user.max_user_namespaces)", Fix: "sudo sysctl -w user.max_user_namespaces=28633"}

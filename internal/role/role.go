@@ -1,7 +1,9 @@
 // Package role names the processes that usandbox's binaries run as, and
 // says which one this process is. There is one mechanism: the environment
 // variable Env holds the role. The C stages (package nsexec's constructor,
-// package lean's) read the same variable before the Go runtime starts; Go
+// package lean's) read the same variable before the Go runtime starts
+// (which of nsexec's modes a role gets is internal/proto's StageOf; the
+// constructor unsets UserNS, whose copy is the command line again); Go
 // code reads it once, in the dispatcher of package lifecycle, through
 // Current.
 //
@@ -12,7 +14,7 @@
 //	Remove      "remove"      deletes stopped sandboxes' directories inside the user namespace (nsexec plain mode)
 //	Sandbox     "sandbox"     keeper and init (C, nsexec sandbox mode), then setup (Go, pid 2)
 //	Exec        "exec"        usandbox exec's helper (nsexec fork mode, then Go)
-//	PortChild   "portchild"   the port driver's helper in the sandbox (nsexec fork mode, then Go)
+//	PortChild   "portchild"   the port driver's helper in the sandbox (nsexec plain mode, joined, then Go)
 //	Monitor     "monitor"     a detached sandbox's watcher (Go)
 //	LeanMonitor "lean"        the same watcher once the sandbox runs (C, package lean)
 //	Finish      "finish"      the lean monitor's last step (Go)

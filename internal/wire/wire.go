@@ -1,6 +1,8 @@
 // Package wire is the framing that usandbox's processes speak to each other
-// over their sockets: one message per frame, a 4-byte big-endian length and
-// a JSON body, with file descriptors riding along as SCM_RIGHTS.
+// over their sockets and pipes, the C stages included (package
+// internal/proto): one message per frame, a 4-byte big-endian length and
+// a JSON body, with file descriptors riding along as SCM_RIGHTS on a
+// socket.
 package wire
 
 import (
@@ -17,15 +19,63 @@ import (
 // maxFrame bounds a message, so a confused peer cannot make us allocate.
 const maxFrame = 1 << 20
 
-// Send writes v as one frame (4-byte length, JSON), with fds attached.
-func Send(conn *os.File, v any, fds ...int) error {
+// Encode is v's frame: the length of its JSON (4 bytes, big-endian), then
+// the JSON.
+func Encode(v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if len(b) > maxFrame {
+		return nil, errors.New("wire: oversized message")
 	}
 	frame := make([]byte, 4+len(b))
 	binary.BigEndian.PutUint32(frame, uint32(len(b)))
 	copy(frame[4:], b)
+	return frame, nil
+}
+
+// Write writes v as one frame to w: for a pipe, or a socket when no fds
+// go with it.
+func Write(w io.Writer, v any) error {
+	frame, err := Encode(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(frame)
+	return err
+}
+
+// Read reads one frame from r into v. io.EOF means r ended before the
+// frame began.
+func Read(r io.Reader, v any) error {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return err
+	}
+	return readBody(r, binary.BigEndian.Uint32(hdr[:]), v)
+}
+
+func readBody(r io.Reader, size uint32, v any) error {
+	if size > maxFrame {
+		return errors.New("sandbox socket: oversized message")
+	}
+	body := make([]byte, size)
+	if _, err := io.ReadFull(r, body); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("sandbox socket: %w", err)
+	}
+	return json.Unmarshal(body, v)
+}
+
+// Send writes v as one frame (4-byte length, JSON), with fds attached.
+func Send(conn *os.File, v any, fds ...int) error {
+	frame, err := Encode(v)
+	if err != nil {
+		return err
+	}
 	var oob []byte
 	if len(fds) > 0 {
 		oob = unix.UnixRights(fds...)
@@ -78,13 +128,5 @@ func Recv(conn *os.File, v any) ([]int, error) {
 		}
 		got += n
 	}
-	size := binary.BigEndian.Uint32(hdr[:])
-	if size > maxFrame {
-		return fds, errors.New("sandbox socket: oversized message")
-	}
-	body := make([]byte, size)
-	if _, err := io.ReadFull(conn, body); err != nil {
-		return fds, fmt.Errorf("sandbox socket: %w", err)
-	}
-	return fds, json.Unmarshal(body, v)
+	return fds, readBody(conn, binary.BigEndian.Uint32(hdr[:]), v)
 }

@@ -53,3 +53,39 @@ func TestSendRecv(t *testing.T) {
 		t.Fatalf("after close: %v", err)
 	}
 }
+
+func TestEncodeReadWrite(t *testing.T) {
+	type message struct {
+		Kind string `json:"kind"`
+		Pid  int32  `json:"pid"`
+	}
+	frame, err := Encode(message{Kind: "map-me", Pid: 42})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "\x00\x00\x00\x1a" + `{"kind":"map-me","pid":42}`; string(frame) != want {
+		t.Fatalf("frame %q, want %q", frame, want)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := Write(w, message{Kind: "mapped"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(frame[:6]); err != nil { // a frame cut short
+		t.Fatal(err)
+	}
+	w.Close()
+	var m message
+	if err := Read(r, &m); err != nil || m.Kind != "mapped" {
+		t.Fatalf("%v %+v", err, m)
+	}
+	if err := Read(r, &m); err == nil || err == io.EOF {
+		t.Fatalf("a cut frame read as %v", err)
+	}
+	if err := Read(r, &m); err != io.EOF {
+		t.Fatalf("at the end: %v", err)
+	}
+}

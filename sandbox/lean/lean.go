@@ -1,10 +1,13 @@
 // Package lean turns a detached sandbox's monitor into a small C loop
-// once the sandbox runs (see lean.c): it execs this binary again with
-// _USANDBOX_LEAN set, and a C constructor takes over before the Go runtime
-// starts. The monitor runs on the host, outside the sandbox's namespaces.
-// (The sandbox's init is C from the start: package nsexec.) Importing the
-// package installs the constructor.
+// once the sandbox runs (see lean.c): it execs this binary again in role
+// role.LeanMonitor, with its configuration as one frame on its stdin
+// (internal/proto's lean protocol), and a C constructor takes over before
+// the Go runtime starts. The monitor runs on the host, outside the
+// sandbox's namespaces. (The sandbox's init is C from the start: package
+// nsexec.) Importing the package installs the constructor.
 package lean
+
+//go:generate go run ../../internal/proto/gen sandbox/lean/proto_gen.h
 
 // #cgo CFLAGS: -Wall -O2
 import "C"
@@ -14,10 +17,25 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"usandbox/internal/proto"
+	"usandbox/internal/role"
+	"usandbox/internal/wire"
 )
 
-// EnvName selects the lean mode.
-const EnvName = "_USANDBOX_LEAN"
+// Config is what the C loop watches.
+type Config struct {
+	// Init and Keeper are the pids of the sandbox's init and of its
+	// keeper (0: none), both the caller's children.
+	Init, Keeper int
+	// Stdout and Stderr are the command's output (fds, -1 if unused).
+	Stdout, Stderr int
+	// Log is the log file's fd: LogName in the working directory,
+	// rotated to RotatedName there once it would pass LogMax bytes.
+	Log                  int
+	LogMax               int64
+	LogName, RotatedName string
+}
 
 // keep clears close-on-exec so that fd survives the exec.
 func keep(fds ...int) error {
@@ -32,18 +50,67 @@ func keep(fds ...int) error {
 	return nil
 }
 
-// Monitor replaces the calling monitor with the C log-and-wait loop: init
-// is the init's pid and keeper the keeper's (both our children), out and
-// errOut the command's output (-1 if unused), log the log file (in the
-// working directory, ctr.log), max its cap. env goes to the finish step
-// (see Finish). The fds in keepFDs stay open: they hold the sandbox's lock
-// and lifeline until the end. It returns only on failure.
-func Monitor(init, keeper, out, errOut, log int, max int64, env []string, keepFDs ...int) error {
-	if err := keep(append(keepFDs, out, errOut, log)...); err != nil {
+// Monitor replaces the calling monitor with the C log-and-wait loop on c.
+// env goes to the finish step (see FinishCode). The fds in keepFDs stay
+// open: they hold the sandbox's lock and lifeline until the end. The
+// monitor's stdin becomes the pipe the configuration comes on (its own is
+// /dev/null, of no use to it). It returns only on failure.
+func Monitor(c Config, env []string, keepFDs ...int) error {
+	m := proto.Monitor{
+		Kind: proto.KindMonitor, Init: int32(c.Init), Keeper: int32(c.Keeper),
+		Stdout: int32(c.Stdout), Stderr: int32(c.Stderr), Log: int32(c.Log), LogMax: c.LogMax,
+		LogName: c.LogName, RotatedName: c.RotatedName,
+	}
+	if err := proto.CheckStrings(m); err != nil {
+		return fmt.Errorf("lean: %w", err)
+	}
+	frame, err := wire.Encode(m)
+	if err != nil {
+		return fmt.Errorf("lean: %w", err)
+	}
+	if len(frame) > 4+proto.MaxCFrame {
+		return fmt.Errorf("lean: configuration of %d bytes: the C loop takes %d", len(frame)-4, proto.MaxCFrame)
+	}
+	if err := keep(append(keepFDs, c.Stdout, c.Stderr, c.Log)...); err != nil {
 		return err
 	}
-	env = append(env, fmt.Sprintf("%s=monitor,%d,%d,%d,%d,%d,%d", EnvName, init, keeper, out, errOut, log, max))
+	if err := configFD(frame); err != nil {
+		return fmt.Errorf("lean: passing the configuration: %w", err)
+	}
+	env = append(env[:len(env):len(env)], role.LeanMonitor.EnvEntry())
 	return syscall.Exec("/proc/self/exe", []string{"usandbox-monitor"}, env)
+}
+
+// configFD puts frame in a pipe whose read end is proto.LeanConfigFD,
+// open across exec. The pipe holds it whole (it is far below the pipe's
+// capacity), so the write end closes at once.
+func configFD(frame []byte) error {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return err
+	}
+	defer func() {
+		if p[0] >= 0 {
+			unix.Close(p[0])
+		}
+	}()
+	n, err := unix.Write(p[1], frame)
+	if cerr := unix.Close(p[1]); err == nil {
+		err = cerr
+	}
+	if err == nil && n != len(frame) {
+		err = fmt.Errorf("short write (%d of %d bytes)", n, len(frame))
+	}
+	if err != nil {
+		return err
+	}
+	if p[0] == proto.LeanConfigFD {
+		// stdin was closed and the pipe took its number: keep it
+		// across exec, and do not close it.
+		p[0] = -1
+		return keep(proto.LeanConfigFD)
+	}
+	return unix.Dup3(p[0], proto.LeanConfigFD, 0)
 }
 
 // FinishCode is the init's exit status handed to the finish step (its
