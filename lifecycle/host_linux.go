@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"usandbox/internal/proto"
 	"usandbox/internal/role"
 	"usandbox/internal/wire"
 	"usandbox/sandbox"
@@ -97,7 +98,7 @@ func removeMain(args []string) int {
 }
 
 // exitFailed is the status of a process of usandbox that failed itself.
-const exitFailed = 125
+const exitFailed = proto.ExitFailed
 
 // A detached sandbox is watched by a monitor: this binary again (role
 // Monitor), in its own session, with no terminal. It starts the sandbox,

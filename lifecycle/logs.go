@@ -37,7 +37,7 @@ func (e *Engine) logs(ctx context.Context, sb *Sandbox, o LogOptions, emit func(
 	path := filepath.Join(sb.Dir, sandbox.LogFile)
 	var lines []string
 	var size int64 // of the current log, read so far
-	for _, f := range []string{path + ".1", path} {
+	for _, f := range []string{sandbox.RotatedLog(path), path} {
 		b, err := os.ReadFile(f)
 		if err != nil || len(b) == 0 {
 			continue

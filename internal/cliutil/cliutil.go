@@ -16,13 +16,14 @@ import (
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sys/unix"
 
+	"usandbox/internal/proto"
 	"usandbox/storage/index"
 	"usandbox/userns"
 )
 
 // Docker's exit statuses.
 const (
-	ExitFailed    = 125 // usandbox itself failed
+	ExitFailed    = proto.ExitFailed // usandbox itself failed
 	ExitCannotRun = 126 // the command cannot be invoked
 	ExitNotFound  = 127 // the command was not found
 )
