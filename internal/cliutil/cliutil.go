@@ -24,8 +24,8 @@ import (
 // Docker's exit statuses.
 const (
 	ExitFailed    = proto.ExitFailed // usandbox itself failed
-	ExitCannotRun = 126 // the command cannot be invoked
-	ExitNotFound  = 127 // the command was not found
+	ExitCannotRun = 126              // the command cannot be invoked
+	ExitNotFound  = 127              // the command was not found
 )
 
 // ExitError carries an exit status out of a command without a message:
