@@ -104,28 +104,7 @@ const exitFailed = proto.ExitFailed
 // Monitor), in its own session, with no terminal. It starts the sandbox,
 // writes its output to the log, records how it ended, and is the lifeline
 // of the sandbox's init (if the monitor dies, the sandbox does too). Its
-// starter and it talk over a socket pair, in internal/wire frames:
-//
-//	starter (usandbox start / run -d)        monitor
-//	---------------------------------        -------
-//	monitorRequest{Root, RunRoot, ID} ---->  [fd 4: the new sandbox's lock]
-//	                                         sandbox.Start ...
-//	                                  <----  monitorReply{Pid}        the command runs
-//	                                         or monitorReply{Code, Msg}: why not
-//
-// Once the command runs, a monitor of a sandbox without published ports
-// becomes a C loop (package lean).
-type monitorRequest struct {
-	Root, RunRoot, ID string
-	// HeldLock: fd 4 is the sandbox's lock, taken by Create.
-	HeldLock bool
-}
-
-type monitorReply struct {
-	Pid  int    `json:"pid,omitempty"`
-	Code int    `json:"code,omitempty"`
-	Msg  string `json:"msg,omitempty"`
-}
+// starter and it speak internal/proto's detach protocol.
 
 // Start starts sb under a new monitor and returns once its command runs.
 func (*osHost) Start(p index.Paths, sb *Sandbox) error {
@@ -145,7 +124,7 @@ func (*osHost) Start(p index.Paths, sb *Sandbox) error {
 		theirs.Close()
 		return err
 	}
-	req := monitorRequest{Root: p.Root, RunRoot: p.RunRoot, ID: sb.ID}
+	req := proto.Detach{Kind: proto.KindDetach, Root: p.Root, RunRoot: p.RunRoot, ID: sb.ID}
 	files := []*os.File{theirs}
 	if lock := sb.HeldLock(); lock != nil {
 		// A new sandbox's lock, taken by Create: the monitor holds it
@@ -176,8 +155,8 @@ func (*osHost) Start(p index.Paths, sb *Sandbox) error {
 	if err := wire.Send(ours, req); err != nil {
 		return fmt.Errorf("talking to the monitor of %s: %w", sandbox.ShortID(sb.ID), err)
 	}
-	var rep monitorReply
-	if _, err := wire.Recv(ours, &rep); err != nil {
+	var rep proto.Detached
+	if _, err := wire.Recv(ours, &rep); err != nil || rep.Kind != proto.KindDetached {
 		return fmt.Errorf("the monitor of %s died before starting it", sandbox.ShortID(sb.ID))
 	}
 	if rep.Pid > 0 {
@@ -197,19 +176,14 @@ func socketPair() (ours, theirs *os.File, err error) {
 	return os.NewFile(uintptr(fds[0]), "monitor"), os.NewFile(uintptr(fds[1]), "monitor"), nil
 }
 
-// Fds of a monitor process.
-const (
-	monitorConnFD = 3
-	monitorLockFD = 4
-)
-
 // monitorMain is role Monitor (see osHost.Start).
 func monitorMain() int {
-	conn := os.NewFile(monitorConnFD, "starter")
+	conn := os.NewFile(proto.DetachConnFD, "starter")
 	// Not for the sandbox's processes or the network helpers.
-	unix.CloseOnExec(monitorConnFD)
-	reply := func(r monitorReply) {
+	unix.CloseOnExec(proto.DetachConnFD)
+	reply := func(r proto.Detached) {
 		if conn != nil {
+			r.Kind = proto.KindDetached
 			// The starter gone, there is nobody to tell.
 			_ = wire.Send(conn, r)
 			conn.Close()
@@ -217,19 +191,19 @@ func monitorMain() int {
 		}
 	}
 	fail := func(code int, err error) int {
-		reply(monitorReply{Code: code, Msg: err.Error()})
+		reply(proto.Detached{Code: code, Msg: err.Error()})
 		return code
 	}
-	var req monitorRequest
-	if _, err := wire.Recv(conn, &req); err != nil {
-		return fail(exitFailed, fmt.Errorf("monitor: reading its request: %w", err))
+	var req proto.Detach
+	if _, err := wire.Recv(conn, &req); err != nil || req.Kind != proto.KindDetach {
+		return fail(exitFailed, fmt.Errorf("monitor: reading its request: %v (%q)", err, req.Kind))
 	}
 	var lock *os.File
 	if req.HeldLock {
 		// Only the keeper (nsexec passes it on) and this process may
 		// hold it.
-		unix.CloseOnExec(monitorLockFD)
-		lock = os.NewFile(monitorLockFD, "lock")
+		unix.CloseOnExec(proto.DetachLockFD)
+		lock = os.NewFile(proto.DetachLockFD, "lock")
 	}
 	p := index.Paths{Root: req.Root, RunRoot: req.RunRoot}
 	sb, err := sandbox.Load(p, req.ID)
@@ -249,7 +223,7 @@ func monitorMain() int {
 	}
 	code, err := sandbox.Start(p, sb, plan, sandbox.IO{
 		Log:     log,
-		Started: func(pid int) { reply(monitorReply{Pid: pid}) },
+		Started: func(pid int) { reply(proto.Detached{Pid: pid}) },
 	})
 	if err != nil {
 		var ee *sandbox.ExitError

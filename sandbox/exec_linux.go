@@ -10,11 +10,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"usandbox/cgroupv2"
+	"usandbox/internal/proto"
 	"usandbox/internal/role"
 	"usandbox/internal/sigproxy"
 	"usandbox/internal/wire"
 	"usandbox/nsexec"
-	"usandbox/sandbox/spec"
 	"usandbox/storage/index"
 	"usandbox/userns"
 )
@@ -117,13 +117,13 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 	var tty *ptyRelay
 	var execErr *ExitError
 	for {
-		var m spec.Message
+		var m proto.SetupMessage
 		fds, err := wire.Recv(child.Conn, &m)
 		if err != nil {
 			break // the command runs: its exec closed the socket
 		}
 		switch m.Kind {
-		case spec.KindPTY:
+		case proto.KindPTY:
 			if len(fds) == 1 {
 				master := os.NewFile(uintptr(fds[0]), "pty-master")
 				if tty, err = relayPTY(master, o.Streams); err != nil {
@@ -131,7 +131,7 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 					execErr = &ExitError{Code: 125, Msg: err.Error()}
 				}
 			}
-		case spec.KindError:
+		case proto.KindSetupError:
 			execErr = &ExitError{Code: m.Code, Msg: m.Msg}
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"usandbox/cgroupv2"
+	"usandbox/internal/proto"
 	"usandbox/internal/role"
 	"usandbox/internal/sigproxy"
 	"usandbox/internal/trace"
@@ -27,24 +28,8 @@ import (
 // comes back. A failure of usandbox itself is an *ExitError with Code 125,
 // and a new sandbox that never ran leaves nothing behind.
 //
-// The process tree of a sandbox, and who holds what:
-//
-//	usandbox (foreground) or its monitor (detached; C loop once running)
-//	│   holds: the sandbox's lock (a new sandbox's since Create took it,
-//	│   passed to the monitor as fd 4), the lifeline's write end, the relay or
-//	│   log pipes, the sync socket; waits for the init and the keeper
-//	├── keeper (C, in the sandbox's user namespace, NOT in its pid
-//	│   namespace): holds the lock and the sandbox directory; once the
-//	│   init is dead (pidfd), removes an --rm sandbox's upper layer
-//	├── init (C, pid 1 inside): holds its lifeline and a signalfd only;
-//	│   forwards signals, reaps, exits with the command's status
-//	│   └── setup (Go, pid 2) → execve → the command (pid 2)
-//	│       host fds closed, cwd resolved in the root, keyring, caps,
-//	│       no_new_privs, seccomp, then execve
-//	├── [exec] usandbox exec's child: joined through a pidfd of the init,
-//	│   forked into the pid namespace, execve → the exec'd command
-//	└── [-p] port helper (Go, sandbox's user+net namespaces, host's pid
-//	    and mount namespaces), [network] slirp4netns or pasta
+// The processes of a sandbox, who holds what, and the protocols they
+// speak are drawn in package internal/proto.
 //
 // No process in the sandbox's pid namespace holds an fd, cwd or root of
 // the host once the command can run, and none that ever did is dumpable
@@ -367,19 +352,19 @@ func (st *starting) fail(code int, msg string) {
 // closes on its exec) or setup dies.
 func (st *starting) handshake() {
 	for {
-		var m spec.Message
+		var m proto.SetupMessage
 		fds, err := wire.Recv(st.child.Conn, &m)
 		if err != nil {
 			break
 		}
 		switch m.Kind {
-		case spec.KindPTY:
+		case proto.KindPTY:
 			if len(fds) == 1 {
 				st.onPTY(os.NewFile(uintptr(fds[0]), "pty-master"))
 			}
-		case spec.KindError:
+		case proto.KindSetupError:
 			st.setupErr = &ExitError{Code: m.Code, Msg: m.Msg}
-		case spec.KindStarted:
+		case proto.KindStarted:
 			st.started = true
 		}
 	}

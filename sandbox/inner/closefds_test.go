@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"usandbox/internal/proto"
 	"usandbox/internal/wire"
 	"usandbox/sandbox/spec"
 )
@@ -80,11 +81,11 @@ func TestServeReportsPanic(t *testing.T) {
 	if code != 125 {
 		t.Errorf("exit status %d, want 125", code)
 	}
-	var m spec.Message
+	var m proto.SetupMessage
 	if _, err := wire.Recv(parent, &m); err != nil {
 		t.Fatal(err)
 	}
-	if m.Kind != spec.KindError || m.Code != 125 || !strings.Contains(m.Msg, "boom") {
+	if m.Kind != proto.KindSetupError || m.Code != 125 || !strings.Contains(m.Msg, "boom") {
 		t.Errorf("the parent got %+v", m)
 	}
 }

@@ -41,6 +41,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
+	"usandbox/internal/proto"
 	"usandbox/internal/trace"
 	"usandbox/internal/wire"
 	"usandbox/sandbox/spec"
@@ -123,7 +124,7 @@ func report(conn *os.File, err error) int {
 		code = se.code
 	}
 	// If the parent is gone, the exit status is all that is left.
-	_ = wire.Send(conn, spec.Message{Kind: spec.KindError, Code: code, Msg: err.Error()})
+	_ = wire.Send(conn, proto.SetupMessage{Kind: proto.KindSetupError, Code: code, Msg: err.Error()})
 	return code
 }
 
@@ -235,7 +236,7 @@ func execCommand(s *spec.Spec, conn *os.File, create bool) error {
 		return fail(err)
 	}
 	trace.Mark("setup", "hardened, exec")
-	if err := wire.Send(conn, spec.Message{Kind: spec.KindStarted}); err != nil {
+	if err := wire.Send(conn, proto.SetupMessage{Kind: proto.KindStarted}); err != nil {
 		return fail(err)
 	}
 	err = syscall.Exec(path, p.Args, env)
@@ -547,7 +548,7 @@ func openPTY(rows, cols uint16, conn *os.File) (*os.File, error) {
 			return nil, fmt.Errorf("opening the pty: %w", err)
 		}
 	}
-	if err := wire.Send(conn, spec.Message{Kind: spec.KindPTY}, master); err != nil {
+	if err := wire.Send(conn, proto.SetupMessage{Kind: proto.KindPTY}, master); err != nil {
 		unix.Close(slave)
 		return nil, err
 	}

@@ -1,15 +1,6 @@
-// Package spec is what the usandbox parent and the sandbox's init say to
-// each other over their socket: the sandbox's spec, going in, and setup
-// results and errors, coming back, one framed JSON message at a time
-// (file descriptors ride along as SCM_RIGHTS).
-//
-//	parent (host)                      init (pid 1 in the sandbox)
-//	-------------                      ---------------------------
-//	Spec               ------------->  mounts, pivot_root, hardening
-//	                   <-------------  PTY + master fd (with -t)
-//	                   <-------------  Started{Pid}  or  Error{Code, Msg}
-//	signals: kill(2) of the init's host pid; it forwards them
-//	exit status: the init exits with the command's status
+// Package spec is the sandbox's spec: everything the sandbox's setup needs
+// to build it and start its command, as the parent sends it (internal/proto
+// draws the setup protocol), and the record of how a sandbox ended.
 package spec
 
 import (
@@ -133,23 +124,6 @@ type Process struct {
 	// Rows and Cols size the terminal at start.
 	Rows uint16 `json:"rows,omitempty"`
 	Cols uint16 `json:"cols,omitempty"`
-}
-
-// Kinds of message from the init.
-const (
-	KindPTY     = "pty"     // carries the pty master fd
-	KindStarted = "started" // the command runs
-	KindError   = "error"   // setup failed; the init exits with Code
-)
-
-// Message is one message from the init.
-type Message struct {
-	Kind string `json:"kind"`
-	// Pid of the command inside the sandbox (Started).
-	Pid int `json:"pid,omitempty"`
-	// Code is the exit status for an Error: 125, 126 or 127.
-	Code int    `json:"code,omitempty"`
-	Msg  string `json:"msg,omitempty"`
 }
 
 // ExitFile, in a sandbox's directory, says how it ended:
