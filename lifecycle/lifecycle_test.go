@@ -506,3 +506,56 @@ func TestParsers(t *testing.T) {
 		t.Errorf("ParseDNS: %v", err)
 	}
 }
+
+// TestLogsFollowAndAttach: logs emits what the log holds (the rotated
+// part first, then the tail asked for); with Follow, and Attach, what is
+// written while the sandbox runs, until it stops; Attach then returns its
+// exit status.
+func TestLogsFollowAndAttach(t *testing.T) {
+	ctx := context.Background()
+	e, h := testEngine(t)
+	sb := running(t, e, "talk")
+	path := filepath.Join(sb.Dir, sandbox.LogFile)
+	log, err := sandbox.NewLogWriter(path, sandbox.DefaultLogMax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Copy("stdout", strings.NewReader("one\ntwo\n"))
+	log.Copy("stderr", strings.NewReader("three\n"))
+	var got []string
+	emit := func(en LogEntry) { got = append(got, en.Stream+":"+en.Text) }
+	if err := e.Logs(ctx, "talk", LogOptions{Tail: 2}, emit); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"stdout:two", "stderr:three"}; !slices.Equal(got, want) {
+		t.Fatalf("logs --tail 2: %q, want %q", got, want)
+	}
+
+	type result struct {
+		lines []string
+		code  int
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var lines []string
+		code, err := e.Attach(ctx, "talk", func(en LogEntry) { lines = append(lines, en.Text) })
+		done <- result{lines, code, err}
+	}()
+	time.Sleep(100 * time.Millisecond) // attached
+	log.Copy("stdout", strings.NewReader("four\n"))
+	time.Sleep(100 * time.Millisecond)
+	log.Close()
+	h.exit(sb, 7)
+	select {
+	case r := <-done:
+		if r.err != nil || r.code != 7 || !slices.Equal(r.lines, []string{"four"}) {
+			t.Fatalf("attach: %q, status %d, %v; want [four], 7", r.lines, r.code, r.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("attach did not end when the sandbox stopped")
+	}
+	if _, err := e.Attach(ctx, "talk", emit); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("attach to a stopped sandbox: %v, want ErrNotRunning", err)
+	}
+}
