@@ -858,3 +858,91 @@ func TestSeccompProfileFileAndPrivileged(t *testing.T) {
 		t.Fatalf("no filter by default: %q", out)
 	}
 }
+
+// TestEscapeInitCwd: no process of the sandbox holds the caller's
+// working directory: whatever directory usandbox was started in, the
+// init (pid 1) and the keeper have the sandbox's root as their cwd once
+// the command runs, as podman's (runc's) pid 1 has "/" inside. The init
+// is not dumpable, so its owner cannot look; the keeper, cloned by the
+// same C stage with the same cwd, can be looked at from the host.
+func TestEscapeInitCwd(t *testing.T) {
+	s := withImages(t, false)
+	for _, mode := range []string{"detached", "foreground"} {
+		t.Run(mode, func(t *testing.T) {
+			s := s.with(t)
+			caller := t.TempDir() // the caller's working directory
+			name := "cwd-" + mode
+			args := []string{"run", "--name", name, "busybox", "sleep", "600"}
+			if mode == "detached" {
+				args = append([]string{"run", "-d"}, args[1:]...)
+			}
+			c := s.cmd(args...)
+			c.Dir = caller
+			if mode == "detached" {
+				if out, err := c.CombinedOutput(); err != nil {
+					t.Fatalf("run -d: %v: %s", err, out)
+				}
+			} else {
+				if err := c.Start(); err != nil {
+					t.Fatal(err)
+				}
+				defer c.Wait()
+			}
+			defer s.run("rm", "-f", name)
+			var pid int
+			for deadline := time.Now().Add(10 * time.Second); pid <= 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				if r, err := s.tryRun("inspect", name); err == nil && r.code == 0 {
+					pid = s.inspect(name).State.Pid
+				}
+			}
+			if pid <= 0 {
+				t.Fatal("the sandbox did not start")
+			}
+			// The keeper: the watcher's child other than the init.
+			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+			watcher := f[1]
+			// Children are listed by the thread that made them.
+			tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%s/task/*/children", watcher))
+			var kids []byte
+			for _, task := range tasks {
+				b, _ := os.ReadFile(task)
+				kids = append(append(kids, b...), ' ')
+			}
+			var keeper string
+			for _, k := range strings.Fields(string(kids)) {
+				// Not the network driver: the keeper is a copy of usandbox.
+				cl, _ := os.ReadFile("/proc/" + k + "/cmdline")
+				if k != fmt.Sprint(pid) && strings.HasPrefix(string(cl), "usandbox-init\x00") {
+					keeper = k
+				}
+			}
+			if keeper == "" {
+				t.Fatalf("no keeper among the children of %s: %q", watcher, kids)
+			}
+			var cwd, root, host syscall.Stat_t
+			if err := syscall.Stat(caller, &host); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{fmt.Sprint(pid), keeper} {
+				if err := syscall.Stat("/proc/"+p+"/cwd", &cwd); err != nil {
+					if p == fmt.Sprint(pid) {
+						continue // the init: out of reach of its owner
+					}
+					t.Fatal(err)
+				}
+				if err := syscall.Stat("/proc/"+p+"/root", &root); err != nil {
+					t.Fatal(err)
+				}
+				if cwd.Dev == host.Dev && cwd.Ino == host.Ino {
+					t.Errorf("process %s of the sandbox has the caller's working directory %s as its cwd", p, caller)
+				} else if cwd.Dev != root.Dev || cwd.Ino != root.Ino {
+					t.Errorf("process %s of the sandbox has a cwd other than its root", p)
+				}
+			}
+		})
+	}
+}

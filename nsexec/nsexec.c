@@ -499,6 +499,12 @@ static void sandbox(unsigned long flags, int lifeline, int removefd) {
 	unsigned long rest = flags & ~(unsigned long)(CLONE_NEWUSER | CLONE_NEWCGROUP);
 	if (rest && unshare((int)rest) < 0)
 		fail(NSEXEC_STEP_UNSHARE, errno);
+	// The keeper and the init must not keep the caller's working
+	// directory, a directory of the host: at the root, which is the old
+	// root that setup's pivot_root replaces, they are moved into the
+	// sandbox's root with it.
+	if (chdir("/") < 0)
+		fail(NSEXEC_STEP_UNSHARE, errno);
 
 	int initfd = -1;
 	// CLONE_PARENT: the init is the usandbox parent's child, so the
