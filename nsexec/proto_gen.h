@@ -147,11 +147,47 @@ struct nsexec_map_me {
 	int pid;
 };
 
-// nsexec_encode_map_me writes m's JSON into buf and returns its length, or -1
-// if it does not fit.
+static inline int nsexec_put_lit(char *buf, size_t cap, size_t *n, const char *s) {
+	size_t l = strlen(s);
+	if (cap - *n <= l)
+		return 0;
+	memcpy(buf + *n, s, l);
+	*n += l;
+	return 1;
+}
+
+static inline int nsexec_put_uint(char *buf, size_t cap, size_t *n, unsigned long long v) {
+	char d[24];
+	size_t i = sizeof(d);
+	d[--i] = '\0';
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return nsexec_put_lit(buf, cap, n, d + i);
+}
+
+static inline int nsexec_put_int(char *buf, size_t cap, size_t *n, long long v) {
+	if (v < 0) {
+		if (!nsexec_put_lit(buf, cap, n, "-"))
+			return 0;
+		return nsexec_put_uint(buf, cap, n, (unsigned long long)-(v + 1) + 1);
+	}
+	return nsexec_put_uint(buf, cap, n, (unsigned long long)v);
+}
+
+// nsexec_encode_map_me writes m's JSON into buf (NUL-terminated) and returns
+// its length, or -1 if it does not fit.
 static inline int nsexec_encode_map_me(char *buf, size_t cap, const struct nsexec_map_me *m) {
-	int n = snprintf(buf, cap, "{\"kind\":\"map-me\",\"pid\":%d}", m->pid);
-	return n < 0 || (size_t)n >= cap ? -1 : n;
+	size_t n = 0;
+	int ok = nsexec_put_lit(buf, cap, &n, "{\"kind\":\"map-me\"") &&
+		 nsexec_put_lit(buf, cap, &n, ",\"pid\":") &&
+		 nsexec_put_int(buf, cap, &n, m->pid) &&
+		 nsexec_put_lit(buf, cap, &n, "}");
+	if (!ok || n >= cap)
+		return -1;
+	buf[n] = '\0';
+	return (int)n;
 }
 
 // Mapped: exactly these bytes.
@@ -165,11 +201,18 @@ struct nsexec_child_pid {
 	int pid;
 };
 
-// nsexec_encode_child_pid writes m's JSON into buf and returns its length, or -1
-// if it does not fit.
+// nsexec_encode_child_pid writes m's JSON into buf (NUL-terminated) and returns
+// its length, or -1 if it does not fit.
 static inline int nsexec_encode_child_pid(char *buf, size_t cap, const struct nsexec_child_pid *m) {
-	int n = snprintf(buf, cap, "{\"kind\":\"child-pid\",\"pid\":%d}", m->pid);
-	return n < 0 || (size_t)n >= cap ? -1 : n;
+	size_t n = 0;
+	int ok = nsexec_put_lit(buf, cap, &n, "{\"kind\":\"child-pid\"") &&
+		 nsexec_put_lit(buf, cap, &n, ",\"pid\":") &&
+		 nsexec_put_int(buf, cap, &n, m->pid) &&
+		 nsexec_put_lit(buf, cap, &n, "}");
+	if (!ok || n >= cap)
+		return -1;
+	buf[n] = '\0';
+	return (int)n;
 }
 
 // Error: {"kind":"error", ...}.
@@ -178,11 +221,20 @@ struct nsexec_error {
 	int errno_;
 };
 
-// nsexec_encode_error writes m's JSON into buf and returns its length, or -1
-// if it does not fit.
+// nsexec_encode_error writes m's JSON into buf (NUL-terminated) and returns
+// its length, or -1 if it does not fit.
 static inline int nsexec_encode_error(char *buf, size_t cap, const struct nsexec_error *m) {
-	int n = snprintf(buf, cap, "{\"kind\":\"error\",\"step\":\"%s\",\"errno\":%d}", m->step, m->errno_);
-	return n < 0 || (size_t)n >= cap ? -1 : n;
+	size_t n = 0;
+	int ok = nsexec_put_lit(buf, cap, &n, "{\"kind\":\"error\"") &&
+		 nsexec_put_lit(buf, cap, &n, ",\"step\":\"") &&
+		 nsexec_put_lit(buf, cap, &n, m->step) && nsexec_put_lit(buf, cap, &n, "\"") &&
+		 nsexec_put_lit(buf, cap, &n, ",\"errno\":") &&
+		 nsexec_put_int(buf, cap, &n, m->errno_) &&
+		 nsexec_put_lit(buf, cap, &n, "}");
+	if (!ok || n >= cap)
+		return -1;
+	buf[n] = '\0';
+	return (int)n;
 }
 
 #endif // USANDBOX_NSEXEC_PROTO_GEN_H

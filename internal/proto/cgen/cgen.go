@@ -133,6 +133,7 @@ type header struct {
 	lower, upper string
 	guard        string
 	helpers      bool // the parsers' helpers are written
+	puts         bool // the encoders' helpers are written
 }
 
 func newHeader(prefix, path string) *header {
@@ -212,22 +213,29 @@ func (h *header) message(v any, u use) error {
 	}
 	h.b.WriteString("};\n\n")
 	if u == cWrites {
-		printf := head
+		// Written piece by piece, not with snprintf: the C stages stay
+		// clear of stdio's formatting code (its pages are resident
+		// memory in every keeper and init).
+		h.putHelpers()
+		fmt.Fprintf(&h.b, "// %s_encode_%s writes m's JSON into buf (NUL-terminated) and returns\n// its length, or -1 if it does not fit.\n", h.lower, name)
+		fmt.Fprintf(&h.b, "static inline int %s_encode_%s(char *buf, size_t cap, const struct %s *m) {\n\tsize_t n = 0;\n\tint ok = %s_put_lit(buf, cap, &n, %s)", h.lower, name, st, h.lower, cString(head))
 		for _, f := range fields {
-			q := ""
+			lit := `,"` + f.json + `":`
 			if f.quoted {
-				q = `"`
+				lit += `"`
 			}
-			printf += `,"` + f.json + `":` + q + f.verb + q
+			fmt.Fprintf(&h.b, " &&\n\t\t %s_put_lit(buf, cap, &n, %s)", h.lower, cString(lit))
+			switch f.verb {
+			case "%s":
+				fmt.Fprintf(&h.b, " &&\n\t\t %s_put_lit(buf, cap, &n, m->%s) && %s_put_lit(buf, cap, &n, \"\\\"\")", h.lower, f.c, h.lower)
+			case "%llu":
+				fmt.Fprintf(&h.b, " &&\n\t\t %s_put_uint(buf, cap, &n, m->%s)", h.lower, f.c)
+			default:
+				fmt.Fprintf(&h.b, " &&\n\t\t %s_put_int(buf, cap, &n, m->%s)", h.lower, f.c)
+			}
 		}
-		printf += "}"
-		fmt.Fprintf(&h.b, "// %s_encode_%s writes m's JSON into buf and returns its length, or -1\n// if it does not fit.\n", h.lower, name)
-		fmt.Fprintf(&h.b, "static inline int %s_encode_%s(char *buf, size_t cap, const struct %s *m) {\n", h.lower, name, st)
-		fmt.Fprintf(&h.b, "\tint n = snprintf(buf, cap, %s", cString(printf))
-		for _, f := range fields {
-			fmt.Fprintf(&h.b, ", m->%s", f.c)
-		}
-		h.b.WriteString(");\n\treturn n < 0 || (size_t)n >= cap ? -1 : n;\n}\n\n")
+		fmt.Fprintf(&h.b, " &&\n\t\t %s_put_lit(buf, cap, &n, \"}\");\n", h.lower)
+		h.b.WriteString("\tif (!ok || n >= cap)\n\t\treturn -1;\n\tbuf[n] = '\\0';\n\treturn (int)n;\n}\n\n")
 		return nil
 	}
 	for _, f := range fields {
@@ -260,6 +268,45 @@ func (h *header) message(v any, u use) error {
 // JSON integer (as json.Marshal writes one: no sign but '-', no leading
 // zero, no -0, in range), a string as json.Marshal writes one unescaped
 // (printable ASCII but '"', '\\', '<', '>', '&', which it escapes).
+// putHelpers writes the encoders' helpers, once: each appends to buf at
+// *n, keeping room for the NUL, and returns 0 when it does not fit.
+func (h *header) putHelpers() {
+	if h.puts {
+		return
+	}
+	h.puts = true
+	h.b.WriteString(strings.ReplaceAll(`static inline int PREFIX_put_lit(char *buf, size_t cap, size_t *n, const char *s) {
+	size_t l = strlen(s);
+	if (cap - *n <= l)
+		return 0;
+	memcpy(buf + *n, s, l);
+	*n += l;
+	return 1;
+}
+
+static inline int PREFIX_put_uint(char *buf, size_t cap, size_t *n, unsigned long long v) {
+	char d[24];
+	size_t i = sizeof(d);
+	d[--i] = '\0';
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return PREFIX_put_lit(buf, cap, n, d + i);
+}
+
+static inline int PREFIX_put_int(char *buf, size_t cap, size_t *n, long long v) {
+	if (v < 0) {
+		if (!PREFIX_put_lit(buf, cap, n, "-"))
+			return 0;
+		return PREFIX_put_uint(buf, cap, n, (unsigned long long)-(v + 1) + 1);
+	}
+	return PREFIX_put_uint(buf, cap, n, (unsigned long long)v);
+}
+
+`, "PREFIX", h.lower))
+}
+
 func (h *header) parseHelpers() {
 	if h.helpers {
 		return

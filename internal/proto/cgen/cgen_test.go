@@ -3,6 +3,7 @@ package cgen
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -219,8 +220,10 @@ func TestC(t *testing.T) {
 	if got, want := run("map-me", "77"), js(proto.MapMe{Kind: proto.KindMapMe, Pid: 77}); got != want {
 		t.Errorf("C's map-me %s, Go's %s", got, want)
 	}
-	if got, want := run("child-pid", "-3"), js(proto.ChildPID{Kind: proto.KindChildPID, Pid: -3}); got != want {
-		t.Errorf("C's child-pid %s, Go's %s", got, want)
+	for _, pid := range []int32{-3, 0, 9, 10, 2147483647, -2147483648} {
+		if got, want := run("child-pid", fmt.Sprint(pid)), js(proto.ChildPID{Kind: proto.KindChildPID, Pid: pid}); got != want {
+			t.Errorf("C's child-pid %s, Go's %s", got, want)
+		}
 	}
 	if got, want := run("error", "13"), js(proto.Error{Kind: proto.KindError, Step: proto.StepUserNS, Errno: 13}); got != want {
 		t.Errorf("C's error %s, Go's %s", got, want)
