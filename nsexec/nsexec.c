@@ -68,6 +68,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -326,6 +327,7 @@ static void keeper(int initfd, int removefd) {
 	release(nsexec_fd);
 	for (int fd = 0; fd < 3; fd++)
 		release(fd);
+	nsexec_shed_text();
 	struct pollfd p = {.fd = initfd, .events = POLLIN};
 	while (poll(&p, 1, -1) < 0)
 		if (errno != EINTR)
@@ -432,6 +434,7 @@ static void init(int lifeline, unsigned long cgroupns) {
 	release(nsexec_fd);
 	for (int fd = 0; fd < 3; fd++)
 		release(fd);
+	nsexec_shed_text();
 
 	int code = NSEXEC_EXIT_FAILED;
 	struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN}, {.fd = lifeline, .events = POLLIN}};

@@ -7,8 +7,11 @@
 #include <limits.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 // The role and the socket (package internal/role, internal/proto).
 #define NSEXEC_ROLE_ENV "_USANDBOX_ROLE"
@@ -235,6 +238,26 @@ static inline int nsexec_encode_error(char *buf, size_t cap, const struct nsexec
 		return -1;
 	buf[n] = '\0';
 	return (int)n;
+}
+
+
+// The linker's bounds of this binary's code.
+extern char __executable_start[], etext[];
+
+// nsexec_shed_text gives back the pages of this binary's code that the
+// start touched (the kernel maps whole windows around each page used, of
+// the Go part of the binary too), for a C stage about to settle in its
+// loop: the few pages the loop needs come back on their next use, read
+// again from the file. Code is a private file mapping nobody writes, so
+// nothing is lost; were madvise to fail, the pages would stay, which
+// only costs memory.
+static inline void nsexec_shed_text(void) {
+	long page = sysconf(_SC_PAGESIZE);
+	if (page <= 0)
+		return;
+	uintptr_t start = (uintptr_t)__executable_start & ~(uintptr_t)(page - 1);
+	uintptr_t end = ((uintptr_t)etext + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1);
+	(void)madvise((void *)start, end - start, MADV_DONTNEED);
 }
 
 #endif // USANDBOX_NSEXEC_PROTO_GEN_H

@@ -157,6 +157,7 @@ static void monitor_loop(const struct lean_monitor *m) {
 	l.size = fstat(logfd, &st) == 0 ? st.st_size : 0;
 	struct stream s[2] = {{.fd = out, .name = "stdout"}, {.fd = errfd, .name = "stderr"}};
 	int open_streams = (out >= 0) + (errfd >= 0);
+	lean_shed_text();
 	int sfd = signal_fd();
 	if (sfd < 0)
 		_exit(LEAN_EXIT_FAILED);

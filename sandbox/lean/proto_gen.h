@@ -7,8 +7,11 @@
 #include <limits.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 // Roles (package internal/role), fds, exit codes (internal/proto).
 #define LEAN_ROLE_ENV "_USANDBOX_ROLE"
@@ -114,6 +117,26 @@ static inline int lean_parse_monitor(const char *body, size_t len, struct lean_m
 	if (!lean_lit(&p, end, "\",\"rotatedName\":\"") || !lean_str(&p, end, m->rotated_name, sizeof(m->rotated_name)))
 		return -1;
 	return lean_lit(&p, end, "\"}") && p == end ? 0 : -1;
+}
+
+
+// The linker's bounds of this binary's code.
+extern char __executable_start[], etext[];
+
+// lean_shed_text gives back the pages of this binary's code that the
+// start touched (the kernel maps whole windows around each page used, of
+// the Go part of the binary too), for a C stage about to settle in its
+// loop: the few pages the loop needs come back on their next use, read
+// again from the file. Code is a private file mapping nobody writes, so
+// nothing is lost; were madvise to fail, the pages would stay, which
+// only costs memory.
+static inline void lean_shed_text(void) {
+	long page = sysconf(_SC_PAGESIZE);
+	if (page <= 0)
+		return;
+	uintptr_t start = (uintptr_t)__executable_start & ~(uintptr_t)(page - 1);
+	uintptr_t end = ((uintptr_t)etext + (uintptr_t)page - 1) & ~(uintptr_t)(page - 1);
+	(void)madvise((void *)start, end - start, MADV_DONTNEED);
 }
 
 #endif // USANDBOX_SANDBOX_LEAN_PROTO_GEN_H
