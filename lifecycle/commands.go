@@ -111,6 +111,10 @@ func ParseFilters(fs []string) (Filters, error) {
 	return f, nil
 }
 
+// WantAll reports whether the filters look at stopped sandboxes without
+// ListOptions.All: a status filter does, as podman's.
+func (f Filters) WantAll() bool { return len(f.keys["status"]) > 0 }
+
 // Match reports whether sb passes the filters.
 func (f Filters) Match(sb *Sandbox) bool {
 	for _, ms := range f.keys {

@@ -131,6 +131,13 @@ func TestFilters(t *testing.T) {
 			t.Errorf("filters %q: %q, want %q", c.filters, got, c.want)
 		}
 	}
+	f, err := ParseFilters([]string{"status=exited"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, err := e.List(context.Background(), ListOptions{Filters: f}); err != nil || len(list) != 1 || list[0].Name != "c2" {
+		t.Errorf("a status filter without All: %v %v, want c2", list, err)
+	}
 	for _, bad := range []string{"status=bogus", "exited=x", "name=(", "label=a=b", "nokey", "bogus=1"} {
 		if _, err := ParseFilters([]string{bad}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("filter %q: %v, want ErrInvalid", bad, err)

@@ -93,7 +93,8 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Sandbox, error) {
 type ListOptions struct {
 	// All: stopped sandboxes too, not only running ones.
 	All bool
-	// Filters: only the sandboxes that match (ParseFilters).
+	// Filters: only the sandboxes that match (ParseFilters); a status
+	// filter implies All.
 	Filters Filters
 }
 
@@ -108,7 +109,7 @@ func (e *Engine) List(ctx context.Context, o ListOptions) ([]*Sandbox, error) {
 	}
 	var out []*Sandbox
 	for _, sb := range all {
-		if (o.All || sb.State.Running) && o.Filters.Match(sb) {
+		if (o.All || o.Filters.WantAll() || sb.State.Running) && o.Filters.Match(sb) {
 			out = append(out, sb)
 		}
 	}
