@@ -110,7 +110,7 @@ func attachCommand() *cli.Command {
 		Name:  "attach",
 		Usage: "print a running sandbox's output until it exits",
 		Description: "attach follows what a detached sandbox writes from now on. A detached sandbox has no stdin " +
-			"(as with podman's run -d without -i): attach only reads, and ^C ends attach, not the sandbox.",
+			"(as with podman's run -d without -i): attach only reads.",
 		ArgsUsage: "SANDBOX",
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.NArg() != 1 {
