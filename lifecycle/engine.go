@@ -93,6 +93,9 @@ func (e *Engine) Inspect(ctx context.Context, ref string) (*Sandbox, error) {
 type ListOptions struct {
 	// All: stopped sandboxes too, not only running ones.
 	All bool
+	// Filters: only the sandboxes that match (ParseFilters); a status
+	// filter implies All.
+	Filters Filters
 }
 
 // List returns the sandboxes, newest first, after reclaiming what killed
@@ -106,7 +109,7 @@ func (e *Engine) List(ctx context.Context, o ListOptions) ([]*Sandbox, error) {
 	}
 	var out []*Sandbox
 	for _, sb := range all {
-		if o.All || sb.State.Running {
+		if (o.All || o.Filters.WantAll() || sb.State.Running) && o.Filters.Match(sb) {
 			out = append(out, sb)
 		}
 	}
@@ -288,8 +291,11 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig Signal) error {
 
 // RemoveOptions say how Remove treats a running sandbox.
 type RemoveOptions struct {
-	// Force: kill a running sandbox first.
+	// Force: stop a running sandbox first.
 	Force bool
+	// Grace: with Force, how long SIGTERM is given before every process
+	// is killed (0: killed at once).
+	Grace time.Duration
 }
 
 // Remove deletes a stopped sandbox: its record, upper layer and state.
@@ -303,7 +309,7 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 		if !o.Force {
 			return classify(fmt.Errorf("%w: %s: stop it first, or use rm -f", sandbox.ErrRunning, ref))
 		}
-		if err := e.stop(ctx, sb, 0); err != nil && !errors.Is(err, ErrNotRunning) {
+		if err := e.stop(ctx, sb, o.Grace); err != nil && !errors.Is(err, ErrNotRunning) {
 			return err
 		}
 	}

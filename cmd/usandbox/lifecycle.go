@@ -30,8 +30,14 @@ func psCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only IDs"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate IDs and commands"},
 			&cli.StringFlag{Name: "format", Usage: "table or json"},
+			&cli.BoolFlag{Name: "noheading", Usage: "do not print the header line"},
+			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "only sandboxes that match KEY=VALUE: id, name (a regular expression), status, ancestor, exited"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			filters, err := lifecycle.ParseFilters(cmd.StringSlice("filter"))
+			if err != nil {
+				return cliutil.UsageError(cmd, "%v", err)
+			}
 			format, err := cliutil.Format(cmd)
 			if err != nil {
 				return err
@@ -43,7 +49,7 @@ func psCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			list, err := e.List(ctx, lifecycle.ListOptions{All: cmd.Bool("all")})
+			list, err := e.List(ctx, lifecycle.ListOptions{All: cmd.Bool("all"), Filters: filters})
 			if err != nil {
 				return err
 			}
@@ -68,7 +74,9 @@ func psCommand() *cli.Command {
 			}
 			now := time.Now()
 			w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
-			fmt.Fprintln(w, "SANDBOX ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+			if !cmd.Bool("noheading") {
+				fmt.Fprintln(w, "SANDBOX ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+			}
 			for _, sb := range list {
 				command := strings.Join(sb.Command, " ")
 				if !noTrunc && len(command) > 20 {
@@ -164,16 +172,29 @@ func engine(cmd *cli.Command) (*lifecycle.Engine, error) {
 
 // eachSandbox runs fn for every argument, printing what fails (one line
 // each) and failing at the end if anything did, as docker does.
+//
+// A command with an --all flag given it takes no arguments: fn runs for
+// the full ID of every sandbox that allOf(cmd.Name) selects.
 func eachSandbox(cmd *cli.Command, fn func(e *lifecycle.Engine, ref string) error) error {
-	if cmd.NArg() == 0 {
+	all := cmd.Bool("all")
+	switch {
+	case all && cmd.NArg() > 0:
+		return cliutil.UsageError(cmd, "no arguments are needed with --all")
+	case !all && cmd.NArg() == 0:
 		return cliutil.UsageError(cmd, "%s needs at least one sandbox", cmd.Name)
 	}
 	e, err := engine(cmd)
 	if err != nil {
 		return err
 	}
+	refs := cmd.Args().Slice()
+	if all {
+		if refs, err = allOf(context.Background(), e, cmd.Name); err != nil {
+			return err
+		}
+	}
 	var errs []string
-	for _, ref := range cmd.Args().Slice() {
+	for _, ref := range refs {
 		if err := fn(e, ref); err != nil {
 			errs = append(errs, err.Error())
 		}
@@ -187,9 +208,17 @@ func eachSandbox(cmd *cli.Command, fn func(e *lifecycle.Engine, ref string) erro
 func startCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "start",
-		Usage:     "start stopped sandboxes again (their upper layer kept)",
+		Usage:     "start created or stopped sandboxes (their upper layer kept); -a: one, in the foreground",
 		ArgsUsage: "SANDBOX...",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "run one sandbox in the foreground: its output until it exits, its exit status"},
+			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "with --attach: keep stdin attached"},
+			&cli.BoolFlag{Name: "all", Usage: "start every sandbox that does not run"},
+		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.Bool("attach") {
+				return startAttached(ctx, cmd)
+			}
 			return eachSandbox(cmd, func(e *lifecycle.Engine, ref string) error {
 				if _, err := e.Start(ctx, ref); err != nil {
 					return err
@@ -208,6 +237,7 @@ func stopCommand() *cli.Command {
 		ArgsUsage: "SANDBOX...",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before SIGKILL"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "stop every running sandbox"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			grace := time.Duration(cmd.Int("time")) * time.Second
@@ -229,6 +259,7 @@ func killCommand() *cli.Command {
 		ArgsUsage: "SANDBOX...",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Value: "KILL", Usage: "signal name or number"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "signal every running sandbox"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			sig, err := lifecycle.ParseSignal(cmd.String("signal"))
@@ -253,10 +284,17 @@ func rmCommand() *cli.Command {
 		ArgsUsage: "SANDBOX...",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running sandbox first"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every sandbox (running ones only with --force)"},
+			&cli.BoolFlag{Name: "ignore", Aliases: []string{"i"}, Usage: "say nothing of sandboxes that do not exist"},
+			&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Usage: "with --force: seconds of SIGTERM before the kill (default: kill at once)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			o := lifecycle.RemoveOptions{Force: cmd.Bool("force"), Grace: time.Duration(cmd.Int("time")) * time.Second}
 			return eachSandbox(cmd, func(e *lifecycle.Engine, ref string) error {
-				if err := e.Remove(ctx, ref, lifecycle.RemoveOptions{Force: cmd.Bool("force")}); err != nil {
+				if err := e.Remove(ctx, ref, o); err != nil {
+					if cmd.Bool("ignore") && errors.Is(err, lifecycle.ErrNotFound) {
+						return nil
+					}
 					return err
 				}
 				fmt.Println(ref)
@@ -489,7 +527,11 @@ func rmiCommand() *cli.Command {
 					}
 				}
 			}
-			return cliutil.ExecImageTool(os.Args[1:])
+			var args []string
+			if cmd.Bool("force") {
+				args = append(args, "--force")
+			}
+			return cliutil.ExecImageTool(imageToolArgs(cmd, "rmi", append(args, cmd.Args().Slice()...)...))
 		},
 	}
 }

@@ -24,45 +24,70 @@ func runCommand() *cli.Command {
 		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
 		// Everything after the image belongs to the command.
 		StopOnNthArg: &one,
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "rm", Usage: "remove the sandbox when it exits"},
-			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background and print the sandbox ID"},
-			&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin attached"},
-			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a terminal"},
-			&cli.StringFlag{Name: "name", Usage: "name the sandbox"},
-			&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set KEY=VALUE (or pass KEY from this environment)"},
-			&cli.StringSliceFlag{Name: "env-file", Usage: "read environment variables from a file"},
-			&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory inside the sandbox"},
-			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "user[:group], names or numbers"},
-			&cli.StringFlag{Name: "hostname", Aliases: []string{"h"}, Usage: "the sandbox's hostname"},
-			&cli.StringFlag{Name: "entrypoint", Usage: "override the image's entrypoint (\"\" clears it)"},
-			&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind HOST-PATH:CONTAINER-PATH[:ro]"},
-			&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs at PATH[:OPTIONS]"},
-			&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "slirp4netns[:mtu=N,cidr=A.B.C.D/N,allow_host_loopback=true] (default when installed), pasta[:…], none or host"},
-			&cli.StringSliceFlag{Name: "dns", Usage: "use this name server (an IP address; repeatable) instead of the network's forwarder or the host's"},
-			&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish [HOST-IP:][HOST-PORT:]CONTAINER-PORT[/tcp|/udp]"},
-			&cli.BoolFlag{Name: "read-only", Usage: "mount the root filesystem read-only"},
-			&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json (docker's format; default: docker's profile)"},
-			&cli.BoolFlag{Name: "privileged", Usage: "every capability in the sandbox's user namespace, no seccomp, no masked or read-only paths, the host's devices you can open"},
-			&cli.StringSliceFlag{Name: "cap-add", Usage: "add a capability (or ALL)"},
-			&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop a capability (or ALL)"},
-			&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (512m, 1g, bytes)"},
-			&cli.StringFlag{Name: "memory-swap", Usage: "memory plus swap limit (-1: unlimited swap)"},
-			&cli.StringFlag{Name: "cpus", Usage: "CPU limit (1.5: one and a half CPUs)"},
-			&cli.IntFlag{Name: "cpu-shares", Aliases: []string{"c"}, Usage: "relative CPU weight, docker's scale (1024 default)"},
-			&cli.IntFlag{Name: "cpu-weight", Usage: "relative CPU weight, cgroup v2's scale (1-10000, 100 default)"},
-			&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs to run on (0-2,4)"},
-			&cli.IntFlag{Name: "pids-limit", Usage: "most processes and threads at once"},
-			&cli.BoolFlag{Name: "init", Usage: "run an init as pid 1 (always on: usandbox's init forwards signals and reaps zombies)"},
-		},
-		Action: runAction,
+		Flags:        runFlags(),
+		Action:       runAction,
+	}
+}
+
+// runFlags are run's flags; create shares them (without --detach).
+func runFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "rm", Usage: "remove the sandbox when it exits"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background and print the sandbox ID"},
+		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin attached"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "give the command a terminal"},
+		&cli.StringFlag{Name: "name", Usage: "name the sandbox"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set KEY=VALUE (or pass KEY from this environment)"},
+		&cli.StringSliceFlag{Name: "env-file", Usage: "read environment variables from a file"},
+		&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory inside the sandbox"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "user[:group], names or numbers"},
+		&cli.StringFlag{Name: "hostname", Aliases: []string{"h"}, Usage: "the sandbox's hostname"},
+		&cli.StringFlag{Name: "entrypoint", Usage: "override the image's entrypoint (\"\" clears it)"},
+		&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind HOST-PATH:CONTAINER-PATH[:ro]"},
+		&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs at PATH[:OPTIONS]"},
+		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "slirp4netns[:mtu=N,cidr=A.B.C.D/N,allow_host_loopback=true] (default when installed), pasta[:…], none or host"},
+		&cli.StringSliceFlag{Name: "dns", Usage: "use this name server (an IP address; repeatable) instead of the network's forwarder or the host's"},
+		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish [HOST-IP:][HOST-PORT:]CONTAINER-PORT[/tcp|/udp]"},
+		&cli.BoolFlag{Name: "read-only", Usage: "mount the root filesystem read-only"},
+		&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json (docker's format; default: docker's profile)"},
+		&cli.BoolFlag{Name: "privileged", Usage: "every capability in the sandbox's user namespace, no seccomp, no masked or read-only paths, the host's devices you can open"},
+		&cli.StringSliceFlag{Name: "cap-add", Usage: "add a capability (or ALL)"},
+		&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop a capability (or ALL)"},
+		&cli.StringFlag{Name: "memory", Aliases: []string{"m"}, Usage: "memory limit (512m, 1g, bytes)"},
+		&cli.StringFlag{Name: "memory-swap", Usage: "memory plus swap limit (-1: unlimited swap)"},
+		&cli.StringFlag{Name: "cpus", Usage: "CPU limit (1.5: one and a half CPUs)"},
+		&cli.IntFlag{Name: "cpu-shares", Aliases: []string{"c"}, Usage: "relative CPU weight, docker's scale (1024 default)"},
+		&cli.IntFlag{Name: "cpu-weight", Usage: "relative CPU weight, cgroup v2's scale (1-10000, 100 default)"},
+		&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs to run on (0-2,4)"},
+		&cli.IntFlag{Name: "pids-limit", Usage: "most processes and threads at once"},
+		&cli.BoolFlag{Name: "init", Usage: "run an init as pid 1 (always on: usandbox's init forwards signals and reaps zombies)"},
 	}
 }
 
 func runAction(ctx context.Context, cmd *cli.Command) error {
+	e, sb, err := createFromFlags(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	if sb.Detached {
+		if err := e.StartCreated(ctx, sb); err != nil {
+			return err
+		}
+		fmt.Println(sb.ID)
+		return nil
+	}
+	code, err := e.Run(ctx, sb, lifecycle.Streams{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: cmd.Bool("interactive"),
+	})
+	return exitWith(code, err)
+}
+
+// createFromFlags creates the sandbox that run's (or create's) flags and
+// arguments describe, pulling its image if the store lacks it.
+func createFromFlags(ctx context.Context, cmd *cli.Command) (*lifecycle.Engine, *sandbox.Sandbox, error) {
 	trace.Mark("cli", "flags parsed")
 	if cmd.NArg() < 1 {
-		return cliutil.UsageError(cmd, "run needs an image")
+		return nil, nil, cliutil.UsageError(cmd, "%s needs an image", cmd.Name)
 	}
 	args := cmd.Args().Slice()
 	o := lifecycle.CreateOptions{
@@ -79,7 +104,6 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 		AutoRemove: cmd.Bool("rm"),
 		Detached:   cmd.Bool("detach"),
 	}
-	interactive := cmd.Bool("interactive")
 	if cmd.IsSet("entrypoint") {
 		ep := cmd.String("entrypoint")
 		o.Entrypoint = &ep
@@ -90,20 +114,20 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 	}
 	var err error
 	if o.Network, err = lifecycle.ParseNetwork(netw); err != nil {
-		return cliutil.UsageError(cmd, "%v", err)
+		return nil, nil, cliutil.UsageError(cmd, "%v", err)
 	}
 	o.NetworkRaw = netw
 	for _, d := range cmd.StringSlice("dns") {
 		ip, err := lifecycle.ParseDNS(d)
 		if err != nil {
-			return cliutil.UsageError(cmd, "%v", err)
+			return nil, nil, cliutil.UsageError(cmd, "%v", err)
 		}
 		o.DNS = append(o.DNS, ip)
 	}
 	for _, ps := range cmd.StringSlice("publish") {
 		p, err := lifecycle.ParsePort(ps)
 		if err != nil {
-			return cliutil.UsageError(cmd, "%v", err)
+			return nil, nil, cliutil.UsageError(cmd, "%v", err)
 		}
 		o.Ports = append(o.Ports, p)
 	}
@@ -119,73 +143,63 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 		case key == "no-new-privileges" && value == "false":
 		case key == "seccomp" && value != "":
 			if o.Seccomp, err = sandbox.ReadSeccompOption(value); err != nil {
-				return err
+				return nil, nil, err
 			}
 		default:
-			return cliutil.UsageError(cmd, "unsupported --security-opt %q (usandbox knows no-new-privileges and seccomp=unconfined|FILE.json)", so)
+			return nil, nil, cliutil.UsageError(cmd, "unsupported --security-opt %q (usandbox knows no-new-privileges and seccomp=unconfined|FILE.json)", so)
 		}
 	}
 	if o.Limits, err = lifecycle.ParseLimits(limitFlags(cmd)); err != nil {
-		return cliutil.UsageError(cmd, "%v", err)
+		return nil, nil, cliutil.UsageError(cmd, "%v", err)
 	}
 	if lifecycle.NeedScope(o.Limits) {
 		// With a systemd user manager, limits get a delegated scope the
 		// way podman's do: this command runs again inside one.
 		code, err := lifecycle.RunInScope(os.Args)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		return cliutil.ExitError{Code: code}
+		return nil, nil, cliutil.ExitError{Code: code}
 	}
 	for _, f := range cmd.StringSlice("env-file") {
 		env, err := sandbox.ReadEnvFile(f, os.LookupEnv)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		o.Env = append(o.Env, env...)
 	}
 	env, err := sandbox.ParseEnv(cmd.StringSlice("env"), os.LookupEnv)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	o.Env = append(o.Env, env...)
 	for _, v := range cmd.StringSlice("volume") {
 		m, err := sandbox.ParseVolume(v)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		o.Volumes = append(o.Volumes, m)
 	}
 	for _, v := range cmd.StringSlice("tmpfs") {
 		m, err := sandbox.ParseTmpfs(v)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		o.Volumes = append(o.Volumes, m)
 	}
 	e, err := engine(cmd)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := pullIfMissing(e, args[0]); err != nil {
-		return err
+		return nil, nil, err
 	}
 	trace.Mark("cli", "image found")
 	sb, err := e.Create(ctx, o, cliutil.Warn)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if o.Detached {
-		if err := e.StartCreated(ctx, sb); err != nil {
-			return err
-		}
-		fmt.Println(sb.ID)
-		return nil
-	}
-	code, err := e.Run(ctx, sb, lifecycle.Streams{
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: interactive,
-	})
-	return exitWith(code, err)
+	return e, sb, nil
 }
 
 // exitWith turns a sandbox's end into the CLI's exit status.
