@@ -214,7 +214,8 @@ func TestPodmanExitCodes(t *testing.T) {
 			s.with(t).fails(tt.code, tt.want, tt.args...)
 		})
 	}
-	// One unknown among several: podman removes the others and exits 1.
+	// One unknown among several: exit 1 (podman's); the others are
+	// removed, as docker does (podman 4.3 removes none).
 	s.ok("run", "--name", "done", "busybox", "true")
 	r := s.fails(1, "no such sandbox", "rm", "nosuch", "done")
 	if r.stdout != "done\n" {
