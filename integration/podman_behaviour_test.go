@@ -65,6 +65,9 @@ func TestPodmanTTYNotTerminal(t *testing.T) {
 	s := withImages(t, false)
 	s.fails(125, "the input device is not a TTY", "run", "--rm", "-it", "busybox", "true")
 	s.fails(125, "the input device is not a TTY", "run", "--rm", "-i", "-t", "busybox", "true")
+	s.ok("run", "-d", "--name", "up", "busybox", "sleep", "100")
+	s.fails(125, "the input device is not a TTY", "exec", "-it", "up", "true")
+	s.ok("rm", "-f", "up")
 	// -t alone is allowed (docker and podman).
 	if out := s.ok("run", "--rm", "-t", "busybox", "echo", "ok"); strings.TrimSpace(out) != "ok" {
 		t.Fatalf("-t: got %q", out)

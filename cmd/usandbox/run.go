@@ -80,6 +80,9 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 		Detached:   cmd.Bool("detach"),
 	}
 	interactive := cmd.Bool("interactive")
+	if err := checkTTY(interactive, o.TTY); err != nil {
+		return err
+	}
 	if cmd.IsSet("entrypoint") {
 		ep := cmd.String("entrypoint")
 		o.Entrypoint = &ep
