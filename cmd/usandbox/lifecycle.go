@@ -159,7 +159,9 @@ func engine(cmd *cli.Command) (*lifecycle.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return lifecycle.New(p), nil
+	e := lifecycle.New(p)
+	e.Warn = cliutil.Warn
+	return e, nil
 }
 
 // eachSandbox runs fn for every argument, printing what fails (one line
