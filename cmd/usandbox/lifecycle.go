@@ -174,16 +174,15 @@ func eachSandbox(cmd *cli.Command, fn func(e *lifecycle.Engine, ref string) erro
 	if err != nil {
 		return err
 	}
-	var errs []string
+	// Joined, the errors keep their kinds (exit statuses) and print as
+	// one line each.
+	var errs []error
 	for _, ref := range cmd.Args().Slice() {
 		if err := fn(e, ref); err != nil {
-			errs = append(errs, err.Error())
+			errs = append(errs, err)
 		}
 	}
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "; "))
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func startCommand() *cli.Command {
@@ -257,13 +256,13 @@ func rmCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running sandbox first"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			return eachSandbox(cmd, func(e *lifecycle.Engine, ref string) error {
+			return rmExit(eachSandbox(cmd, func(e *lifecycle.Engine, ref string) error {
 				if err := e.Remove(ctx, ref, lifecycle.RemoveOptions{Force: cmd.Bool("force")}); err != nil {
 					return err
 				}
 				fmt.Println(ref)
 				return nil
-			})
+			}))
 		},
 	}
 }
