@@ -597,3 +597,18 @@ func containerenv(rec *Record) string {
 	return fmt.Sprintf("engine=%q\nname=%q\nid=%q\nimage=%q\nimageid=%q\nrootless=%d\n",
 		"usandbox", rec.Name, rec.ID, rec.Image, rec.ImageID, rootless)
 }
+
+// Volumes are the mounts of s the user asked for (-v, --tmpfs): the
+// spec's without the files usandbox makes in the sandbox's etc directory
+// (/etc/hosts, /run/.containerenv, ...).
+func Volumes(s *spec.Spec) []spec.Mount {
+	made := filepath.Join(s.StateDir, "etc") + string(filepath.Separator)
+	var out []spec.Mount
+	for _, m := range s.Mounts {
+		if m.Type == "bind" && strings.HasPrefix(m.Source, made) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}

@@ -330,7 +330,7 @@ func inspectSandbox(sb *sandbox.Sandbox) map[string]any {
 	}
 	s := sb.Spec
 	var mounts []map[string]any
-	for _, m := range s.Mounts[3:] {
+	for _, m := range sandbox.Volumes(&s) {
 		mounts = append(mounts, map[string]any{"Type": m.Type, "Source": m.Source, "Destination": m.Destination, "RW": !m.ReadOnly, "Options": m.Options})
 	}
 	if mounts == nil {
