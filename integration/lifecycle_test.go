@@ -141,7 +141,8 @@ func TestDetachedLifecycle(t *testing.T) {
 	s.ok("start", "web")
 	waitFor(t, "the restart", func() bool { return s.inspect("web").State.Running })
 	s.ok("exec", "web", "test", "-e", "/kept")
-	s.fails(125, "stop it first, or use rm -f", "rm", "web")
+	// podman 4.3's status for rm of a running one: 2.
+	s.fails(2, "stop it first, or use rm -f", "rm", "web")
 	s.ok("kill", "-s", "USR1", "web") // no handler: sh dies of it
 	waitFor(t, "SIGUSR1 to end it", func() bool { return !s.inspect("web").State.Running })
 	if c := s.inspect("web").State.ExitCode; c != 128+int(syscall.SIGUSR1) {
@@ -253,7 +254,6 @@ func TestLifecycleBadInput(t *testing.T) {
 		{[]string{"exec", "done", "true"}, "not running"},
 		{[]string{"stop", "done"}, "not running"},
 		{[]string{"kill", "done"}, "not running"},
-		{[]string{"rm", "taken"}, "stop it first"},
 		{[]string{"run", "-d", "--name", "taken", "busybox", "true"}, "name already in use"},
 		{[]string{"start", "taken"}, "running"},
 		{[]string{"kill", "-s", "NOPE", "taken"}, "unknown signal"},
@@ -265,6 +265,7 @@ func TestLifecycleBadInput(t *testing.T) {
 			s.fails(125, tt.want, tt.args...)
 		})
 	}
+	s.fails(2, "stop it first", "rm", "taken") // podman 4.3: 2
 	if after := s.ok("ps", "-a", "--no-trunc", "-q"); after != before {
 		t.Fatalf("bad input changed the sandboxes:\n%s\nvs\n%s", before, after)
 	}

@@ -127,7 +127,7 @@ func TestDamagedRecord(t *testing.T) {
 		t.Fatalf("inspect of the damaged sandbox: %+v", in[0])
 	}
 	s.fails(125, "damaged", "start", stopped[:12])
-	s.fails(125, "stop it first, or use rm -f", "rm", running[:12])
+	s.fails(2, "stop it first, or use rm -f", "rm", running[:12]) // podman: 2
 	s.ok("rm", stopped[:12])
 	s.ok("rm", "-f", running[:12])
 	waitFor(t, "no sleep left", func() bool { return sleepers() == 0 })

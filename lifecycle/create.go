@@ -29,7 +29,7 @@ type Limits = cgroupv2.Limits
 // the store (ErrNotFound otherwise: pulling is the front end's choice).
 // The sandbox is created, not started: Run or StartCreated starts it.
 // warn receives what the caller should print (a degraded user
-// namespace).
+// namespace, -p discarded with --network host or none).
 func (e *Engine) Create(ctx context.Context, o CreateOptions, warn func(string)) (*Sandbox, error) {
 	ix, err := index.Read(e.paths)
 	if err != nil {
@@ -45,6 +45,13 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions, warn func(string))
 	}
 	if plan.Warning != "" && warn != nil {
 		warn(plan.Warning)
+	}
+	if len(o.Ports) > 0 && !o.Network.UserMode() {
+		// podman's choice: the ports go, the sandbox runs, the user is told.
+		if warn != nil {
+			warn("Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use")
+		}
+		o.Ports = nil
 	}
 	o.Paths, o.Index, o.Image = e.paths, ix, im
 	o.Rootless, o.SingleID = plan.Mode != userns.Root, plan.Mode == userns.Single

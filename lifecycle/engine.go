@@ -58,6 +58,9 @@ type Engine struct {
 	poll time.Duration
 	// plan is the user namespace plan of this user, worked out once.
 	plan func() (*userns.Plan, error)
+	// Warn, when set, receives what the caller should tell the user
+	// while an operation still succeeds (stop had to use SIGKILL).
+	Warn func(string)
 }
 
 // New is an Engine for the store at p, on this host.
@@ -235,6 +238,14 @@ func (e *Engine) stop(ctx context.Context, sb *Sandbox, grace time.Duration) err
 		err := e.waitStopped(ctx, sb, grace)
 		if err == nil || !errors.Is(err, errTimeout) {
 			return err
+		}
+		if e.Warn != nil {
+			// podman's words, so that what greps its logs finds ours.
+			name := sb.Name
+			if name == "" {
+				name = sandbox.ShortID(sb.ID)
+			}
+			e.Warn(fmt.Sprintf("StopSignal SIGTERM failed to stop sandbox %s in %d seconds, resorting to SIGKILL", name, int(grace.Seconds())))
 		}
 	} else if !sb.State.Running {
 		return notRunning(sb)

@@ -232,6 +232,8 @@ func TestStateMachine(t *testing.T) {
 func TestStopEscalates(t *testing.T) {
 	e, h := testEngine(t)
 	h.ignoreTERM = true
+	var warned []string
+	e.Warn = func(m string) { warned = append(warned, m) }
 	sb := running(t, e, "stubborn")
 	begin := time.Now()
 	if err := e.Stop(context.Background(), "stubborn", 100*time.Millisecond); err != nil {
@@ -247,11 +249,15 @@ func TestStopEscalates(t *testing.T) {
 	if st := state(t, e, "stubborn"); st.Running || st.ExitCode != 137 {
 		t.Errorf("after stop: %+v", st)
 	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "failed to stop sandbox stubborn in 0 seconds, resorting to SIGKILL") {
+		t.Errorf("warnings: %q", warned)
+	}
 }
 
 // TestStopZeroGrace: stop -t 0 kills at once, with no SIGTERM.
 func TestStopZeroGrace(t *testing.T) {
 	e, h := testEngine(t)
+	e.Warn = func(m string) { t.Errorf("stop -t 0 warned: %s", m) }
 	sb := running(t, e, "now")
 	if err := e.Stop(context.Background(), "now", 0); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ package sandbox
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,13 +23,18 @@ var ErrNoCommand = errors.New("no command specified: give one after the image, o
 
 // Argv is the command line docker runs: the entrypoint (the image's, or
 // --entrypoint, which also drops the image's Cmd) followed by the
-// arguments given (or the image's Cmd when none are).
+// arguments given (or the image's Cmd when none are). --entrypoint is
+// one program, or an argv in JSON ('["sh","-c"]'), as podman takes it.
 func Argv(cfg index.Config, entrypoint *string, args []string) ([]string, error) {
 	ep := cfg.Entrypoint
 	cmd := cfg.Cmd
 	if entrypoint != nil {
 		ep, cmd = nil, nil
-		if *entrypoint != "" {
+		var list []string
+		switch {
+		case strings.HasPrefix(*entrypoint, "[") && json.Unmarshal([]byte(*entrypoint), &list) == nil:
+			ep = list
+		case *entrypoint != "":
 			ep = []string{*entrypoint}
 		}
 	}

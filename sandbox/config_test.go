@@ -27,6 +27,10 @@ func TestArgv(t *testing.T) {
 		{"--entrypoint drops image cmd", index.Config{Entrypoint: []string{"/ep"}, Cmd: []string{"a"}}, str("/other"), nil, []string{"/other"}},
 		{"--entrypoint + args", index.Config{Cmd: []string{"a"}}, str("/other"), []string{"x"}, []string{"/other", "x"}},
 		{"--entrypoint '' clears", index.Config{Entrypoint: []string{"/ep"}, Cmd: []string{"a"}}, str(""), []string{"ls"}, []string{"ls"}},
+		{"--entrypoint JSON", index.Config{Cmd: []string{"a"}}, str(`["echo","a b"]`), []string{"c"}, []string{"echo", "a b", "c"}},
+		{"--entrypoint not JSON", index.Config{}, str("[x"), nil, []string{"[x"}},
+		{"--entrypoint JSON of no strings", index.Config{}, str("[1]"), nil, []string{"[1]"}},
+		{"--entrypoint []", index.Config{Cmd: []string{"a"}}, str("[]"), []string{"ls"}, []string{"ls"}},
 		{"nothing", index.Config{}, nil, nil, nil},
 		{"--entrypoint '' and nothing", index.Config{Cmd: []string{"a"}}, str(""), nil, nil},
 	}

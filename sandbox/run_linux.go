@@ -220,6 +220,7 @@ func Create(o Options) (*Sandbox, error) {
 				{Type: "bind", Source: filepath.Join(dir, "etc", "hostname"), Destination: "/etc/hostname"},
 				{Type: "bind", Source: filepath.Join(dir, "etc", "hosts"), Destination: "/etc/hosts"},
 				{Type: "bind", Source: filepath.Join(dir, "etc", "resolv.conf"), Destination: "/etc/resolv.conf"},
+				{Type: "bind", Source: filepath.Join(dir, "etc", "containerenv"), Destination: "/run/.containerenv", ReadOnly: true},
 			}, o.Volumes...),
 			Process: spec.Process{
 				Args: argv, Env: MergeEnv(o.Image.Config.Env, append([]string{"HOSTNAME=" + hostname}, o.Env...)),
@@ -356,16 +357,22 @@ func writeDir(dir string, rec *Record, netw network.Options, dns []net.IP) error
 		resolv = []byte("nameserver 8.8.8.8\nnameserver 8.8.4.4\n")
 	}
 	hostname := rec.Spec.Hostname
+	// The sandbox's own line names its hostname and then its name, as
+	// podman's does.
+	names := hostname
+	if rec.Name != "" && rec.Name != hostname {
+		names += " " + rec.Name
+	}
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 	if netw.UserMode() {
 		// The driver's DNS forwarder passes queries to the host's servers.
 		resolv = []byte(fmt.Sprintf("nameserver %s\n", netw.Addr(3)))
-		hosts += netw.Addr(100).String() + "\t" + hostname + "\n"
+		hosts += netw.Addr(100).String() + "\t" + names + "\n"
 		if ip := hostIP(); ip != "" {
 			hosts += ip + "\thost.containers.internal host.docker.internal\n"
 		}
 	} else {
-		hosts += "127.0.1.1\t" + hostname + "\n"
+		hosts += "127.0.1.1\t" + names + "\n"
 	}
 	if len(dns) > 0 {
 		var b strings.Builder
@@ -375,9 +382,10 @@ func writeDir(dir string, rec *Record, netw network.Options, dns []net.IP) error
 		resolv = []byte(b.String())
 	}
 	files := map[string]string{
-		"hostname":    hostname + "\n",
-		"hosts":       hosts,
-		"resolv.conf": string(resolv),
+		"hostname":     hostname + "\n",
+		"hosts":        hosts,
+		"resolv.conf":  string(resolv),
+		"containerenv": containerenv(rec),
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, "etc", name), []byte(content), 0o644); err != nil {
@@ -573,4 +581,34 @@ func Finish(code int) error {
 		errs = append(errs, WriteExit(sb.Dir, code, oom))
 	}
 	return errors.Join(errs...)
+}
+
+// containerenv is /run/.containerenv, by which programs (toolbox, systemd,
+// scripts) tell they run in a container. podman writes it empty, and fills
+// it for --privileged sandboxes only: the others need not know more.
+func containerenv(rec *Record) string {
+	if !rec.Spec.Privileged {
+		return ""
+	}
+	rootless := 0
+	if rec.Spec.UserNS {
+		rootless = 1
+	}
+	return fmt.Sprintf("engine=%q\nname=%q\nid=%q\nimage=%q\nimageid=%q\nrootless=%d\n",
+		"usandbox", rec.Name, rec.ID, rec.Image, rec.ImageID, rootless)
+}
+
+// Volumes are the mounts of s the user asked for (-v, --tmpfs): the
+// spec's without the files usandbox makes in the sandbox's etc directory
+// (/etc/hosts, /run/.containerenv, ...).
+func Volumes(s *spec.Spec) []spec.Mount {
+	made := filepath.Join(s.StateDir, "etc") + string(filepath.Separator)
+	var out []spec.Mount
+	for _, m := range s.Mounts {
+		if m.Type == "bind" && strings.HasPrefix(m.Source, made) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
 }

@@ -29,6 +29,9 @@ func execCommand() *cli.Command {
 			if cmd.NArg() < 2 {
 				return cliutil.UsageError(cmd, "exec needs a sandbox and a command")
 			}
+			if err := checkTTY(cmd.Bool("interactive"), cmd.Bool("tty")); err != nil {
+				return err
+			}
 			env, err := sandbox.ParseEnv(cmd.StringSlice("env"), os.LookupEnv)
 			if err != nil {
 				return err

@@ -167,7 +167,9 @@ func engine(cmd *cli.Command) (*lifecycle.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return lifecycle.New(p), nil
+	e := lifecycle.New(p)
+	e.Warn = cliutil.Warn
+	return e, nil
 }
 
 // eachSandbox runs fn for every argument, printing what fails (one line
@@ -193,16 +195,15 @@ func eachSandbox(cmd *cli.Command, fn func(e *lifecycle.Engine, ref string) erro
 			return err
 		}
 	}
-	var errs []string
+	// Joined, the errors keep their kinds (exit statuses) and print as
+	// one line each.
+	var errs []error
 	for _, ref := range refs {
 		if err := fn(e, ref); err != nil {
-			errs = append(errs, err.Error())
+			errs = append(errs, err)
 		}
 	}
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "; "))
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func startCommand() *cli.Command {
@@ -290,7 +291,7 @@ func rmCommand() *cli.Command {
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			o := lifecycle.RemoveOptions{Force: cmd.Bool("force"), Grace: time.Duration(cmd.Int("time")) * time.Second}
-			return eachSandbox(cmd, func(e *lifecycle.Engine, ref string) error {
+			return rmExit(eachSandbox(cmd, func(e *lifecycle.Engine, ref string) error {
 				if err := e.Remove(ctx, ref, o); err != nil {
 					if cmd.Bool("ignore") && errors.Is(err, lifecycle.ErrNotFound) {
 						return nil
@@ -299,7 +300,7 @@ func rmCommand() *cli.Command {
 				}
 				fmt.Println(ref)
 				return nil
-			})
+			}))
 		},
 	}
 }
@@ -367,7 +368,7 @@ func inspectSandbox(sb *sandbox.Sandbox) map[string]any {
 	}
 	s := sb.Spec
 	var mounts []map[string]any
-	for _, m := range s.Mounts[3:] {
+	for _, m := range sandbox.Volumes(&s) {
 		mounts = append(mounts, map[string]any{"Type": m.Type, "Source": m.Source, "Destination": m.Destination, "RW": !m.ReadOnly, "Options": m.Options})
 	}
 	if mounts == nil {

@@ -65,6 +65,13 @@ func runFlags() []cli.Flag {
 }
 
 func runAction(ctx context.Context, cmd *cli.Command) error {
+	// Attached (not -d), -it needs a terminal, as docker says; detached,
+	// the sandbox's pty has no reader but the log.
+	if !cmd.Bool("detach") {
+		if err := checkTTY(cmd.Bool("interactive"), cmd.Bool("tty")); err != nil {
+			return err
+		}
+	}
 	e, sb, err := createFromFlags(ctx, cmd)
 	if err != nil {
 		return err

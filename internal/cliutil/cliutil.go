@@ -37,7 +37,10 @@ func (e ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code)
 // Main runs app and returns the process exit status, printing an error as
 // one line.
 func Main(app *cli.Command, args []string) int {
-	err := app.Run(context.Background(), args)
+	err := unknownCommand(app, args)
+	if err == nil {
+		err = app.Run(context.Background(), args)
+	}
 	if err == nil {
 		return 0
 	}
@@ -45,7 +48,16 @@ func Main(app *cli.Command, args []string) int {
 	if errors.As(err, &ee) {
 		return ee.Code
 	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		printUsageError(ue)
+		return ExitFailed
+	}
 	PrintError(err)
+	var ce *CodeError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
 	return ExitFailed
 }
 
@@ -77,9 +89,7 @@ func Setup(app *cli.Command) *cli.Command {
 }
 
 func setUsageErrors(c *cli.Command) {
-	c.OnUsageError = func(_ context.Context, cmd *cli.Command, err error, _ bool) error {
-		return fmt.Errorf("%w (see usandbox %s --help)", err, cmd.Name)
-	}
+	c.OnUsageError = flagError
 	// A repeated flag's values are taken whole: -e 'LIST=a,b' is one
 	// variable, --tmpfs /x:size=1m,mode=1777 one mount.
 	c.DisableSliceFlagSeparator = true
