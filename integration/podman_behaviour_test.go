@@ -68,6 +68,9 @@ func TestPodmanTTYNotTerminal(t *testing.T) {
 	s.ok("run", "-d", "--name", "up", "busybox", "sleep", "100")
 	s.fails(125, "the input device is not a TTY", "exec", "-it", "up", "true")
 	s.ok("rm", "-f", "up")
+	// Detached, -it needs no terminal (docker and podman run -dit).
+	s.ok("run", "-dit", "--name", "dit", "busybox", "sleep", "100")
+	s.ok("rm", "-f", "dit")
 	// -t alone is allowed (docker and podman).
 	if out := s.ok("run", "--rm", "-t", "busybox", "echo", "ok"); strings.TrimSpace(out) != "ok" {
 		t.Fatalf("-t: got %q", out)
