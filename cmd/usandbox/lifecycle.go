@@ -199,11 +199,26 @@ func eachSandbox(cmd *cli.Command, fn func(e *lifecycle.Engine, ref string) erro
 	// one line each.
 	var errs []error
 	for _, ref := range refs {
-		if err := fn(e, ref); err != nil {
+		if err := fn(e, ref); err != nil && !(all && settled(cmd.Name, err)) {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// settled: with --all, a sandbox that went where the command would take
+// it between the listing and the command (stopped by itself, started or
+// removed by someone else) is not a failure.
+func settled(command string, err error) bool {
+	switch {
+	case errors.Is(err, lifecycle.ErrNotFound):
+		return true
+	case command == "stop" || command == "kill":
+		return errors.Is(err, lifecycle.ErrNotRunning)
+	case command == "start":
+		return errors.Is(err, lifecycle.ErrAlreadyRunning)
+	}
+	return false
 }
 
 func startCommand() *cli.Command {
