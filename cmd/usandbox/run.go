@@ -198,11 +198,17 @@ func createFromFlags(ctx context.Context, cmd *cli.Command) (*lifecycle.Engine, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := pullIfMissing(e, args[0]); err != nil {
-		return nil, nil, err
-	}
-	trace.Mark("cli", "image found")
 	sb, err := e.Create(ctx, o, cliutil.Warn)
+	if errors.Is(err, lifecycle.ErrNotFound) {
+		// The image is missing (Create looks it up first): pulled, as
+		// docker run does, then created again.
+		if err := pull(e, args[0]); err != nil {
+			return nil, nil, err
+		}
+		if sb, err = e.Create(ctx, o, cliutil.Warn); errors.Is(err, lifecycle.ErrNotFound) {
+			err = fmt.Errorf("pulled %s but cannot find it", args[0])
+		}
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -224,13 +230,9 @@ func exitWith(code int, err error) error {
 	return cliutil.ExitError{Code: code}
 }
 
-// pullIfMissing pulls the image ref when the store does not have it, as
+// pull pulls the image ref that the store lacks, saying so first, as
 // docker run does.
-func pullIfMissing(e *lifecycle.Engine, ref string) error {
-	known, err := e.ImageKnown(ref)
-	if err != nil || known {
-		return err
-	}
+func pull(e *lifecycle.Engine, ref string) error {
 	fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
 	tool, err := cliutil.ImageTool()
 	if err != nil {
@@ -244,10 +246,7 @@ func pullIfMissing(e *lifecycle.Engine, ref string) error {
 		// usandbox-image printed why.
 		return cliutil.ExitError{Code: cliutil.ExitFailed}
 	}
-	if known, err = e.ImageKnown(ref); err == nil && !known {
-		err = fmt.Errorf("pulled %s but cannot find it", ref)
-	}
-	return err
+	return nil
 }
 
 // limitFlags are the resource flags as given.
