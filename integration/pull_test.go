@@ -563,3 +563,35 @@ func TestPullManyLayers(t *testing.T) {
 	}
 	s.assertClean()
 }
+
+// TestRunPullsMissingImage: run of an image the store lacks pulls it
+// first, saying so as docker does, then runs it; an image no registry
+// has fails with pull's error and leaves no sandbox.
+func TestRunPullsMissingImage(t *testing.T) {
+	s := newStore(t)
+	conf := filepath.Join(t.TempDir(), "registries.conf")
+	t.Setenv("CONTAINERS_REGISTRIES_CONF", conf)
+	// The local registry speaks plain HTTP: registries.conf says so, as
+	// run has no --tls-verify.
+	reg := fmt.Sprintf("[[registry]]\nlocation = %q\ninsecure = true\n", env.registry)
+	if err := os.WriteFile(conf, []byte(reg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := s.run("run", "--rm", "--network", "none", regRef("busybox:latest"), "echo", "pulled and ran")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "pulled and ran" ||
+		!strings.Contains(r.stderr, "Unable to find image '"+regRef("busybox:latest")+"' locally") {
+		t.Fatalf("run of a missing image: exit %d\nstdout %q\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	if imgs := s.images(); len(imgs) != 1 {
+		t.Errorf("after run: %d images, want the one pulled", len(imgs))
+	}
+	// Present now: no second pull.
+	if r := s.run("run", "--rm", "--network", "none", regRef("busybox:latest"), "true"); r.code != 0 || strings.Contains(r.stderr, "Unable to find") {
+		t.Errorf("second run: exit %d, %s", r.code, r.stderr)
+	}
+	r = s.run("run", "--rm", regRef("no-such-image:latest"), "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "no such image") {
+		t.Errorf("run of an image no registry has: exit %d, %s", r.code, r.stderr)
+	}
+	s.assertNoSandboxes()
+}
