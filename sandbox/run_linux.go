@@ -181,7 +181,7 @@ func Create(o Options) (*Sandbox, error) {
 	}
 	hostname := o.Hostname
 	if hostname == "" {
-		hostname = id[:12]
+		hostname = ShortID(id)
 	}
 	dir := Dir(o.Paths, id)
 	lowers := make([]string, len(o.Image.Layers))
@@ -298,12 +298,22 @@ func lockNames(p index.Paths) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-func newID() (string, error) {
+func newID() (string, error) { return newIDFrom(rand.Reader) }
+
+// newIDFrom draws 32 bytes from r until the ID's short form, which is the
+// sandbox's hostname, is not all decimal digits: glibc's resolver takes such
+// a name for a numeric address and never looks it up in /etc/hosts.
+func newIDFrom(r io.Reader) (string, error) {
 	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
+	for {
+		if _, err := io.ReadFull(r, b); err != nil {
+			return "", err
+		}
+		id := hex.EncodeToString(b)
+		if strings.ContainsAny(ShortID(id), "abcdef") {
+			return id, nil
+		}
 	}
-	return hex.EncodeToString(b), nil
 }
 
 // prepareDir creates the sandbox's directory: its lock (taken: the caller
