@@ -7,7 +7,8 @@
 #
 # Environment:
 #   BENCH_N      timed iterations per measurement (default 5); medians are printed
-#   BENCH_ONLY   comma-separated sections to run (default: all): pull,run,exec,net
+#   BENCH_ONLY   comma-separated sections to run (default: all): pull,run,exec,many,net
+#   BENCH_MANY   sandboxes the many section creates in each store (default 100)
 #   BENCH_BASELINE  a directory with an earlier build's usandbox and usandbox-image
 #                (e.g. made by: git worktree add /tmp/old REV && make -C /tmp/old build,
 #                then BENCH_BASELINE=/tmp/old/bin): run and exec then also time it,
@@ -37,7 +38,7 @@
 set -euo pipefail
 export LC_ALL=C # EPOCHREALTIME and printf %f need a '.' decimal point
 
-SECTIONS=(pull run exec net)
+SECTIONS=(pull run exec many net)
 BENCH_N=${BENCH_N:-5}
 BENCH_ONLY=${BENCH_ONLY:-}
 TEST_USER=${USANDBOX_TEST_USER:-usandbox-test}
@@ -395,6 +396,36 @@ bench_exec() {
 	if baseline; then
 		printf 'cycle before/after   %s ms before, %s ms after\n' "$(ms_of "$(median "${ub_t[@]}")")" "$(ms_of "$u")"
 	fi
+}
+
+# many: `ps -a` and `inspect NAME` in a store that holds BENCH_MANY created
+# sandboxes (usandbox create / podman create; none runs), interleaved.
+bench_many() {
+	local n=${BENCH_RUN_N:-21} many=${BENCH_MANY:-100} i st img=$REGISTRY/busybox:latest
+	local -a med
+	new_store disk
+	st=$STORE
+	timed "$WORK/many.log" us "$st" pull -q --tls-verify=false "$img"
+	timed "$WORK/many.log" pm "$st" pull -q --tls-verify=false "$img"
+	log "many: creating $many sandboxes in each store"
+	for ((i = 0; i < many; i++)); do
+		us "$st" create --network none --name "m$i" "$img" true >/dev/null || die "usandbox create m$i failed"
+		pm "$st" create --network none --name "m$i" "$img" true >/dev/null 2>&1 || die "podman create m$i failed"
+	done
+	local mid=m$((many / 2))
+	mapfile -t med < <("$BENCH_STAGE/timeit" -n "$n" \
+		-- "$BENCH_STAGE/usandbox" --root "$st/usandbox" --runroot "$st/usandbox-run" ps -a \
+		-- podman --root "$st/podman" --runroot "$st/podman-run" ps -a \
+		-- "$BENCH_STAGE/usandbox" --root "$st/usandbox" --runroot "$st/usandbox-run" inspect "$mid" \
+		-- podman --root "$st/podman" --runroot "$st/podman-run" inspect "$mid") || die "timeit failed"
+	((${#med[@]} == 4)) || die "timeit failed"
+	printf 'many  ps -a, %d sandboxes      usandbox %6s ms   podman %6s ms   ratio %sx   %s\n' \
+		"$many" "$(ms_of "${med[0]}")" "$(ms_of "${med[1]}")" "$(ratio "${med[0]}" "${med[1]}")" "$(goal_le "${med[0]}" 0.050 "≤ 50 ms")"
+	printf 'many  inspect, %d sandboxes    usandbox %6s ms   podman %6s ms   ratio %sx   %s\n' \
+		"$many" "$(ms_of "${med[2]}")" "$(ms_of "${med[3]}")" "$(ratio "${med[2]}" "${med[3]}")" "$(goal_le "${med[2]}" 0.050 "≤ 50 ms")"
+	us "$st" rm -a -f >/dev/null || die "usandbox rm -a failed"
+	pm "$st" rm -a -f >/dev/null 2>&1 || die "podman rm -a failed"
+	release_store disk "$st"
 }
 
 # iperf3 is not in the images: bind the host's binary and the libraries
