@@ -114,6 +114,45 @@ func TestPodmanTerm(t *testing.T) {
 	if out := s.ok("run", "--rm", "-t", "-e", "TERM=vt100", "busybox", "sh", "-c", "echo $TERM"); strings.TrimSpace(out) != "vt100" {
 		t.Fatalf("-t -e TERM=vt100: TERM=%q", out)
 	}
+	// podman sets it without -t too (containers.conf's default env).
+	if out := s.ok("run", "--rm", "busybox", "sh", "-c", "echo $TERM"); out != "xterm\n" {
+		t.Fatalf("without -t: TERM=%q", out)
+	}
+}
+
+// TestPodmanReadOnlyTmpfs: --read-only keeps /tmp, /var/tmp and /run
+// writable tmpfs, as podman's --read-only-tmpfs (on by default) does;
+// --read-only-tmpfs=false makes them read-only too. The rest stays
+// read-only, and /run/.containerenv is still there.
+func TestPodmanReadOnlyTmpfs(t *testing.T) {
+	s := withImages(t, false)
+	out := s.ok("run", "--rm", "--read-only", "busybox", "sh", "-c",
+		"for d in /tmp /var/tmp /run; do touch $d/f && echo $d ok; done; touch /etc/f 2>/dev/null || echo etc ro; test -e /run/.containerenv && echo containerenv")
+	if want := "/tmp ok\n/var/tmp ok\n/run ok\netc ro\ncontainerenv\n"; out != want {
+		t.Fatalf("--read-only: got %q, want %q", out, want)
+	}
+	out = s.ok("run", "--rm", "--read-only", "--read-only-tmpfs=false", "busybox", "sh", "-c", "touch /tmp/f 2>/dev/null || echo tmp ro")
+	if out != "tmp ro\n" {
+		t.Fatalf("--read-only-tmpfs=false: got %q", out)
+	}
+	// A --tmpfs of the user's on one of them wins.
+	out = s.ok("run", "--rm", "--read-only", "--tmpfs", "/tmp:size=1m", "busybox", "sh", "-c", "df -k /tmp | tail -1 | awk '{print $2}'")
+	if out != "1024\n" {
+		t.Fatalf("--tmpfs /tmp:size=1m with --read-only: size %q", out)
+	}
+}
+
+// TestPodmanNoResolvConfWithoutNetwork: with --network none podman gives
+// the sandbox no /etc/resolv.conf of its own (the image's, if any, stays);
+// --dns still writes one.
+func TestPodmanNoResolvConfWithoutNetwork(t *testing.T) {
+	s := withImages(t, false)
+	if r := s.run("run", "--rm", "--network", "none", "busybox", "cat", "/etc/resolv.conf"); r.code == 0 {
+		t.Fatalf("--network none has a resolv.conf: %q", r.stdout)
+	}
+	if out := s.ok("run", "--rm", "--network", "none", "--dns", "192.0.2.53", "busybox", "cat", "/etc/resolv.conf"); out != "nameserver 192.0.2.53\n" {
+		t.Fatalf("--network none --dns: %q", out)
+	}
 }
 
 // TestPodmanHostsName: the sandbox's name is in its /etc/hosts after its

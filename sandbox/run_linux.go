@@ -54,7 +54,10 @@ type Options struct {
 	DNS    []net.IP
 	Limits cgroupv2.Limits
 
-	ReadOnly        bool
+	ReadOnly bool
+	// ReadOnlyTmpfs: with ReadOnly, writable tmpfs on /run, /tmp and
+	// /var/tmp where no volume or --tmpfs goes (podman's --read-only-tmpfs).
+	ReadOnlyTmpfs   bool
 	NoNewPrivileges bool
 	CapAdd, CapDrop []string
 	// Seccomp is the --security-opt seccomp= profile (ReadSeccompOption);
@@ -216,14 +219,9 @@ func Create(o Options) (*Sandbox, error) {
 			AutoRemove:     o.AutoRemove,
 			Network:        o.Network.Mode,
 			NetworkOptions: o.NetworkRaw,
-			Mounts: append([]spec.Mount{
-				{Type: "bind", Source: filepath.Join(dir, "etc", "hostname"), Destination: "/etc/hostname"},
-				{Type: "bind", Source: filepath.Join(dir, "etc", "hosts"), Destination: "/etc/hosts"},
-				{Type: "bind", Source: filepath.Join(dir, "etc", "resolv.conf"), Destination: "/etc/resolv.conf"},
-				{Type: "bind", Source: filepath.Join(dir, "etc", "containerenv"), Destination: "/run/.containerenv", ReadOnly: true},
-			}, o.Volumes...),
+			Mounts:         generatedMounts(dir, o),
 			Process: spec.Process{
-				Args: argv, Env: MergeEnv(o.Image.Config.Env, append([]string{"HOSTNAME=" + hostname}, o.Env...)),
+				Args: argv, Env: MergeEnv(MergeEnv(DefaultEnv(), o.Image.Config.Env), append([]string{"HOSTNAME=" + hostname}, o.Env...)),
 				Cwd: workdir, User: user, Terminal: o.TTY,
 			},
 			ReadOnly:        o.ReadOnly,
@@ -297,6 +295,38 @@ func lockNames(p index.Paths) (func(), error) {
 	}
 	return func() { f.Close() }, nil
 }
+
+// generatedMounts are the sandbox's mounts: the tmpfs of ReadOnlyTmpfs,
+// the files usandbox writes (hostname, hosts, resolv.conf unless the
+// sandbox has no network and no --dns, as podman: the image's stays, and
+// .containerenv), then the volumes.
+func generatedMounts(dir string, o Options) []spec.Mount {
+	var ms []spec.Mount
+	if o.ReadOnly && o.ReadOnlyTmpfs {
+		for _, d := range []string{"/run", "/tmp", "/var/tmp"} {
+			taken := false
+			for _, v := range o.Volumes {
+				taken = taken || v.Destination == d
+			}
+			if !taken {
+				ms = append(ms, spec.Mount{Type: "tmpfs", Destination: d, Options: "mode=1777"})
+			}
+		}
+	}
+	etc := func(name string) string { return filepath.Join(dir, "etc", name) }
+	ms = append(ms,
+		spec.Mount{Type: "bind", Source: etc("hostname"), Destination: "/etc/hostname"},
+		spec.Mount{Type: "bind", Source: etc("hosts"), Destination: "/etc/hosts"})
+	if o.Network.Mode != network.None || len(o.DNS) > 0 {
+		ms = append(ms, spec.Mount{Type: "bind", Source: etc("resolv.conf"), Destination: "/etc/resolv.conf"})
+	}
+	ms = append(ms, spec.Mount{Type: "bind", Source: etc("containerenv"), Destination: "/run/.containerenv", ReadOnly: true})
+	return append(ms, o.Volumes...)
+}
+
+// DefaultEnv is what podman's containers.conf puts in every sandbox's
+// environment, under the image's (PATH is the init's: see inner).
+func DefaultEnv() []string { return []string{"TERM=xterm"} }
 
 func newID() (string, error) { return newIDFrom(rand.Reader) }
 

@@ -49,6 +49,7 @@ func runFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "dns", Usage: "use this name server (an IP address; repeatable) instead of the network's forwarder or the host's"},
 		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish [HOST-IP:][HOST-PORT:]CONTAINER-PORT[/tcp|/udp]"},
 		&cli.BoolFlag{Name: "read-only", Usage: "mount the root filesystem read-only"},
+		&cli.BoolFlag{Name: "read-only-tmpfs", Value: true, Usage: "with --read-only, writable tmpfs on /run, /tmp and /var/tmp (podman's default)"},
 		&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json (docker's format; default: docker's profile)"},
 		&cli.BoolFlag{Name: "privileged", Usage: "every capability in the sandbox's user namespace, no seccomp, no masked or read-only paths, the host's devices you can open"},
 		&cli.StringSliceFlag{Name: "cap-add", Usage: "add a capability (or ALL)"},
@@ -98,18 +99,20 @@ func createFromFlags(ctx context.Context, cmd *cli.Command) (*lifecycle.Engine, 
 	}
 	args := cmd.Args().Slice()
 	o := lifecycle.CreateOptions{
-		Name:       cmd.String("name"),
-		ImageRef:   args[0],
-		Args:       args[1:],
-		Workdir:    cmd.String("workdir"),
-		User:       cmd.String("user"),
-		Hostname:   cmd.String("hostname"),
-		ReadOnly:   cmd.Bool("read-only"),
-		CapAdd:     cmd.StringSlice("cap-add"),
-		CapDrop:    cmd.StringSlice("cap-drop"),
-		TTY:        cmd.Bool("tty"),
-		AutoRemove: cmd.Bool("rm"),
-		Detached:   cmd.Bool("detach"),
+		Name:     cmd.String("name"),
+		ImageRef: args[0],
+		Args:     args[1:],
+		Workdir:  cmd.String("workdir"),
+		User:     cmd.String("user"),
+		Hostname: cmd.String("hostname"),
+		ReadOnly: cmd.Bool("read-only"),
+		// podman's --read-only-tmpfs: on unless turned off.
+		ReadOnlyTmpfs: cmd.Bool("read-only") && cmd.Bool("read-only-tmpfs"),
+		CapAdd:        cmd.StringSlice("cap-add"),
+		CapDrop:       cmd.StringSlice("cap-drop"),
+		TTY:           cmd.Bool("tty"),
+		AutoRemove:    cmd.Bool("rm"),
+		Detached:      cmd.Bool("detach"),
 	}
 	if cmd.IsSet("entrypoint") {
 		ep := cmd.String("entrypoint")
