@@ -144,3 +144,31 @@ func TestFilters(t *testing.T) {
 		}
 	}
 }
+
+func TestParseLog(t *testing.T) {
+	for _, c := range []struct {
+		driver string
+		opts   []string
+		want   string
+		max    int64
+		err    bool
+	}{
+		{"", nil, "k8s-file", 0, false},
+		{"k8s-file", []string{"max-size=10k"}, "k8s-file", 10 << 10, false},
+		{"none", nil, "none", 0, false},
+		{"none", []string{"max-size=1m"}, "", 0, true},
+		{"passthrough", nil, "", 0, true},
+		{"journald", nil, "", 0, true},
+		{"k8s-file", []string{"max-size=0"}, "", 0, true},
+		{"k8s-file", []string{"max-size=huge"}, "", 0, true},
+		{"k8s-file", []string{"path=/tmp/x"}, "", 0, true},
+	} {
+		d, max, err := ParseLog(c.driver, c.opts)
+		if (err != nil) != c.err || d != c.want || max != c.max {
+			t.Errorf("ParseLog(%q, %q) = %q, %d, %v", c.driver, c.opts, d, max, err)
+		}
+		if err != nil && Kind(err) != ErrInvalid {
+			t.Errorf("ParseLog(%q, %q): kind %v, want ErrInvalid", c.driver, c.opts, Kind(err))
+		}
+	}
+}

@@ -7,7 +7,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 
+	"github.com/docker/go-units"
 	mobysignal "github.com/moby/sys/signal"
 
 	"usandbox/cgroupv2"
@@ -238,4 +240,43 @@ func ParseSignal(s string) (Signal, error) {
 		return 0, as(ErrInvalid, fmt.Errorf("unknown signal %q", s))
 	}
 	return sig, nil
+}
+
+// ParseLog parses --log-driver and --log-opt as podman takes them: the
+// driver k8s-file (the default) or none, and max-size=SIZE for k8s-file.
+// passthrough (the caller's own stdout and stderr handed to the sandbox)
+// is refused: a sandbox never holds the caller's files.
+func ParseLog(driver string, opts []string) (string, int64, error) {
+	d, max, err := parseLog(driver, opts)
+	return d, max, as(ErrInvalid, err)
+}
+
+func parseLog(driver string, opts []string) (string, int64, error) {
+	switch driver {
+	case "", sandbox.LogK8sFile:
+		driver = sandbox.LogK8sFile
+	case sandbox.LogNone:
+	case "passthrough":
+		return "", 0, errors.New("--log-driver passthrough is not supported: usandbox never hands a sandbox the caller's own files; use k8s-file (read with usandbox logs) or none")
+	default:
+		return "", 0, fmt.Errorf("invalid --log-driver %q: use k8s-file or none", driver)
+	}
+	var max int64
+	for _, o := range opts {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "max-size":
+			if driver == sandbox.LogNone {
+				return "", 0, fmt.Errorf("--log-opt %s: the none log driver keeps no log", o)
+			}
+			n, err := units.RAMInBytes(v)
+			if err != nil || n <= 0 {
+				return "", 0, fmt.Errorf("invalid --log-opt %q: max-size takes a size such as 10m", o)
+			}
+			max = n
+		default:
+			return "", 0, fmt.Errorf("unsupported --log-opt %q: usandbox knows max-size=SIZE", o)
+		}
+	}
+	return driver, max, nil
 }

@@ -28,7 +28,15 @@ func (h *osHost) Run(p index.Paths, sb *Sandbox, s Streams) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return sandbox.Start(p, sb, plan, sandbox.IO{Streams: s})
+	sio := sandbox.IO{Streams: s}
+	if sb.Logged() && !sb.AutoRemove {
+		// podman logs attached runs too: `logs NAME` shows them after.
+		if sio.Record, err = sandbox.NewLogWriter(filepath.Join(sb.Dir, sandbox.LogFile), sb.LogMax()); err != nil {
+			return 0, err
+		}
+		defer sio.Record.Close()
+	}
+	return sandbox.Start(p, sb, plan, sio)
 }
 
 func (*osHost) Exec(p index.Paths, sb *Sandbox, o ExecOptions) (int, error) {
@@ -217,7 +225,12 @@ func monitorMain() int {
 	if err != nil {
 		return fail(exitFailed, err)
 	}
-	log, err := sandbox.NewLogWriter(filepath.Join(sb.Dir, sandbox.LogFile), sandbox.DefaultLogMax)
+	// --log-driver none: the output is discarded, by the same loop.
+	logPath, logMax := filepath.Join(sb.Dir, sandbox.LogFile), sb.LogMax()
+	if !sb.Logged() {
+		logPath, logMax = os.DevNull, 0
+	}
+	log, err := sandbox.NewLogWriter(logPath, logMax)
 	if err != nil {
 		return fail(exitFailed, err)
 	}

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -34,6 +35,9 @@ func (e *Engine) Logs(ctx context.Context, ref string, o LogOptions, emit func(L
 }
 
 func (e *Engine) logs(ctx context.Context, sb *Sandbox, o LogOptions, emit func(LogEntry)) error {
+	if !sb.Logged() {
+		return as(ErrInvalid, fmt.Errorf("this container is using the '%s' log driver, cannot read logs: this container is not logging output", sb.LogDriver))
+	}
 	path := filepath.Join(sb.Dir, sandbox.LogFile)
 	var lines []string
 	var size int64 // of the current log, read so far

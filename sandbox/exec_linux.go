@@ -126,7 +126,7 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 		case proto.KindPTY:
 			if len(fds) == 1 {
 				master := os.NewFile(uintptr(fds[0]), "pty-master")
-				if tty, err = relayPTY(master, o.Streams); err != nil {
+				if tty, err = relayPTY(master, o.Streams, o.Stdout); err != nil {
 					child.Signal(unix.SIGKILL)
 					execErr = &ExitError{Code: 125, Msg: err.Error()}
 				}

@@ -62,6 +62,30 @@ func (l *LogWriter) Copy(stream string, r io.Reader) {
 	}
 }
 
+// Tee is a writer that passes what it is given on to dst and logs it as
+// stream: each newline ends an entry, and what a write leaves after the
+// last one is logged at once as a partial entry (conmon does the same), so
+// the log never lags behind what the caller saw.
+func (l *LogWriter) Tee(stream string, dst io.Writer) io.Writer {
+	return &teeWriter{l: l, stream: stream, dst: dst}
+}
+
+type teeWriter struct {
+	l      *LogWriter
+	stream string
+	dst    io.Writer
+}
+
+func (t *teeWriter) Write(p []byte) (int, error) {
+	n, err := t.dst.Write(p)
+	for rest := p[:n]; len(rest) > 0; {
+		line, after, full := bytes.Cut(rest, []byte{'\n'})
+		t.l.write(t.stream, full, line)
+		rest = after
+	}
+	return n, err
+}
+
 func (l *LogWriter) write(stream string, full bool, text []byte) {
 	tag := "P"
 	if full {

@@ -39,3 +39,31 @@ func TestLogWriter(t *testing.T) {
 		t.Fatalf("log over its cap: %d", fi.Size())
 	}
 }
+
+func TestLogTee(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctr.log")
+	l, err := NewLogWriter(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen strings.Builder
+	w := l.Tee("stdout", &seen)
+	for _, p := range []string{"a\nb", "c\n", "\n", "d"} {
+		if _, err := w.Write([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	if seen.String() != "a\nbc\n\nd" {
+		t.Fatalf("passed on %q", seen.String())
+	}
+	b, _ := os.ReadFile(path)
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		e, _ := ParseLogLine(line)
+		got = append(got, map[bool]string{true: "P", false: "F"}[e.Partial]+":"+e.Text)
+	}
+	if want := "F:a P:b F:c F: P:d"; strings.Join(got, " ") != want {
+		t.Fatalf("logged %v, want %s", got, want)
+	}
+}

@@ -60,7 +60,28 @@ type Record struct {
 	// SeccompJSON is the profile given by --security-opt seccomp=FILE, as
 	// it was when the sandbox was created (docker keeps it the same way).
 	SeccompJSON json.RawMessage `json:"SeccompJSON,omitempty"`
+	// LogDriver is podman's --log-driver: LogK8sFile (also "") or
+	// LogNone; LogMaxSize its --log-opt max-size (0: DefaultLogMax).
+	LogDriver  string `json:"LogDriver,omitempty"`
+	LogMaxSize int64  `json:"LogMaxSize,omitempty"`
 	Spec        spec.Spec       `json:"Spec"`
+}
+
+// Log drivers (podman's names).
+const (
+	LogK8sFile = "k8s-file"
+	LogNone    = "none"
+)
+
+// Logged reports whether the sandbox's output goes to its log.
+func (r *Record) Logged() bool { return r.LogDriver != LogNone }
+
+// LogMax is the size at which the sandbox's log rotates.
+func (r *Record) LogMax() int64 {
+	if r.LogMaxSize > 0 {
+		return r.LogMaxSize
+	}
+	return DefaultLogMax
 }
 
 // Status values, as docker names them.

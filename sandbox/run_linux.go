@@ -66,6 +66,10 @@ type Options struct {
 	// Privileged: podman's rootless --privileged.
 	Privileged bool
 
+	// LogDriver and LogMaxSize: see Record.
+	LogDriver  string
+	LogMaxSize int64
+
 	TTY        bool
 	AutoRemove bool
 	Detached   bool
@@ -89,6 +93,8 @@ type IO struct {
 	Streams
 	// Log, when set (detached), receives the command's output instead.
 	Log *LogWriter
+	// Record, when set (foreground), receives a copy of what Streams get.
+	Record *LogWriter
 	// Started is called once the command runs.
 	Started func(pid int)
 }
@@ -206,7 +212,7 @@ func Create(o Options) (*Sandbox, error) {
 	rec := Record{
 		ID: id, Name: o.Name, Image: o.ImageRef, ImageID: o.Image.ID, Command: argv,
 		Created: time.Now(), AutoRemove: o.AutoRemove, Detached: o.Detached, Network: o.Network, Ports: ports, Limits: o.Limits,
-		SeccompJSON: seccompOpt.JSON,
+		SeccompJSON: seccompOpt.JSON, LogDriver: o.LogDriver, LogMaxSize: o.LogMaxSize,
 		Spec: spec.Spec{
 			ID:       id,
 			Hostname: hostname,
@@ -572,7 +578,7 @@ func execLeanMonitor(p index.Paths, sb *Sandbox, child *nsexec.Child, lock, life
 	// The C loop works in the sandbox's directory (the Chdir above).
 	c := lean.Config{
 		Init: child.Pid, Keeper: child.KeeperPid(), Stdout: fd(out), Stderr: fd(errOut),
-		Log: logFD, LogMax: DefaultLogMax, LogName: LogFile, RotatedName: RotatedLog(LogFile),
+		Log: logFD, LogMax: log.max, LogName: LogFile, RotatedName: RotatedLog(LogFile),
 	}
 	env := []string{
 		finishRoot + "=" + p.Root, finishRunRoot + "=" + p.RunRoot, finishID + "=" + sb.ID,

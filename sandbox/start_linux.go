@@ -206,6 +206,9 @@ func (st *starting) prepareStdio() error {
 			in = sio.Stdin
 		}
 		var out, errOut io.Writer = sio.Stdout, sio.Stderr
+		if sio.Record != nil {
+			out, errOut = sio.Record.Tee("stdout", out), sio.Record.Tee("stderr", errOut)
+		}
 		if st.s.Process.Terminal {
 			out, errOut = nil, nil // the pty carries everything
 		}
@@ -382,7 +385,11 @@ func (st *starting) onPTY(master *os.File) {
 	case toLogGo:
 		st.logTo("stdout", master)
 	default:
-		tty, err := relayPTY(master, st.sio.Streams)
+		var out io.Writer = st.sio.Stdout
+		if st.sio.Record != nil {
+			out = st.sio.Record.Tee("stdout", out)
+		}
+		tty, err := relayPTY(master, st.sio.Streams, out)
 		if err != nil {
 			st.fail(125, err.Error())
 			return

@@ -42,7 +42,8 @@ type ptyRelay struct {
 // relayPTY starts relaying between the caller's streams and the
 // sandbox's pty master (taking it over). With interactive, stdin is
 // copied in; without, the command reads nothing.
-func relayPTY(master *os.File, s Streams) (*ptyRelay, error) {
+// The output goes to out (s.Stdout, or a copy of it into the log).
+func relayPTY(master *os.File, s Streams, out io.Writer) (*ptyRelay, error) {
 	r := &ptyRelay{master: master, done: make(chan struct{})}
 	if s.Stdin != nil {
 		if c, err := console.ConsoleFromFile(s.Stdin); err == nil {
@@ -62,7 +63,7 @@ func relayPTY(master *os.File, s Streams) (*ptyRelay, error) {
 	go func() {
 		defer r.out.Done()
 		// Ends with EIO when the last slave closes: the normal end.
-		_, _ = io.Copy(s.Stdout, master)
+		_, _ = io.Copy(out, master)
 	}()
 	if r.user != nil {
 		r.followSize()

@@ -61,6 +61,8 @@ func runFlags() []cli.Flag {
 		&cli.IntFlag{Name: "cpu-weight", Usage: "relative CPU weight, cgroup v2's scale (1-10000, 100 default)"},
 		&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs to run on (0-2,4)"},
 		&cli.IntFlag{Name: "pids-limit", Usage: "most processes and threads at once"},
+		&cli.StringFlag{Name: "log-driver", Value: "k8s-file", Usage: "k8s-file (the log usandbox logs reads) or none"},
+		&cli.StringSliceFlag{Name: "log-opt", Usage: "max-size=SIZE: rotate the log at SIZE (default 10m)"},
 		&cli.BoolFlag{Name: "init", Usage: "run an init as pid 1 (always on: usandbox's init forwards signals and reaps zombies)"},
 	}
 }
@@ -189,6 +191,9 @@ func createFromFlags(ctx context.Context, cmd *cli.Command) (*lifecycle.Engine, 
 			return nil, nil, err
 		}
 		o.Volumes = append(o.Volumes, m)
+	}
+	if o.LogDriver, o.LogMaxSize, err = lifecycle.ParseLog(cmd.String("log-driver"), cmd.StringSlice("log-opt")); err != nil {
+		return nil, nil, err
 	}
 	for _, v := range cmd.StringSlice("tmpfs") {
 		m, err := sandbox.ParseTmpfs(v)
