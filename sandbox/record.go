@@ -62,9 +62,9 @@ type Record struct {
 	SeccompJSON json.RawMessage `json:"SeccompJSON,omitempty"`
 	// LogDriver is podman's --log-driver: LogK8sFile (also "") or
 	// LogNone; LogMaxSize its --log-opt max-size (0: DefaultLogMax).
-	LogDriver  string `json:"LogDriver,omitempty"`
-	LogMaxSize int64  `json:"LogMaxSize,omitempty"`
-	Spec        spec.Spec       `json:"Spec"`
+	LogDriver  string    `json:"LogDriver,omitempty"`
+	LogMaxSize int64     `json:"LogMaxSize,omitempty"`
+	Spec       spec.Spec `json:"Spec"`
 }
 
 // Log drivers (podman's names).
