@@ -29,6 +29,9 @@ func (e *Engine) StartAttached(ctx context.Context, ref string, s Streams) (int,
 	if damaged != nil {
 		return 0, classify(damaged)
 	}
+	if err := sandbox.ResetRestarts(sb.Dir); err != nil {
+		return 0, err
+	}
 	return e.Run(ctx, sb, s)
 }
 
@@ -51,6 +54,9 @@ func (e *Engine) Restart(ctx context.Context, ref string, grace time.Duration) (
 	}
 	if err := sb.Damaged(); err != nil {
 		return nil, classify(err)
+	}
+	if err := sandbox.ResetRestarts(sb.Dir); err != nil {
+		return nil, err
 	}
 	return sb, e.start(sb)
 }

@@ -151,6 +151,9 @@ func (e *Engine) Start(ctx context.Context, ref string) (*Sandbox, error) {
 	if err := sb.Damaged(); err != nil {
 		return nil, classify(err)
 	}
+	if err := sandbox.ResetRestarts(sb.Dir); err != nil {
+		return nil, err
+	}
 	return sb, e.start(sb)
 }
 
@@ -176,8 +179,14 @@ type Streams = sandbox.Streams
 // command's exit status. A failure of usandbox itself is an
 // *sandbox.ExitError with Code 125; a new sandbox that never ran leaves
 // nothing behind.
+//
+// The restart policy applies once the command ended: the sandbox starts
+// again detached, and Run returns the first run's status (podman's).
 func (e *Engine) Run(ctx context.Context, sb *Sandbox, s Streams) (int, error) {
 	code, err := e.host.Run(e.paths, sb, s)
+	if err == nil {
+		err = e.AfterExit(ctx, sb.ID, nil)
+	}
 	return code, classify(err)
 }
 
@@ -231,6 +240,10 @@ func (e *Engine) Stop(ctx context.Context, ref string, grace time.Duration) erro
 }
 
 func (e *Engine) stop(ctx context.Context, sb *Sandbox, grace time.Duration) error {
+	// Also for a sandbox that waits to be restarted: stop ends that.
+	if err := e.markStopped(sb); err != nil {
+		return err
+	}
 	if grace > 0 {
 		if err := e.signal(sb, SIGTERM); err != nil {
 			return err
@@ -266,6 +279,15 @@ func (e *Engine) waitKilled(ctx context.Context, sb *Sandbox) error {
 	return nil
 }
 
+// markStopped records a stop by the user, for a sandbox with a restart
+// policy (the others have no use for it).
+func (e *Engine) markStopped(sb *Sandbox) error {
+	if sb.RestartPolicy == "" || sb.RestartPolicy == RestartNo {
+		return nil
+	}
+	return sandbox.MarkStoppedByUser(sb.Dir)
+}
+
 func notRunning(sb *Sandbox) error {
 	return classify(fmt.Errorf("%w: %s", sandbox.ErrNotRunning, sandbox.ShortID(sb.ID)))
 }
@@ -287,6 +309,13 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig Signal) error {
 	sb, err := e.Lookup(ctx, ref)
 	if err != nil {
 		return err
+	}
+	// docker's rule: SIGKILL and the stop signal end the restart policy
+	// until the next start; other signals (SIGHUP, SIGUSR1) leave it.
+	if sig == SIGKILL || sig == SIGTERM {
+		if err := e.markStopped(sb); err != nil {
+			return err
+		}
 	}
 	if sig == SIGKILL && sb.State.Running {
 		e.host.KillAll(sb)

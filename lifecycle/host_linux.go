@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -244,6 +245,11 @@ func monitorMain() int {
 			return fail(ee.Code, err)
 		}
 		return fail(exitFailed, err)
+	}
+	// A Go monitor (a lean one became package lean's loop in Start, and
+	// its finish step does this) applies the restart policy.
+	if err := New(p).AfterExit(context.Background(), sb.ID, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "usandbox monitor: restarting:", err)
 	}
 	return code
 }

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -58,12 +59,18 @@ func roleFailed(r role.Role, why string) (int, bool) {
 // lean): args[0] is the init's exit status.
 func finishMain(args []string) int {
 	code, err := lean.FinishCode(args)
+	var sb *sandbox.Sandbox
 	if err == nil {
-		err = sandbox.Finish(code)
+		sb, err = sandbox.Finish(code)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "usandbox finish:", err)
 		return exitFailed
+	}
+	// The restart policy: this step is what watched the sandbox last.
+	release := func() error { return releaseInherited(sandbox.LockPath(sb.Dir)) }
+	if err := New(sandbox.FinishPaths()).AfterExit(context.Background(), sb.ID, release); err != nil {
+		fmt.Fprintln(os.Stderr, "usandbox finish: restarting:", err)
 	}
 	return code
 }

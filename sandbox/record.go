@@ -62,9 +62,14 @@ type Record struct {
 	SeccompJSON json.RawMessage `json:"SeccompJSON,omitempty"`
 	// LogDriver is podman's --log-driver: LogK8sFile (also "") or
 	// LogNone; LogMaxSize its --log-opt max-size (0: DefaultLogMax).
-	LogDriver  string    `json:"LogDriver,omitempty"`
-	LogMaxSize int64     `json:"LogMaxSize,omitempty"`
-	Spec       spec.Spec `json:"Spec"`
+	LogDriver  string `json:"LogDriver,omitempty"`
+	LogMaxSize int64  `json:"LogMaxSize,omitempty"`
+	// RestartPolicy is --restart's policy ("" or "no", "on-failure",
+	// "always", "unless-stopped"); RestartMax on-failure's :N (0: no
+	// bound).
+	RestartPolicy string    `json:"RestartPolicy,omitempty"`
+	RestartMax    int       `json:"RestartMax,omitempty"`
+	Spec          spec.Spec `json:"Spec"`
 }
 
 // Log drivers (podman's names).
@@ -101,11 +106,17 @@ type State struct {
 	Pid     int    `json:"Pid"` // the init's host pid while running
 	// KeeperPid is the host pid of the sandbox's keeper while running:
 	// exec and the port driver enter the sandbox's namespaces through it.
-	KeeperPid  int       `json:"-"`
-	ExitCode   int       `json:"ExitCode"`
-	OOMKilled  bool      `json:"OOMKilled"`
-	StartedAt  time.Time `json:"StartedAt"`
-	FinishedAt time.Time `json:"FinishedAt"`
+	KeeperPid int `json:"-"`
+	ExitCode  int `json:"ExitCode"`
+	// RestartCount is how often the restart policy started the command
+	// again since the user last started it (docker's RestartCount).
+	RestartCount int `json:"RestartCount"`
+	// StoppedByUser: stop or kill ended it; the restart policy waits
+	// for the next start.
+	StoppedByUser bool      `json:"StoppedByUser"`
+	OOMKilled     bool      `json:"OOMKilled"`
+	StartedAt     time.Time `json:"StartedAt"`
+	FinishedAt    time.Time `json:"FinishedAt"`
 	// Error is why the status is unknown, as docker's State.Error.
 	Error string `json:"Error,omitempty"`
 }
@@ -116,8 +127,15 @@ const (
 	startFile  = "started" // "PID UNIXNANO KEEPERPID"
 	exitFile   = spec.ExitFile
 	lockFile   = "lock" // flock held by the init while it lives
-	LogFile    = "ctr.log"
+	// restartsFile holds RestartCount; stoppedFile is there while
+	// StoppedByUser.
+	restartsFile = "restarts"
+	stoppedFile  = "stopped-by-user"
+	LogFile      = "ctr.log"
 )
+
+// LockPath is the lock of the sandbox in dir: held while it runs.
+func LockPath(dir string) string { return filepath.Join(dir, lockFile) }
 
 // Dir is a sandbox's directory.
 func Dir(p index.Paths, id string) string { return filepath.Join(p.Root, "sandboxes", id) }
@@ -180,6 +198,11 @@ func (s *Sandbox) Damaged() error {
 func readState(dir string) State {
 	var st State
 	st.Status = StatusCreated
+	if f := readFields(filepath.Join(dir, restartsFile)); len(f) == 1 {
+		st.RestartCount, _ = strconv.Atoi(f[0])
+	}
+	_, err := os.Lstat(filepath.Join(dir, stoppedFile))
+	st.StoppedByUser = err == nil
 	if f := readFields(filepath.Join(dir, startFile)); len(f) >= 2 {
 		st.Pid, _ = strconv.Atoi(f[0])
 		st.StartedAt = unixNano(f[1])
@@ -376,4 +399,22 @@ func (s *Sandbox) KillCgroup() bool {
 		return false
 	}
 	return (&cgroupv2.Cgroup{Dir: strings.TrimSpace(string(b))}).Kill() == nil
+}
+
+// MarkStoppedByUser records that the user stopped or killed the sandbox:
+// its restart policy does not start it again until the next start.
+func MarkStoppedByUser(dir string) error {
+	return writeRunState(filepath.Join(dir, stoppedFile), nil)
+}
+
+// ResetRestarts is the user's start: the restart policy applies again,
+// counting from zero.
+func ResetRestarts(dir string) error {
+	return errors.Join(removeIfExists(filepath.Join(dir, stoppedFile)), removeIfExists(filepath.Join(dir, restartsFile)))
+}
+
+// CountRestart records one more start by the restart policy.
+func CountRestart(dir string) error {
+	n := readState(dir).RestartCount
+	return writeRunState(filepath.Join(dir, restartsFile), []byte(strconv.Itoa(n+1)+"\n"))
 }

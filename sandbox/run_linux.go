@@ -19,6 +19,7 @@ import (
 
 	"usandbox/cgroupv2"
 	"usandbox/internal/proto"
+	"usandbox/internal/role"
 	"usandbox/internal/trace"
 	"usandbox/network"
 	"usandbox/nsexec"
@@ -66,9 +67,11 @@ type Options struct {
 	// Privileged: podman's rootless --privileged.
 	Privileged bool
 
-	// LogDriver and LogMaxSize: see Record.
-	LogDriver  string
-	LogMaxSize int64
+	// LogDriver and LogMaxSize, RestartPolicy and RestartMax: see Record.
+	LogDriver     string
+	LogMaxSize    int64
+	RestartPolicy string
+	RestartMax    int
 
 	TTY        bool
 	AutoRemove bool
@@ -213,6 +216,7 @@ func Create(o Options) (*Sandbox, error) {
 		ID: id, Name: o.Name, Image: o.ImageRef, ImageID: o.Image.ID, Command: argv,
 		Created: time.Now(), AutoRemove: o.AutoRemove, Detached: o.Detached, Network: o.Network, Ports: ports, Limits: o.Limits,
 		SeccompJSON: seccompOpt.JSON, LogDriver: o.LogDriver, LogMaxSize: o.LogMaxSize,
+		RestartPolicy: o.RestartPolicy, RestartMax: o.RestartMax,
 		Spec: spec.Spec{
 			ID:       id,
 			Hostname: hostname,
@@ -580,9 +584,18 @@ func execLeanMonitor(p index.Paths, sb *Sandbox, child *nsexec.Child, lock, life
 		Init: child.Pid, Keeper: child.KeeperPid(), Stdout: fd(out), Stderr: fd(errOut),
 		Log: logFD, LogMax: log.max, LogName: LogFile, RotatedName: RotatedLog(LogFile),
 	}
-	env := []string{
-		finishRoot + "=" + p.Root, finishRunRoot + "=" + p.RunRoot, finishID + "=" + sb.ID,
+	var env []string
+	if sb.RestartPolicy != "" && sb.RestartPolicy != "no" {
+		// The finish step may start the sandbox again, as the user
+		// would (newuidmap on PATH, XDG_RUNTIME_DIR, ...); the others
+		// need nothing of it.
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, role.Env+"=") {
+				env = append(env, kv)
+			}
+		}
 	}
+	env = append(env, finishRoot+"="+p.Root, finishRunRoot+"="+p.RunRoot, finishID+"="+sb.ID)
 	if trace.Enabled() {
 		env = append(env, "USANDBOX_TRACE=1")
 	}
@@ -601,11 +614,11 @@ const (
 // records the exit (OOM included), removes the cgroup and the network's
 // state, or the whole sandbox for --rm. It holds the sandbox's lock
 // (inherited) until it returns.
-func Finish(code int) error {
-	p := index.Paths{Root: os.Getenv(finishRoot), RunRoot: os.Getenv(finishRunRoot)}
+func Finish(code int) (*Sandbox, error) {
+	p := FinishPaths()
 	sb, err := Load(p, os.Getenv(finishID))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var errs []error
 	oom := false
@@ -626,7 +639,12 @@ func Finish(code int) error {
 		}
 		errs = append(errs, WriteExit(sb.Dir, code, oom))
 	}
-	return errors.Join(errs...)
+	return sb, errors.Join(errs...)
+}
+
+// FinishPaths are the store paths of the sandbox a finish step ends.
+func FinishPaths() index.Paths {
+	return index.Paths{Root: os.Getenv(finishRoot), RunRoot: os.Getenv(finishRunRoot)}
 }
 
 // containerenv is /run/.containerenv, by which programs (toolbox, systemd,

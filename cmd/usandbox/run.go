@@ -61,6 +61,7 @@ func runFlags() []cli.Flag {
 		&cli.IntFlag{Name: "cpu-weight", Usage: "relative CPU weight, cgroup v2's scale (1-10000, 100 default)"},
 		&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs to run on (0-2,4)"},
 		&cli.IntFlag{Name: "pids-limit", Usage: "most processes and threads at once"},
+		&cli.StringFlag{Name: "restart", Usage: "no, on-failure[:N], always or unless-stopped: start the command again when it ends (the sandbox's watcher does, no daemon)"},
 		&cli.StringFlag{Name: "log-driver", Value: "k8s-file", Usage: "k8s-file (the log usandbox logs reads) or none"},
 		&cli.StringSliceFlag{Name: "log-opt", Usage: "max-size=SIZE: rotate the log at SIZE (default 10m)"},
 		&cli.BoolFlag{Name: "init", Usage: "run an init as pid 1 (always on: usandbox's init forwards signals and reaps zombies)"},
@@ -191,6 +192,9 @@ func createFromFlags(ctx context.Context, cmd *cli.Command) (*lifecycle.Engine, 
 			return nil, nil, err
 		}
 		o.Volumes = append(o.Volumes, m)
+	}
+	if o.RestartPolicy, o.RestartMax, err = lifecycle.ParseRestart(cmd.String("restart"), o.AutoRemove); err != nil {
+		return nil, nil, err
 	}
 	if o.LogDriver, o.LogMaxSize, err = lifecycle.ParseLog(cmd.String("log-driver"), cmd.StringSlice("log-opt")); err != nil {
 		return nil, nil, err
