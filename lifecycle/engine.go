@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"syscall"
 	"time"
@@ -158,6 +159,9 @@ func (e *Engine) Start(ctx context.Context, ref string) (*Sandbox, error) {
 }
 
 func (e *Engine) start(sb *Sandbox) error {
+	if err := sandbox.ResetHealth(sb.Dir); err != nil {
+		return err
+	}
 	if err := e.host.Start(e.paths, sb); err != nil {
 		return classify(err)
 	}
@@ -183,6 +187,12 @@ type Streams = sandbox.Streams
 // The restart policy applies once the command ended: the sandbox starts
 // again detached, and Run returns the first run's status (podman's).
 func (e *Engine) Run(ctx context.Context, sb *Sandbox, s Streams) (int, error) {
+	if err := sandbox.ResetHealth(sb.Dir); err != nil {
+		return 0, err
+	}
+	if sb.Healthcheck != nil {
+		defer e.WatchHealth(sb.ID)()
+	}
 	code, err := e.host.Run(e.paths, sb, s)
 	if err == nil {
 		err = e.AfterExit(ctx, sb.ID, nil)
@@ -463,6 +473,9 @@ type ExecOptions struct {
 	Workdir string   // "" keeps the sandbox's
 	TTY     bool
 	Streams
+	// Output and Timeout: see sandbox.ExecOptions (a health check).
+	Output  io.Writer
+	Timeout time.Duration
 }
 
 // Exec runs a command in a running sandbox, with the sandbox's hardening,

@@ -43,6 +43,7 @@ func (h *osHost) Run(p index.Paths, sb *Sandbox, s Streams) (int, error) {
 func (*osHost) Exec(p index.Paths, sb *Sandbox, o ExecOptions) (int, error) {
 	return sandbox.Exec(sb, sandbox.ExecOptions{
 		Paths: p, Args: o.Args, Env: o.Env, User: o.User, Workdir: o.Workdir, TTY: o.TTY, Streams: o.Streams,
+		Output: o.Output, Timeout: o.Timeout,
 	})
 }
 
@@ -235,10 +236,17 @@ func monitorMain() int {
 	if err != nil {
 		return fail(exitFailed, err)
 	}
+	stopHealth := func() {}
 	code, err := sandbox.Start(p, sb, plan, sandbox.IO{
-		Log:     log,
-		Started: func(pid int) { reply(proto.Detached{Pid: pid}) },
+		Log: log,
+		Started: func(pid int) {
+			reply(proto.Detached{Pid: pid})
+			if sb.Healthcheck != nil {
+				stopHealth = New(p).WatchHealth(sb.ID)
+			}
+		},
 	})
+	stopHealth()
 	if err != nil {
 		var ee *sandbox.ExitError
 		if errors.As(err, &ee) {

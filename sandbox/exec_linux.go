@@ -1,11 +1,14 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -29,7 +32,17 @@ type ExecOptions struct {
 	Workdir string // "" keeps the sandbox's
 	TTY     bool
 	Streams
+	// Output, when set, receives stdout and stderr both instead of
+	// Streams, and signals to this process are not passed on: a command
+	// run in the background (a health check).
+	Output io.Writer
+	// Timeout, when positive, kills the command after it (the error is
+	// then ErrExecTimeout).
+	Timeout time.Duration
 }
+
+// ErrExecTimeout: the command ran past ExecOptions.Timeout and was killed.
+var ErrExecTimeout = errors.New("timed out")
 
 // Exec runs a command in the running sandbox sb, in every one of its
 // namespaces (entered in C before the Go runtime starts: a multithreaded
@@ -87,6 +100,9 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 		in = o.Stdin
 	}
 	var out, errOut io.Writer = o.Stdout, o.Stderr
+	if o.Output != nil {
+		out, errOut = o.Output, o.Output
+	}
 	if o.TTY {
 		out, errOut = nil, nil // the pty carries everything
 	}
@@ -95,8 +111,13 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 		return 0, err
 	}
 	defer stdio.closeChildEnds()
-	sigs := sigproxy.Listen().Except(unix.SIGWINCH)
-	defer sigs.Stop()
+	// A command in the background is not the caller's: the caller's
+	// signals are not for it.
+	var sigs *sigproxy.Proxy
+	if o.Output == nil {
+		sigs = sigproxy.Listen().Except(unix.SIGWINCH)
+		defer sigs.Stop()
+	}
 
 	child, err := nsexec.Start(nsexec.Config{
 		Role:  role.Exec,
@@ -135,9 +156,21 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 			execErr = &ExitError{Code: m.Code, Msg: m.Msg}
 		}
 	}
-	sigs.Forward(child.Signal)
+	var timedOut atomic.Bool
+	if o.Timeout > 0 {
+		t := time.AfterFunc(o.Timeout, func() {
+			timedOut.Store(true)
+			child.Signal(unix.SIGKILL)
+		})
+		defer t.Stop()
+	}
+	if sigs != nil {
+		sigs.Forward(child.Signal)
+	}
 	st, err := child.Wait()
-	sigs.Stop()
+	if sigs != nil {
+		sigs.Stop()
+	}
 	stdio.wait()
 	if err := tty.Close(); err != nil {
 		fmt.Fprintf(os.Stderr, "usandbox: %v\n", err)
@@ -147,6 +180,9 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 	}
 	if execErr != nil {
 		return 0, execErr
+	}
+	if timedOut.Load() {
+		return userns.ExitStatus(st), ErrExecTimeout
 	}
 	return userns.ExitStatus(st), nil
 }

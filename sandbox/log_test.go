@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLogWriter(t *testing.T) {
@@ -65,5 +66,35 @@ func TestLogTee(t *testing.T) {
 	}
 	if want := "F:a P:b F:c F: P:d"; strings.Join(got, " ") != want {
 		t.Fatalf("logged %v, want %s", got, want)
+	}
+}
+
+func TestRecordHealth(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &HealthConfig{Test: []string{"CMD", "true"}, Retries: 2, StartPeriod: time.Minute}
+	started := time.Now()
+	res := func(code int, at time.Time) HealthResult { return HealthResult{Start: at, End: at, ExitCode: code} }
+	step := func(code int, at time.Time, status string, streak int) {
+		t.Helper()
+		h, err := RecordHealth(dir, cfg, started, res(code, at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Status != status || h.FailingStreak != streak {
+			t.Fatalf("after exit %d: %s/%d, want %s/%d", code, h.Status, h.FailingStreak, status, streak)
+		}
+	}
+	if h := readHealth(dir); h.Status != HealthStarting {
+		t.Fatalf("before any check: %s", h.Status)
+	}
+	step(1, started, HealthStarting, 0)                     // in the start period: not counted
+	step(1, started.Add(2*time.Minute), HealthStarting, 1)  // counted
+	step(1, started.Add(3*time.Minute), HealthUnhealthy, 2) // retries reached
+	step(0, started.Add(4*time.Minute), HealthHealthy, 0)
+	for i := 0; i < 9; i++ {
+		step(0, started.Add(5*time.Minute), HealthHealthy, 0)
+	}
+	if n := len(readHealth(dir).Log); n != healthLogMax {
+		t.Fatalf("log keeps %d results, want %d", n, healthLogMax)
 	}
 }

@@ -67,9 +67,11 @@ type Record struct {
 	// RestartPolicy is --restart's policy ("" or "no", "on-failure",
 	// "always", "unless-stopped"); RestartMax on-failure's :N (0: no
 	// bound).
-	RestartPolicy string    `json:"RestartPolicy,omitempty"`
-	RestartMax    int       `json:"RestartMax,omitempty"`
-	Spec          spec.Spec `json:"Spec"`
+	RestartPolicy string `json:"RestartPolicy,omitempty"`
+	RestartMax    int    `json:"RestartMax,omitempty"`
+	// Healthcheck is the sandbox's health check, if it has one.
+	Healthcheck *HealthConfig `json:"Healthcheck,omitempty"`
+	Spec        spec.Spec     `json:"Spec"`
 }
 
 // Log drivers (podman's names).
@@ -113,10 +115,12 @@ type State struct {
 	RestartCount int `json:"RestartCount"`
 	// StoppedByUser: stop or kill ended it; the restart policy waits
 	// for the next start.
-	StoppedByUser bool      `json:"StoppedByUser"`
-	OOMKilled     bool      `json:"OOMKilled"`
-	StartedAt     time.Time `json:"StartedAt"`
-	FinishedAt    time.Time `json:"FinishedAt"`
+	StoppedByUser bool `json:"StoppedByUser"`
+	// Health is how its health check went, for a sandbox that has one.
+	Health     *Health   `json:"Health,omitempty"`
+	OOMKilled  bool      `json:"OOMKilled"`
+	StartedAt  time.Time `json:"StartedAt"`
+	FinishedAt time.Time `json:"FinishedAt"`
 	// Error is why the status is unknown, as docker's State.Error.
 	Error string `json:"Error,omitempty"`
 }
@@ -180,6 +184,9 @@ func Load(p index.Paths, id string) (*Sandbox, error) {
 		sb.Record = Record{ID: id}
 		sb.State.Status = StatusUnknown
 		sb.State.Error = fmt.Sprintf("reading %s: %v", filepath.Join(dir, configFile), err)
+	}
+	if sb.Healthcheck != nil {
+		sb.State.Health = readHealth(dir)
 	}
 	return sb, nil
 }
@@ -345,7 +352,11 @@ func WriteExit(dir string, code int, oom bool) error { return spec.WriteExit(dir
 func (s *Sandbox) StatusString(now time.Time) string {
 	switch s.State.Status {
 	case StatusRunning:
-		return "Up " + humanDuration(now.Sub(s.State.StartedAt))
+		up := "Up " + humanDuration(now.Sub(s.State.StartedAt))
+		if s.State.Health != nil {
+			up += " (" + s.State.Health.Status + ")" // docker's and podman's
+		}
+		return up
 	case StatusExited:
 		code := strconv.Itoa(s.State.ExitCode)
 		if s.State.OOMKilled {

@@ -72,6 +72,7 @@ type Options struct {
 	LogMaxSize    int64
 	RestartPolicy string
 	RestartMax    int
+	Healthcheck   *HealthConfig
 
 	TTY        bool
 	AutoRemove bool
@@ -216,7 +217,7 @@ func Create(o Options) (*Sandbox, error) {
 		ID: id, Name: o.Name, Image: o.ImageRef, ImageID: o.Image.ID, Command: argv,
 		Created: time.Now(), AutoRemove: o.AutoRemove, Detached: o.Detached, Network: o.Network, Ports: ports, Limits: o.Limits,
 		SeccompJSON: seccompOpt.JSON, LogDriver: o.LogDriver, LogMaxSize: o.LogMaxSize,
-		RestartPolicy: o.RestartPolicy, RestartMax: o.RestartMax,
+		RestartPolicy: o.RestartPolicy, RestartMax: o.RestartMax, Healthcheck: o.Healthcheck,
 		Spec: spec.Spec{
 			ID:       id,
 			Hostname: hostname,

@@ -224,8 +224,9 @@ func (st *starting) prepareStdio() error {
 	st.later("closing its stdio", nilErr(st.stdio.closeChildEnds))
 	// A detached sandbox without published ports ends up watched by a C
 	// loop (package lean) instead of a Go process: the port driver needs
-	// Go, so -p keeps the Go monitor.
-	if len(st.sb.Ports) == 0 && os.Getenv("USANDBOX_NO_LEAN") == "" {
+	// Go, so -p keeps the Go monitor, and so does a health check (the
+	// monitor runs it on its interval).
+	if len(st.sb.Ports) == 0 && st.sb.Healthcheck == nil && os.Getenv("USANDBOX_NO_LEAN") == "" {
 		st.mode = toLogLean
 		// The C monitor reads them, once the command runs.
 		st.leanOut, st.leanErr = st.stdio.takeOutputs()

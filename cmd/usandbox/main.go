@@ -50,6 +50,7 @@ func newApp() *cli.Command {
 			inspectCommand(),
 			execCommand(),
 			portCommand(),
+			healthcheckCommand(),
 			imageCommand("pull", "pull an image from a registry, an OCI layout or an archive", "IMAGE"),
 			imageCommand("images", "list images", ""),
 			rmiCommand(),
