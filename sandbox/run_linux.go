@@ -320,7 +320,7 @@ func generatedMounts(dir string, o Options) []spec.Mount {
 				taken = taken || v.Destination == d
 			}
 			if !taken {
-				ms = append(ms, spec.Mount{Type: "tmpfs", Destination: d, Options: "mode=1777"})
+				ms = append(ms, spec.Mount{Type: "tmpfs", Destination: d, Options: "mode=1777", Generated: true})
 			}
 		}
 	}
@@ -670,7 +670,7 @@ func Volumes(s *spec.Spec) []spec.Mount {
 	made := filepath.Join(s.StateDir, "etc") + string(filepath.Separator)
 	var out []spec.Mount
 	for _, m := range s.Mounts {
-		if m.Type == "bind" && strings.HasPrefix(m.Source, made) {
+		if m.Generated || m.Type == "bind" && strings.HasPrefix(m.Source, made) {
 			continue
 		}
 		out = append(out, m)

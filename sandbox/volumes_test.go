@@ -16,6 +16,7 @@ func TestVolumes(t *testing.T) {
 		{Type: "bind", Source: "/store/sandboxes/abc/etc/containerenv", Destination: "/run/.containerenv"},
 		{Type: "bind", Source: "/home/u/src", Destination: "/src"},
 		{Type: "tmpfs", Destination: "/tmp"},
+		{Type: "tmpfs", Destination: "/run", Generated: true},
 	}}
 	got := Volumes(s)
 	if len(got) != 2 || got[0].Destination != "/src" || got[1].Destination != "/tmp" {

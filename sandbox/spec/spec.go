@@ -109,6 +109,9 @@ type Mount struct {
 	ReadOnly    bool   `json:"readOnly,omitempty"`
 	// Options for tmpfs ("size=64m,mode=1777").
 	Options string `json:"options,omitempty"`
+	// Generated: usandbox's own, not the user's (--read-only's tmpfs):
+	// not listed among the sandbox's volumes.
+	Generated bool `json:"generated,omitempty"`
 }
 
 // Process is the command to run.
