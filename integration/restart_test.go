@@ -97,3 +97,13 @@ func TestRestartBadInput(t *testing.T) {
 		t.Fatalf("--rm --restart no: %q", out)
 	}
 }
+
+// TestRestartPublished: a sandbox with -p (watched by the Go monitor,
+// whose port driver holds the host port) restarts on the same port: the
+// old listener is closed first.
+func TestRestartPublished(t *testing.T) {
+	s := withImages(t, false)
+	id := strings.TrimSpace(s.ok("run", "-d", "--restart", "on-failure:1", "-p", "80", "busybox", "sh", "-c", "echo run; sleep 0.3; exit 2"))
+	eventually(t, "two runs", func() bool { return s.runs(id) == 2 })
+	eventually(t, "exited", func() bool { return strings.Contains(s.ok("ps", "-a"), "Exited (2)") })
+}

@@ -211,12 +211,21 @@ func (n *Network) Publish(ports []Port, pid int, stateDir string, log io.Writer)
 		return errors.New("port driver: the helper in the sandbox did not answer")
 	}
 	for _, p := range ports {
-		_, err := pd.AddPort(context.Background(), port.Spec{
+		st, err := pd.AddPort(context.Background(), port.Spec{
 			Proto: p.Proto, ParentIP: p.HostIP, ParentPort: p.HostPort, ChildPort: p.Container,
 		})
 		if err != nil {
 			return fmt.Errorf("publishing %s: %w", p, err)
 		}
+		// The driver's quit does not close its listeners: without this
+		// the host port stays taken until this process exits (a
+		// restart by the same monitor found it in use).
+		n.cleanups = append(n.cleanups, func() error {
+			if err := pd.RemovePort(context.Background(), st.ID); err != nil {
+				return fmt.Errorf("unpublishing %s: %w", p, err)
+			}
+			return nil
+		})
 	}
 	return nil
 }
