@@ -362,6 +362,12 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 		if err := e.stop(ctx, sb, o.Grace); err != nil && !errors.Is(err, ErrNotRunning) {
 			return err
 		}
+		// A command that had just ended leaves its sandbox held while
+		// its watcher finishes (records the exit, applies the restart
+		// policy): stop has nothing to signal then, so wait for that.
+		if err := e.waitKilled(ctx, sb); err != nil {
+			return err
+		}
 	}
 	return e.remove(sb)
 }

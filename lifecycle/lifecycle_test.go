@@ -565,3 +565,29 @@ func TestLogsFollowAndAttach(t *testing.T) {
 		t.Fatalf("attach to a stopped sandbox: %v, want ErrNotRunning", err)
 	}
 }
+
+// TestRemoveForceWhileFinishing: rm -f of a sandbox whose command has just
+// ended but whose watcher still holds it (recording the exit, applying the
+// restart policy) waits for the watcher instead of failing with
+// "running" (CI caught system reset doing so).
+func TestRemoveForceWhileFinishing(t *testing.T) {
+	e, h := testEngine(t)
+	sb := running(t, e, "fin")
+	// The command ended (exit recorded), the watcher holds on a while.
+	if err := sandbox.WriteExit(sb.Dir, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		h.mu.Lock()
+		h.held[sb.Dir].Close()
+		delete(h.held, sb.Dir)
+		h.mu.Unlock()
+	}()
+	if err := e.Remove(context.Background(), "fin", RemoveOptions{Force: true}); err != nil {
+		t.Fatalf("rm -f of a finishing sandbox: %v", err)
+	}
+	if _, err := e.Lookup(context.Background(), "fin"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after rm -f: %v", err)
+	}
+}
