@@ -23,15 +23,24 @@ import (
 )
 
 // Funcs are podman's template functions.
+// The string functions take any value and use its text, so that a
+// string type ({{upper .State.Status}}) works as well as a string.
 var funcs = template.FuncMap{
 	"join":     strings.Join,
 	"json":     jsonString,
-	"lower":    strings.ToLower,
-	"upper":    strings.ToUpper,
-	"title":    title,
-	"split":    strings.Split,
-	"pad":      pad,
-	"truncate": truncate,
+	"lower":    func(v any) string { return strings.ToLower(text(v)) },
+	"upper":    func(v any) string { return strings.ToUpper(text(v)) },
+	"title":    func(v any) string { return title(text(v)) },
+	"split":    func(v any, sep string) []string { return strings.Split(text(v), sep) },
+	"pad":      func(v any, prefix, suffix int) string { return pad(text(v), prefix, suffix) },
+	"truncate": func(v any, n int) string { return truncate(text(v), n) },
+}
+
+func text(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return fmt.Sprint(v)
 }
 
 func jsonString(v any) string {

@@ -6,7 +6,10 @@ import (
 	"testing"
 )
 
+type state string
+
 type row struct {
+	State     state
 	ID        string
 	Names     string
 	CreatedAt string
@@ -16,8 +19,8 @@ type row struct {
 }
 
 var rows = []row{
-	{ID: "abc", Names: "web", CreatedAt: "now", ImageID: "i1", Labels: map[string]string{"a": "b"}, Cmd: []string{"sleep", "1"}},
-	{ID: "defghijklmnop", Names: "db", CreatedAt: "then", ImageID: "i2", Labels: map[string]string{}, Cmd: []string{"true"}},
+	{State: "up", ID: "abc", Names: "web", CreatedAt: "now", ImageID: "i1", Labels: map[string]string{"a": "b"}, Cmd: []string{"sleep", "1"}},
+	{State: "down", ID: "defghijklmnop", Names: "db", CreatedAt: "then", ImageID: "i2", Labels: map[string]string{}, Cmd: []string{"true"}},
 }
 
 var heads = Headers(row{}, map[string]string{"ID": "container id"})
@@ -34,6 +37,7 @@ func TestExecute(t *testing.T) {
 		{"json func", "{{json .Cmd}}", nil, "[\"sleep\",\"1\"]\n[\"true\"]\n"},
 		{"join", `{{join .Cmd ","}}`, nil, "sleep,1\ntrue\n"},
 		{"upper lower title", "{{upper .Names}} {{lower .ID}} {{title .Names}}", nil, "WEB abc Web\nDB defghijklmnop Db\n"},
+		{"upper of a string type", "{{upper .State}}", nil, "UP\nDOWN\n"},
 		{"index", `{{index .Labels "a"}}.`, nil, "b.\n.\n"},
 		{"range", "{{range .Cmd}}<{{.}}>{{end}}", nil, "<sleep><1>\n<true>\n"},
 		{"range over all", "{{range .}}{{.Names}},{{end}}", nil, "web,db,\n"},
