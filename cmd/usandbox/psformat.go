@@ -26,13 +26,15 @@ type psRow struct {
 	Names        string
 	Labels       map[string]string
 	Mounts       []string
-	Networks     []string
-	Pid          int
-	ExitCode     int
-	Exited       bool
-	AutoRemove   bool
-	StartedAt    string
-	ExitedAt     string
+	// Networks are the named networks joined (podman's): a sandbox has
+	// none, only a mode (slirp4netns, pasta, none, host).
+	Networks   string
+	Pid        int
+	ExitCode   int
+	Exited     bool
+	AutoRemove bool
+	StartedAt  string
+	ExitedAt   string
 }
 
 // psHeaders are podman's column headings for the fields of psRow.
@@ -51,7 +53,7 @@ func psRows(list []*sandbox.Sandbox, noTrunc bool) []psRow {
 			ID: id, Image: sb.Image, ImageID: sb.ImageID, Command: strings.Join(sb.Command, " "),
 			CreatedAt: sb.Created.String(), CreatedHuman: ago, RunningFor: ago,
 			Status: sb.StatusString(now), State: sb.State.Status, Ports: portsString(sb.Ports),
-			Names: sb.Name, Labels: map[string]string{}, Mounts: []string{}, Networks: []string{},
+			Names: sb.Name, Labels: map[string]string{}, Mounts: []string{},
 			Pid: sb.State.Pid, ExitCode: sb.State.ExitCode, Exited: sb.State.Status == sandbox.StatusExited,
 			AutoRemove: sb.AutoRemove, StartedAt: sb.State.StartedAt.String(), ExitedAt: sb.State.FinishedAt.String(),
 		}
