@@ -258,7 +258,7 @@ func TestLifecycleBadInput(t *testing.T) {
 		{[]string{"start", "taken"}, "running"},
 		{[]string{"kill", "-s", "NOPE", "taken"}, "unknown signal"},
 		{[]string{"logs", "--tail", "x", "taken"}, "--tail"},
-		{[]string{"ps", "--format", "{{.Nope"}, "template: ps:1"},
+		{[]string{"ps", "--format", "{{.Nope"}, "unclosed action"},
 		{[]string{"exec", "taken"}, "needs a sandbox and a command"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

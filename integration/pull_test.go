@@ -196,7 +196,7 @@ func TestPullBadInput(t *testing.T) {
 		{"no argument", []string{"pull"}, "exactly one image"},
 		{"bad flag", []string{"pull", "--bogus", "busybox"}, "bogus"},
 		{"rmi unknown", []string{"rmi", "no-such-image"}, "no such image"},
-		{"images bad format", []string{"images", "--format", "{{.Nope"}, "template: images:1"},
+		{"images bad format", []string{"images", "--format", "{{.Nope"}, "unclosed action"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s.fails(125, tt.want, tt.args...)
