@@ -93,9 +93,11 @@ func inspectOne(ctx context.Context, e *lifecycle.Engine, typ, ref string) (any,
 	if typ != typeImage {
 		sb, err := e.Inspect(ctx, ref)
 		if err == nil {
-			var im *lifecycleImage
-			if i, err := e.Image(sb.ImageID); err == nil {
-				im = i
+			// Without its image (an index that no longer lists it),
+			// the sandbox is shown without what only the image says.
+			im, ierr := e.Image(sb.ImageID)
+			if ierr != nil {
+				im = nil
 			}
 			return containerInspect(docker.Container(sb, im)), nil
 		}
@@ -118,9 +120,6 @@ func inspectOne(ctx context.Context, e *lifecycle.Engine, typ, ref string) (any,
 	}
 	return imageInspect(docker.Image(im)), nil
 }
-
-// lifecycleImage is the store's image record, as Engine.Image gives it.
-type lifecycleImage = lifecycle.Image
 
 // containerInspectData is docker's container inspect with podman's
 // additions that scripts use: the name without docker's "/", and the
