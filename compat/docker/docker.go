@@ -52,11 +52,13 @@ func Container(sb *sandbox.Sandbox, im *index.Image) container.InspectResponse {
 			Error:      st.Error,
 			StartedAt:  Time(st.StartedAt),
 			FinishedAt: Time(st.FinishedAt),
+			Health:     health(st.Health),
 		},
-		LogPath:  filepath.Join(sb.Dir, sandbox.LogFile),
-		Args:     []string{},
-		Mounts:   []container.MountPoint{},
-		Platform: "linux",
+		RestartCount: st.RestartCount,
+		LogPath:      filepath.Join(sb.Dir, sandbox.LogFile),
+		Args:         []string{},
+		Mounts:       []container.MountPoint{},
+		Platform:     "linux",
 	}
 	if sb.Damaged() != nil {
 		// Nothing but what the directory says: the record is unreadable.
@@ -135,6 +137,9 @@ func config(sb *sandbox.Sandbox, im *index.Image) *container.Config {
 		}
 		c.StopSignal = ic.StopSignal
 	}
+	if hc := sb.Healthcheck; hc != nil {
+		c.Healthcheck = &container.HealthConfig{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout, StartPeriod: hc.StartPeriod, Retries: hc.Retries}
+	}
 	for p := range portMap(sb.Ports, false) {
 		c.ExposedPorts[p] = struct{}{}
 	}
@@ -151,7 +156,7 @@ func hostConfig(sb *sandbox.Sandbox) *container.HostConfig {
 		Privileged:     s.Privileged,
 		ReadonlyRootfs: s.ReadOnly,
 		SecurityOpt:    SecurityOpt(s),
-		LogConfig:      container.LogConfig{Type: "k8s-file", Config: map[string]string{}},
+		LogConfig:      container.LogConfig{Type: sandbox.LogK8sFile, Config: map[string]string{}},
 		RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyDisabled},
 		MaskedPaths:    nonNil(s.MaskedPaths),
 		ReadonlyPaths:  nonNil(s.ReadonlyPaths),
@@ -159,6 +164,15 @@ func hostConfig(sb *sandbox.Sandbox) *container.HostConfig {
 		IpcMode:        "private",
 		PidMode:        "private",
 		UTSMode:        "private",
+	}
+	if sb.LogDriver != "" {
+		h.LogConfig.Type = sb.LogDriver
+	}
+	if sb.LogMaxSize > 0 {
+		h.LogConfig.Config["max-size"] = strconv.FormatInt(sb.LogMaxSize, 10)
+	}
+	if sb.RestartPolicy != "" {
+		h.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyMode(sb.RestartPolicy), MaximumRetryCount: sb.RestartMax}
 	}
 	if h.NetworkMode == "" {
 		h.NetworkMode = container.NetworkMode(s.Network)
@@ -195,6 +209,18 @@ func hostConfig(sb *sandbox.Sandbox) *container.HostConfig {
 	}
 	h.Binds = nonNil(h.Binds)
 	return h
+}
+
+// health is the health check's record as docker's State.Health.
+func health(h *sandbox.Health) *container.Health {
+	if h == nil {
+		return nil
+	}
+	out := &container.Health{Status: container.HealthStatus(h.Status), FailingStreak: h.FailingStreak, Log: []*container.HealthcheckResult{}}
+	for _, r := range h.Log {
+		out.Log = append(out.Log, &container.HealthcheckResult{Start: r.Start, End: r.End, ExitCode: r.ExitCode, Output: r.Output})
+	}
+	return out
 }
 
 // capDiff is the capability set as docker's CapAdd and CapDrop: what it

@@ -163,11 +163,35 @@ func TestContainerStates(t *testing.T) {
 	if st.Running || st.ExitCode != 137 || !st.OOMKilled || st.FinishedAt != "2026-01-02T02:05:06.0000006Z" || st.Status != "exited" {
 		t.Errorf("exited: %+v", st)
 	}
+	// Health, restarts and the log driver, as docker names them.
+	sb = testSandbox()
+	sb.Healthcheck = &sandbox.HealthConfig{Test: []string{"CMD-SHELL", "true"}, Interval: time.Second, Retries: 3}
+	sb.State.Health = &sandbox.Health{Status: "healthy", Log: []sandbox.HealthResult{{Start: started, End: started, ExitCode: 0, Output: "ok"}}}
+	sb.State.RestartCount = 2
+	sb.RestartPolicy, sb.RestartMax = "on-failure", 5
+	sb.LogDriver, sb.LogMaxSize = sandbox.LogNone, 1024
+	r := Container(sb, nil)
+	if h := r.State.Health; h == nil || h.Status != "healthy" || len(h.Log) != 1 || h.Log[0].Output != "ok" {
+		t.Errorf("State.Health: %+v", h)
+	}
+	if hc := r.Config.Healthcheck; hc == nil || hc.Interval != time.Second || hc.Retries != 3 || hc.Test[1] != "true" {
+		t.Errorf("Config.Healthcheck: %+v", hc)
+	}
+	if r.RestartCount != 2 || r.HostConfig.RestartPolicy.Name != "on-failure" || r.HostConfig.RestartPolicy.MaximumRetryCount != 5 {
+		t.Errorf("restart: %d %+v", r.RestartCount, r.HostConfig.RestartPolicy)
+	}
+	if lc := r.HostConfig.LogConfig; lc.Type != "none" || lc.Config["max-size"] != "1024" {
+		t.Errorf("LogConfig: %+v", lc)
+	}
+	if r := Container(testSandbox(), nil); r.State.Health != nil || r.HostConfig.RestartPolicy.Name != "no" || r.HostConfig.LogConfig.Type != "k8s-file" {
+		t.Errorf("defaults: %+v %+v %+v", r.State.Health, r.HostConfig.RestartPolicy, r.HostConfig.LogConfig)
+	}
+
 	// A damaged record: only what the directory says.
 	sb = &sandbox.Sandbox{Dir: "/d"}
 	sb.ID = "dead"
 	sb.State = sandbox.State{Status: sandbox.StatusUnknown, Error: "reading config.json: EOF"}
-	r := Container(sb, nil)
+	r = Container(sb, nil)
 	if r.ID != "dead" || r.State.Error == "" || !r.State.Dead || r.Config != nil || r.Args == nil {
 		t.Errorf("damaged: %+v", r)
 	}
