@@ -34,7 +34,7 @@ func TestPullOCILayoutAndImages(t *testing.T) {
 	}
 	table := s.ok("images")
 	if !regexp.MustCompile(`(?m)^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$`).MatchString(table) ||
-		!regexp.MustCompile(`(?m)^localhost/busybox\s+latest\s+`+id[:12]+`\s+.+ ago\s+[0-9.]+[kM]B$`).MatchString(table) {
+		!regexp.MustCompile(`(?m)^localhost/busybox\s+latest\s+`+id[:12]+`\s+.+ ago\s+[0-9.]+ [kM]B$`).MatchString(table) {
 		t.Fatalf("images table:\n%s", table)
 	}
 	if q := strings.TrimSpace(s.ok("images", "-q")); q != id[:12] {
