@@ -182,7 +182,7 @@ func TestRunDetachedRmAndLogsFollow(t *testing.T) {
 	// --rm with -d removes itself.
 	id = strings.TrimSpace(s.ok("run", "-d", "--rm", "busybox", "sleep", "0.3"))
 	waitFor(t, "the --rm sandbox to go", func() bool { return len(s.sandboxes()) == 0 })
-	s.fails(125, "no such sandbox", "inspect", id)
+	s.fails(125, "no such object", "inspect", id)
 }
 
 func TestLifecycleFaults(t *testing.T) {
@@ -248,7 +248,7 @@ func TestLifecycleBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"inspect", "nosuch"}, "no such sandbox or image"},
+		{[]string{"inspect", "nosuch"}, `no such object: "nosuch"`},
 		{[]string{"stop", "nosuch"}, "no such sandbox"},
 		{[]string{"logs", ambiguous}, "ambiguous"},
 		{[]string{"exec", "done", "true"}, "not running"},
@@ -258,7 +258,7 @@ func TestLifecycleBadInput(t *testing.T) {
 		{[]string{"start", "taken"}, "running"},
 		{[]string{"kill", "-s", "NOPE", "taken"}, "unknown signal"},
 		{[]string{"logs", "--tail", "x", "taken"}, "--tail"},
-		{[]string{"ps", "--format", "yaml"}, "unknown --format"},
+		{[]string{"ps", "--format", "{{.Nope"}, "unclosed action"},
 		{[]string{"exec", "taken"}, "needs a sandbox and a command"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

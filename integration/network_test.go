@@ -189,7 +189,7 @@ func TestPublishedPorts(t *testing.T) {
 	if ps := s.ok("ps"); !strings.Contains(ps, "0.0.0.0:"+auto+"->80/tcp") {
 		t.Fatalf("ps does not show the picked port:\n%s", ps)
 	}
-	if !strings.Contains(s.ok("inspect", id), `"hostPort": `+auto) {
+	if !strings.Contains(s.ok("inspect", id), `"HostPort": "`+auto+`"`) {
 		t.Fatal("inspect does not show the picked port")
 	}
 	s.ok("rm", "-f", id)

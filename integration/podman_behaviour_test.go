@@ -249,7 +249,7 @@ func TestPodmanExitCodes(t *testing.T) {
 		{125, "no such sandbox", []string{"stop", "nosuch"}},
 		{125, "no such sandbox", []string{"kill", "nosuch"}},
 		{125, "no such sandbox", []string{"start", "nosuch"}},
-		{125, "no such sandbox", []string{"inspect", "nosuch"}},
+		{125, `no such object: "nosuch"`, []string{"inspect", "nosuch"}},
 		{125, "no such sandbox", []string{"wait", "nosuch"}},
 		{125, "no such sandbox", []string{"exec", "nosuch", "true"}},
 		{125, "no such sandbox", []string{"logs", "nosuch"}},

@@ -45,6 +45,10 @@ func (s *Store) describe(im *cstorage.Image) (*Image, error) {
 		if json.Unmarshal(b, &cfg) == nil {
 			c := cfg.Config
 			out.Config = index.Config{User: c.User, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd, WorkingDir: c.WorkingDir, StopSignal: c.StopSignal}
+			out.Config.Labels, out.Config.ExposedPorts, out.Config.Volumes = c.Labels, c.ExposedPorts, c.Volumes
+			for _, d := range cfg.RootFS.DiffIDs {
+				out.DiffIDs = append(out.DiffIDs, d.String())
+			}
 			out.Architecture, out.OS = cfg.Architecture, cfg.OS
 			if cfg.Created != nil {
 				out.Created = *cfg.Created

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"usandbox/internal/cliutil"
+	"usandbox/internal/format"
 	"usandbox/storage"
 	"usandbox/storage/index"
 )
@@ -63,35 +64,41 @@ func imagesCommand() *cli.Command {
 		Usage: "list images",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only image IDs"},
-			&cli.StringFlag{Name: "format", Usage: "table or json"},
+			&cli.StringFlag{Name: "format", Usage: "json, table, or a Go template such as 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}'"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "print full image IDs"},
+			&cli.BoolFlag{Name: "noheading", Aliases: []string{"n"}, Usage: "do not print the header line"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			format, err := cliutil.Format(cmd)
-			if err != nil {
-				return err
+			var tmpl *format.Template
+			if f := cmd.String("format"); !format.IsDefaultTable(f) {
+				var err error
+				if tmpl, err = format.Parse("images", f); err != nil {
+					return err
+				}
 			}
 			if cmd.NArg() > 0 {
 				return cliutil.UsageError(cmd, "images takes no arguments")
+			}
+			p, err := cliutil.Paths(cmd)
+			if err != nil {
+				return err
 			}
 			return withStore(ctx, cmd, storeOptions{}, func(ctx context.Context, st *storage.Store) error {
 				ims, err := st.Images()
 				if err != nil {
 					return err
 				}
-				return printImages(ims, format, cmd.Bool("quiet"), cmd.Bool("no-trunc"))
+				if tmpl != nil {
+					users := func(id string) int { return len(index.SandboxesUsing(p, id)) }
+					return printImagesFormat(tmpl, ims, users, cmd.Bool("no-trunc"), cmd.Bool("noheading"))
+				}
+				return printImages(ims, cmd.Bool("quiet"), cmd.Bool("no-trunc"), cmd.Bool("noheading"))
 			})
 		},
 	}
 }
 
-func printImages(ims []*storage.Image, format string, quiet, noTrunc bool) error {
-	if format == "json" {
-		if ims == nil {
-			ims = []*storage.Image{}
-		}
-		return cliutil.PrintJSON(ims)
-	}
+func printImages(ims []*storage.Image, quiet, noTrunc, noHeading bool) error {
 	id := func(im *storage.Image) string {
 		if noTrunc {
 			return "sha256:" + im.ID
@@ -105,10 +112,12 @@ func printImages(ims []*storage.Image, format string, quiet, noTrunc bool) error
 		return nil
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+	if !noHeading {
+		fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+	}
 	for _, im := range ims {
 		created := units.HumanDuration(time.Since(im.Created)) + " ago"
-		size := units.HumanSizeWithPrecision(float64(im.Size), 3)
+		size := humanSize(im.Size)
 		names := im.Names
 		if len(names) == 0 {
 			names = []string{""}
@@ -119,6 +128,15 @@ func printImages(ims []*storage.Image, format string, quiet, noTrunc bool) error
 		}
 	}
 	return w.Flush()
+}
+
+// humanSize is a size as podman's images prints it: "2.13 MB".
+func humanSize(n int64) string {
+	s := units.HumanSizeWithPrecision(float64(n), 3)
+	if i := strings.IndexFunc(s, func(r rune) bool { return !(r >= '0' && r <= '9' || r == '.') }); i > 0 {
+		s = s[:i] + " " + s[i:]
+	}
+	return s
 }
 
 // splitName splits a stored name into REPOSITORY and TAG columns.

@@ -34,6 +34,22 @@ func systemCommand() *cli.Command {
 					return nil
 				})
 			},
+		}, {
+			// For usandbox info, which does not link the parser.
+			Name:   "registries",
+			Usage:  "print registries.conf's search registries as JSON",
+			Hidden: true,
+			Action: func(ctx context.Context, cmd *cli.Command) error {
+				regs, err := storage.SearchRegistries()
+				if err != nil {
+					return err
+				}
+				out := map[string]any{}
+				if len(regs) > 0 {
+					out["search"] = regs
+				}
+				return cliutil.PrintJSON(out)
+			},
 		}},
 	}
 }

@@ -137,7 +137,7 @@ func containerCommand() *cli.Command {
 		Name:  "container",
 		Usage: "manage sandboxes (podman's container group)",
 		Commands: []*cli.Command{
-			ls, rmCommand(), inspectCommand(), startCommand(), stopCommand(), killCommand(), restartCommand(),
+			ls, rmCommand(), inspectCommandOf(typeContainer, "show sandboxes in docker's schema"), startCommand(), stopCommand(), killCommand(), restartCommand(),
 			logsCommand(), waitCommand(), execCommand(), createCommand(), runCommand(), containerPruneCommand(),
 			existsCommand(), portCommand(), attachCommand(),
 		},
@@ -251,42 +251,7 @@ func imageToolArgs(cmd *cli.Command, tool string, args ...string) []string {
 }
 
 func imageInspectCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "inspect",
-		Usage:     "show images as JSON",
-		ArgsUsage: "IMAGE...",
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if cmd.NArg() == 0 {
-				return cliutil.UsageError(cmd, "image inspect needs at least one image")
-			}
-			e, err := engine(cmd)
-			if err != nil {
-				return err
-			}
-			var out []any
-			var errs []string
-			for _, ref := range cmd.Args().Slice() {
-				im, err := e.Image(ref)
-				if errors.Is(err, lifecycle.ErrNotFound) {
-					err = fmt.Errorf("no such image: %s", ref)
-				}
-				if err != nil {
-					errs = append(errs, err.Error())
-					continue
-				}
-				out = append(out, im)
-			}
-			if len(out) > 0 {
-				if err := cliutil.PrintJSON(out); err != nil {
-					return err
-				}
-			}
-			if len(errs) > 0 {
-				return errors.New(strings.Join(errs, "; "))
-			}
-			return nil
-		},
-	}
+	return inspectCommandOf(typeImage, "show images in docker's schema")
 }
 
 // imageExistsCommand: exit 0 if the store has the image, 1 if not, as

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,9 +14,9 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"usandbox/internal/cliutil"
+	"usandbox/internal/format"
 	"usandbox/lifecycle"
 	"usandbox/sandbox"
-	"usandbox/sandbox/spec"
 )
 
 func psCommand() *cli.Command {
@@ -29,7 +28,7 @@ func psCommand() *cli.Command {
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "show stopped sandboxes too"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only IDs"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate IDs and commands"},
-			&cli.StringFlag{Name: "format", Usage: "table or json"},
+			&cli.StringFlag{Name: "format", Usage: "json, table, or a Go template such as 'table {{.ID}}\t{{.Names}}\t{{.Status}}'"},
 			&cli.BoolFlag{Name: "noheading", Usage: "do not print the header line"},
 			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "only sandboxes that match KEY=VALUE: id, name (a regular expression), status, ancestor, exited"},
 		},
@@ -38,9 +37,11 @@ func psCommand() *cli.Command {
 			if err != nil {
 				return cliutil.UsageError(cmd, "%v", err)
 			}
-			format, err := cliutil.Format(cmd)
-			if err != nil {
-				return err
+			var tmpl *format.Template
+			if f := cmd.String("format"); !format.IsDefaultTable(f) {
+				if tmpl, err = format.Parse("ps", f); err != nil {
+					return err
+				}
 			}
 			if cmd.NArg() > 0 {
 				return cliutil.UsageError(cmd, "ps takes no arguments")
@@ -61,11 +62,8 @@ func psCommand() *cli.Command {
 				return sandbox.ShortID(s)
 			}
 			switch {
-			case format == "json":
-				if list == nil {
-					list = []*sandbox.Sandbox{}
-				}
-				return cliutil.PrintJSON(psJSON(list))
+			case tmpl != nil:
+				return printPS(tmpl, list, noTrunc, cmd.Bool("noheading"))
 			case cmd.Bool("quiet"):
 				for _, sb := range list {
 					fmt.Println(id(sb.ID))
@@ -130,34 +128,6 @@ func portCommand() *cli.Command {
 			return nil
 		},
 	}
-}
-
-type psEntry struct {
-	ID      string           `json:"Id"`
-	Names   []string         `json:"Names"`
-	Image   string           `json:"Image"`
-	ImageID string           `json:"ImageID"`
-	Command []string         `json:"Command"`
-	Created time.Time        `json:"Created"`
-	State   string           `json:"State"`
-	Status  string           `json:"Status"`
-	Pid     int              `json:"Pid"`
-	Exited  bool             `json:"Exited"`
-	Code    int              `json:"ExitCode"`
-	Ports   []lifecycle.Port `json:"Ports"`
-}
-
-func psJSON(list []*sandbox.Sandbox) []psEntry {
-	out := []psEntry{}
-	now := time.Now()
-	for _, sb := range list {
-		out = append(out, psEntry{
-			ID: sb.ID, Names: []string{sb.Name}, Image: sb.Image, ImageID: sb.ImageID, Command: sb.Command,
-			Created: sb.Created, State: sb.State.Status, Status: sb.StatusString(now), Pid: sb.State.Pid,
-			Exited: sb.State.Status == sandbox.StatusExited, Code: sb.State.ExitCode, Ports: sb.Ports,
-		})
-	}
-	return out
 }
 
 // engine is the lifecycle engine of the store that the global flags
@@ -338,89 +308,6 @@ func waitCommand() *cli.Command {
 	}
 }
 
-func inspectCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "inspect",
-		Usage:     "show a sandbox or an image as JSON",
-		ArgsUsage: "SANDBOX|IMAGE...",
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			var out []any
-			err := eachSandbox(cmd, func(e *lifecycle.Engine, ref string) error {
-				sb, err := e.Inspect(ctx, ref)
-				if err == nil {
-					out = append(out, inspectSandbox(sb))
-					return nil
-				}
-				if !errors.Is(err, sandbox.ErrNoSuchSandbox) {
-					return err
-				}
-				im, ierr := e.Image(ref)
-				if errors.Is(ierr, lifecycle.ErrNotFound) {
-					return fmt.Errorf("no such sandbox or image: %s", ref)
-				}
-				if ierr != nil {
-					return ierr
-				}
-				out = append(out, im)
-				return nil
-			})
-			if len(out) > 0 {
-				if perr := cliutil.PrintJSON(out); perr != nil {
-					return perr
-				}
-			}
-			return err
-		},
-	}
-}
-
-func inspectSandbox(sb *sandbox.Sandbox) map[string]any {
-	if sb.Damaged() != nil {
-		// Nothing but what the directory says: the record is unreadable.
-		return map[string]any{
-			"Id": sb.ID, "State": sb.State, "LogPath": filepath.Join(sb.Dir, sandbox.LogFile),
-		}
-	}
-	s := sb.Spec
-	var mounts []map[string]any
-	for _, m := range sandbox.Volumes(&s) {
-		mounts = append(mounts, map[string]any{"Type": m.Type, "Source": m.Source, "Destination": m.Destination, "RW": !m.ReadOnly, "Options": m.Options})
-	}
-	if mounts == nil {
-		mounts = []map[string]any{}
-	}
-	return map[string]any{
-		"Id":        sb.ID,
-		"Name":      sb.Name,
-		"Created":   sb.Created,
-		"Path":      sb.Command[0],
-		"Args":      sb.Command[1:],
-		"State":     sb.State,
-		"Image":     "sha256:" + sb.ImageID,
-		"ImageName": sb.Image,
-		"Config": map[string]any{
-			"Hostname": s.Hostname, "User": s.Process.User, "Env": s.Process.Env, "Cmd": sb.Command,
-			"WorkingDir": s.Process.Cwd, "Tty": s.Process.Terminal,
-		},
-		"HostConfig": map[string]any{
-			"Memory": sb.Limits.Memory, "MemorySwap": sb.Limits.MemorySwap, "NanoCpus": sb.Limits.CPUQuota * 1e9 / max(sb.Limits.CPUPeriod, 1),
-			"CpuWeight": sb.Limits.CPUWeight, "CpusetCpus": sb.Limits.CpusetCpus, "PidsLimit": sb.Limits.PidsLimit,
-			"AutoRemove": sb.AutoRemove, "ReadonlyRootfs": s.ReadOnly, "NetworkMode": s.Network,
-			"CapAdd": s.Capabilities, "NoNewPrivileges": s.NoNewPrivileges,
-			"Privileged": s.Privileged, "SecurityOpt": securityOpt(s),
-		},
-		"Mounts": mounts,
-		"Ports":  sb.Ports,
-		"NetworkSettings": map[string]any{
-			"Ports": sb.Ports, "Mode": s.Network, "Options": s.NetworkOptions,
-		},
-		"LogPath": filepath.Join(sb.Dir, sandbox.LogFile),
-		"GraphDriver": map[string]any{
-			"Name": "overlay", "UpperDir": s.Rootfs.Upper, "WorkDir": s.Rootfs.Work,
-		},
-	}
-}
-
 func logsCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "logs",
@@ -499,20 +386,6 @@ func systemCommand() *cli.Command {
 			},
 		}},
 	}
-}
-
-// securityOpt is the sandbox's security options as docker shows them: the
-// seccomp profile in effect ("default" is docker's) and no-new-privileges.
-func securityOpt(s spec.Spec) []string {
-	prof := s.SeccompProfile
-	if prof == "" {
-		prof = "default"
-	}
-	out := []string{"seccomp=" + prof}
-	if s.NoNewPrivileges {
-		out = append(out, "no-new-privileges")
-	}
-	return out
 }
 
 // rmiCommand hands rmi to usandbox-image; with -f it first removes the

@@ -51,6 +51,8 @@ func newApp() *cli.Command {
 			execCommand(),
 			portCommand(),
 			healthcheckCommand(),
+			infoCommand(),
+			versionCommand(),
 			imageCommand("pull", "pull an image from a registry, an OCI layout or an archive", "IMAGE"),
 			imageCommand("images", "list images", ""),
 			rmiCommand(),

@@ -26,6 +26,10 @@ type Config struct {
 	Cmd        []string `json:"Cmd,omitempty"`
 	WorkingDir string   `json:"WorkingDir,omitempty"`
 	StopSignal string   `json:"StopSignal,omitempty"`
+	// Labels, ExposedPorts and Volumes are shown by inspect.
+	Labels       map[string]string   `json:"Labels,omitempty"`
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	Volumes      map[string]struct{} `json:"Volumes,omitempty"`
 }
 
 // Image is one stored image.
@@ -41,6 +45,9 @@ type Image struct {
 	Config       Config    `json:"Config"`
 	// Layers are the image's layers, bottom first.
 	Layers []Layer `json:"Layers"`
+	// DiffIDs are the digests of the layers' uncompressed contents, bottom
+	// first (the config's rootfs.diff_ids, docker's RootFS.Layers).
+	DiffIDs []string `json:"DiffIDs,omitempty"`
 }
 
 // Layer is where one layer's files are.
