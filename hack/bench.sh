@@ -347,7 +347,7 @@ bench_exec() {
 	# Idle RSS of the watchers.
 	sleep 1
 	local init mon keeper conmon
-	init=$(us "$st" inspect bx | awk -F: '/"Pid"/ { gsub(/[ ,]/, "", $2); print $2; exit }')
+	init=$(us "$st" inspect --format '{{.State.Pid}}' bx)
 	mon=$(awk '{ print $4 }' "/proc/$init/stat")
 	# The keeper: the monitor's other child (outside the sandbox's pid
 	# namespace, it removes an --rm sandbox's layer once all is dead).
@@ -362,7 +362,7 @@ bench_exec() {
 		timed "$WORK/exec.log" ub "$st" run -d --name bxold "$img" sleep 1000
 		sleep 1
 		local binit bmon
-		binit=$(us "$st" inspect bxold | awk -F: '/"Pid"/ { gsub(/[ ,]/, "", $2); print $2; exit }')
+		binit=$(us "$st" inspect --format '{{.State.Pid}}' bxold)
 		bmon=$(awk '{ print $4 }' "/proc/$binit/stat")
 		printf 'idle  before/after   monitor %.1f MB before, %.1f MB after   init %.1f MB before, %.1f MB after\n' \
 			"$(awk -v k="$(vm_rss "$bmon")" 'BEGIN { print k / 1024 }')" "$(awk -v k="$(vm_rss "$mon")" 'BEGIN { print k / 1024 }')" \
