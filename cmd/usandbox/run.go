@@ -31,7 +31,7 @@ func runCommand() *cli.Command {
 
 // runFlags are run's flags; create shares them (without --detach).
 func runFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.BoolFlag{Name: "rm", Usage: "remove the sandbox when it exits"},
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background and print the sandbox ID"},
 		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin attached"},
@@ -61,7 +61,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs to run on (0-2,4)"},
 		&cli.IntFlag{Name: "pids-limit", Usage: "most processes and threads at once"},
 		&cli.BoolFlag{Name: "init", Usage: "run an init as pid 1 (always on: usandbox's init forwards signals and reaps zombies)"},
-	}
+	}, processFlags()...)
 }
 
 func runAction(ctx context.Context, cmd *cli.Command) error {
@@ -193,6 +193,9 @@ func createFromFlags(ctx context.Context, cmd *cli.Command) (*lifecycle.Engine, 
 			return nil, nil, err
 		}
 		o.Volumes = append(o.Volumes, m)
+	}
+	if err := applyProcessFlags(cmd, &o); err != nil {
+		return nil, nil, err
 	}
 	e, err := engine(cmd)
 	if err != nil {
