@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -93,6 +94,18 @@ func TestUsernsKeepID(t *testing.T) {
 	id := strings.TrimSpace(s.ok("run", "-d", "--userns=keep-id", "busybox", "sleep", "60"))
 	if out := s.ok("exec", id, "id", "-u"); out != fmt.Sprintf("%d\n", uid) {
 		t.Fatalf("exec in a keep-id sandbox runs as %q, want %d", out, uid)
+	}
+	s.ok("rm", "-f", id)
+	// The default network and -p work with the user not root inside (the
+	// tap and the port driver's socket are made by the sandbox's root).
+	www := t.TempDir()
+	os.WriteFile(filepath.Join(www, "index.html"), []byte("served as the user\n"), 0o644)
+	os.Chmod(www, 0o755)
+	port := freePort(t)
+	id = strings.TrimSpace(s.ok("run", "-d", "--userns=keep-id", "-p", fmt.Sprintf("%d:8080", port), "-v", www+":/www:ro",
+		"busybox", "httpd", "-f", "-p", "8080", "-h", "/www"))
+	if body := get(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); body != "served as the user\n" {
+		t.Fatalf("published port of a keep-id sandbox: %q", body)
 	}
 	s.ok("rm", "-f", id)
 	s.assertNoSandboxes()
@@ -291,4 +304,41 @@ func TestUsernsBadInput(t *testing.T) {
 			s.assertNoSandboxes()
 		}
 	}
+}
+
+// TestUsernsRecordChecked: a sandbox's own map is checked again at each
+// start: a record edited to map the host's root, or IDs that are not the
+// user's, does not start.
+func TestUsernsRecordChecked(t *testing.T) {
+	s := withImages(t, false)
+	id := strings.TrimSpace(s.ok("create", "--userns=keep-id", "busybox", "id", "-u"))
+	if out := s.ok("start", "-a", id); out != fmt.Sprintf("%d\n", os.Getuid()) {
+		t.Fatalf("start -a: %q", out)
+	}
+	cfg := filepath.Join(s.root, "sandboxes", id, "config.json")
+	orig, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{
+		`{"containerID":0,"hostID":0,"size":1}`,          // the host's root
+		`{"containerID":0,"hostID":4000000000,"size":1}`, // nobody's
+	} {
+		var rec map[string]any
+		if err := json.Unmarshal(orig, &rec); err != nil {
+			t.Fatal(err)
+		}
+		var m any
+		json.Unmarshal([]byte(bad), &m)
+		rec["Spec"].(map[string]any)["uidMap"] = []any{m}
+		b, _ := json.Marshal(rec)
+		if err := os.WriteFile(cfg, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := s.run("start", "-a", id)
+		if r.code != 125 || !strings.Contains(r.stderr, "not yours") || r.stdout != "" {
+			t.Fatalf("start with uid map %s: %+v", bad, r)
+		}
+	}
+	s.ok("rm", "-f", id)
 }
