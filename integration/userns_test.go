@@ -153,6 +153,10 @@ func TestUsernsUIDMap(t *testing.T) {
 	if u, g := owner(t, filepath.Join(src, "f")); u != uint32(uid) || g != uint32(os.Getgid()) {
 		t.Fatalf("f chowned to 1000 inside is %d:%d on the host, want the user", u, g)
 	}
+	// A map without gid 5 (tty): devpts goes without gid=5, as podman's.
+	if out := s.ok("run", "--rm", "--uidmap", "0:0:1", "busybox", "cat", "/proc/self/gid_map"); len(parseMap(t, out)) != 1 {
+		t.Fatalf("--uidmap 0:0:1: gid_map %q", out)
+	}
 	// --userns=host is the user's namespace: the default map.
 	if got, def := s.ok("run", "--rm", "--userns=host", "busybox", "cat", "/proc/self/uid_map"),
 		s.ok("run", "--rm", "busybox", "cat", "/proc/self/uid_map"); got != def {

@@ -235,3 +235,18 @@ func checkDevice(mfd int, host string, devs []spec.Device) error {
 	}
 	return nil
 }
+
+// ttyGroupMapped reports whether gid 5 (tty, devpts's gid=) is mapped by
+// the sandbox's own gid map (--gidmap may leave it out, as podman then
+// leaves out the option); no map of its own is the user's full one.
+func ttyGroupMapped(m []spec.IDMap) bool {
+	if len(m) == 0 {
+		return true
+	}
+	for _, e := range m {
+		if e.ContainerID <= 5 && uint64(5-e.ContainerID) < uint64(e.Size) {
+			return true
+		}
+	}
+	return false
+}

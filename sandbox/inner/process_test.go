@@ -112,3 +112,20 @@ func TestShmSize(t *testing.T) {
 		}
 	}
 }
+
+func TestTTYGroupMapped(t *testing.T) {
+	for _, tt := range []struct {
+		m    []spec.IDMap
+		want bool
+	}{
+		{nil, true},
+		{[]spec.IDMap{{ContainerID: 0, HostID: 1001, Size: 1}}, false},
+		{[]spec.IDMap{{ContainerID: 0, HostID: 100000, Size: 5}}, false},
+		{[]spec.IDMap{{ContainerID: 0, HostID: 100000, Size: 6}}, true},
+		{[]spec.IDMap{{ContainerID: 0, HostID: 1, Size: 1}, {ContainerID: 5, HostID: 7, Size: 1}}, true},
+	} {
+		if got := ttyGroupMapped(tt.m); got != tt.want {
+			t.Errorf("%v: %v", tt.m, got)
+		}
+	}
+}

@@ -289,7 +289,7 @@ func mountDev(r *root, s *spec.Spec) error {
 		}
 	}
 	pts := []string{"newinstance", "ptmxmode=0666", "mode=0620"}
-	if !s.SingleID {
+	if !s.SingleID && ttyGroupMapped(s.GIDMap) {
 		pts = append(pts, "gid=5") // the tty group, mapped only with a full map
 	}
 	for _, m := range []struct {
