@@ -152,8 +152,8 @@ func readTZ(tz string) ([]byte, error) {
 // write in the sandbox's etc directory (localtime, with --tz).
 func applyProcess(s *spec.Spec, o ProcessOptions, singleID bool) (map[string][]byte, error) {
 	if len(o.GroupAdd) > 0 {
-		if singleID {
-			return nil, errors.New("--group-add needs a sub-ID range in /etc/subgid: with only your own ID mapped, setgroups is denied in the sandbox (see usandbox doctor)")
+		if singleID || s.SingleID {
+			return nil, errors.New("--group-add needs more than your own gid mapped (a sub-ID range in /etc/subgid, and no --gidmap of your gid alone): with only your own gid mapped, setgroups is denied in the sandbox")
 		}
 		for _, g := range o.GroupAdd {
 			if g == "" || g == "keep-groups" || strings.ContainsAny(g, ": \n") {
@@ -212,6 +212,11 @@ func applyUserNS(s *spec.Spec, r userns.Request, plan *userns.Plan, userSet bool
 		return invalidf("%v", err)
 	}
 	s.UIDMap, s.GIDMap = toSpecMaps(uidMap), toSpecMaps(gidMap)
+	if len(gidMap) == 1 && gidMap[0].Size == 1 && gidMap[0].HostID == plan.GID {
+		// newgidmap denies setgroups to a map of the user's own gid
+		// alone (CVE-2018-7169): as in single-ID mode.
+		s.SingleID = true
+	}
 	if !r.KeepID {
 		return nil
 	}

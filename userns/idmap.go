@@ -189,6 +189,16 @@ func merge(m []IDMap) []IDMap {
 	return out
 }
 
+// mapsIndex reports whether some entry of m maps to the ID i outside.
+func mapsIndex(m []IDMap, i uint32) bool {
+	for _, e := range m {
+		if i >= e.HostID && uint64(i-e.HostID) < uint64(e.Size) {
+			return true
+		}
+	}
+	return false
+}
+
 // within reports whether every host ID of m is a host ID of own.
 func within(m, own []IDMap) bool {
 	inv := make([]IDMap, len(own))
@@ -256,6 +266,11 @@ func (p *Plan) SandboxMaps(r Request) (uidMap, gidMap []IDMap, user string, err 
 		}{{"uidmap", innerU}, {"gidmap", innerG}} {
 			if _, ok := ToHost(k.m, 0); !ok {
 				return nil, nil, "", fmt.Errorf("invalid --%s: it must map container ID 0 (the sandbox is set up by its root)", k.flag)
+			}
+			// The store (image layers, the sandbox's directory) is the
+			// user's: the setup reaches it only if the user is mapped.
+			if !mapsIndex(k.m, 0) {
+				return nil, nil, "", fmt.Errorf("invalid --%s: it must map host ID 0 (you: the sandbox's root reaches your store through it), e.g. --%s 0:1:1000 --%s 1000:0:1", k.flag, k.flag, k.flag)
 			}
 		}
 	}
