@@ -57,6 +57,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions, warn func(string))
 	}
 	o.Paths, o.Index, o.Image = e.paths, ix, im
 	o.Rootless, o.SingleID = plan.Mode != userns.Root, plan.Mode == userns.Single
+	o.Plan = plan
 	sb, err := sandbox.Create(o)
 	return sb, classify(err)
 }
@@ -279,4 +280,19 @@ func parseLog(driver string, opts []string) (string, int64, error) {
 		}
 	}
 	return driver, max, nil
+}
+
+// IDRequest is a sandbox's --userns, --uidmap and --gidmap.
+type IDRequest = userns.Request
+
+// ParseUserNS parses --userns (host, keep-id[:uid=N,gid=N]).
+func ParseUserNS(s string) (IDRequest, error) {
+	r, err := userns.ParseUserNS(s)
+	return r, as(ErrInvalid, err)
+}
+
+// ParseIDMap parses the values of --uidmap or --gidmap (flag).
+func ParseIDMap(flag string, values []string) ([]userns.IDMap, error) {
+	m, err := userns.ParseIDMapFlag(flag, values)
+	return m, as(ErrInvalid, err)
 }

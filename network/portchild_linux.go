@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/rootless-containers/rootlesskit/v3/pkg/port/builtin"
+	"golang.org/x/sys/unix"
 
 	"usandbox/internal/wire"
 )
@@ -18,6 +19,13 @@ func PortChildMain(conn *os.File) int {
 	if _, err := wire.Recv(conn, &opaque); err != nil {
 		return 125
 	}
+	// The driver's socket, which the parent dials, is made by this
+	// helper, root of the sandbox's user namespace: with --userns=keep-id
+	// or --uidmap that is one of the user's sub-IDs, not the user, who
+	// could not connect to a socket of mode 0755. It sits in the state
+	// directory, 0700 and the user's, in the host's mount namespace:
+	// nobody else can reach it.
+	unix.Umask(0)
 	quit := make(chan struct{})
 	go func() {
 		buf := make([]byte, 16)

@@ -27,6 +27,7 @@ import (
 	"usandbox/sandbox/lean"
 	"usandbox/sandbox/spec"
 	"usandbox/storage/index"
+	"usandbox/userns"
 )
 
 // Options describe one sandbox.
@@ -81,6 +82,12 @@ type Options struct {
 	Rootless bool
 	// SingleID: that user namespace maps one ID only.
 	SingleID bool
+	// IDs are --userns, --uidmap and --gidmap, relative to Plan, the
+	// user's namespace.
+	IDs  userns.Request
+	Plan *userns.Plan
+	// Process: --group-add, --ulimit, --shm-size, --tz, --device.
+	Process ProcessOptions
 }
 
 // Streams connect a foreground sandbox (or an exec'd command) to the
@@ -250,6 +257,19 @@ func Create(o Options) (*Sandbox, error) {
 	if o.Name == "" {
 		rec.Name = generateName(id)
 	}
+	if err := applyUserNS(&rec.Spec, o.IDs, o.Plan, o.User != ""); err != nil {
+		return nil, err
+	}
+	extra, err := applyProcess(&rec.Spec, o.Process, o.SingleID)
+	if err != nil {
+		return nil, err
+	}
+	if extra["localtime"] != nil {
+		rec.Spec.Mounts = append(rec.Spec.Mounts, spec.Mount{Type: "bind", Source: filepath.Join(dir, "etc", "localtime"), Destination: "/etc/localtime"})
+		if err := checkMounts(rec.Spec.Mounts); err != nil {
+			return nil, err
+		}
+	}
 	unlock, err := lockNames(o.Paths)
 	if err != nil {
 		return nil, err
@@ -261,7 +281,7 @@ func Create(o Options) (*Sandbox, error) {
 			return nil, fmt.Errorf("%w: the name %q is used by sandbox %s: remove it or pick another name", ErrNameInUse, o.Name, ShortID(other.ID))
 		}
 	}
-	lock, err := prepareDir(dir, &rec, o.Network, o.DNS)
+	lock, err := prepareDir(dir, &rec, o.Network, o.DNS, extra)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -363,7 +383,7 @@ func newIDFrom(r io.Reader) (string, error) {
 // made under a temporary name (creatingPrefix) and renamed when complete:
 // a directory under its sandbox's ID always has its record (see
 // reclaimStale).
-func prepareDir(dir string, rec *Record, netw network.Options, dns []net.IP) (lock *os.File, err error) {
+func prepareDir(dir string, rec *Record, netw network.Options, dns []net.IP, extra map[string][]byte) (lock *os.File, err error) {
 	tmp := filepath.Join(filepath.Dir(dir), creatingPrefix+filepath.Base(dir))
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the sandbox directory: %w", err)
@@ -385,7 +405,7 @@ func prepareDir(dir string, rec *Record, netw network.Options, dns []net.IP) (lo
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return nil, fmt.Errorf("locking the sandbox: %w", err)
 	}
-	if err := writeDir(tmp, rec, netw, dns); err != nil {
+	if err := writeDir(tmp, rec, netw, dns, extra); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(tmp, dir); err != nil {
@@ -394,7 +414,7 @@ func prepareDir(dir string, rec *Record, netw network.Options, dns []net.IP) (lo
 	return lock, nil
 }
 
-func writeDir(dir string, rec *Record, netw network.Options, dns []net.IP) error {
+func writeDir(dir string, rec *Record, netw network.Options, dns []net.IP, extra map[string][]byte) error {
 	for _, d := range []string{proto.UpperDir, proto.WorkDir, "rootfs", "etc"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return fmt.Errorf("creating the sandbox directory: %w", err)
@@ -437,6 +457,9 @@ func writeDir(dir string, rec *Record, netw network.Options, dns []net.IP) error
 		"hosts":        hosts,
 		"resolv.conf":  string(resolv),
 		"containerenv": containerenv(rec),
+	}
+	for name, content := range extra {
+		files[name] = string(content)
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, "etc", name), []byte(content), 0o644); err != nil {
@@ -514,7 +537,12 @@ func startNetwork(p index.Paths, sb *Sandbox, pid int) (*cleanupNetwork, error) 
 	if os.Getenv("USANDBOX_DEBUG") != "" {
 		log = os.Stderr
 	}
-	netw, err := network.Setup(o, pid, stateDir, log)
+	setup := network.Setup
+	if len(sb.Spec.UIDMap) > 0 {
+		// The user may not be root in the sandbox's user namespace.
+		setup = network.SetupConfigured
+	}
+	netw, err := setup(o, pid, stateDir, log)
 	if err != nil {
 		os.RemoveAll(stateDir)
 		return nil, err

@@ -270,6 +270,15 @@ func (st *starting) launch() error {
 	}
 	// Caught from now on, forwarded once the init exists; SIGWINCH is
 	// the terminal relay's.
+	plan, err := planFor(st.plan, &st.s)
+	if err != nil {
+		_ = lifeR.Close()
+		if state != nil {
+			_ = state.Close()
+		}
+		st.removeDir = st.fresh || sb.AutoRemove
+		return err
+	}
 	st.sigs = sigproxy.Listen().Except(unix.SIGWINCH)
 	st.later("forwarding signals", nilErr(st.sigs.Stop))
 	// Role sandbox: the C stage (nsexec) makes the copy the sandbox's
@@ -281,7 +290,7 @@ func (st *starting) launch() error {
 		Env:     initEnv(),
 		Flags:   namespaces(&st.s),
 		Sandbox: &nsexec.SandboxConfig{Lifeline: lifeR, State: state, Lock: st.lock, AutoRemove: sb.AutoRemove},
-		MapIDs:  st.plan.Apply,
+		MapIDs:  plan.Apply,
 		Stdin:   st.stdio.in, Stdout: st.stdio.out, Stderr: st.stdio.err,
 	})
 	// Ours are closed: the keeper and the init hold theirs (or none

@@ -60,6 +60,7 @@ func newApp() *cli.Command {
 			imageGroupCommand(),
 			doctorCommand(),
 			systemCommand(),
+			unshareCommand(),
 		},
 		EnableShellCompletion:  true,
 		UseShortOptionHandling: true,

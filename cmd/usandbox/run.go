@@ -31,7 +31,7 @@ func runCommand() *cli.Command {
 
 // runFlags are run's flags; create shares them (without --detach).
 func runFlags() []cli.Flag {
-	return append(healthFlags(), []cli.Flag{
+	return append(append(healthFlags(), []cli.Flag{
 		&cli.BoolFlag{Name: "rm", Usage: "remove the sandbox when it exits"},
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "run in the background and print the sandbox ID"},
 		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "keep stdin attached"},
@@ -65,7 +65,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-driver", Value: "k8s-file", Usage: "k8s-file (the log usandbox logs reads) or none"},
 		&cli.StringSliceFlag{Name: "log-opt", Usage: "max-size=SIZE: rotate the log at SIZE (default 10m)"},
 		&cli.BoolFlag{Name: "init", Usage: "run an init as pid 1 (always on: usandbox's init forwards signals and reaps zombies)"},
-	}...)
+	}...), processFlags()...)
 }
 
 func runAction(ctx context.Context, cmd *cli.Command) error {
@@ -208,6 +208,9 @@ func createFromFlags(ctx context.Context, cmd *cli.Command) (*lifecycle.Engine, 
 			return nil, nil, err
 		}
 		o.Volumes = append(o.Volumes, m)
+	}
+	if err := applyProcessFlags(cmd, &o); err != nil {
+		return nil, nil, err
 	}
 	e, err := engine(cmd)
 	if err != nil {

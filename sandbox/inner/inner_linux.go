@@ -182,6 +182,18 @@ func execCommand(s *spec.Spec, conn *os.File, create bool) error {
 	if err != nil {
 		return fail(err)
 	}
+	if len(p.GroupAdd) > 0 {
+		group, err := readOptional("/etc/group")
+		if err != nil {
+			return fail(err)
+		}
+		if err := addGroups(user, p.GroupAdd, group); err != nil {
+			return fail(err)
+		}
+	}
+	if err := setRlimits(p.Rlimits); err != nil {
+		return fail(err)
+	}
 	env := withDefaults(p.Env, user, p.Terminal)
 	cwd := p.Cwd
 	if cwd == "" {

@@ -262,6 +262,7 @@ func mountDev(r *root, s *spec.Spec) error {
 		}
 		devs = append(slices.Clone(devices), host...)
 	}
+	devs, binds := withDevices(devs, s.Devices)
 	if err := makeDevTree(mfd, devs); err != nil {
 		return err
 	}
@@ -275,8 +276,12 @@ func mountDev(r *root, s *spec.Spec) error {
 		return fmt.Errorf("mounting on /dev: %w", err)
 	}
 	for _, d := range devs {
-		src, err := cloneTree("/dev/"+d, false)
+		src, err := cloneTree(binds[d], false)
 		if err != nil {
+			return err
+		}
+		if err := checkDevice(src, binds[d], s.Devices); err != nil {
+			unix.Close(src) // a detached mount: freed whatever close says
 			return err
 		}
 		if err := attachBelow(src, mfd, d); err != nil {
@@ -284,7 +289,7 @@ func mountDev(r *root, s *spec.Spec) error {
 		}
 	}
 	pts := []string{"newinstance", "ptmxmode=0666", "mode=0620"}
-	if !s.SingleID {
+	if !s.SingleID && ttyGroupMapped(s.GIDMap) {
 		pts = append(pts, "gid=5") // the tty group, mapped only with a full map
 	}
 	for _, m := range []struct {
@@ -293,7 +298,7 @@ func mountDev(r *root, s *spec.Spec) error {
 		opts         []string
 	}{
 		{"pts", "devpts", unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC, pts},
-		{"shm", "tmpfs", noSuidDevExec, []string{"mode=1777", "size=65536k"}},
+		{"shm", "tmpfs", noSuidDevExec, []string{"mode=1777", shmSize(s.ShmSize)}},
 		{"mqueue", "mqueue", noSuidDevExec, nil},
 	} {
 		fs, err := newFS(m.fstype, m.opts, m.attrs)
@@ -433,6 +438,9 @@ func finishMounts(s *spec.Spec) error {
 		}
 	}
 	if err := maskPaths(root, s.MaskedPaths); err != nil {
+		return err
+	}
+	if err := addEntries(root, s); err != nil {
 		return err
 	}
 	if s.ReadOnly {

@@ -62,6 +62,66 @@ type Spec struct {
 	// masked and read-only paths and the filter): the host's devices that
 	// the user may open are bound into /dev as well.
 	Privileged bool `json:"privileged,omitempty"`
+
+	// UIDMap and GIDMap are the sandbox's own ID maps, in host IDs
+	// (--userns=keep-id, --uidmap, --gidmap); empty: the user's namespace
+	// map, as every other sandbox.
+	UIDMap []IDMap `json:"uidMap,omitempty"`
+	GIDMap []IDMap `json:"gidMap,omitempty"`
+	// AddUsers and AddGroups are lines for the image's /etc/passwd and
+	// /etc/group (keep-id, as podman), each added only when the image
+	// has no entry of its name or ID.
+	AddUsers  []PasswdEntry `json:"addUsers,omitempty"`
+	AddGroups []GroupEntry  `json:"addGroups,omitempty"`
+	// ShmSize is the size of /dev/shm in bytes (--shm-size; 0: no limit,
+	// as tmpfs takes it); nil: 64 MiB.
+	ShmSize *int64 `json:"shmSize,omitempty"`
+	// Devices are host devices bound into the sandbox (--device).
+	Devices []Device `json:"devices,omitempty"`
+}
+
+// IDMap is one line of a uid_map or gid_map.
+type IDMap struct {
+	ContainerID uint32 `json:"containerID"`
+	HostID      uint32 `json:"hostID"`
+	Size        uint32 `json:"size"`
+}
+
+// PasswdEntry is an /etc/passwd line.
+type PasswdEntry struct {
+	Name     string `json:"name"`
+	UID      uint32 `json:"uid"`
+	GID      uint32 `json:"gid"`
+	Gecos    string `json:"gecos,omitempty"`
+	Home     string `json:"home"`
+	Shell    string `json:"shell"`
+	Password string `json:"password"`
+}
+
+// GroupEntry is an /etc/group line.
+type GroupEntry struct {
+	Name    string `json:"name"`
+	GID     uint32 `json:"gid"`
+	Members string `json:"members,omitempty"`
+}
+
+// Device is a host device (character or block) bound into the sandbox.
+type Device struct {
+	// Host is its path on the host, Path inside the sandbox (below /dev).
+	Host string `json:"host"`
+	Path string `json:"path"`
+	// Rdev is the device number it had when the sandbox was created: the
+	// setup binds it only if the host path still is that device.
+	Rdev uint64 `json:"rdev"`
+}
+
+// Rlimit is a resource limit of the command (--ulimit).
+type Rlimit struct {
+	// Name is docker's (nofile, nproc, core, ...), Type its RLIMIT_*.
+	Name string `json:"name"`
+	Type int    `json:"type"`
+	Soft uint64 `json:"soft"`
+	Hard uint64 `json:"hard"`
 }
 
 // SeccompUnconfined is the profile name of a sandbox without a filter.
@@ -124,6 +184,11 @@ type Process struct {
 	// the sandbox against its /etc/passwd and /etc/group.
 	User     string `json:"user"`
 	Terminal bool   `json:"terminal,omitempty"`
+	// GroupAdd are supplementary groups (--group-add), names or numbers,
+	// resolved inside against /etc/group.
+	GroupAdd []string `json:"groupAdd,omitempty"`
+	// Rlimits are set before the command starts (--ulimit).
+	Rlimits []Rlimit `json:"rlimits,omitempty"`
 	// Rows and Cols size the terminal at start.
 	Rows uint16 `json:"rows,omitempty"`
 	Cols uint16 `json:"cols,omitempty"`
