@@ -254,6 +254,37 @@ func applyUserNS(s *spec.Spec, r userns.Request, plan *userns.Plan, userSet bool
 	return nil
 }
 
+// addNumericUser gives a sandbox whose user is a number (-u 1000, -u
+// 1000:1000, or the image's User) podman's entries for it: the user
+// "1000", "container user", home the working directory, and a group for
+// a numeric group. They are added only where the image's /etc/passwd and
+// /etc/group have no entry of that name or ID (see inner's addEntries),
+// so that id, whoami and programs that look their user up work as under
+// podman. Root needs none.
+func addNumericUser(s *spec.Spec) {
+	if s.AddUsers != nil || s.Process.User == "" {
+		return // keep-id's own
+	}
+	uid, gid, hasGID := strings.Cut(s.Process.User, ":")
+	u, err := strconv.ParseUint(uid, 10, 32)
+	if err != nil || u == 0 {
+		return
+	}
+	g, err := strconv.ParseUint(gid, 10, 32)
+	numericGID := hasGID && err == nil
+	if !numericGID {
+		g = 0 // podman's: a named group is looked up, but the entry says 0
+	}
+	home := s.Process.Cwd
+	if home == "" {
+		home = "/"
+	}
+	s.AddUsers = []spec.PasswdEntry{{Name: uid, Password: "*", UID: uint32(u), GID: uint32(g), Gecos: "container user", Home: home, Shell: "/bin/sh"}}
+	if numericGID && g != 0 {
+		s.AddGroups = []spec.GroupEntry{{Name: gid, GID: uint32(g), Members: uid}}
+	}
+}
+
 func mountedAt(ms []spec.Mount, dest string) bool {
 	for _, m := range ms {
 		if filepath.Clean(m.Destination) == dest {

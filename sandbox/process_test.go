@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -153,6 +154,37 @@ func TestPlanForChecksTheRecord(t *testing.T) {
 		}
 		if _, err := planFor(plan, &spec.Spec{GIDMap: m}); err == nil {
 			t.Errorf("gid map %v accepted", m)
+		}
+	}
+}
+
+// TestNumericUserEntries: a numeric -u (or image User) gets podman's
+// passwd entry, and its numeric group one, for the lines to add when the
+// image has none of that ID or name.
+func TestNumericUserEntries(t *testing.T) {
+	for _, c := range []struct {
+		user, cwd     string
+		passwd, group string
+	}{
+		{"1:1", "", "1:*:1:1:container user:/:/bin/sh", "1:x:1:1"},
+		{"1234", "/w", "1234:*:1234:0:container user:/w:/bin/sh", ""},
+		{"1000:users", "", "1000:*:1000:0:container user:/:/bin/sh", ""},
+		{"nobody", "", "", ""},
+		{"nobody:5", "", "", ""},
+		{"0", "", "", ""},
+		{"", "", "", ""},
+	} {
+		s := &spec.Spec{Process: spec.Process{User: c.user, Cwd: c.cwd}}
+		addNumericUser(s)
+		var pw, gr string
+		for _, u := range s.AddUsers {
+			pw = fmt.Sprintf("%s:%s:%d:%d:%s:%s:%s", u.Name, u.Password, u.UID, u.GID, u.Gecos, u.Home, u.Shell)
+		}
+		for _, g := range s.AddGroups {
+			gr = fmt.Sprintf("%s:x:%d:%s", g.Name, g.GID, g.Members)
+		}
+		if pw != c.passwd || gr != c.group {
+			t.Errorf("-u %q: passwd %q group %q, want %q %q", c.user, pw, gr, c.passwd, c.group)
 		}
 	}
 }

@@ -260,6 +260,7 @@ func Create(o Options) (*Sandbox, error) {
 	if err := applyUserNS(&rec.Spec, o.IDs, o.Plan, o.User != ""); err != nil {
 		return nil, err
 	}
+	addNumericUser(&rec.Spec)
 	extra, err := applyProcess(&rec.Spec, o.Process, o.SingleID)
 	if err != nil {
 		return nil, err
