@@ -446,6 +446,10 @@ func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions) (int, erro
 	if err := sb.Damaged(); err != nil {
 		return 0, classify(err)
 	}
+	if sb.State.Paused {
+		// Its processes are frozen: the command would hang.
+		return 0, as(ErrConflict, fmt.Errorf("sandbox %s is paused: unpause it first", ref))
+	}
 	code, err := e.host.Exec(e.paths, sb, o)
 	return code, classify(err)
 }

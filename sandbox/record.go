@@ -80,7 +80,9 @@ type State struct {
 	Pid     int    `json:"Pid"` // the init's host pid while running
 	// KeeperPid is the host pid of the sandbox's keeper while running:
 	// exec and the port driver enter the sandbox's namespaces through it.
-	KeeperPid  int       `json:"-"`
+	KeeperPid int `json:"-"`
+	// Paused: frozen by pause (Status is StatusPaused, Running true).
+	Paused     bool      `json:"Paused"`
 	ExitCode   int       `json:"ExitCode"`
 	OOMKilled  bool      `json:"OOMKilled"`
 	StartedAt  time.Time `json:"StartedAt"`
@@ -178,6 +180,8 @@ func readState(dir string) State {
 	st.Running = st.Status == StatusRunning
 	if !st.Running {
 		st.Pid, st.KeeperPid = 0, 0
+	} else if paused(dir) {
+		st.Status, st.Paused = StatusPaused, true
 	}
 	return st
 }
@@ -313,6 +317,8 @@ func (s *Sandbox) StatusString(now time.Time) string {
 		return "Exited (" + code + ") " + humanDuration(now.Sub(s.State.FinishedAt)) + " ago"
 	case StatusUnknown:
 		return "Unknown"
+	case StatusPaused:
+		return "Paused"
 	}
 	return "Created"
 }
