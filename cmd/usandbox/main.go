@@ -50,6 +50,14 @@ func newApp() *cli.Command {
 			inspectCommand(),
 			execCommand(),
 			portCommand(),
+			renameCommand(),
+			topCommand(),
+			diffCommand(),
+			pauseCommand("pause"),
+			pauseCommand("unpause"),
+			statsCommand(),
+			imageToolCommand("tag", nil, "tag", "give an image more names", "IMAGE NAME..."),
+			imageToolCommand("untag", nil, "untag", "remove names of an image (all of them if none are given)", "IMAGE [NAME...]"),
 			imageCommand("pull", "pull an image from a registry, an OCI layout or an archive", "IMAGE"),
 			imageCommand("images", "list images", ""),
 			rmiCommand(),
@@ -58,9 +66,10 @@ func newApp() *cli.Command {
 			doctorCommand(),
 			systemCommand(),
 		},
-		EnableShellCompletion:  true,
-		UseShortOptionHandling: true,
-		Suggest:                true,
+		EnableShellCompletion:           true,
+		ConfigureShellCompletionCommand: configureCompletion,
+		UseShortOptionHandling:          true,
+		Suggest:                         true,
 	})
 }
 
