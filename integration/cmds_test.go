@@ -112,15 +112,23 @@ func TestCmdsTagUntag(t *testing.T) {
 		}
 	}
 	s.fails(125, "nosuch", "tag", "nosuch", "t9")
-	s.fails(125, "BAD NAME", "tag", "busybox", "BAD NAME")
+	// One bad name: none of them is added.
+	s.fails(125, "BAD NAME", "tag", "busybox", "good", "BAD NAME")
 	s.fails(125, "tag needs", "tag", "busybox")
+	if after := s.imageNames(); len(after) != len(names) || after["localhost/good:latest"] {
+		t.Fatalf("failed tags changed the names: %v, was %v", after, names)
+	}
 	if r := s.run("untag", "busybox", "t2:v2"); r.code != 0 || r.stdout != "" {
 		t.Fatalf("untag IMAGE NAME: %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	if names := s.imageNames(); names["localhost/t2:v2"] || !names["localhost/t1:latest"] {
 		t.Fatalf("untag t2:v2: %v", names)
 	}
-	s.fails(125, "nosuchtag", "untag", "busybox", "nosuchtag")
+	// One name the image lacks: none is removed.
+	s.fails(125, "nosuchtag", "untag", "busybox", "t1", "nosuchtag")
+	if !s.imageNames()["localhost/t1:latest"] {
+		t.Fatal("a failed untag removed t1")
+	}
 	s.fails(125, "nosuch", "untag", "nosuch")
 	s.ok("untag", "t1")
 	if names := s.imageNames(); len(names) != 1 || !names["<none>:<none>"] {
