@@ -309,6 +309,13 @@ func TestCmdsCgroup(t *testing.T) {
 	if !strings.Contains(lines[1], "/ 67.11MB") {
 		t.Fatalf("stats does not show the 64m limit: %q", lines[1])
 	}
+	// stop of a paused sandbox thaws it first: SIGTERM ends the shell.
+	s.ok("pause", "p")
+	s.fails(125, "paused", "exec", "p", "true")
+	s.ok("stop", "-t", "5", "p")
+	if out := s.ok("wait", "p"); out != "143\n" {
+		t.Fatalf("wait after stop of a paused sandbox: %q", out)
+	}
 }
 
 // TestCmdsCompletion: the bash script loads in bash and completes a
