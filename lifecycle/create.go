@@ -239,16 +239,3 @@ func ParseSignal(s string) (Signal, error) {
 	}
 	return sig, nil
 }
-
-// ImageIDs are the IDs of every image of the store (rmi -a).
-func (e *Engine) ImageIDs() ([]string, error) {
-	ix, err := index.Read(e.paths)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, im := range ix.Images {
-		out = append(out, im.ID)
-	}
-	return out, nil
-}

@@ -97,3 +97,16 @@ func (e *Engine) PruneSize(ctx context.Context) ([]string, int64, error) {
 	}
 	return ids, freed, err
 }
+
+// ImageIDs are the IDs of every image of the store (rmi -a).
+func (e *Engine) ImageIDs() ([]string, error) {
+	ix, err := index.Read(e.paths)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, im := range ix.Images {
+		out = append(out, im.ID)
+	}
+	return out, nil
+}

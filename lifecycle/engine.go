@@ -231,16 +231,10 @@ func (e *Engine) Stop(ctx context.Context, ref string, grace time.Duration) erro
 }
 
 func (e *Engine) stop(ctx context.Context, sb *Sandbox, grace time.Duration) error {
-	if sb.State.Paused {
-		// Thawed first, as docker does: a frozen command cannot act on
-		// SIGTERM (SIGKILL would reach it all the same).
-		if cg := sb.Cgroup(); cg != nil {
-			if err := cg.Freeze(false); err != nil {
-				return err
-			}
-		}
-	}
 	if grace > 0 {
+		if err := thaw(sb); err != nil {
+			return err
+		}
 		if err := e.signal(sb, SIGTERM); err != nil {
 			return err
 		}

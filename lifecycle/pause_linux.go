@@ -141,3 +141,16 @@ func hostMemory() uint64 {
 	}
 	return 0
 }
+
+// thaw unpauses a paused sandbox before a stop signals it, as docker
+// does: a frozen command cannot act on SIGTERM (SIGKILL, and so
+// cgroup.kill, reaches it all the same).
+func thaw(sb *Sandbox) error {
+	if !sb.State.Paused {
+		return nil
+	}
+	if cg := sb.Cgroup(); cg != nil {
+		return cg.Freeze(false)
+	}
+	return nil
+}

@@ -8,7 +8,8 @@ import (
 	"usandbox/cgroupv2"
 )
 
-// StatusPaused: the sandbox runs, frozen (pause); State.Running is true.
+// StatusPaused: the sandbox runs, frozen (pause); State.Running and
+// State.Paused are true.
 const StatusPaused = "paused"
 
 // Cgroup is the running sandbox's own cgroup, or nil if it has none (it

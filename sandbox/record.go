@@ -77,12 +77,11 @@ const (
 type State struct {
 	Status  string `json:"Status"`
 	Running bool   `json:"Running"`
+	Paused  bool   `json:"Paused"`
 	Pid     int    `json:"Pid"` // the init's host pid while running
 	// KeeperPid is the host pid of the sandbox's keeper while running:
 	// exec and the port driver enter the sandbox's namespaces through it.
-	KeeperPid int `json:"-"`
-	// Paused: frozen by pause (Status is StatusPaused, Running true).
-	Paused     bool      `json:"Paused"`
+	KeeperPid  int       `json:"-"`
 	ExitCode   int       `json:"ExitCode"`
 	OOMKilled  bool      `json:"OOMKilled"`
 	StartedAt  time.Time `json:"StartedAt"`
