@@ -18,7 +18,11 @@ export USANDBOX_TEST_USER := $(TEST_USER)
 
 SOURCES := $(shell find . -path ./hack/mkimage -prune -o -path ./hack/attack -prune -o \( -name '*.go' -o -name '*.c' -o -name '*.h' \) -print) go.mod go.sum
 
-.PHONY: all build build-tests test unit integration test-vm demo bench lint deps clean
+.PHONY: all build build-tests test unit integration test-vm demo bench lint deps clean man install
+
+# install puts the binaries in PREFIX/bin and the man pages in
+# PREFIX/share/man/man1 (DESTDIR before both, for packaging).
+PREFIX ?= /usr/local
 
 all: build
 
@@ -44,6 +48,17 @@ bin/attack: $(shell find hack/attack -name '*.go')
 	CGO_ENABLED=0 $(GO) build -o $@ ./hack/attack
 
 build-tests: build bin/integration.test bin/mkimage bin/attack
+
+# The man pages, from the command tree (cmd/usandbox/man_test.go: the
+# generator stays out of the usandbox binary): man/man1/usandbox*.1.
+man: $(SOURCES)
+	rm -rf man/man1
+	USANDBOX_MAN_DIR=$(CURDIR)/man/man1 $(GO) test -count=1 -run '^TestManPages$$' ./cmd/usandbox
+
+install: build man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 bin/usandbox bin/usandbox-image $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 # Everything CI runs.
 test: lint unit integration test-vm
@@ -83,4 +98,4 @@ lint:
 	rm -rf "$$tmp"
 
 clean:
-	rm -rf bin
+	rm -rf bin man

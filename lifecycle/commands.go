@@ -13,7 +13,9 @@ import (
 )
 
 // StartAttached starts a created or stopped sandbox in the foreground,
-// as Run does, and returns the command's exit status (start -a).
+// as Run does, and returns the command's exit status (start -a). A
+// running sandbox is attached to (Attach) and the status is 0, as
+// podman's.
 func (e *Engine) StartAttached(ctx context.Context, ref string, s Streams) (int, error) {
 	sb, unlock, err := e.locked(ctx, ref)
 	if err != nil {
@@ -24,7 +26,20 @@ func (e *Engine) StartAttached(ctx context.Context, ref string, s Streams) (int,
 	// is let go so that stop and kill can reach it.
 	unlock()
 	if running {
-		return 0, as(ErrAlreadyRunning, fmt.Errorf("%w: %s", sandbox.ErrRunning, ref))
+		// podman attaches to a running sandbox instead, and exits 0
+		// once it ends, as attach does.
+		_, err := e.Attach(ctx, sb.ID, func(l LogEntry) {
+			w := s.Stdout
+			if l.Stream == "stderr" {
+				w = s.Stderr
+			}
+			if l.Partial {
+				fmt.Fprint(w, l.Text)
+			} else {
+				fmt.Fprintln(w, l.Text)
+			}
+		})
+		return 0, err
 	}
 	if damaged != nil {
 		return 0, classify(damaged)
@@ -163,4 +178,15 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Rename gives a sandbox (running or not) a new name; ErrConflict when
+// another sandbox has it.
+func (e *Engine) Rename(ctx context.Context, ref, name string) error {
+	sb, unlock, err := e.locked(ctx, ref)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return classify(sandbox.Rename(e.paths, sb.ID, name))
 }

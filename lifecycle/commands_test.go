@@ -3,6 +3,8 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -24,10 +26,10 @@ func createdBefore(t *testing.T, e *Engine, name string) *Sandbox {
 }
 
 // TestStartAttached: start -a runs a created sandbox in the foreground
-// and returns its status; a running sandbox is refused.
+// and returns its status; a running sandbox is attached to.
 func TestStartAttached(t *testing.T) {
 	ctx := context.Background()
-	e, _ := testEngine(t)
+	e, h := testEngine(t)
 	createdBefore(t, e, "fg")
 	if code, err := e.StartAttached(ctx, "fg", Streams{}); err != nil || code != 3 {
 		t.Fatalf("start -a: %d %v", code, err)
@@ -35,9 +37,18 @@ func TestStartAttached(t *testing.T) {
 	if st := state(t, e, "fg"); st.Status != sandbox.StatusExited || st.ExitCode != 3 {
 		t.Fatalf("after start -a: %+v", st)
 	}
-	running(t, e, "up")
-	if _, err := e.StartAttached(ctx, "up", Streams{}); !errors.Is(err, ErrAlreadyRunning) {
-		t.Fatalf("start -a of a running sandbox: %v, want ErrAlreadyRunning", err)
+	// A running sandbox is attached to, as podman does: its output until
+	// it ends, and status 0 whatever its command's.
+	up := running(t, e, "up")
+	if err := os.WriteFile(filepath.Join(up.Dir, sandbox.LogFile), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		h.exit(up, 5)
+	}()
+	if code, err := e.StartAttached(ctx, "up", Streams{}); err != nil || code != 0 {
+		t.Fatalf("start -a of a running sandbox: %d %v, want 0 (attached)", code, err)
 	}
 	if _, err := e.StartAttached(ctx, "nosuch", Streams{}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("start -a of nothing: %v, want ErrNotFound", err)

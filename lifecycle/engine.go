@@ -255,6 +255,9 @@ func (e *Engine) stop(ctx context.Context, sb *Sandbox, grace time.Duration) err
 		return err
 	}
 	if grace > 0 {
+		if err := thaw(sb); err != nil {
+			return err
+		}
 		if err := e.signal(sb, SIGTERM); err != nil {
 			return err
 		}
@@ -493,6 +496,10 @@ func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions) (int, erro
 	}
 	if err := sb.Damaged(); err != nil {
 		return 0, classify(err)
+	}
+	if sb.State.Paused {
+		// Its processes are frozen: the command would hang.
+		return 0, as(ErrConflict, fmt.Errorf("sandbox %s is paused: unpause it first", ref))
 	}
 	code, err := e.host.Exec(e.paths, sb, o)
 	return code, classify(err)

@@ -105,6 +105,7 @@ const (
 type State struct {
 	Status  string `json:"Status"`
 	Running bool   `json:"Running"`
+	Paused  bool   `json:"Paused"`
 	Pid     int    `json:"Pid"` // the init's host pid while running
 	// KeeperPid is the host pid of the sandbox's keeper while running:
 	// exec and the port driver enter the sandbox's namespaces through it.
@@ -229,6 +230,8 @@ func readState(dir string) State {
 	st.Running = st.Status == StatusRunning
 	if !st.Running {
 		st.Pid, st.KeeperPid = 0, 0
+	} else if paused(dir) {
+		st.Status, st.Paused = StatusPaused, true
 	}
 	return st
 }
@@ -368,6 +371,8 @@ func (s *Sandbox) StatusString(now time.Time) string {
 		return "Exited (" + code + ") " + humanDuration(now.Sub(s.State.FinishedAt)) + " ago"
 	case StatusUnknown:
 		return "Unknown"
+	case StatusPaused:
+		return "Paused"
 	}
 	return "Created"
 }

@@ -162,9 +162,14 @@ func rmiCommand() *cli.Command {
 		ArgsUsage: "IMAGE...",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove even if a sandbox uses it"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every image"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if cmd.NArg() == 0 {
+			all := cmd.Bool("all")
+			switch {
+			case all && cmd.NArg() > 0:
+				return cliutil.UsageError(cmd, "no arguments are needed with --all")
+			case !all && cmd.NArg() == 0:
 				return cliutil.UsageError(cmd, "rmi needs at least one image")
 			}
 			p, err := cliutil.Paths(cmd)
@@ -175,13 +180,27 @@ func rmiCommand() *cli.Command {
 			return withStore(ctx, cmd, storeOptions{}, func(ctx context.Context, st *storage.Store) error {
 				var failed []string
 				code := cliutil.ExitFailed
-				for _, ref := range cmd.Args().Slice() {
+				refs := cmd.Args().Slice()
+				if all {
+					ims, err := st.Images()
+					if err != nil {
+						return err
+					}
+					refs = nil
+					for _, im := range ims {
+						refs = append(refs, im.ID)
+					}
+				}
+				for _, ref := range refs {
 					// Even with -f: usandbox rmi -f removes the sandboxes
 					// first, and an image is never pulled from under one.
 					res, err := st.Remove(ref, false, inUse)
 					if err != nil {
-						if errors.Is(err, storage.ErrImageInUse) {
+						switch {
+						case errors.Is(err, storage.ErrImageInUse):
 							code = 2 // podman's status for an image in use
+						case errors.Is(err, storage.ErrImageUnknown) && code != 2:
+							code = 1 // podman's for an unknown image
 						}
 						failed = append(failed, err.Error())
 						continue

@@ -46,6 +46,9 @@ func newApp() *cli.Command {
 			imagesCommand(),
 			rmiCommand(),
 			systemCommand(),
+			tagCommand(),
+			untagCommand(),
+			imagePruneCommand(),
 		},
 		UseShortOptionHandling: true,
 	})

@@ -140,6 +140,7 @@ func containerCommand() *cli.Command {
 			ls, rmCommand(), inspectCommandOf(typeContainer, "show sandboxes in docker's schema"), startCommand(), stopCommand(), killCommand(), restartCommand(),
 			logsCommand(), waitCommand(), execCommand(), createCommand(), runCommand(), containerPruneCommand(),
 			existsCommand(), portCommand(), attachCommand(),
+			renameCommand(), topCommand(), diffCommand(), pauseCommand("pause"), pauseCommand("unpause"), statsCommand(),
 		},
 	}
 }
@@ -219,6 +220,9 @@ func imageGroupCommand() *cli.Command {
 			imageToolCommand("pull", nil, "pull", "pull an image from a registry, an OCI layout or an archive", "IMAGE"),
 			imageInspectCommand(),
 			imageExistsCommand(),
+			imagePruneCommand(),
+			imageToolCommand("tag", nil, "tag", "give an image more names", "IMAGE NAME..."),
+			imageToolCommand("untag", nil, "untag", "remove names of an image (all of them if none are given)", "IMAGE [NAME...]"),
 		},
 	}
 }

@@ -47,7 +47,7 @@ func execCommand() *cli.Command {
 					Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: cmd.Bool("interactive"),
 				},
 			})
-			return exitWith(code, err)
+			return execExit(exitWith(code, err))
 		},
 	}
 }

@@ -25,3 +25,12 @@ func rmExit(err error) error {
 	}
 	return err
 }
+
+// execExit is podman's status of exec into a sandbox that does not run:
+// 255 (its "container state improper").
+func execExit(err error) error {
+	if errors.Is(err, lifecycle.ErrNotRunning) {
+		return &cliutil.CodeError{Code: 255, Err: err}
+	}
+	return err
+}

@@ -276,6 +276,9 @@ func rmCommand() *cli.Command {
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			o := lifecycle.RemoveOptions{Force: cmd.Bool("force"), Grace: time.Duration(cmd.Int("time")) * time.Second}
+			if err := lookupAll(ctx, cmd); err != nil {
+				return rmExit(err)
+			}
 			return rmExit(eachSandbox(cmd, func(e *lifecycle.Engine, ref string) error {
 				if err := e.Remove(ctx, ref, o); err != nil {
 					if cmd.Bool("ignore") && errors.Is(err, lifecycle.ErrNotFound) {
@@ -365,7 +368,7 @@ func systemCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "system",
 		Usage: "manage usandbox's own data",
-		Commands: []*cli.Command{checkCommand(), {
+		Commands: []*cli.Command{checkCommand(), systemDfCommand(), systemPruneCommand(), {
 			Name:  "reset",
 			Usage: "remove every sandbox, image and all state",
 			Flags: []cli.Flag{
@@ -399,14 +402,24 @@ func rmiCommand() *cli.Command {
 		ArgsUsage: "IMAGE...",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove the sandboxes that use the image first"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every image"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if cmd.Bool("force") && cmd.NArg() > 0 {
+			if cmd.Bool("all") && cmd.NArg() > 0 {
+				return cliutil.UsageError(cmd, "no arguments are needed with --all")
+			}
+			if cmd.Bool("force") && (cmd.NArg() > 0 || cmd.Bool("all")) {
 				e, err := engine(cmd)
 				if err != nil {
 					return err
 				}
-				for _, ref := range cmd.Args().Slice() {
+				refs := cmd.Args().Slice()
+				if cmd.Bool("all") {
+					if refs, err = e.ImageIDs(); err != nil {
+						return err
+					}
+				}
+				for _, ref := range refs {
 					id, err := e.ImageID(ref)
 					if err != nil {
 						continue // usandbox-image says what is wrong
@@ -419,6 +432,9 @@ func rmiCommand() *cli.Command {
 			var args []string
 			if cmd.Bool("force") {
 				args = append(args, "--force")
+			}
+			if cmd.Bool("all") {
+				args = append(args, "--all")
 			}
 			return cliutil.ExecImageTool(imageToolArgs(cmd, "rmi", append(args, cmd.Args().Slice()...)...))
 		},

@@ -61,10 +61,19 @@ func newApp() *cli.Command {
 			doctorCommand(),
 			systemCommand(),
 			unshareCommand(),
+			renameCommand(),
+			topCommand(),
+			diffCommand(),
+			pauseCommand("pause"),
+			pauseCommand("unpause"),
+			statsCommand(),
+			imageToolCommand("tag", nil, "tag", "give an image more names", "IMAGE NAME..."),
+			imageToolCommand("untag", nil, "untag", "remove names of an image (all of them if none are given)", "IMAGE [NAME...]"),
 		},
-		EnableShellCompletion:  true,
-		UseShortOptionHandling: true,
-		Suggest:                true,
+		EnableShellCompletion:           true,
+		ConfigureShellCompletionCommand: configureCompletion,
+		UseShortOptionHandling:          true,
+		Suggest:                         true,
 	})
 }
 

@@ -90,6 +90,7 @@ func Setup(app *cli.Command) *cli.Command {
 
 func setUsageErrors(c *cli.Command) {
 	c.OnUsageError = flagError
+	c.CommandNotFound = unknownHelpTopic
 	// A repeated flag's values are taken whole: -e 'LIST=a,b' is one
 	// variable, --tmpfs /x:size=1m,mode=1777 one mount.
 	c.DisableSliceFlagSeparator = true

@@ -93,3 +93,14 @@ func printUsageError(e *usageError) {
 	PrintError(e)
 	fmt.Fprintln(os.Stderr, e.hint)
 }
+
+// unknownHelpTopic is podman's answer to help NOSUCH: the topic named,
+// then the command's help, on stderr, and exit 0.
+func unknownHelpTopic(_ context.Context, cmd *cli.Command, topic string) {
+	fmt.Fprintf(os.Stderr, "Unknown help topic [`%s`]\n", topic)
+	tmpl := cli.SubcommandHelpTemplate
+	if cmd.Root() == cmd {
+		tmpl = cli.RootCommandHelpTemplate
+	}
+	cli.HelpPrinter(os.Stderr, tmpl, cmd)
+}

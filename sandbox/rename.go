@@ -1,0 +1,50 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"usandbox/storage/index"
+)
+
+// Rename gives the sandbox id the name name, under the names lock, so
+// that no Create or other Rename takes the name meanwhile. A running
+// sandbox may be renamed (podman 4.3 allows it): only the record
+// changes; its hostname and /etc/hosts stay as they were, as podman's do.
+func Rename(p index.Paths, id, name string) error {
+	if !validName.MatchString(name) {
+		return invalidf("invalid sandbox name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-]* are allowed", name)
+	}
+	unlock, err := lockNames(p)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if other, err := Lookup(p, name); err == nil && other.Name == name {
+		if other.ID == id {
+			return nil
+		}
+		return fmt.Errorf("%w: the name %q is used by sandbox %s: remove it or pick another name", ErrNameInUse, name, ShortID(other.ID))
+	}
+	sb, err := Load(p, id)
+	if err != nil {
+		return err
+	}
+	if err := sb.Damaged(); err != nil {
+		return err
+	}
+	sb.Record.Name = name
+	b, err := json.MarshalIndent(&sb.Record, "", " ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(sb.Dir, configFile)
+	if _, err := os.Stat(filepath.Join(sb.Dir, "autoremove")); err == nil {
+		// As prepareDir writes an --rm sandbox's record (no journal
+		// commit).
+		return writeRunState(path, b)
+	}
+	return writeFileAtomic(path, b)
+}
