@@ -27,6 +27,7 @@ import (
 	"usandbox/sandbox/lean"
 	"usandbox/sandbox/spec"
 	"usandbox/storage/index"
+	"usandbox/volume"
 )
 
 // Options describe one sandbox.
@@ -45,6 +46,9 @@ type Options struct {
 	User       string
 	Hostname   string
 	Volumes    []spec.Mount
+	// VolumesFrom lends this sandbox the volumes and bind mounts of
+	// others (--volumes-from).
+	VolumesFrom []VolumesFrom
 	// Network is the parsed --network; NetworkRaw its text (shown by
 	// inspect).
 	Network    network.Options
@@ -159,6 +163,11 @@ func Create(o Options) (*Sandbox, error) {
 	if err := checkMounts(o.Volumes); err != nil {
 		return nil, err
 	}
+	// From here on the mounts are also what --volumes-from lends and
+	// the image's VOLUMEs.
+	if o.Volumes, err = withLentAndImageVolumes(o); err != nil {
+		return nil, err
+	}
 	if o.Index.Driver != "overlay" {
 		return nil, fmt.Errorf("the store uses the %s driver: run needs overlay (native or fuse-overlayfs); see usandbox doctor", o.Index.Driver)
 	}
@@ -250,20 +259,35 @@ func Create(o Options) (*Sandbox, error) {
 	if o.Name == "" {
 		rec.Name = generateName(id)
 	}
+	// The volumes lock first (then the names lock): a volume that this
+	// sandbox names is not removed before its record exists.
+	unlockVolumes, err := volume.Lock(o.Paths)
+	if err != nil {
+		return nil, err
+	}
+	defer unlockVolumes()
+	created, err := makeVolumes(o.Paths, rec.Spec.Mounts)
+	if err != nil {
+		return nil, err
+	}
+	rec.CreatedVolumes = created.named
 	unlock, err := lockNames(o.Paths)
 	if err != nil {
+		created.undo()
 		return nil, err
 	}
 	defer unlock()
 	reclaimStale(o.Paths)
 	if o.Name != "" {
 		if other, err := Lookup(o.Paths, o.Name); err == nil && other.Name == o.Name {
+			created.undo()
 			return nil, fmt.Errorf("%w: the name %q is used by sandbox %s: remove it or pick another name", ErrNameInUse, o.Name, ShortID(other.ID))
 		}
 	}
 	lock, err := prepareDir(dir, &rec, o.Network, o.DNS)
 	if err != nil {
 		os.RemoveAll(dir)
+		created.undo()
 		return nil, err
 	}
 	return &Sandbox{Record: rec, Dir: dir, State: State{Status: StatusCreated}, lock: lock}, nil

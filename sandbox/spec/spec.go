@@ -98,12 +98,24 @@ type Rootfs struct {
 	MountProgram string `json:"mountProgram,omitempty"`
 }
 
-// Mount is a volume (-v), a tmpfs (--tmpfs) or a generated /etc file.
+// Mount is a bind mount or a volume (-v, --mount), a tmpfs (--tmpfs) or
+// a generated /etc file.
 type Mount struct {
-	// Type is "bind" or "tmpfs".
+	// Type is "bind", "volume" or "tmpfs".
 	Type string `json:"type"`
-	// Source is a host path (bind).
+	// Source is a host path (bind; volume: the volume's _data).
 	Source string `json:"source,omitempty"`
+	// Name is a volume's name (volume).
+	Name string `json:"name,omitempty"`
+	// Anonymous: the volume was made for this sandbox (-v /path, the
+	// image's VOLUME) and goes with it (rm -v, --rm).
+	Anonymous bool `json:"anonymous,omitempty"`
+	// CopyUp: the volume is filled from the image's files at Destination
+	// the first time it is mounted over some (unless nocopy).
+	CopyUp bool `json:"copyUp,omitempty"`
+	// Chown (U): the source is chowned, recursively, to the command's
+	// user, in the user namespace, before it is mounted.
+	Chown bool `json:"chown,omitempty"`
 	// Destination is a path inside the sandbox.
 	Destination string `json:"destination"`
 	ReadOnly    bool   `json:"readOnly,omitempty"`
