@@ -164,11 +164,3 @@ func (s *Sandbox) OwnVolumes(neverRan bool) []string {
 	}
 	return out
 }
-
-// Finishing is the sandbox that Finish finishes, as the lean monitor's
-// environment names it, read before Finish removes an --rm one.
-func Finishing() (index.Paths, *Sandbox, error) {
-	p := index.Paths{Root: os.Getenv(finishRoot), RunRoot: os.Getenv(finishRunRoot)}
-	sb, err := Load(p, os.Getenv(finishID))
-	return p, sb, err
-}
