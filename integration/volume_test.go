@@ -199,6 +199,14 @@ func TestVolumeAnonymousCopyUp(t *testing.T) {
 	waitFor(t, "the detached --rm sandbox and its volume to go", func() bool {
 		return len(s.sandboxes()) == 0 && len(s.volumes()) == 0
 	})
+	// Gone for good, not only out of the list (the removal of files of
+	// the image's IDs takes the user namespace).
+	if ents, _ := os.ReadDir(filepath.Join(s.root, "volumes")); len(ents) != 0 {
+		waitFor(t, "the detached --rm sandbox's volume directory to go", func() bool {
+			ents, _ := os.ReadDir(filepath.Join(s.root, "volumes"))
+			return len(ents) == 0
+		})
+	}
 
 	// A named volume over the VOLUME: filled once, then kept as it is.
 	s.ok("run", "--rm", "-v", "nv:/data", "oci", "sh", "-c", "cat /data/file.txt; rm /data/file.txt; echo new > /data/new")
@@ -317,7 +325,7 @@ func TestVolumeMountFlag(t *testing.T) {
 		s.fails(125, bad.want, "run", "--rm", "--mount", bad.mount, "busybox", "true")
 	}
 	s.fails(125, "Duplicate mount point", "run", "--rm", "-v", "nv5:/d", "--mount", "type=volume,src=nv6,dst=/d", "busybox", "true")
-	s.fails(125, "unknown option", "run", "--rm", "-v", "nv7:/d:O", "busybox", "true")
+	s.fails(125, "unknown option", "run", "--rm", "-v", "nv7:/d:bogus", "busybox", "true")
 	// A sandbox whose command never ran leaves no volume either.
 	if r := s.run("run", "-v", "nv8:/d", "-v", "/anon", "busybox", "/nonexistent"); r.code != 127 {
 		t.Fatalf("run of a missing command: %+v", r)
@@ -383,4 +391,38 @@ func TestVolumeChownU(t *testing.T) {
 	if u, _ := statOwner(t, filepath.Join(dir, "a", "f")); u != os.Getuid() {
 		t.Fatalf("bind given back: uid %d", u)
 	}
+}
+
+// O (podman's overlay volume): the sandbox writes to a layer of its own
+// over the host directory, which never changes; each start begins again
+// from the directory as it is.
+func TestVolumeOverlayO(t *testing.T) {
+	s := withImages(t, false)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f"), []byte("host\n"), 0o644)
+	out := s.ok("run", "--name", "ov", "-v", dir+":/o:O", "busybox", "sh", "-c", "cat /o/f; echo sandbox > /o/f; echo new > /o/new; rm -f /o/gone; cat /o/f; ls /o")
+	if out != "host\nsandbox\nf\nnew\n" {
+		t.Fatalf("inside: %q", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "f")); string(b) != "host\n" {
+		t.Fatalf("the host's file changed: %q", b)
+	}
+	assertOnly(t, dir, "f")
+	if out := s.ok("start", "-a", "ov"); out != "host\nsandbox\nf\nnew\n" {
+		t.Fatalf("second start did not begin again from the host's directory: %q", out)
+	}
+	s.ok("rm", "ov")
+	// --rm, foreground and detached: the layer, which holds files of the
+	// sandbox's other IDs, goes with the sandbox, silently.
+	os.Chmod(dir, 0o777)
+	script := "mkdir /o/d && chown 1000 /o/d && chmod 700 /o/d && touch /o/d/y && chown 1000 /o/d/y"
+	if r := s.run("run", "--rm", "-v", dir+":/o:O", "busybox", "sh", "-c", script); r.code != 0 || r.stderr != "" {
+		t.Fatalf("run --rm with O: %+v", r)
+	}
+	s.ok("run", "--rm", "-d", "-v", dir+":/o:O", "busybox", "sh", "-c", script)
+	waitFor(t, "the detached --rm sandbox to go", func() bool { return len(s.sandboxes()) == 0 })
+	assertOnly(t, dir, "f")
+	s.fails(125, "O is only for host directories", "run", "--rm", "-v", "named:/o:O", "busybox", "true")
+	s.assertVolumes()
+	s.assertNoSandboxes()
 }

@@ -93,7 +93,10 @@ func TestParseVolume(t *testing.T) {
 		{"/data:/mnt:rx", spec.Mount{}, `unknown option "rx"`},
 		{"/data:/mnt:ro,rw", spec.Mount{}, "ro and rw"},
 		{"/data:/mnt:nocopy", spec.Mount{}, "only for volumes"},
-		{"/data:/mnt:O", spec.Mount{}, `unknown option "O"`},
+		{"/data:/mnt:O", spec.Mount{Type: "bind", Source: "/data", Destination: "/mnt", Overlay: true}, ""},
+		{"/data:/mnt:O,ro", spec.Mount{Type: "bind", Source: "/data", Destination: "/mnt", Overlay: true, ReadOnly: true}, ""},
+		{"/da:ta:/mnt:O", spec.Mount{}, "SOURCE:CONTAINER-PATH"},
+		{"vol:/mnt:O", spec.Mount{}, "O is only for host directories"},
 		{"a:b:c:d", spec.Mount{}, "SOURCE:CONTAINER-PATH"},
 	}
 	for _, tt := range tests {

@@ -18,7 +18,8 @@ import (
 // anonymous volume). OPTS are comma-separated: ro, rw, z and Z (SELinux
 // relabelling: accepted, as podman does, on a host without SELinux
 // there is nothing to relabel), U (chown the source to the command's
-// user) and, for volumes, nocopy.
+// user), O (an overlay of the sandbox's own over a host directory, as
+// podman's) and, for volumes, nocopy.
 func ParseVolume(v string) (spec.Mount, error) {
 	parts := strings.Split(v, ":")
 	var m spec.Mount
@@ -57,14 +58,19 @@ func ParseVolume(v string) (spec.Mount, error) {
 			// accepts them there and does nothing).
 		case "U":
 			m.Chown = true
+		case "O":
+			m.Overlay = true
 		case "nocopy":
 			if m.Type != "volume" {
 				return spec.Mount{}, fmt.Errorf("invalid volume %q: nocopy is only for volumes, not host paths", v)
 			}
 			m.CopyUp = false
 		default:
-			return spec.Mount{}, fmt.Errorf("invalid volume %q: unknown option %q (usandbox knows ro, rw, z, Z, U and nocopy)", v, o)
+			return spec.Mount{}, fmt.Errorf("invalid volume %q: unknown option %q (usandbox knows ro, rw, z, Z, U, O and nocopy)", v, o)
 		}
+	}
+	if m.Overlay && m.Type != "bind" {
+		return spec.Mount{}, fmt.Errorf("invalid volume %q: O is only for host directories, not volumes", v)
 	}
 	if ro && rw {
 		return spec.Mount{}, fmt.Errorf("invalid volume %q: ro and rw contradict each other", v)

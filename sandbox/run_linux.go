@@ -610,10 +610,11 @@ func execLeanMonitor(p index.Paths, sb *Sandbox, child *nsexec.Child, lock, life
 		Log: logFD, LogMax: log.max, LogName: LogFile, RotatedName: RotatedLog(LogFile),
 	}
 	var env []string
-	if sb.RestartPolicy != "" && sb.RestartPolicy != "no" {
+	if sb.RestartPolicy != "" && sb.RestartPolicy != "no" || sb.AutoRemove && sb.removesInUserNS() {
 		// The finish step may start the sandbox again, as the user
-		// would (newuidmap on PATH, XDG_RUNTIME_DIR, ...); the others
-		// need nothing of it.
+		// would (newuidmap on PATH, XDG_RUNTIME_DIR, ...), or remove
+		// what the sandbox's IDs own (its volumes) through the user
+		// namespace; the others need nothing of it.
 		for _, kv := range os.Environ() {
 			if !strings.HasPrefix(kv, role.Env+"=") {
 				env = append(env, kv)
@@ -657,7 +658,7 @@ func Finish(code int) (*Sandbox, error) {
 		errs = append(errs, fmt.Errorf("removing the network's state: %w", err))
 	}
 	if sb.AutoRemove {
-		errs = append(errs, os.RemoveAll(sb.Dir))
+		errs = append(errs, removeSandboxDir(nil, sb.Dir))
 	} else {
 		if oom {
 			code = 137

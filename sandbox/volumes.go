@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"sort"
 
+	"usandbox/internal/role"
+	"usandbox/userns"
+
 	"usandbox/sandbox/spec"
 	"usandbox/storage/index"
 	"usandbox/volume"
@@ -163,4 +166,42 @@ func (s *Sandbox) OwnVolumes(neverRan bool) []string {
 		out = append(out, s.CreatedVolumes...)
 	}
 	return out
+}
+
+// removeSandboxDir removes what is left of a sandbox's directory once the
+// keeper removed its upper layer. The layers of its O volumes are left
+// too, and hold files of the sandbox's IDs: if the user cannot delete
+// them, they go through the user namespace (role Remove). plan nil: this
+// user's plan, worked out now.
+func removeSandboxDir(plan *userns.Plan, dir string) error {
+	err := os.RemoveAll(dir)
+	if err == nil || os.Geteuid() == 0 {
+		return err
+	}
+	if _, statErr := os.Stat(filepath.Join(dir, spec.OverlayVolumesDir)); statErr != nil {
+		return err // nothing of the sandbox's IDs to expect there
+	}
+	if plan == nil {
+		var perr error
+		if plan, perr = userns.Detect(); perr != nil {
+			return errors.Join(err, perr)
+		}
+	}
+	code, rerr := plan.ReexecRole(role.Remove, []string{"usandbox-remove", dir})
+	if rerr == nil && code != 0 {
+		rerr = fmt.Errorf("removing %s in the user namespace failed (exit %d)", ShortID(filepath.Base(dir)), code)
+	}
+	return rerr
+}
+
+// removesInUserNS reports whether removing the sandbox takes the user
+// namespace beyond what its keeper does: it has anonymous volumes or O
+// volumes (their layers are in its directory).
+func (s *Sandbox) removesInUserNS() bool {
+	for _, m := range s.Spec.Mounts {
+		if m.Overlay || m.Type == "volume" && m.Anonymous {
+			return true
+		}
+	}
+	return false
 }

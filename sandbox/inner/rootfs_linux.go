@@ -189,7 +189,7 @@ func setupMounts(s *spec.Spec, r *root) error {
 		}
 	}
 	var owner *execUser
-	for _, m := range s.Mounts {
+	for i, m := range s.Mounts {
 		if m.Type == "volume" && m.CopyUp {
 			if err := copyUp(r, m); err != nil {
 				return err
@@ -206,6 +206,12 @@ func setupMounts(s *spec.Spec, r *root) error {
 			if err := chownTree(m.Source, int(owner.UID), int(owner.GID)); err != nil {
 				return err
 			}
+		}
+		if m.Overlay {
+			if err := mountOverlayVolume(r, s, i, m); err != nil {
+				return err
+			}
+			continue
 		}
 		switch m.Type {
 		case "bind", "volume":

@@ -7,6 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
@@ -300,4 +303,58 @@ func userInRoot(r *root, user string) (*execUser, error) {
 		return nil, err
 	}
 	return resolveUser(user, bytes.NewReader(passwd), bytes.NewReader(group))
+}
+
+// mountOverlayVolume mounts m (the i-th mount of s, with O) as an
+// overlay: the host directory m.Source below, a new empty layer of the
+// sandbox's above (what an earlier start wrote there is thrown away
+// first, as podman throws it away when the sandbox ends).
+func mountOverlayVolume(r *root, s *spec.Spec, i int, m spec.Mount) error {
+	fi, err := os.Stat(m.Source)
+	if err != nil {
+		return fmt.Errorf("volume source: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("the O option of %s needs a directory, not a file", m.Destination)
+	}
+	if strings.ContainsAny(m.Source, ":,\\") {
+		// overlay reads ':' as a separator of lower layers.
+		return fmt.Errorf("the O option of %s: overlay cannot take a directory whose path holds ':', ',' or '\\' (%s)", m.Destination, m.Source)
+	}
+	dir := filepath.Join(s.StateDir, spec.OverlayVolumesDir, strconv.Itoa(i))
+	// os.RemoveAll works fd-relative and never follows a symlink; the
+	// layer holds the sandbox's files, owned by its IDs: this process,
+	// root of its user namespace, may delete them.
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("the O option of %s: clearing the last start's layer: %w", m.Destination, err)
+	}
+	upper, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+	for _, d := range []string{upper, work} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("the O option of %s: %w", m.Destination, err)
+		}
+	}
+	// The layer's root is the host directory's: the sandbox sees the
+	// directory's owner and mode.
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if err := os.Lchown(upper, int(st.Uid), int(st.Gid)); err != nil {
+			return fmt.Errorf("the O option of %s: %w", m.Destination, err)
+		}
+		if err := os.Chmod(upper, fi.Mode().Perm()); err != nil {
+			return fmt.Errorf("the O option of %s: %w", m.Destination, err)
+		}
+	}
+	opts := []string{"lowerdir=" + m.Source, "upperdir=" + upper, "workdir=" + work}
+	if s.Rootfs.UserXattr {
+		opts = append(opts, "userxattr")
+	}
+	attrs := unix.MOUNT_ATTR_NODEV
+	if m.ReadOnly {
+		attrs |= unix.MOUNT_ATTR_RDONLY
+	}
+	mfd, err := newFS("overlay", opts, attrs)
+	if err != nil {
+		return fmt.Errorf("the O option of %s: %w", m.Destination, err)
+	}
+	return r.attach(mfd, m.Destination, false, true)
 }

@@ -116,6 +116,10 @@ type Mount struct {
 	// Chown (U): the source is chowned, recursively, to the command's
 	// user, in the user namespace, before it is mounted.
 	Chown bool `json:"chown,omitempty"`
+	// Overlay (O, podman's): the sandbox writes to a layer of its own
+	// over Source (a host directory), which stays as it is; the layer
+	// is made afresh at each start, in StateDir.
+	Overlay bool `json:"overlay,omitempty"`
 	// Destination is a path inside the sandbox.
 	Destination string `json:"destination"`
 	ReadOnly    bool   `json:"readOnly,omitempty"`
@@ -125,6 +129,10 @@ type Mount struct {
 	// not listed among the sandbox's volumes.
 	Generated bool `json:"generated,omitempty"`
 }
+
+// OverlayVolumesDir, in StateDir, holds the layers of the sandbox's O
+// volumes (Mount.Overlay), one directory per mount index.
+const OverlayVolumesDir = "overlay-volumes"
 
 // Process is the command to run.
 type Process struct {
