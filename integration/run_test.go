@@ -461,7 +461,7 @@ func TestRunBadInput(t *testing.T) {
 		{"bad flag", []string{"run", "--bogus", "busybox", "true"}, "bogus"},
 		{"no image", []string{"run"}, "needs an image"},
 		{"bad network", []string{"run", "--network", "bridge0", "busybox", "true"}, "unknown --network"},
-		{"bad volume", []string{"run", "-v", "named:/x", "busybox", "true"}, "named volumes"},
+		{"bad volume", []string{"run", "-v", "/tmp:/x:bogus", "busybox", "true"}, `unknown option "bogus"`},
 		{"missing volume source", []string{"run", "-v", "/no/such/dir:/x", "busybox", "true"}, "/no/such/dir"},
 		{"bad capability", []string{"run", "--cap-add", "NOPE", "busybox", "true"}, "unknown capability"},
 		{"bad security-opt", []string{"run", "--security-opt", "label=x", "busybox", "true"}, "unsupported --security-opt"},

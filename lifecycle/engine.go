@@ -171,7 +171,12 @@ func (e *Engine) start(sb *Sandbox) error {
 // StartCreated starts a sandbox that Create just returned, detached, and
 // returns once its command runs.
 func (e *Engine) StartCreated(ctx context.Context, sb *Sandbox) error {
-	return e.start(sb)
+	err := e.start(sb)
+	if err != nil {
+		// A new sandbox that failed is gone: its volumes go too.
+		e.warnIf(e.afterRun(sb, false))
+	}
+	return err
 }
 
 // Streams connect a foreground sandbox (or an exec'd command) to the
@@ -194,10 +199,22 @@ func (e *Engine) Run(ctx context.Context, sb *Sandbox, s Streams) (int, error) {
 		defer e.WatchHealth(sb.ID)()
 	}
 	code, err := e.host.Run(e.paths, sb, s)
+	if sb.AutoRemove || err != nil {
+		var ee *sandbox.ExitError
+		ran := err == nil || errors.As(err, &ee) && ee.Code == 137 // killed for memory: it ran
+		e.warnIf(e.afterRun(sb, ran))
+	}
 	if err == nil {
 		err = e.AfterExit(ctx, sb.ID, nil)
 	}
 	return code, classify(err)
+}
+
+// warnIf passes a failure that does not fail the operation to Warn.
+func (e *Engine) warnIf(err error) {
+	if err != nil && e.Warn != nil {
+		e.Warn(err.Error())
+	}
 }
 
 // Wait waits for the sandbox to stop and returns its exit status (0 for
@@ -349,6 +366,9 @@ type RemoveOptions struct {
 	// Grace: with Force, how long SIGTERM is given before every process
 	// is killed (0: killed at once).
 	Grace time.Duration
+	// Volumes: remove the sandbox's anonymous volumes too (rm -v), unless
+	// another sandbox borrowed them.
+	Volumes bool
 }
 
 // Remove deletes a stopped sandbox: its record, upper layer and state.
@@ -372,7 +392,13 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 			return err
 		}
 	}
-	return e.remove(sb)
+	if err := e.remove(sb); err != nil {
+		return err
+	}
+	if o.Volumes {
+		return e.dropVolumes(sb.OwnVolumes(false))
+	}
+	return nil
 }
 
 // remove deletes sb, which must be stopped; the caller holds its

@@ -6,6 +6,7 @@ import (
 	"usandbox/sandbox"
 	"usandbox/storage/index"
 	"usandbox/userns"
+	"usandbox/volume"
 )
 
 // The kinds of failure a front end branches on (errors.Is). Every error
@@ -62,11 +63,11 @@ func classify(err error) error {
 	var he *userns.HostError
 	var kind error
 	switch {
-	case errors.Is(err, sandbox.ErrNoSuchSandbox), errors.Is(err, index.ErrImageUnknown):
+	case errors.Is(err, sandbox.ErrNoSuchSandbox), errors.Is(err, index.ErrImageUnknown), errors.Is(err, volume.ErrNoSuchVolume):
 		kind = ErrNotFound
-	case errors.Is(err, sandbox.ErrAmbiguous), errors.Is(err, sandbox.ErrInvalid), errors.Is(err, sandbox.ErrNoCommand):
+	case errors.Is(err, sandbox.ErrAmbiguous), errors.Is(err, sandbox.ErrInvalid), errors.Is(err, sandbox.ErrNoCommand), errors.Is(err, volume.ErrInvalid):
 		kind = ErrInvalid
-	case errors.Is(err, sandbox.ErrNameInUse), errors.Is(err, sandbox.ErrDamaged), errors.Is(err, sandbox.ErrRunning):
+	case errors.Is(err, sandbox.ErrNameInUse), errors.Is(err, sandbox.ErrDamaged), errors.Is(err, sandbox.ErrRunning), errors.Is(err, volume.ErrExists):
 		kind = ErrConflict
 	case errors.Is(err, sandbox.ErrNotRunning):
 		kind = ErrNotRunning

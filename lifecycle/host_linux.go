@@ -17,6 +17,7 @@ import (
 	"usandbox/sandbox"
 	"usandbox/storage/index"
 	"usandbox/userns"
+	"usandbox/volume"
 )
 
 // osHost is the Host of this machine.
@@ -95,7 +96,7 @@ func removeMain(args []string) int {
 		return exitFailed
 	}
 	for _, d := range args {
-		if filepath.Base(filepath.Dir(d)) != "sandboxes" {
+		if filepath.Base(filepath.Dir(d)) != "sandboxes" && !volume.IsVolumeDir(d) {
 			fmt.Fprintln(os.Stderr, "Error: not a sandbox directory: "+d)
 			return exitFailed
 		}
@@ -247,6 +248,13 @@ func monitorMain() int {
 		},
 	})
 	stopHealth()
+	if sb.AutoRemove && conn == nil {
+		// It ran (the starter was told), and is gone: its anonymous
+		// volumes go with it. Nobody to tell of a failure but stderr.
+		if verr := New(p).afterRun(sb, true); verr != nil {
+			fmt.Fprintln(os.Stderr, "usandbox monitor:", verr)
+		}
+	}
 	if err != nil {
 		var ee *sandbox.ExitError
 		if errors.As(err, &ee) {

@@ -63,6 +63,10 @@ func finishMain(args []string) int {
 	if err == nil {
 		sb, err = sandbox.Finish(code)
 	}
+	if err == nil && sb.AutoRemove {
+		// Gone: its anonymous volumes go with it.
+		err = New(sandbox.FinishPaths()).afterRun(sb, true)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "usandbox finish:", err)
 		return exitFailed

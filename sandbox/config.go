@@ -137,37 +137,6 @@ func parseEnvFile(r io.Reader, lookup func(string) (string, bool)) ([]string, er
 // (MAX_ARG_STRLEN, 32 pages).
 const MaxEnvEntry = 32 * 4096
 
-// ParseVolume parses -v HOST:DEST[:ro|rw] (HOST absolute or ./relative).
-func ParseVolume(v string) (spec.Mount, error) {
-	parts := strings.Split(v, ":")
-	if len(parts) < 2 || len(parts) > 3 {
-		return spec.Mount{}, fmt.Errorf("invalid volume %q: use HOST-PATH:CONTAINER-PATH[:ro]", v)
-	}
-	m := spec.Mount{Type: "bind", Source: parts[0], Destination: parts[1]}
-	if len(parts) == 3 {
-		switch parts[2] {
-		case "ro":
-			m.ReadOnly = true
-		case "rw", "":
-		default:
-			return spec.Mount{}, fmt.Errorf("invalid volume %q: unknown option %q (use ro or rw)", v, parts[2])
-		}
-	}
-	if !strings.HasPrefix(m.Source, "/") && !strings.HasPrefix(m.Source, ".") {
-		return spec.Mount{}, fmt.Errorf("invalid volume %q: named volumes are not supported, give a host path", v)
-	}
-	abs, err := filepath.Abs(m.Source)
-	if err != nil {
-		return spec.Mount{}, err
-	}
-	m.Source = abs
-	if !strings.HasPrefix(m.Destination, "/") {
-		return spec.Mount{}, fmt.Errorf("invalid volume %q: the container path must be absolute", v)
-	}
-	m.Destination = filepath.Clean(m.Destination)
-	return m, nil
-}
-
 // ParseTmpfs parses --tmpfs DEST[:OPTIONS].
 func ParseTmpfs(v string) (spec.Mount, error) {
 	dest, opts, _ := strings.Cut(v, ":")

@@ -81,10 +81,23 @@ func TestParseVolume(t *testing.T) {
 		{"/data:/mnt", spec.Mount{Type: "bind", Source: "/data", Destination: "/mnt"}, ""},
 		{"/data:/mnt/:ro", spec.Mount{Type: "bind", Source: "/data", Destination: "/mnt", ReadOnly: true}, ""},
 		{"/data:/mnt:rw", spec.Mount{Type: "bind", Source: "/data", Destination: "/mnt"}, ""},
-		{"myvol:/mnt", spec.Mount{}, "named volumes"},
+		{"myvol:/mnt", spec.Mount{Type: "volume", Name: "myvol", Destination: "/mnt", CopyUp: true}, ""},
+		{"myvol:/mnt:ro,z", spec.Mount{Type: "volume", Name: "myvol", Destination: "/mnt", CopyUp: true, ReadOnly: true}, ""},
+		{"myvol:/mnt:nocopy,U,Z", spec.Mount{Type: "volume", Name: "myvol", Destination: "/mnt", Chown: true}, ""},
+		{"/data:/mnt:U", spec.Mount{Type: "bind", Source: "/data", Destination: "/mnt", Chown: true}, ""},
+		{"/anon", spec.Mount{Type: "volume", Destination: "/anon", Anonymous: true, CopyUp: true}, ""},
+		{"/anon/", spec.Mount{Type: "volume", Destination: "/anon", Anonymous: true, CopyUp: true}, ""},
+		{"my/vol:/mnt", spec.Mount{}, "invalid volume name"},
+		{"anon", spec.Mount{}, "must be absolute"},
 		{"/data:mnt", spec.Mount{}, "must be absolute"},
 		{"/data:/mnt:rx", spec.Mount{}, `unknown option "rx"`},
-		{"/data", spec.Mount{}, "HOST-PATH:CONTAINER-PATH"},
+		{"/data:/mnt:ro,rw", spec.Mount{}, "ro and rw"},
+		{"/data:/mnt:nocopy", spec.Mount{}, "only for volumes"},
+		{"/data:/mnt:O", spec.Mount{Type: "bind", Source: "/data", Destination: "/mnt", Overlay: true}, ""},
+		{"/data:/mnt:O,ro", spec.Mount{Type: "bind", Source: "/data", Destination: "/mnt", Overlay: true, ReadOnly: true}, ""},
+		{"/da:ta:/mnt:O", spec.Mount{}, "SOURCE:CONTAINER-PATH"},
+		{"vol:/mnt:O", spec.Mount{}, "O is only for host directories"},
+		{"a:b:c:d", spec.Mount{}, "SOURCE:CONTAINER-PATH"},
 	}
 	for _, tt := range tests {
 		got, err := ParseVolume(tt.in)
@@ -103,6 +116,71 @@ func TestParseVolume(t *testing.T) {
 	}
 	if _, err := ParseTmpfs("run"); err == nil {
 		t.Error("relative tmpfs accepted")
+	}
+}
+
+func TestParseMount(t *testing.T) {
+	tests := []struct {
+		in   string
+		want spec.Mount
+		err  string
+	}{
+		{"type=bind,src=/data,dst=/mnt", spec.Mount{Type: "bind", Source: "/data", Destination: "/mnt"}, ""},
+		{"type=bind,source=/data,target=/mnt,ro", spec.Mount{Type: "bind", Source: "/data", Destination: "/mnt", ReadOnly: true}, ""},
+		{"type=bind,src=/data,destination=/mnt,readonly=true", spec.Mount{Type: "bind", Source: "/data", Destination: "/mnt", ReadOnly: true}, ""},
+		{"type=bind,src=/data,dst=/mnt,readonly=false", spec.Mount{Type: "bind", Source: "/data", Destination: "/mnt"}, ""},
+		{"type=bind,src=/data,dst=/mnt,bind-propagation=rprivate", spec.Mount{Type: "bind", Source: "/data", Destination: "/mnt"}, ""},
+		{"type=bind,src=/data,dst=/mnt,bind-propagation=rshared", spec.Mount{}, "bind-propagation"},
+		{"type=bind,dst=/mnt", spec.Mount{}, "needs a source"},
+		{"type=volume,src=v1,dst=/mnt", spec.Mount{Type: "volume", Name: "v1", Destination: "/mnt", CopyUp: true}, ""},
+		{"type=volume,src=v1,dst=/mnt,volume-nocopy", spec.Mount{Type: "volume", Name: "v1", Destination: "/mnt"}, ""},
+		{"type=volume,dst=/mnt", spec.Mount{Type: "volume", Destination: "/mnt", Anonymous: true, CopyUp: true}, ""},
+		{"type=volume,src=../etc,dst=/mnt", spec.Mount{}, "invalid volume name"},
+		{"type=volume,src=/abs,dst=/mnt", spec.Mount{}, "invalid volume name"},
+		{"type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=0700", spec.Mount{Type: "tmpfs", Destination: "/t", Options: "size=1048576,mode=0700"}, ""},
+		{"type=tmpfs,dst=/t,tmpfs-size=10x", spec.Mount{}, "tmpfs-size"},
+		{"type=tmpfs,dst=/t,tmpfs-mode=9", spec.Mount{}, "tmpfs-mode"},
+		{"type=tmpfs,src=/x,dst=/t", spec.Mount{}, "source is not supported with tmpfs"},
+		{"type=tmpfs,dst=/t,ro", spec.Mount{Type: "tmpfs", Destination: "/t", ReadOnly: true}, ""},
+		{"type=foo,dst=/t", spec.Mount{}, `invalid mount type "foo"`},
+		{"src=v,dst=/t", spec.Mount{}, "type="},
+		{"type=volume", spec.Mount{}, "target"},
+		{"type=volume,dst=rel", spec.Mount{}, "must be absolute"},
+		{"type=volume,dst=/t,badopt=1", spec.Mount{}, `unknown option "badopt"`},
+		{"type=bind,src=/data,dst=/t,tmpfs-size=1m", spec.Mount{}, "only for tmpfs"},
+		{"type=volume,dst=/t,dst=/u", spec.Mount{}, "twice"},
+	}
+	for _, tt := range tests {
+		got, err := ParseMount(tt.in)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: err %v, want %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%q: got %+v %v", tt.in, got, err)
+		}
+	}
+}
+
+func TestParseVolumesFrom(t *testing.T) {
+	for _, tt := range []struct {
+		in, ref, mode string
+		err           bool
+	}{
+		{"box", "box", "", false},
+		{"box:ro", "box", "ro", false},
+		{"box:rw", "box", "rw", false},
+		{"box:z", "box", "", false},
+		{"box:ro,z", "box", "ro", false},
+		{"box:rx", "", "", true},
+		{":ro", "", "", true},
+	} {
+		ref, mode, err := ParseVolumesFrom(tt.in)
+		if (err != nil) != tt.err || ref != tt.ref || mode != tt.mode {
+			t.Errorf("%q: %q %q %v", tt.in, ref, mode, err)
+		}
 	}
 }
 

@@ -71,7 +71,10 @@ type Record struct {
 	RestartMax    int    `json:"RestartMax,omitempty"`
 	// Healthcheck is the sandbox's health check, if it has one.
 	Healthcheck *HealthConfig `json:"Healthcheck,omitempty"`
-	Spec        spec.Spec     `json:"Spec"`
+	// CreatedVolumes are the named volumes this sandbox's create made
+	// (first use): they go again if it never runs.
+	CreatedVolumes []string  `json:"CreatedVolumes,omitempty"`
+	Spec           spec.Spec `json:"Spec"`
 }
 
 // Log drivers (podman's names).

@@ -28,6 +28,7 @@ import (
 	"usandbox/sandbox/spec"
 	"usandbox/storage/index"
 	"usandbox/userns"
+	"usandbox/volume"
 )
 
 // Options describe one sandbox.
@@ -46,6 +47,9 @@ type Options struct {
 	User       string
 	Hostname   string
 	Volumes    []spec.Mount
+	// VolumesFrom lends this sandbox the volumes and bind mounts of
+	// others (--volumes-from).
+	VolumesFrom []VolumesFrom
 	// Network is the parsed --network; NetworkRaw its text (shown by
 	// inspect).
 	Network    network.Options
@@ -166,6 +170,11 @@ func Create(o Options) (*Sandbox, error) {
 	if err := checkMounts(o.Volumes); err != nil {
 		return nil, err
 	}
+	// From here on the mounts are also what --volumes-from lends and
+	// the image's VOLUMEs.
+	if o.Volumes, err = withLentAndImageVolumes(o); err != nil {
+		return nil, err
+	}
 	if o.Index.Driver != "overlay" {
 		return nil, fmt.Errorf("the store uses the %s driver: run needs overlay (native or fuse-overlayfs); see usandbox doctor", o.Index.Driver)
 	}
@@ -271,20 +280,35 @@ func Create(o Options) (*Sandbox, error) {
 			return nil, err
 		}
 	}
+	// The volumes lock first (then the names lock): a volume that this
+	// sandbox names is not removed before its record exists.
+	unlockVolumes, err := volume.Lock(o.Paths)
+	if err != nil {
+		return nil, err
+	}
+	defer unlockVolumes()
+	created, err := makeVolumes(o.Paths, rec.Spec.Mounts)
+	if err != nil {
+		return nil, err
+	}
+	rec.CreatedVolumes = created.named
 	unlock, err := lockNames(o.Paths)
 	if err != nil {
+		created.undo()
 		return nil, err
 	}
 	defer unlock()
 	reclaimStale(o.Paths)
 	if o.Name != "" {
 		if other, err := Lookup(o.Paths, o.Name); err == nil && other.Name == o.Name {
+			created.undo()
 			return nil, fmt.Errorf("%w: the name %q is used by sandbox %s: remove it or pick another name", ErrNameInUse, o.Name, ShortID(other.ID))
 		}
 	}
 	lock, err := prepareDir(dir, &rec, o.Network, o.DNS, extra)
 	if err != nil {
 		os.RemoveAll(dir)
+		created.undo()
 		return nil, err
 	}
 	return &Sandbox{Record: rec, Dir: dir, State: State{Status: StatusCreated}, lock: lock}, nil
@@ -615,10 +639,11 @@ func execLeanMonitor(p index.Paths, sb *Sandbox, child *nsexec.Child, lock, life
 		Log: logFD, LogMax: log.max, LogName: LogFile, RotatedName: RotatedLog(LogFile),
 	}
 	var env []string
-	if sb.RestartPolicy != "" && sb.RestartPolicy != "no" {
+	if sb.RestartPolicy != "" && sb.RestartPolicy != "no" || sb.AutoRemove && sb.removesInUserNS() {
 		// The finish step may start the sandbox again, as the user
-		// would (newuidmap on PATH, XDG_RUNTIME_DIR, ...); the others
-		// need nothing of it.
+		// would (newuidmap on PATH, XDG_RUNTIME_DIR, ...), or remove
+		// what the sandbox's IDs own (its volumes) through the user
+		// namespace; the others need nothing of it.
 		for _, kv := range os.Environ() {
 			if !strings.HasPrefix(kv, role.Env+"=") {
 				env = append(env, kv)
@@ -662,7 +687,7 @@ func Finish(code int) (*Sandbox, error) {
 		errs = append(errs, fmt.Errorf("removing the network's state: %w", err))
 	}
 	if sb.AutoRemove {
-		errs = append(errs, os.RemoveAll(sb.Dir))
+		errs = append(errs, removeSandboxDir(nil, sb.Dir))
 	} else {
 		if oom {
 			code = 137

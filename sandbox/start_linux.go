@@ -150,7 +150,7 @@ func (st *starting) prepare() error {
 	st.later("releasing its lock", st.lock.Close)
 	st.later("removing its directory", func() error {
 		if st.removeDir {
-			return os.RemoveAll(st.dir)
+			return removeSandboxDir(st.plan, st.dir)
 		}
 		return nil
 	})

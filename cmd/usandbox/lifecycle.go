@@ -273,9 +273,10 @@ func rmCommand() *cli.Command {
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every sandbox (running ones only with --force)"},
 			&cli.BoolFlag{Name: "ignore", Aliases: []string{"i"}, Usage: "say nothing of sandboxes that do not exist"},
 			&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Usage: "with --force: seconds of SIGTERM before the kill (default: kill at once)"},
+			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove the sandbox's anonymous volumes too"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			o := lifecycle.RemoveOptions{Force: cmd.Bool("force"), Grace: time.Duration(cmd.Int("time")) * time.Second}
+			o := lifecycle.RemoveOptions{Force: cmd.Bool("force"), Grace: time.Duration(cmd.Int("time")) * time.Second, Volumes: cmd.Bool("volumes")}
 			if err := lookupAll(ctx, cmd); err != nil {
 				return rmExit(err)
 			}

@@ -58,6 +58,7 @@ func newApp() *cli.Command {
 			rmiCommand(),
 			containerCommand(),
 			imageGroupCommand(),
+			volumeCommand(),
 			doctorCommand(),
 			systemCommand(),
 			unshareCommand(),

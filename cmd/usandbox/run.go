@@ -43,7 +43,9 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "user[:group], names or numbers"},
 		&cli.StringFlag{Name: "hostname", Aliases: []string{"h"}, Usage: "the sandbox's hostname"},
 		&cli.StringFlag{Name: "entrypoint", Usage: "override the image's entrypoint (\"\" clears it)"},
-		&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "bind HOST-PATH:CONTAINER-PATH[:ro]"},
+		&cli.StringSliceFlag{Name: "volume", Aliases: []string{"v"}, Usage: "HOST-PATH|VOLUME-NAME:CONTAINER-PATH[:ro,rw,z,Z,U,nocopy], or CONTAINER-PATH for an anonymous volume"},
+		&cli.StringSliceFlag{Name: "mount", Usage: "type=bind|volume|tmpfs,src=…,dst=…[,ro][,volume-nocopy][,tmpfs-size=…,tmpfs-mode=…] (docker's long form)"},
+		&cli.StringSliceFlag{Name: "volumes-from", Usage: "mount the volumes and bind mounts of SANDBOX[:ro|rw]"},
 		&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs at PATH[:OPTIONS]"},
 		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "slirp4netns[:mtu=N,cidr=A.B.C.D/N,allow_host_loopback=true] (default when installed), pasta[:…], none or host"},
 		&cli.StringSliceFlag{Name: "dns", Usage: "use this name server (an IP address; repeatable) instead of the network's forwarder or the host's"},
@@ -201,6 +203,20 @@ func createFromFlags(ctx context.Context, cmd *cli.Command) (*lifecycle.Engine, 
 	}
 	if o.LogDriver, o.LogMaxSize, err = lifecycle.ParseLog(cmd.String("log-driver"), cmd.StringSlice("log-opt")); err != nil {
 		return nil, nil, err
+	}
+	for _, v := range cmd.StringSlice("mount") {
+		m, err := sandbox.ParseMount(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		o.Volumes = append(o.Volumes, m)
+	}
+	for _, v := range cmd.StringSlice("volumes-from") {
+		ref, mode, err := sandbox.ParseVolumesFrom(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		o.VolumesFrom = append(o.VolumesFrom, sandbox.VolumesFrom{Ref: ref, Mode: mode})
 	}
 	for _, v := range cmd.StringSlice("tmpfs") {
 		m, err := sandbox.ParseTmpfs(v)

@@ -263,6 +263,9 @@ func mountPoint(m spec.Mount) container.MountPoint {
 	} else {
 		mp.Mode = m.Options
 	}
+	if m.Type == "volume" {
+		mp.Name, mp.Driver = m.Name, "local"
+	}
 	return mp
 }
 

@@ -95,6 +95,7 @@ type options struct {
 	WorkingDir string
 	User       string
 	Env        []string
+	Volumes    []string
 	Layers     []layerSource
 	Archive    string
 	Created    time.Time
@@ -142,6 +143,8 @@ type runConfig struct {
 	Entrypoint []string `json:"Entrypoint,omitempty"`
 	Cmd        []string `json:"Cmd,omitempty"`
 	WorkingDir string   `json:"WorkingDir,omitempty"`
+	// Volumes is the image's VOLUME set (JSON: paths to empty objects).
+	Volumes map[string]struct{} `json:"Volumes,omitempty"`
 }
 
 type rootFS struct {
@@ -165,7 +168,7 @@ func main() {
 func run(args []string) error {
 	var o options
 	var cmdJSON, entrypointJSON string
-	var env stringsFlag
+	var env, volumes stringsFlag
 	fl := flag.NewFlagSet("mkimage", flag.ContinueOnError)
 	fl.StringVar(&o.Out, "out", "", "OCI layout directory to write (created if missing)")
 	fl.StringVar(&o.Tag, "tag", "latest", "tag (org.opencontainers.image.ref.name)")
@@ -174,6 +177,7 @@ func run(args []string) error {
 	fl.StringVar(&o.WorkingDir, "workdir", "", "image WorkingDir")
 	fl.StringVar(&o.User, "user", "", "image User")
 	fl.Var(&env, "env", "KEY=VALUE for config.Env (repeatable; PATH is defaulted)")
+	fl.Var(&volumes, "volume", "a VOLUME path of the image config (repeatable)")
 	fl.Var(layerFlag{"dir", &o.Layers}, "layer-dir", "directory tarred as one layer (repeatable, ordered)")
 	fl.Var(layerFlag{"fixtures", &o.Layers}, "layer-fixtures", "built-in layer: semantics-base | semantics-top | deep-N | numbered-N (repeatable, ordered)")
 	fl.StringVar(&o.Archive, "archive", "", "also write an oci-archive (tar of the layout) to FILE")
@@ -197,6 +201,7 @@ func run(args []string) error {
 		}
 	}
 	o.Env = env
+	o.Volumes = volumes
 	o.Created = fixtureTime
 	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
@@ -226,6 +231,12 @@ func build(o options) (descriptor, error) {
 		OS:           "linux",
 		Config:       runConfig{Env: withPath(o.Env), Cmd: o.Cmd, Entrypoint: o.Entrypoint, WorkingDir: o.WorkingDir, User: o.User},
 		RootFS:       rootFS{Type: "layers", DiffIDs: []string{}},
+	}
+	if len(o.Volumes) > 0 {
+		cfg.Config.Volumes = map[string]struct{}{}
+		for _, v := range o.Volumes {
+			cfg.Config.Volumes[v] = struct{}{}
+		}
 	}
 	var layers []descriptor
 	for _, src := range o.Layers {
@@ -519,6 +530,10 @@ type fixtureEntry struct {
 //	/usandbox-fixtures/opaque/old1.txt     "old\n"      (hidden by top)
 //	/usandbox-fixtures/opaque/old2.txt     "old\n"      (hidden by top)
 //
+// volume-data: /data (1000:1000 0750) with file.txt (1000, 0640),
+// owned-65534.txt (0600), sub/ (0700) holding deep.txt, and link ->
+// file.txt, for the volume copy-up tests.
+//
 // semantics-top (top layer):
 //
 //	/etc/.wh.motd                          whiteout of Debian's /etc/motd
@@ -573,6 +588,17 @@ func fixtures(name string) ([]fixtureEntry, error) {
 			{Name: d + "setuid-bin", Type: tar.TypeReg, Mode: 0o4755, Data: bin},
 			{Name: d + "symlink", Type: tar.TypeSymlink, Mode: 0o777, Linkname: "keep.txt"},
 		}, nil
+	case "volume-data":
+		// Content under a VOLUME path (-volume /data), with owners and
+		// modes that a copy-up must keep.
+		return []fixtureEntry{
+			dir("data/", 0o750, 1000),
+			file("data/file.txt", "from-image\n", 0o640, 1000),
+			file("data/owned-65534.txt", "u65534\n", 0o600, 65534),
+			dir("data/sub/", 0o700, 0),
+			file("data/sub/deep.txt", "deep\n", 0o644, 0),
+			{Name: "data/link", Type: tar.TypeSymlink, Mode: 0o777, Linkname: "file.txt"},
+		}, nil
 	}
 	if n, ok := fixtureNumber(name, "deep-"); ok {
 		return deepTree(n)
@@ -583,7 +609,7 @@ func fixtures(name string) ([]fixtureEntry, error) {
 			file("top", fmt.Sprintf("%d\n", n), 0o644, 0),
 		}, nil
 	}
-	return nil, fmt.Errorf("unknown fixture layer %q (want semantics-base, semantics-top, deep-N or numbered-N)", name)
+	return nil, fmt.Errorf("unknown fixture layer %q (want semantics-base, semantics-top, volume-data, deep-N or numbered-N)", name)
 }
 
 // fixtureNumber parses the N of a fixture name PREFIX+N.

@@ -188,9 +188,33 @@ func setupMounts(s *spec.Spec, r *root) error {
 			return err
 		}
 	}
-	for _, m := range s.Mounts {
+	var owner *execUser
+	for i, m := range s.Mounts {
+		if m.Type == "volume" && m.CopyUp {
+			if err := copyUp(r, m); err != nil {
+				return err
+			}
+		}
+		if m.Chown && (m.Type == "bind" || m.Type == "volume") {
+			if owner == nil {
+				u, err := userInRoot(r, s.Process.User)
+				if err != nil {
+					return fmt.Errorf("the U option of %s: %w", m.Destination, err)
+				}
+				owner = u
+			}
+			if err := chownTree(m.Source, int(owner.UID), int(owner.GID)); err != nil {
+				return err
+			}
+		}
+		if m.Overlay {
+			if err := mountOverlayVolume(r, s, i, m); err != nil {
+				return err
+			}
+			continue
+		}
 		switch m.Type {
-		case "bind":
+		case "bind", "volume":
 			fi, err := os.Stat(m.Source)
 			if err != nil {
 				return fmt.Errorf("volume source: %w", err)

@@ -158,12 +158,28 @@ type Rootfs struct {
 	MountProgram string `json:"mountProgram,omitempty"`
 }
 
-// Mount is a volume (-v), a tmpfs (--tmpfs) or a generated /etc file.
+// Mount is a bind mount or a volume (-v, --mount), a tmpfs (--tmpfs) or
+// a generated /etc file.
 type Mount struct {
-	// Type is "bind" or "tmpfs".
+	// Type is "bind", "volume" or "tmpfs".
 	Type string `json:"type"`
-	// Source is a host path (bind).
+	// Source is a host path (bind; volume: the volume's _data).
 	Source string `json:"source,omitempty"`
+	// Name is a volume's name (volume).
+	Name string `json:"name,omitempty"`
+	// Anonymous: the volume was made for this sandbox (-v /path, the
+	// image's VOLUME) and goes with it (rm -v, --rm).
+	Anonymous bool `json:"anonymous,omitempty"`
+	// CopyUp: the volume is filled from the image's files at Destination
+	// the first time it is mounted over some (unless nocopy).
+	CopyUp bool `json:"copyUp,omitempty"`
+	// Chown (U): the source is chowned, recursively, to the command's
+	// user, in the user namespace, before it is mounted.
+	Chown bool `json:"chown,omitempty"`
+	// Overlay (O, podman's): the sandbox writes to a layer of its own
+	// over Source (a host directory), which stays as it is; the layer
+	// is made afresh at each start, in StateDir.
+	Overlay bool `json:"overlay,omitempty"`
 	// Destination is a path inside the sandbox.
 	Destination string `json:"destination"`
 	ReadOnly    bool   `json:"readOnly,omitempty"`
@@ -173,6 +189,10 @@ type Mount struct {
 	// not listed among the sandbox's volumes.
 	Generated bool `json:"generated,omitempty"`
 }
+
+// OverlayVolumesDir, in StateDir, holds the layers of the sandbox's O
+// volumes (Mount.Overlay), one directory per mount index.
+const OverlayVolumesDir = "overlay-volumes"
 
 // Process is the command to run.
 type Process struct {
