@@ -164,13 +164,15 @@ func TestCmdsPruneDf(t *testing.T) {
 	s := withImages(t, true)
 	s.ok("run", "-d", "--name", "up", "busybox", "sleep", "100")
 	s.ok("create", "--name", "cr", "busybox", "true")
+	s.ok("volume", "create", "idle")
+	s.ok("run", "-d", "--name", "vol-user", "-v", "busy:/data", "busybox", "sleep", "100")
 
 	out := s.ok("system", "df")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 4 || strings.Join(strings.Fields(lines[0]), " ") != "TYPE TOTAL ACTIVE SIZE RECLAIMABLE" {
 		t.Fatalf("system df:\n%s", out)
 	}
-	for i, want := range []string{"Images 2 1 ", "Containers 2 1 ", "Local Volumes 0 0 0B 0B (0%)"} {
+	for i, want := range []string{"Images 2 1 ", "Containers 3 2 ", "Local Volumes 2 1 "} {
 		if got := strings.Join(strings.Fields(lines[i+1]), " "); !strings.HasPrefix(got, want) {
 			t.Errorf("system df row %d: %q, want %q…", i+1, got, want)
 		}
@@ -208,10 +210,25 @@ func TestCmdsPruneDf(t *testing.T) {
 		t.Fatalf("system prune prompt: %q", b)
 	}
 	s.ok("system", "prune", "-f")
-	if out := s.ok("ps", "-a", "-q"); strings.Count(out, "\n") != 1 {
+	if out := s.ok("ps", "-a", "-q"); strings.Count(out, "\n") != 2 {
 		t.Fatalf("system prune left: %q", out)
 	}
-	s.fails(125, "unknown flag", "system", "prune", "--volumes")
+	if out := s.ok("volume", "ls", "-q"); out != "busy\nidle\n" {
+		t.Fatalf("system prune without --volumes removed volumes: %q", out)
+	}
+	// --volumes: the volume no sandbox uses goes, podman's words.
+	c = s.cmd("system", "prune", "--volumes")
+	c.Stdin = strings.NewReader("n\n")
+	if b, _ := c.Output(); !strings.Contains(string(b), "\t- all volumes not used by at least one container\n") {
+		t.Fatalf("system prune --volumes prompt: %q", b)
+	}
+	if out := s.ok("system", "prune", "-f", "--volumes"); !strings.Contains(out, "Deleted Volumes\nidle\n") {
+		t.Fatalf("system prune --volumes printed %q", out)
+	}
+	if out := s.ok("volume", "ls", "-q"); out != "busy\n" {
+		t.Fatalf("after system prune --volumes: %q", out)
+	}
+	s.ok("rm", "-f", "vol-user")
 
 	// rmi -a: an image in use is refused (podman: 2) and the others go.
 	s.ok("pull", "-q", ociRef("debian", "bookworm"))

@@ -21,7 +21,7 @@ type Usage struct {
 // DiskUsage is podman's system df: images (active: used by a sandbox;
 // sizes from the image index, so layers two images share count twice),
 // sandboxes (active: running; size: their upper layers) and volumes
-// (usandbox has none yet: zeros).
+// (active: used by a sandbox; size: their files).
 func (e *Engine) DiskUsage(ctx context.Context) ([]Usage, error) {
 	all, err := e.List(ctx, ListOptions{All: true})
 	if err != nil {
@@ -52,7 +52,26 @@ func (e *Engine) DiskUsage(ctx context.Context) ([]Usage, error) {
 			ims.Reclaimable += im.Size
 		}
 	}
-	return []Usage{ims, ctrs, {Type: "Local Volumes"}}, nil
+	vols := Usage{Type: "Local Volumes"}
+	list, err := e.VolumeList(ctx, VolumeFilters{})
+	if err != nil {
+		return nil, err
+	}
+	inUse, err := e.usedVolumes()
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range list {
+		vols.Total++
+		size := dirSize(v.Mountpoint)
+		vols.Size += size
+		if inUse[v.Name] {
+			vols.Active++
+		} else {
+			vols.Reclaimable += size
+		}
+	}
+	return []Usage{ims, ctrs, vols}, nil
 }
 
 // dirSize adds up the sizes of the files under dir. What this user

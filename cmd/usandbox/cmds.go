@@ -282,9 +282,9 @@ func systemDfCommand() *cli.Command {
 	}
 }
 
-// systemPruneCommand is podman's system prune without volumes (usandbox
-// has none): stopped sandboxes, then dangling images (-a: every image no
-// sandbox uses).
+// systemPruneCommand is podman's system prune: stopped sandboxes, with
+// --volumes the volumes no sandbox uses, then dangling images (-a: every
+// image no sandbox uses).
 func systemPruneCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "prune",
@@ -292,17 +292,22 @@ func systemPruneCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every image no sandbox uses, not only dangling ones"},
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "do not ask"},
+			&cli.BoolFlag{Name: "volumes", Usage: "remove the volumes no sandbox uses too"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.NArg() > 0 {
 				return cliutil.UsageError(cmd, "system prune takes no arguments")
+			}
+			volumes := ""
+			if cmd.Bool("volumes") {
+				volumes = "\t- all volumes not used by at least one container\n"
 			}
 			if !cmd.Bool("force") {
 				images := "all dangling images\n\t- all dangling build cache"
 				if cmd.Bool("all") {
 					images = "all images without at least one container associated with them\n\t- all build cache"
 				}
-				ok, err := confirm("WARNING! This command removes:\n\t- all stopped containers\n\t- all networks not used by at least one container\n\t- " +
+				ok, err := confirm("WARNING! This command removes:\n\t- all stopped containers\n\t- all networks not used by at least one container\n" + volumes + "\t- " +
 					images + "\n\nAre you sure you want to continue? [y/N] ")
 				if err != nil || !ok {
 					return err
@@ -321,6 +326,18 @@ func systemPruneCommand() *cli.Command {
 			}
 			if err != nil {
 				return err
+			}
+			if cmd.Bool("volumes") {
+				names, err := e.VolumePrune(ctx)
+				if len(names) > 0 {
+					fmt.Println("Deleted Volumes")
+					for _, n := range names {
+						fmt.Println(n)
+					}
+				}
+				if err != nil {
+					return err
+				}
 			}
 			args := []string{"--system", "--freed", strconv.FormatInt(freed, 10)}
 			if cmd.Bool("all") {
