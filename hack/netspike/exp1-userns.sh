@@ -11,8 +11,8 @@ h=$(cat $D/net1.pid); p1=$(cat $D/m1.pid); p2=$(cat $D/m2.pid)
 echo "== user namespaces (inode) and their parents"
 for p in $$ $h $p1 $p2; do printf '%-8s user=%s net=%s\n' $p "$(readlink /proc/$p/ns/user)" "$(readlink /proc/$p/ns/net)"; done
 echo "holder uid_map:"; cat /proc/$h/uid_map
-echo "member uid_map (as seen from the holder's userns = identity):"; cat /proc/$p1/uid_map
-echo "member uid_map seen from the host:"; nsenter -t $$ -- true; awk '{print}' /proc/$p1/uid_map
+echo "member uid_map read from the holder's userns (the identity it wrote):"; nsenter -U -t $h -- cat /proc/$p1/uid_map
+echo "member uid_map read from the host (composed: the same host IDs as the holder):"; cat /proc/$p1/uid_map
 time attach m1 net1 10.89.0.2
 attach m2 net1 10.89.0.3
 echo "== ping m1 -> m2 by IP"
