@@ -14,6 +14,8 @@
 //	                                  everything else forwarded to UPSTREAM
 //	                                  (host:port; 10.0.2.3:53 is slirp's)
 //	netspike lookup SERVER NAME N     N queries, print median and p99
+//	netspike ports DIR HP CP PID      rootlesskit's builtin port driver, child
+//	                                  in member PID's namespaces (ports.go)
 package main
 
 import (
@@ -48,6 +50,10 @@ func main() {
 	case "lookup":
 		n, _ := strconv.Atoi(os.Args[4])
 		err = lookup(os.Args[2], os.Args[3], n)
+	case "ports":
+		err = ports(os.Args[2], os.Args[3], os.Args[4], os.Args[5])
+	case "portchild":
+		err = portchild(os.Args[2])
 	default:
 		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
 	}
