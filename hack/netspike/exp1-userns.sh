@@ -21,6 +21,10 @@ echo "== TCP m2 server, m1 client"
 inns m2 sh -c 'python3 -c "
 import socket;s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind((\"0.0.0.0\",8080));s.listen();c,a=s.accept();c.sendall(b\"hello from m2, you are %s\n\" % a[0].encode())" &' ; sleep 0.3
 inns m1 python3 -c 'import socket;s=socket.create_connection(("10.89.0.3",8080));print(s.recv(100).decode().strip())'
+echo "== UDP m2 echo, m1 client"
+nsenter -U -n -t $p2 --preserve-credentials -- python3 -c '
+import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("0.0.0.0",5353));d,a=s.recvfrom(100);s.sendto(b"udp echo to "+a[0].encode(),a)' & sleep 0.3
+inns m1 python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(2);s.sendto(b"x",("10.89.0.3",5353));print(s.recv(100).decode())'
 echo "== can a member's root touch the bridge? (it has no capability in the holder's netns)"
 inns m1 sh -c "nsenter -n -t $h ip link show br0 2>&1 | head -1"
 echo "== can a member's root add an interface in its own netns? (yes: it owns it)"
