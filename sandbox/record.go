@@ -71,7 +71,8 @@ type Record struct {
 	RestartMax    int    `json:"RestartMax,omitempty"`
 	// Healthcheck is the sandbox's health check, if it has one.
 	Healthcheck *HealthConfig `json:"Healthcheck,omitempty"`
-	Spec        spec.Spec     `json:"Spec"`
+	Extra
+	Spec spec.Spec `json:"Spec"`
 }
 
 // Log drivers (podman's names).
