@@ -55,6 +55,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions, warn func(string))
 		}
 		o.Ports = nil
 	}
+	if err := applyImageExtra(&o, im); err != nil {
+		return nil, err
+	}
 	o.Paths, o.Index, o.Image = e.paths, ix, im
 	o.Rootless, o.SingleID = plan.Mode != userns.Root, plan.Mode == userns.Single
 	sb, err := sandbox.Create(o)
