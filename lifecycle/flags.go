@@ -217,7 +217,11 @@ func applyImageExtra(o *CreateOptions, im *index.Image) error {
 		}
 		o.StopSignal = SignalName(sig)
 	}
-	o.ExposedPorts = sortedPorts(append(append([]string(nil), im.Config.ExposedPorts...), o.ExposedPorts...))
+	exposed := append([]string(nil), o.ExposedPorts...)
+	for p := range im.Config.ExposedPorts {
+		exposed = append(exposed, p)
+	}
+	o.ExposedPorts = sortedPorts(exposed)
 	if !o.PublishAll || !o.Network.UserMode() {
 		// podman too publishes nothing without a user-mode network, and
 		// says nothing about -P.

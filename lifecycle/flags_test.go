@@ -173,7 +173,7 @@ func TestLabelFilter(t *testing.T) {
 // a user-mode network only, -p's ports not twice.
 func TestCreateMergesImageExtra(t *testing.T) {
 	im := &index.Image{ID: "img", Config: index.Config{
-		Labels: map[string]string{"a": "image", "b": "image"}, StopSignal: "USR1", ExposedPorts: []string{"80/tcp", "53/udp"},
+		Labels: map[string]string{"a": "image", "b": "image"}, StopSignal: "USR1", ExposedPorts: map[string]struct{}{"80/tcp": {}, "53/udp": {}},
 	}}
 	slirp, err := network.ParseNetwork(network.Slirp4netns)
 	if err != nil {
