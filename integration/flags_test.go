@@ -95,6 +95,10 @@ func TestFlagLabel(t *testing.T) {
 			t.Errorf("ps --filter %s: %q, want %q", c.filter, got, c.want)
 		}
 	}
+	// Several label filters must all match, as podman's.
+	if got := s.psNames("--filter", "label=x", "--filter", "label=q"); len(got) != 0 {
+		t.Errorf("ps --filter label=x --filter label=q: %q, want none", got)
+	}
 	before := len(s.sandboxes())
 	s.fails(125, "unable to process labels", "create", "--label-file", filepath.Join(t.TempDir(), "nosuch"), "busybox", "true")
 	s.fails(125, "invalid label format", "run", "--rm", "-l", "=x", "busybox", "true")

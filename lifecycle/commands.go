@@ -111,6 +111,10 @@ func ParseFilters(fs []string) (Filters, error) {
 		default:
 			return f, as(ErrInvalid, fmt.Errorf("invalid filter %q: usandbox knows id, name, label, status, ancestor and exited", key))
 		}
+		if key == "label" {
+			// podman ANDs label filters: each is a key of its own.
+			key = s
+		}
 		f.keys[key] = append(f.keys[key], m)
 	}
 	return f, nil

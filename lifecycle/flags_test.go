@@ -166,6 +166,23 @@ func TestLabelFilter(t *testing.T) {
 			t.Errorf("%s matches %v, want %v", c.filter, got, c.want)
 		}
 	}
+	// Several label filters must all match, as podman's.
+	for _, c := range []struct {
+		filters []string
+		want    bool
+	}{
+		{[]string{"label=x", "label=z"}, true},
+		{[]string{"label=x", "label=q"}, false},
+		{[]string{"label=x=y", "name=nomatch"}, false},
+	} {
+		f, err := ParseFilters(c.filters)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Match(sb); got != c.want {
+			t.Errorf("%q matches %v, want %v", c.filters, got, c.want)
+		}
+	}
 }
 
 // TestCreateMergesImageExtra: the image's labels under the user's, its

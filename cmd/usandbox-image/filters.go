@@ -11,7 +11,8 @@ import (
 )
 
 // parseImageFilters parses images --filter KEY=VALUE, podman's: an image
-// must match every key, and one of the values given for a key.
+// must match every key, and one of the values given for a key (every one
+// for label).
 func parseImageFilters(fs []string) (func(*storage.Image) bool, error) {
 	keys := map[string][]func(*storage.Image) bool{}
 	for _, f := range fs {
@@ -36,6 +37,10 @@ func parseImageFilters(fs []string) (func(*storage.Image) bool, error) {
 			m = func(im *storage.Image) bool { return referenceMatch(im, value) }
 		default:
 			return nil, fmt.Errorf("unsupported image filter %q: usandbox knows label, dangling and reference", key)
+		}
+		if key == "label" {
+			// podman ANDs label filters: each is a key of its own.
+			key = f
 		}
 		keys[key] = append(keys[key], m)
 	}

@@ -31,6 +31,8 @@ func TestImageFilters(t *testing.T) {
 		{[]string{"reference=registry.example:5000/tools/*"}, []string{"b"}},
 		{[]string{"reference=img", "reference=busybox"}, []string{"b", "l"}},
 		{[]string{"reference=localhost/*", "label=k"}, []string{"l"}},
+		{[]string{"label=k", "label=e"}, []string{"l"}},
+		{[]string{"label=k", "label=nope"}, nil},
 	} {
 		match, err := parseImageFilters(c.filters)
 		if err != nil {
