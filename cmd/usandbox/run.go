@@ -183,7 +183,7 @@ func createFromFlags(ctx context.Context, cmd *cli.Command) (*lifecycle.Engine, 
 	if lifecycle.NeedScope(o.Limits) {
 		// With a systemd user manager, limits get a delegated scope the
 		// way podman's do: this command runs again inside one.
-		code, err := lifecycle.RunInScope(os.Args)
+		code, err := lifecycle.RunInScope(os.Args, cliutil.CommandStdout(ctx))
 		if err != nil {
 			return nil, nil, err
 		}

@@ -57,10 +57,13 @@ func logf(rank int, name, format string, a ...any) {
 type stdoutKey struct{}
 
 // globalBefore applies --log-level and --noout before any command runs.
-// --noout points this process's stdout (fd 1, which what it runs
-// inherits) at /dev/null and keeps the real one in the context for the
-// sandbox's command (CommandStdout): usandbox's own output goes, the
-// command's stays, as podman's --noout does.
+// --noout points os.Stdout, what usandbox prints with, at /dev/null and
+// keeps the real stdout in the context for the sandbox's command
+// (CommandStdout): usandbox's own output goes, the command's stays, as
+// podman's --noout does. fd 1 itself is left alone: the copies of
+// usandbox this one runs (in a user namespace, in a systemd scope,
+// usandbox-image) get --noout on their command line and apply it
+// themselves, and so still reach the real stdout for a command.
 func globalBefore(ctx context.Context, cmd *cli.Command) (context.Context, error) {
 	if cmd.IsSet("log-level") {
 		l := strings.ToLower(cmd.String("log-level"))
@@ -81,30 +84,16 @@ func globalBefore(ctx context.Context, cmd *cli.Command) (context.Context, error
 		trace.Enable()
 		Debugf("called %s", strings.Join(os.Args, " "))
 	}
-	if cmd.Bool("noout") && os.Getenv(nooutEnv) == "" {
-		saved, err := unix.FcntlInt(1, unix.F_DUPFD_CLOEXEC, 3)
+	if cmd.Bool("noout") {
+		null, err := os.OpenFile(os.DevNull, os.O_WRONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return ctx, fmt.Errorf("--noout: %w", err)
 		}
-		null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-		if err != nil {
-			return ctx, fmt.Errorf("--noout: %w", err)
-		}
-		err = unix.Dup3(int(null.Fd()), 1, 0)
-		null.Close()
-		if err != nil {
-			return ctx, fmt.Errorf("--noout: %w", err)
-		}
-		// A copy of usandbox run from here has fd 1 on /dev/null already.
-		if err := os.Setenv(nooutEnv, "1"); err != nil {
-			return ctx, err
-		}
-		ctx = context.WithValue(ctx, stdoutKey{}, os.NewFile(uintptr(saved), "stdout"))
+		ctx = context.WithValue(ctx, stdoutKey{}, os.Stdout)
+		os.Stdout = null
 	}
 	return ctx, nil
 }
-
-const nooutEnv = "_USANDBOX_NOOUT"
 
 // CommandStdout is where a foreground sandbox's (or exec'd) command
 // writes its output: stdout, also under --noout.
