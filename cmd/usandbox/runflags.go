@@ -29,7 +29,7 @@ func moreRunFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "replace", Usage: "stop and remove the sandbox of that --name first"},
 		&cli.StringFlag{Name: "cidfile", Usage: "write the sandbox's ID to this file (which must not exist)"},
 		&cli.StringFlag{Name: "stop-signal", Usage: "the signal that stop sends first (default SIGTERM, or the image's StopSignal)"},
-		&cli.IntFlag{Name: "stop-timeout", Usage: "seconds that stop, restart and rm -f give the stop signal before SIGKILL when not given -t"},
+		&cli.IntFlag{Name: "stop-timeout", HideDefault: true, Usage: "seconds that stop, restart and rm -f give the stop signal before SIGKILL when not given -t (default: stop and restart 10, rm -f none)"},
 		&cli.BoolFlag{Name: "publish-all", Aliases: []string{"P"}, Usage: "publish the image's exposed ports and --expose's on free host ports"},
 		&cli.StringSliceFlag{Name: "expose", Usage: "expose PORT[-PORT][/tcp|/udp] (published with -P)"},
 		&cli.StringSliceFlag{Name: "add-host", Usage: "add NAME:IP to /etc/hosts"},
