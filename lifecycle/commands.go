@@ -60,7 +60,7 @@ func (e *Engine) Restart(ctx context.Context, ref string, grace time.Duration) (
 	}
 	defer unlock()
 	if sandbox.Locked(sb.Dir) {
-		if err := e.stop(ctx, sb, grace); err != nil && !errors.Is(err, ErrNotRunning) {
+		if err := e.stop(ctx, sb, stopGrace(sb, grace, 10*time.Second)); err != nil && !errors.Is(err, ErrNotRunning) {
 			return nil, err
 		}
 		if sb, err = sandbox.Load(e.paths, sb.ID); err != nil {
@@ -86,9 +86,8 @@ type Filters struct {
 var statuses = []string{"created", "running", "paused", "stopped", "exited", "unknown"}
 
 // ParseFilters parses KEY=VALUE filters: id (a prefix of the ID), name (a
-// regular expression), status, ancestor (an image name or ID prefix) and
-// exited (an exit status). Sandboxes have no labels yet, so label is
-// refused.
+// regular expression), status, ancestor (an image name or ID prefix),
+// exited (an exit status) and label (KEY, or KEY=VALUE: LabelMatcher).
 func ParseFilters(fs []string) (Filters, error) {
 	f := Filters{keys: map[string][]func(*Sandbox) bool{}}
 	for _, s := range fs {
@@ -123,9 +122,13 @@ func ParseFilters(fs []string) (Filters, error) {
 			}
 			m = func(sb *Sandbox) bool { return sb.State.Status == sandbox.StatusExited && sb.State.ExitCode == code }
 		case "label":
-			return f, as(ErrInvalid, fmt.Errorf("filter %q: sandboxes have no labels (usandbox has no --label yet)", s))
+			m = LabelMatcher(value)
 		default:
-			return f, as(ErrInvalid, fmt.Errorf("invalid filter %q: usandbox knows id, name, status, ancestor and exited", key))
+			return f, as(ErrInvalid, fmt.Errorf("invalid filter %q: usandbox knows id, name, label, status, ancestor and exited", key))
+		}
+		if key == "label" {
+			// podman ANDs label filters: each is a key of its own.
+			key = s
 		}
 		f.keys[key] = append(f.keys[key], m)
 	}

@@ -55,6 +55,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions, warn func(string))
 		}
 		o.Ports = nil
 	}
+	if err := applyImageExtra(&o, im); err != nil {
+		return nil, err
+	}
 	o.Paths, o.Index, o.Image = e.paths, ix, im
 	o.Rootless, o.SingleID = plan.Mode != userns.Root, plan.Mode == userns.Single
 	o.Plan = plan
@@ -210,8 +213,10 @@ func NeedScope(l Limits) bool {
 }
 
 // RunInScope runs this command line again inside a new systemd scope,
-// forwarding signals to it, and returns its exit status.
-func RunInScope(args []string) (int, error) {
+// forwarding signals to it, and returns its exit status. stdout is the
+// copy's (the caller's real one under --noout, which the copy applies
+// itself).
+func RunInScope(args []string, stdout *os.File) (int, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return 0, err
@@ -219,7 +224,7 @@ func RunInScope(args []string) (int, error) {
 	argv := cgroupv2.ScopeArgs(append([]string{self}, args[1:]...))
 	c := exec.Command(argv[0], argv[1:]...)
 	c.Env = append(os.Environ(), scopeEnv+"=1")
-	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+	c.Stdin, c.Stdout, c.Stderr = os.Stdin, stdout, os.Stderr
 	sigs := sigproxy.Listen()
 	defer sigs.Stop()
 	if err := c.Start(); err != nil {

@@ -255,15 +255,17 @@ func (e *Engine) waitStopped(ctx context.Context, sb *Sandbox, d time.Duration) 
 
 var errTimeout = errors.New("timed out")
 
-// Stop stops a running sandbox: SIGTERM, then, after grace (at once if
-// grace is 0), every process killed.
+// Stop stops a running sandbox: its stop signal (SIGTERM unless
+// --stop-signal or the image said otherwise), then, after grace (at once
+// if grace is 0; the sandbox's --stop-timeout or 10 s if it is
+// StopTimeoutGrace), every process killed.
 func (e *Engine) Stop(ctx context.Context, ref string, grace time.Duration) error {
 	sb, unlock, err := e.locked(ctx, ref)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	return e.stop(ctx, sb, grace)
+	return e.stop(ctx, sb, stopGrace(sb, grace, 10*time.Second))
 }
 
 func (e *Engine) stop(ctx context.Context, sb *Sandbox, grace time.Duration) error {
@@ -275,7 +277,8 @@ func (e *Engine) stop(ctx context.Context, sb *Sandbox, grace time.Duration) err
 		if err := thaw(sb); err != nil {
 			return err
 		}
-		if err := e.signal(sb, SIGTERM); err != nil {
+		sig := stopSignal(sb)
+		if err := e.signal(sb, sig); err != nil {
 			return err
 		}
 		err := e.waitStopped(ctx, sb, grace)
@@ -288,7 +291,7 @@ func (e *Engine) stop(ctx context.Context, sb *Sandbox, grace time.Duration) err
 			if name == "" {
 				name = sandbox.ShortID(sb.ID)
 			}
-			e.Warn(fmt.Sprintf("StopSignal SIGTERM failed to stop sandbox %s in %d seconds, resorting to SIGKILL", name, int(grace.Seconds())))
+			e.Warn(fmt.Sprintf("StopSignal %s failed to stop sandbox %s in %d seconds, resorting to SIGKILL", SignalName(sig), name, int(grace.Seconds())))
 		}
 	} else if !sb.State.Running {
 		return notRunning(sb)
@@ -342,7 +345,7 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig Signal) error {
 	}
 	// docker's rule: SIGKILL and the stop signal end the restart policy
 	// until the next start; other signals (SIGHUP, SIGUSR1) leave it.
-	if sig == SIGKILL || sig == SIGTERM {
+	if sig == SIGKILL || sig == stopSignal(sb) {
 		if err := e.markStopped(sb); err != nil {
 			return err
 		}
@@ -363,8 +366,9 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig Signal) error {
 type RemoveOptions struct {
 	// Force: stop a running sandbox first.
 	Force bool
-	// Grace: with Force, how long SIGTERM is given before every process
-	// is killed (0: killed at once).
+	// Grace: with Force, how long the stop signal is given before every
+	// process is killed (0: killed at once; StopTimeoutGrace: the
+	// sandbox's --stop-timeout, else at once).
 	Grace time.Duration
 	// Volumes: remove the sandbox's anonymous volumes too (rm -v), unless
 	// another sandbox borrowed them.
@@ -382,7 +386,7 @@ func (e *Engine) Remove(ctx context.Context, ref string, o RemoveOptions) error 
 		if !o.Force {
 			return classify(fmt.Errorf("%w: %s: stop it first, or use rm -f", sandbox.ErrRunning, ref))
 		}
-		if err := e.stop(ctx, sb, o.Grace); err != nil && !errors.Is(err, ErrNotRunning) {
+		if err := e.stop(ctx, sb, stopGrace(sb, o.Grace, 0)); err != nil && !errors.Is(err, ErrNotRunning) {
 			return err
 		}
 		// A command that had just ended leaves its sandbox held while

@@ -73,8 +73,9 @@ type Record struct {
 	Healthcheck *HealthConfig `json:"Healthcheck,omitempty"`
 	// CreatedVolumes are the named volumes this sandbox's create made
 	// (first use): they go again if it never runs.
-	CreatedVolumes []string  `json:"CreatedVolumes,omitempty"`
-	Spec           spec.Spec `json:"Spec"`
+	CreatedVolumes []string `json:"CreatedVolumes,omitempty"`
+	Extra
+	Spec spec.Spec `json:"Spec"`
 }
 
 // Log drivers (podman's names).

@@ -55,10 +55,16 @@ type Options struct {
 	Network    network.Options
 	NetworkRaw string
 	Ports      []network.Port
+	// PublishAll (-P): the exposed ports (Extra.ExposedPorts) are
+	// published too, on free host ports.
+	PublishAll bool
 	// DNS are the name servers for the sandbox's /etc/resolv.conf (--dns),
 	// instead of the network driver's forwarder or the host's servers.
 	DNS    []net.IP
 	Limits cgroupv2.Limits
+	// Extra are the flags of package lifecycle's flags.go (labels,
+	// --add-host, --dns-search, ...): kept in the record as given.
+	Extra
 
 	ReadOnly bool
 	// ReadOnlyTmpfs: with ReadOnly, writable tmpfs on /run, /tmp and
@@ -100,6 +106,9 @@ type Streams struct {
 	Stdin          *os.File
 	Stdout, Stderr *os.File
 	Interactive    bool
+	// NoSigProxy (run --sig-proxy=false): the signals usandbox receives
+	// are caught and dropped, not passed on to the command.
+	NoSigProxy bool
 }
 
 // IO connects a starting sandbox to the world.
@@ -234,6 +243,7 @@ func Create(o Options) (*Sandbox, error) {
 		Created: time.Now(), AutoRemove: o.AutoRemove, Detached: o.Detached, Network: o.Network, Ports: ports, Limits: o.Limits,
 		SeccompJSON: seccompOpt.JSON, LogDriver: o.LogDriver, LogMaxSize: o.LogMaxSize,
 		RestartPolicy: o.RestartPolicy, RestartMax: o.RestartMax, Healthcheck: o.Healthcheck,
+		Extra: o.Extra,
 		Spec: spec.Spec{
 			ID:       id,
 			Hostname: hostname,
@@ -459,7 +469,7 @@ func writeDir(dir string, rec *Record, netw network.Options, dns []net.IP, extra
 	if rec.Name != "" && rec.Name != hostname {
 		names += " " + rec.Name
 	}
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	hosts := rec.Extra.hostsLines() + "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 	if netw.UserMode() {
 		// The driver's DNS forwarder passes queries to the host's servers.
 		resolv = []byte(fmt.Sprintf("nameserver %s\n", netw.Addr(3)))
@@ -480,7 +490,7 @@ func writeDir(dir string, rec *Record, netw network.Options, dns []net.IP, extra
 	files := map[string]string{
 		"hostname":     hostname + "\n",
 		"hosts":        hosts,
-		"resolv.conf":  string(resolv),
+		"resolv.conf":  rec.Extra.resolvConf(string(resolv)),
 		"containerenv": containerenv(rec),
 	}
 	for name, content := range extra {

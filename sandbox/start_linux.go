@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -225,8 +226,9 @@ func (st *starting) prepareStdio() error {
 	// A detached sandbox without published ports ends up watched by a C
 	// loop (package lean) instead of a Go process: the port driver needs
 	// Go, so -p keeps the Go monitor, and so does a health check (the
-	// monitor runs it on its interval).
-	if len(st.sb.Ports) == 0 && st.sb.Healthcheck == nil && os.Getenv("USANDBOX_NO_LEAN") == "" {
+	// monitor runs it on its interval) and --timeout (the C loop has no
+	// timer).
+	if len(st.sb.Ports) == 0 && st.sb.Healthcheck == nil && st.sb.Timeout == 0 && os.Getenv("USANDBOX_NO_LEAN") == "" {
 		st.mode = toLogLean
 		// The C monitor reads them, once the command runs.
 		st.leanOut, st.leanErr = st.stdio.takeOutputs()
@@ -280,6 +282,9 @@ func (st *starting) launch() error {
 		return err
 	}
 	st.sigs = sigproxy.Listen().Except(unix.SIGWINCH)
+	if st.sio.NoSigProxy {
+		st.sigs.Except(sigproxy.Default...)
+	}
 	st.later("forwarding signals", nilErr(st.sigs.Stop))
 	// Role sandbox: the C stage (nsexec) makes the copy the sandbox's
 	// keeper and init, and runs Go only in the init's first child, the
@@ -461,6 +466,15 @@ func (st *starting) commit() {
 func (st *starting) wait() (int, error) {
 	sb, child := st.sb, st.child
 	st.sigs.Forward(child.Signal)
+	var timedOut atomic.Bool
+	if sb.Timeout > 0 && st.started {
+		// --timeout: the whole sandbox goes, as podman's conmon kills it.
+		t := time.AfterFunc(time.Duration(sb.Timeout)*time.Second, func() {
+			timedOut.Store(true)
+			st.kill()
+		})
+		defer t.Stop()
+	}
 	ps, err := child.Wait()
 	trace.Mark("parent", "init exited")
 	st.sigs.Stop()
@@ -495,6 +509,9 @@ func (st *starting) wait() (int, error) {
 		fmt.Fprintf(os.Stderr, "usandbox: removing sandbox %s failed (%v): remove it with usandbox rm %s\n", ShortID(sb.ID), keeperErr, ShortID(sb.ID))
 	}
 	code := userns.ExitStatus(ps)
+	if timedOut.Load() {
+		code = TimeoutStatus
+	}
 	oom := st.cg != nil && st.cg.OOMKilled()
 	if oom {
 		code = 137

@@ -67,6 +67,8 @@ func imagesCommand() *cli.Command {
 			&cli.StringFlag{Name: "format", Usage: "json, table, or a Go template such as 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}'"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "print full image IDs"},
 			&cli.BoolFlag{Name: "noheading", Aliases: []string{"n"}, Usage: "do not print the header line"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "every image (usandbox keeps no intermediate images: the same list)"},
+			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "only images that match KEY=VALUE: label (KEY or KEY=VALUE), dangling (true|false), reference (a name, * and ? as in a shell)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			var tmpl *format.Template
@@ -79,6 +81,10 @@ func imagesCommand() *cli.Command {
 			if cmd.NArg() > 0 {
 				return cliutil.UsageError(cmd, "images takes no arguments")
 			}
+			match, err := parseImageFilters(cmd.StringSlice("filter"))
+			if err != nil {
+				return err
+			}
 			p, err := cliutil.Paths(cmd)
 			if err != nil {
 				return err
@@ -88,6 +94,7 @@ func imagesCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				ims = filterImages(ims, match)
 				if tmpl != nil {
 					users := func(id string) int { return len(index.SandboxesUsing(p, id)) }
 					return printImagesFormat(tmpl, ims, users, cmd.Bool("no-trunc"), cmd.Bool("noheading"))

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v3"
 
@@ -90,10 +89,10 @@ func restartCommand() *cli.Command {
 		Usage:     "stop sandboxes (SIGTERM, SIGKILL after the grace period) and start them again",
 		ArgsUsage: "SANDBOX...",
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before SIGKILL"},
+			&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before SIGKILL (default: the sandbox's --stop-timeout, else 10)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			grace := time.Duration(cmd.Int("time")) * time.Second
+			grace := graceFlag(cmd)
 			return eachSandbox(cmd, func(e *lifecycle.Engine, ref string) error {
 				if _, err := e.Restart(ctx, ref, grace); err != nil {
 					return err

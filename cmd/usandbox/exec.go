@@ -44,7 +44,7 @@ func execCommand() *cli.Command {
 				Args: cmd.Args().Slice()[1:], Env: env, User: cmd.String("user"), Workdir: cmd.String("workdir"),
 				TTY: cmd.Bool("tty"),
 				Streams: lifecycle.Streams{
-					Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: cmd.Bool("interactive"),
+					Stdin: os.Stdin, Stdout: cliutil.CommandStdout(ctx), Stderr: os.Stderr, Interactive: cmd.Bool("interactive"),
 				},
 			})
 			return execExit(exitWith(code, err))

@@ -30,7 +30,7 @@ func psCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-trunc", Usage: "do not truncate IDs and commands"},
 			&cli.StringFlag{Name: "format", Usage: "json, table, or a Go template such as 'table {{.ID}}\t{{.Names}}\t{{.Status}}'"},
 			&cli.BoolFlag{Name: "noheading", Usage: "do not print the header line"},
-			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "only sandboxes that match KEY=VALUE: id, name (a regular expression), status, ancestor, exited"},
+			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "only sandboxes that match KEY=VALUE: id, name (a regular expression), label (KEY or KEY=VALUE), status, ancestor, exited"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			filters, err := lifecycle.ParseFilters(cmd.StringSlice("filter"))
@@ -137,6 +137,7 @@ func engine(cmd *cli.Command) (*lifecycle.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	cliutil.Debugf("store %s, run root %s", p.Root, p.RunRoot)
 	e := lifecycle.New(p)
 	e.Warn = cliutil.Warn
 	return e, nil
@@ -222,11 +223,11 @@ func stopCommand() *cli.Command {
 		Usage:     "stop sandboxes: SIGTERM (or the image's StopSignal), SIGKILL after the grace period",
 		ArgsUsage: "SANDBOX...",
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before SIGKILL"},
+			&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Value: 10, Usage: "seconds to wait before SIGKILL (default: the sandbox's --stop-timeout, else 10)"},
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "stop every running sandbox"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			grace := time.Duration(cmd.Int("time")) * time.Second
+			grace := graceFlag(cmd)
 			return eachSandbox(cmd, func(e *lifecycle.Engine, ref string) error {
 				if err := e.Stop(ctx, ref, grace); err != nil {
 					return err
@@ -272,11 +273,11 @@ func rmCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running sandbox first"},
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every sandbox (running ones only with --force)"},
 			&cli.BoolFlag{Name: "ignore", Aliases: []string{"i"}, Usage: "say nothing of sandboxes that do not exist"},
-			&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Usage: "with --force: seconds of SIGTERM before the kill (default: kill at once)"},
+			&cli.IntFlag{Name: "time", Aliases: []string{"t"}, Usage: "with --force: seconds of the stop signal before the kill (default: the sandbox's --stop-timeout, else kill at once)"},
 			&cli.BoolFlag{Name: "volumes", Aliases: []string{"v"}, Usage: "remove the sandbox's anonymous volumes too"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			o := lifecycle.RemoveOptions{Force: cmd.Bool("force"), Grace: time.Duration(cmd.Int("time")) * time.Second, Volumes: cmd.Bool("volumes")}
+			o := lifecycle.RemoveOptions{Force: cmd.Bool("force"), Grace: graceFlag(cmd), Volumes: cmd.Bool("volumes")}
 			if err := lookupAll(ctx, cmd); err != nil {
 				return rmExit(err)
 			}

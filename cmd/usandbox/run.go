@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -24,7 +23,7 @@ func runCommand() *cli.Command {
 		ArgsUsage: "IMAGE [COMMAND [ARG...]]",
 		// Everything after the image belongs to the command.
 		StopOnNthArg: &one,
-		Flags:        runFlags(),
+		Flags:        append(runFlags(), runOnlyFlags()...),
 		Action:       runAction,
 	}
 }
@@ -67,7 +66,7 @@ func runFlags() []cli.Flag {
 		&cli.StringFlag{Name: "log-driver", Value: "k8s-file", Usage: "k8s-file (the log usandbox logs reads) or none"},
 		&cli.StringSliceFlag{Name: "log-opt", Usage: "max-size=SIZE: rotate the log at SIZE (default 10m)"},
 		&cli.BoolFlag{Name: "init", Usage: "run an init as pid 1 (always on: usandbox's init forwards signals and reaps zombies)"},
-	}...), processFlags()...)
+	}...), append(processFlags(), moreRunFlags()...)...)
 }
 
 func runAction(ctx context.Context, cmd *cli.Command) error {
@@ -77,21 +76,34 @@ func runAction(ctx context.Context, cmd *cli.Command) error {
 		if err := checkTTY(cmd.Bool("interactive"), cmd.Bool("tty")); err != nil {
 			return err
 		}
+	} else if cmd.IsSet("attach") {
+		// podman 4.3 takes -a with -d and attaches nothing; docker's
+		// refusal says what is meant.
+		return cliutil.UsageError(cmd, "conflicting options: --attach and --detach")
+	}
+	if _, err := lifecycle.ParseAttach(cmd.StringSlice("attach")); err != nil {
+		return err
 	}
 	e, sb, err := createFromFlags(ctx, cmd)
 	if err != nil {
 		return err
 	}
 	if sb.Detached {
+		cliutil.Debugf("starting sandbox %s detached", sb.ID)
 		if err := e.StartCreated(ctx, sb); err != nil {
 			return err
 		}
 		fmt.Println(sb.ID)
 		return nil
 	}
-	code, err := e.Run(ctx, sb, lifecycle.Streams{
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: cmd.Bool("interactive"),
-	})
+	streams, done, err := attachStreams(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	defer done()
+	cliutil.Debugf("running sandbox %s in the foreground: %s", sb.ID, strings.Join(sb.Command, " "))
+	code, err := e.Run(ctx, sb, streams)
+	cliutil.Debugf("sandbox %s exited: status %d, error %v", sb.ID, code, err)
 	return exitWith(code, err)
 }
 
@@ -118,6 +130,9 @@ func createFromFlags(ctx context.Context, cmd *cli.Command) (*lifecycle.Engine, 
 		TTY:           cmd.Bool("tty"),
 		AutoRemove:    cmd.Bool("rm"),
 		Detached:      cmd.Bool("detach"),
+	}
+	if err := applyMoreFlags(cmd, &o); err != nil {
+		return nil, nil, err
 	}
 	if cmd.IsSet("entrypoint") {
 		ep := cmd.String("entrypoint")
@@ -170,7 +185,7 @@ func createFromFlags(ctx context.Context, cmd *cli.Command) (*lifecycle.Engine, 
 	if lifecycle.NeedScope(o.Limits) {
 		// With a systemd user manager, limits get a delegated scope the
 		// way podman's do: this command runs again inside one.
-		code, err := lifecycle.RunInScope(os.Args)
+		code, err := lifecycle.RunInScope(os.Args, cliutil.CommandStdout(ctx))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -232,17 +247,7 @@ func createFromFlags(ctx context.Context, cmd *cli.Command) (*lifecycle.Engine, 
 	if err != nil {
 		return nil, nil, err
 	}
-	sb, err := e.Create(ctx, o, cliutil.Warn)
-	if errors.Is(err, lifecycle.ErrNotFound) {
-		// The image is missing (Create looks it up first): pulled, as
-		// docker run does, then created again.
-		if err := pull(e, args[0]); err != nil {
-			return nil, nil, err
-		}
-		if sb, err = e.Create(ctx, o, cliutil.Warn); errors.Is(err, lifecycle.ErrNotFound) {
-			err = fmt.Errorf("pulled %s but cannot find it", args[0])
-		}
-	}
+	sb, err := createWithPolicy(ctx, cmd, e, o)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -262,25 +267,6 @@ func exitWith(code int, err error) error {
 		return err
 	}
 	return cliutil.ExitError{Code: code}
-}
-
-// pull pulls the image ref that the store lacks, saying so first, as
-// docker run does.
-func pull(e *lifecycle.Engine, ref string) error {
-	fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
-	tool, err := cliutil.ImageTool()
-	if err != nil {
-		return err
-	}
-	p := e.Paths()
-	pull := exec.Command(tool, "--root", p.Root, "--runroot", p.RunRoot, "pull", ref)
-	pull.Args[0] = "usandbox"
-	pull.Stdout, pull.Stderr = nil, os.Stderr
-	if err := pull.Run(); err != nil {
-		// usandbox-image printed why.
-		return cliutil.ExitError{Code: cliutil.ExitFailed}
-	}
-	return nil
 }
 
 // limitFlags are the resource flags as given.

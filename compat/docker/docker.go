@@ -140,6 +140,20 @@ func config(sb *sandbox.Sandbox, im *index.Image) *container.Config {
 	if hc := sb.Healthcheck; hc != nil {
 		c.Healthcheck = &container.HealthConfig{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout, StartPeriod: hc.StartPeriod, Retries: hc.Retries}
 	}
+	// What run and create were given (the labels over the image's, its
+	// stop signal unless --stop-signal, its ports and --expose's).
+	for k, v := range sb.Labels {
+		c.Labels[k] = v
+	}
+	if sb.StopSignal != "" {
+		c.StopSignal = sb.StopSignal
+	}
+	c.StopTimeout = sb.StopTimeout
+	for _, p := range sb.ExposedPorts {
+		if pt, err := network.ParsePort(p); err == nil {
+			c.ExposedPorts[pt] = struct{}{}
+		}
+	}
 	for p := range portMap(sb.Ports, false) {
 		c.ExposedPorts[p] = struct{}{}
 	}
@@ -177,6 +191,7 @@ func hostConfig(sb *sandbox.Sandbox) *container.HostConfig {
 	if h.NetworkMode == "" {
 		h.NetworkMode = container.NetworkMode(s.Network)
 	}
+	h.ExtraHosts, h.DNSSearch, h.DNSOptions = sb.ExtraHosts, sb.DNSSearch, sb.DNSOptions
 	if !s.UserNS {
 		h.UsernsMode = "host"
 	}

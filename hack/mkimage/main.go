@@ -96,6 +96,9 @@ type options struct {
 	User       string
 	Env        []string
 	Volumes    []string
+	Labels     []string // KEY=VALUE
+	Expose     []string // PORT/PROTO
+	StopSignal string
 	Layers     []layerSource
 	Archive    string
 	Created    time.Time
@@ -138,11 +141,14 @@ type imageConfig struct {
 }
 
 type runConfig struct {
-	User       string   `json:"User,omitempty"`
-	Env        []string `json:"Env,omitempty"`
-	Entrypoint []string `json:"Entrypoint,omitempty"`
-	Cmd        []string `json:"Cmd,omitempty"`
-	WorkingDir string   `json:"WorkingDir,omitempty"`
+	User         string              `json:"User,omitempty"`
+	Env          []string            `json:"Env,omitempty"`
+	Entrypoint   []string            `json:"Entrypoint,omitempty"`
+	Cmd          []string            `json:"Cmd,omitempty"`
+	WorkingDir   string              `json:"WorkingDir,omitempty"`
+	Labels       map[string]string   `json:"Labels,omitempty"`
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	StopSignal   string              `json:"StopSignal,omitempty"`
 	// Volumes is the image's VOLUME set (JSON: paths to empty objects).
 	Volumes map[string]struct{} `json:"Volumes,omitempty"`
 }
@@ -168,7 +174,7 @@ func main() {
 func run(args []string) error {
 	var o options
 	var cmdJSON, entrypointJSON string
-	var env, volumes stringsFlag
+	var env, volumes, labels, expose stringsFlag
 	fl := flag.NewFlagSet("mkimage", flag.ContinueOnError)
 	fl.StringVar(&o.Out, "out", "", "OCI layout directory to write (created if missing)")
 	fl.StringVar(&o.Tag, "tag", "latest", "tag (org.opencontainers.image.ref.name)")
@@ -178,6 +184,9 @@ func run(args []string) error {
 	fl.StringVar(&o.User, "user", "", "image User")
 	fl.Var(&env, "env", "KEY=VALUE for config.Env (repeatable; PATH is defaulted)")
 	fl.Var(&volumes, "volume", "a VOLUME path of the image config (repeatable)")
+	fl.Var(&labels, "label", "KEY=VALUE for config.Labels (repeatable)")
+	fl.Var(&expose, "expose", "PORT/PROTO for config.ExposedPorts (repeatable)")
+	fl.StringVar(&o.StopSignal, "stop-signal", "", "image StopSignal")
 	fl.Var(layerFlag{"dir", &o.Layers}, "layer-dir", "directory tarred as one layer (repeatable, ordered)")
 	fl.Var(layerFlag{"fixtures", &o.Layers}, "layer-fixtures", "built-in layer: semantics-base | semantics-top | deep-N | numbered-N (repeatable, ordered)")
 	fl.StringVar(&o.Archive, "archive", "", "also write an oci-archive (tar of the layout) to FILE")
@@ -200,7 +209,7 @@ func run(args []string) error {
 			return fmt.Errorf("-entrypoint must be a JSON array of strings: %w", err)
 		}
 	}
-	o.Env = env
+	o.Env, o.Labels, o.Expose = env, labels, expose
 	o.Volumes = volumes
 	o.Created = fixtureTime
 	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
@@ -229,7 +238,7 @@ func build(o options) (descriptor, error) {
 		Created:      created,
 		Architecture: "amd64",
 		OS:           "linux",
-		Config:       runConfig{Env: withPath(o.Env), Cmd: o.Cmd, Entrypoint: o.Entrypoint, WorkingDir: o.WorkingDir, User: o.User},
+		Config:       runConfig{Env: withPath(o.Env), Cmd: o.Cmd, Entrypoint: o.Entrypoint, WorkingDir: o.WorkingDir, User: o.User, StopSignal: o.StopSignal},
 		RootFS:       rootFS{Type: "layers", DiffIDs: []string{}},
 	}
 	if len(o.Volumes) > 0 {
@@ -253,6 +262,19 @@ func build(o options) (descriptor, error) {
 		})
 	}
 
+	for _, l := range o.Labels {
+		k, v, _ := strings.Cut(l, "=")
+		if cfg.Config.Labels == nil {
+			cfg.Config.Labels = map[string]string{}
+		}
+		cfg.Config.Labels[k] = v
+	}
+	for _, p := range o.Expose {
+		if cfg.Config.ExposedPorts == nil {
+			cfg.Config.ExposedPorts = map[string]struct{}{}
+		}
+		cfg.Config.ExposedPorts[p] = struct{}{}
+	}
 	cfgDesc, err := writeJSONBlob(blobDir, mediaTypeConfig, cfg)
 	if err != nil {
 		return descriptor{}, err

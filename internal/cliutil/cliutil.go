@@ -69,6 +69,9 @@ func PrintError(err error) {
 
 // Warn prints a one-line warning.
 func Warn(msg string) {
+	if currentLevel() > 3 {
+		return // --log-level error and above
+	}
 	fmt.Fprintln(os.Stderr, "WARN: "+msg)
 }
 
@@ -77,6 +80,8 @@ func GlobalFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "root", Usage: "where images and sandboxes are stored (default $XDG_DATA_HOME/usandbox)"},
 		&cli.StringFlag{Name: "runroot", Usage: "where runtime state is kept (default $XDG_RUNTIME_DIR/usandbox)"},
+		&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "what usandbox tells on stderr: " + strings.Join(LogLevels, ", ") + " (debug: what it does; error: no warnings)"},
+		&cli.BoolFlag{Name: "noout", Usage: "print nothing of usandbox's own on stdout (a sandbox's command still prints)"},
 	}
 }
 
@@ -84,6 +89,7 @@ func GlobalFlags() []cli.Flag {
 // of a help page, and keeps urfave/cli from exiting on its own.
 func Setup(app *cli.Command) *cli.Command {
 	app.ExitErrHandler = func(context.Context, *cli.Command, error) {}
+	app.Before = globalBefore
 	setUsageErrors(app)
 	return app
 }

@@ -41,9 +41,13 @@ func unknownCommand(app *cli.Command, args []string) error {
 			if c != app {
 				return nil // the command's own flags: urfave/cli checks them
 			}
-			// A global flag; --root and --runroot take the next word.
-			if (a == "--root" || a == "--runroot" || a == "-root" || a == "-runroot") && i+1 < len(args) {
-				i++
+			// A global flag; --root, --runroot and --log-level take the
+			// next word.
+			switch strings.TrimLeft(a, "-") {
+			case "root", "runroot", "log-level":
+				if i+1 < len(args) {
+					i++
+				}
 			}
 			continue
 		}

@@ -14,6 +14,14 @@ var (
 	start = time.Now()
 )
 
+// Enable turns tracing on (--log-level debug), for this process and,
+// through USANDBOX_TRACE, the children it starts from now on.
+func Enable() {
+	on = true
+	// Setenv fails only for a key with "=" or a NUL in it.
+	_ = os.Setenv("USANDBOX_TRACE", "1")
+}
+
 // Enabled reports whether tracing is on (pass it on to children).
 func Enabled() bool { return on }
 
