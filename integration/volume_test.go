@@ -426,3 +426,22 @@ func TestVolumeOverlayO(t *testing.T) {
 	s.assertVolumes()
 	s.assertNoSandboxes()
 }
+
+// TestVolumeFormat: volume ls and volume inspect take Go templates, the
+// table directive and json, as podman's do.
+func TestVolumeFormat(t *testing.T) {
+	s := withImages(t, false)
+	s.ok("volume", "create", "--label", "k=v", "vf1")
+	if out := s.ok("volume", "ls", "--format", "{{.Name}} {{.Driver}}"); out != "vf1 local\n" {
+		t.Fatalf("volume ls --format: %q", out)
+	}
+	out := s.ok("volume", "ls", "--format", "table {{.Name}}\t{{.Driver}}")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "VOLUME NAME DRIVER" || strings.Join(strings.Fields(lines[1]), " ") != "vf1 local" {
+		t.Fatalf("volume ls table: %q", out)
+	}
+	if out := s.ok("volume", "inspect", "--format", "{{.Name}} {{.Scope}} {{index .Labels \"k\"}}", "vf1"); out != "vf1 local v\n" {
+		t.Fatalf("volume inspect --format: %q", out)
+	}
+	s.fails(125, "Nope", "volume", "ls", "--format", "{{.Nope}}")
+	s.fails(125, "unclosed action", "volume", "inspect", "--format", "{{.Name", "vf1")
+}

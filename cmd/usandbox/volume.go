@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"usandbox/internal/cliutil"
+	"usandbox/internal/format"
 	"usandbox/lifecycle"
 )
 
@@ -70,7 +71,7 @@ func volumeLsCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only names"},
 			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "only volumes that match KEY=VALUE: name (a regular expression), label, driver, dangling"},
-			&cli.StringFlag{Name: "format", Usage: "table or json"},
+			&cli.StringFlag{Name: "format", Usage: "json, table, or a Go template such as 'table {{.Name}}\t{{.Driver}}'"},
 			&cli.BoolFlag{Name: "noheading", Aliases: []string{"n"}, Usage: "do not print the header line"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -81,9 +82,11 @@ func volumeLsCommand() *cli.Command {
 			if err != nil {
 				return cliutil.UsageError(cmd, "%v", err)
 			}
-			format, err := cliutil.Format(cmd)
-			if err != nil {
-				return err
+			var tmpl *format.Template
+			if f := cmd.String("format"); !format.IsDefaultTable(f) {
+				if tmpl, err = format.Parse("ls", f); err != nil {
+					return err
+				}
 			}
 			e, err := engine(cmd)
 			if err != nil {
@@ -93,12 +96,16 @@ func volumeLsCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if list == nil {
+				list = []*lifecycle.Volume{}
+			}
 			switch {
-			case format == "json":
-				if list == nil {
-					list = []*lifecycle.Volume{}
+			case tmpl != nil:
+				var headers map[string]string
+				if !cmd.Bool("noheading") {
+					headers = format.Headers(lifecycle.Volume{}, map[string]string{"Name": "Volume Name"})
 				}
-				return cliutil.PrintJSON(list)
+				return tmpl.Execute(os.Stdout, list, headers)
 			case cmd.Bool("quiet"):
 				for _, v := range list {
 					fmt.Println(v.Name)
@@ -147,8 +154,15 @@ func volumeInspectCommand() *cli.Command {
 		ArgsUsage: "NAME...",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "every volume"},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Usage: "json, or a Go template such as '{{.Mountpoint}}'"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
+			tmpl, err := format.Parse("inspect", "json")
+			if f := cmd.String("format"); f != "" {
+				if tmpl, err = format.Parse("inspect", f); err != nil {
+					return err
+				}
+			}
 			e, err := engine(cmd)
 			if err != nil {
 				return err
@@ -171,7 +185,7 @@ func volumeInspectCommand() *cli.Command {
 				out = append(out, v)
 			}
 			// podman prints what it found (or []) before the errors.
-			if err := cliutil.PrintJSON(out); err != nil {
+			if err := tmpl.Execute(os.Stdout, out, nil); err != nil {
 				return err
 			}
 			return errors.Join(errs...)
