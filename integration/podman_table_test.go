@@ -158,6 +158,12 @@ func TestPodmanTable(t *testing.T) {
 		{args: []string{"no-such-command"}, codeOnly: true},
 		{args: []string{"run", "--bogus-flag", "busybox"}, codeOnly: true},
 		{args: []string{"run"}, codeOnly: true},
+		// Last: with stdin at its end, nothing is pruned (podman: EOF is
+		// an error, but no answer to volume prune is a no).
+		{args: []string{"container", "prune"}, codeOnly: true},
+		{args: []string{"system", "prune"}, codeOnly: true},
+		{args: []string{"image", "prune"}, codeOnly: true},
+		{args: []string{"volume", "prune"}, codeOnly: true},
 	}
 	for _, l := range lines {
 		u, pm := s.run(l.args...), p.run(l.args...)

@@ -32,10 +32,8 @@ func confirm(question string) (bool, error) {
 	fmt.Print(question)
 	answer, err := bufio.NewReader(os.Stdin).ReadString('\n')
 	if err != nil && (!errors.Is(err, io.EOF) || answer == "") {
-		if errors.Is(err, io.EOF) {
-			fmt.Println()
-			return false, nil
-		}
+		// podman's prune commands fail with "Error: EOF" (125) when
+		// stdin ends before an answer.
 		return false, err
 	}
 	a := strings.ToLower(strings.TrimSpace(answer))

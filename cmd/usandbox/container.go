@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 
 	"github.com/urfave/cli/v3"
 
@@ -158,13 +155,9 @@ func containerPruneCommand() *cli.Command {
 				return cliutil.UsageError(cmd, "container prune takes no arguments")
 			}
 			if !cmd.Bool("force") {
-				fmt.Print("WARNING! This will remove all non running containers.\nAre you sure you want to continue? [y/N] ")
-				answer, err := bufio.NewReader(os.Stdin).ReadString('\n')
-				if err != nil && (!errors.Is(err, io.EOF) || answer == "") {
+				ok, err := confirm("WARNING! This will remove all non running containers.\nAre you sure you want to continue? [y/N] ")
+				if err != nil || !ok {
 					return err
-				}
-				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-					return nil
 				}
 			}
 			e, err := engine(cmd)
@@ -182,19 +175,28 @@ func containerPruneCommand() *cli.Command {
 
 // existsCommand: exit 0 if the sandbox exists, 1 if not, as podman.
 func existsCommand() *cli.Command {
+	return existsCmd("sandbox", "SANDBOX", func(ctx context.Context, e *lifecycle.Engine, ref string) error {
+		_, err := e.Lookup(ctx, ref)
+		return err
+	})
+}
+
+// existsCmd is podman's `GROUP exists`: exit 0 if lookup finds the one
+// thing named, 1 if it is not there (ErrNotFound), 125 if lookup failed.
+func existsCmd(what, arg string, lookup func(context.Context, *lifecycle.Engine, string) error) *cli.Command {
 	return &cli.Command{
 		Name:      "exists",
-		Usage:     "exit 0 if the sandbox exists, 1 if not",
-		ArgsUsage: "SANDBOX",
+		Usage:     "exit 0 if the " + what + " exists, 1 if not",
+		ArgsUsage: arg,
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.NArg() != 1 {
-				return cliutil.UsageError(cmd, "container exists takes exactly one sandbox")
+				return cliutil.UsageError(cmd, "%s exists takes exactly one %s", cmd.Lineage()[1].Name, what)
 			}
 			e, err := engine(cmd)
 			if err != nil {
 				return err
 			}
-			if _, err := e.Lookup(ctx, cmd.Args().First()); err != nil {
+			if err := lookup(ctx, e, cmd.Args().First()); err != nil {
 				if errors.Is(err, lifecycle.ErrNotFound) {
 					return cliutil.ExitError{Code: 1}
 				}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -254,16 +253,12 @@ func volumePruneCommand() *cli.Command {
 				for _, v := range list {
 					fmt.Println(v.Name)
 				}
-				fmt.Print("Are you sure you want to continue? [y/N] ")
-				answer, err := bufio.NewReader(os.Stdin).ReadString('\n')
-				if err != nil && (!errors.Is(err, io.EOF) || answer == "") {
-					if errors.Is(err, io.EOF) {
-						return nil
-					}
-					return err
+				ok, err := confirm("Are you sure you want to continue? [y/N] ")
+				if errors.Is(err, io.EOF) {
+					return nil // podman's volume prune: no answer is no, exit 0
 				}
-				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-					return nil
+				if err != nil || !ok {
+					return err
 				}
 			}
 			names, err := e.VolumePrune(ctx)
@@ -277,25 +272,8 @@ func volumePruneCommand() *cli.Command {
 
 // volumeExistsCommand: exit 0 if the volume exists, 1 if not, as podman.
 func volumeExistsCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "exists",
-		Usage:     "exit 0 if the volume exists, 1 if not",
-		ArgsUsage: "NAME",
-		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if cmd.NArg() != 1 {
-				return cliutil.UsageError(cmd, "volume exists takes exactly one volume")
-			}
-			e, err := engine(cmd)
-			if err != nil {
-				return err
-			}
-			if _, err := e.VolumeInspect(ctx, cmd.Args().First()); err != nil {
-				if errors.Is(err, lifecycle.ErrNotFound) {
-					return cliutil.ExitError{Code: 1}
-				}
-				return err
-			}
-			return nil
-		},
-	}
+	return existsCmd("volume", "NAME", func(ctx context.Context, e *lifecycle.Engine, name string) error {
+		_, err := e.VolumeInspect(ctx, name)
+		return err
+	})
 }
