@@ -41,7 +41,9 @@ start_dns() {
 			>"$stage/dnsmasq.log" 2>&1 &
 		dns_pid=$!
 		for _ in $(seq 50); do
-			[[ -n $(ss -Hlnu "src = $ip:53" 2>/dev/null) ]] && { dns_ip=$ip; return 0; }
+			# Ours listening, not another run's dnsmasq on that address
+			# (ours then fails to bind and exits: the next one is tried).
+			ss -Hlnup "src = $ip:53" 2>/dev/null | grep -q "pid=$dns_pid," && { dns_ip=$ip; return 0; }
 			kill -0 "$dns_pid" 2>/dev/null || break
 			sleep 0.1
 		done
