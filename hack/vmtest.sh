@@ -16,7 +16,7 @@
 # /sys/fs/cgroup/user to uid 1000 the way systemd's Delegate=yes does
 # (chown of the directory, cgroup.procs, cgroup.threads,
 # cgroup.subtree_control), starts a shell in its leaf "session" and runs
-# the integration tests' TestLimits as uid 1000.
+# the integration tests' TestLimits and TestCmdsCgroup (pause, stats) as uid 1000.
 #
 # Exit status: the guest tests' (0 = pass), or 125 when the harness fails.
 set -euo pipefail
@@ -147,7 +147,7 @@ run=$(cat /share/run 2>/dev/null)
 echo "vm: kernel $(uname -r), cgroup $(cat /sys/fs/cgroup/cgroup.controllers), $(nproc) CPUs"
 su tester -s /bin/sh -c "cd /store/home && HOME=/store/home XDG_RUNTIME_DIR=/run/user/1000 TMPDIR=/store/tmp \
 	USANDBOX_BIN=/share/usandbox USANDBOX_HACK=/share USANDBOX_TEST_CACHE=/share/cache USANDBOX_TEST_MINIMAL=1 \
-	/share/integration.test -test.v -test.timeout 20m -test.run '${run:-^TestLimits$}'"
+	/share/integration.test -test.v -test.timeout 20m -test.run '${run:-^(TestLimits|TestCmdsCgroup)$}'"
 echo $? >/share/result
 sync
 poweroff -f
