@@ -347,3 +347,20 @@ func TestThirtyDetachedInParallel(t *testing.T) {
 	}
 	s.assertClean()
 }
+
+// TestCreateRmThenStart: a sandbox made by create --rm stays until it is
+// started (ps -a lists it; another command does not reclaim it as an
+// --rm leftover), and goes once its command ends, as podman's does.
+func TestCreateRmThenStart(t *testing.T) {
+	s := withImages(t, false)
+	s.ok("create", "--rm", "--name", "later", "busybox", "echo", "ran")
+	s.ok("run", "--rm", "busybox", "true") // reclaims stale --rm sandboxes
+	if ps := s.ok("ps", "-a", "--format", "{{.Names}} {{.Status}}"); !strings.Contains(ps, "later Created") {
+		t.Fatalf("create --rm: ps -a shows %q", ps)
+	}
+	if out := s.ok("start", "-a", "later"); out != "ran\n" {
+		t.Fatalf("start -a: %q", out)
+	}
+	eventually(t, "the --rm sandbox removed", func() bool { return s.run("container", "exists", "later").code == 1 })
+	s.assertNoSandboxes()
+}

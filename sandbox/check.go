@@ -131,7 +131,7 @@ func checkSandbox(p index.Paths, id, dir string) *Finding {
 		f.Kind, f.Detail = FindingNoRecord, "a sandbox directory whose Create was killed"
 		return f
 	}
-	if _, err := os.Lstat(filepath.Join(dir, "autoremove")); err == nil {
+	if _, err := os.Lstat(filepath.Join(dir, autoRemoveFile)); err == nil {
 		f.Kind, f.Detail = FindingRmLeftover, "an --rm sandbox that ended and was not removed"
 		return f
 	}

@@ -140,6 +140,6 @@ func isStale(dir string) bool {
 	if strings.HasPrefix(filepath.Base(dir), creatingPrefix) {
 		return true
 	}
-	_, err := os.Lstat(filepath.Join(dir, "autoremove"))
+	_, err := os.Lstat(filepath.Join(dir, autoRemoveFile))
 	return err == nil
 }

@@ -136,6 +136,9 @@ const (
 	startFile  = "started" // "PID UNIXNANO KEEPERPID"
 	exitFile   = spec.ExitFile
 	lockFile   = "lock" // flock held by the init while it lives
+	// autoRemoveFile marks an --rm sandbox that was started: once its
+	// lock is free, what is left of it is stale (reclaimStale).
+	autoRemoveFile = "autoremove"
 	// restartsFile holds RestartCount; stoppedFile is there while
 	// StoppedByUser.
 	restartsFile = "restarts"

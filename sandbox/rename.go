@@ -41,7 +41,7 @@ func Rename(p index.Paths, id, name string) error {
 		return err
 	}
 	path := filepath.Join(sb.Dir, configFile)
-	if _, err := os.Stat(filepath.Join(sb.Dir, "autoremove")); err == nil {
+	if _, err := os.Stat(filepath.Join(sb.Dir, autoRemoveFile)); err == nil {
 		// As prepareDir writes an --rm sandbox's record (no journal
 		// commit).
 		return writeRunState(path, b)

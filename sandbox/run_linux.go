@@ -501,13 +501,6 @@ func writeDir(dir string, rec *Record, netw network.Options, dns []net.IP, extra
 			return fmt.Errorf("writing /etc/%s: %w", name, err)
 		}
 	}
-	if rec.AutoRemove {
-		// Lets the next usandbox remove what is left if this sandbox's
-		// watcher and keeper are both killed (see reclaimStale).
-		if err := os.WriteFile(filepath.Join(dir, "autoremove"), nil, 0o600); err != nil {
-			return err
-		}
-	}
 	b, err := json.MarshalIndent(rec, "", " ")
 	if err != nil {
 		return err

@@ -149,6 +149,15 @@ func (st *starting) prepare() error {
 		st.lock = lock
 	}
 	st.later("releasing its lock", st.lock.Close)
+	if sb.AutoRemove {
+		// From its first start on (not at create: create --rm keeps the
+		// sandbox until it is started, as podman's does), the next
+		// usandbox may remove what is left if the sandbox's watcher and
+		// keeper are both killed (see reclaimStale).
+		if err := os.WriteFile(filepath.Join(st.dir, autoRemoveFile), nil, 0o600); err != nil {
+			return err
+		}
+	}
 	st.later("removing its directory", func() error {
 		if st.removeDir {
 			return removeSandboxDir(st.plan, st.dir)
