@@ -151,7 +151,16 @@ func (s *store) run(args ...string) result {
 // tryRun is run for other goroutines than the test's, which must not call
 // t.Fatal: it returns the error of a usandbox that did not start.
 func (s *store) tryRun(args ...string) (result, error) {
-	c := s.cmd(args...)
+	r, err := capture(s.cmd(args...))
+	if err != nil {
+		return result{}, fmt.Errorf("running usandbox %v: %w", args, err)
+	}
+	return r, nil
+}
+
+// capture runs c and returns what it printed and its exit status (128+N
+// for a signal N), or the error of a command that did not start.
+func capture(c *exec.Cmd) (result, error) {
 	var out, errb bytes.Buffer
 	c.Stdout, c.Stderr = &out, &errb
 	err := c.Run()
@@ -162,7 +171,7 @@ func (s *store) tryRun(args ...string) (result, error) {
 			code = 128 + int(ws.Signal())
 		}
 	} else if err != nil {
-		return result{}, fmt.Errorf("running usandbox %v: %w", args, err)
+		return result{}, err
 	}
 	return result{out.String(), errb.String(), code}, nil
 }

@@ -9,12 +9,10 @@ package integration
 // the table but in a comment at the end.
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -74,19 +72,11 @@ func (p *podmanStore) run(args ...string) result {
 	p.t.Helper()
 	c := exec.Command("podman", args...)
 	c.Env = p.env
-	var out, errb bytes.Buffer
-	c.Stdout, c.Stderr = &out, &errb
-	err := c.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			code = 128 + int(ws.Signal())
-		}
-	} else if err != nil {
+	r, err := capture(c)
+	if err != nil {
 		p.t.Fatalf("running podman %v: %v", args, err)
 	}
-	return result{out.String(), errb.String(), code}
+	return r
 }
 
 // TestPodmanTable: each line runs through both; the exit status must be
