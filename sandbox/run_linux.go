@@ -291,12 +291,15 @@ func Create(o Options) (*Sandbox, error) {
 		}
 	}
 	// The volumes lock first (then the names lock): a volume that this
-	// sandbox names is not removed before its record exists.
-	unlockVolumes, err := volume.Lock(o.Paths)
-	if err != nil {
-		return nil, err
+	// sandbox names is not removed before its record exists. A sandbox
+	// without volumes has nothing to guard (most runs: not on their path).
+	if usesVolumes(rec.Spec.Mounts) {
+		unlockVolumes, err := volume.Lock(o.Paths)
+		if err != nil {
+			return nil, err
+		}
+		defer unlockVolumes()
 	}
-	defer unlockVolumes()
 	created, err := makeVolumes(o.Paths, rec.Spec.Mounts)
 	if err != nil {
 		return nil, err

@@ -100,6 +100,16 @@ func (m *madeVolumes) undo() {
 // makeVolumes gives each volume mount of ms its volume: a named one is
 // created if missing (as podman does on first use), an anonymous one is
 // new. The caller holds volume.Lock.
+// usesVolumes reports whether any of ms is a volume.
+func usesVolumes(ms []spec.Mount) bool {
+	for _, m := range ms {
+		if m.Type == "volume" {
+			return true
+		}
+	}
+	return false
+}
+
 func makeVolumes(p index.Paths, ms []spec.Mount) (*madeVolumes, error) {
 	made := &madeVolumes{p: p}
 	for i := range ms {
