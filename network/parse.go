@@ -17,7 +17,29 @@ const (
 	Host        = "host"
 	Slirp4netns = "slirp4netns"
 	Pasta       = "pasta"
+	// Bridge: a member of one or more named networks (Options.Networks):
+	// a veth on each network's bridge, the network's resolver, the
+	// network's one user-mode stack for outbound traffic (package
+	// network/holder).
+	Bridge = "bridge"
+	// Container: the network (and user) namespace of another sandbox
+	// (Options.Container), as a pod's members share theirs.
+	Container = "container"
 )
+
+// DefaultNetwork is the network that --network bridge means (docker's
+// "bridge"; podman calls its own "podman").
+const DefaultNetwork = "bridge"
+
+// Attach is one network a sandbox is a member of.
+type Attach struct {
+	// Name is the network's name.
+	Name string `json:"name"`
+	// Aliases are more names the sandbox answers to on it
+	// (--network-alias, network connect --alias), beside its own name and
+	// short ID.
+	Aliases []string `json:"aliases,omitempty"`
+}
 
 // Options is a parsed --network value.
 type Options struct {
@@ -25,6 +47,12 @@ type Options struct {
 	MTU               int        `json:"mtu,omitempty"`
 	CIDR              *net.IPNet `json:"cidr,omitempty"`
 	AllowHostLoopback bool       `json:"allowHostLoopback,omitempty"`
+	// Networks are the named networks of a Bridge sandbox, in order (the
+	// first is eth0).
+	Networks []Attach `json:"networks,omitempty"`
+	// Container is the sandbox whose namespaces a Container sandbox
+	// shares (its ID).
+	Container string `json:"container,omitempty"`
 }
 
 // UserMode reports whether the mode needs a driver (slirp4netns or pasta).
