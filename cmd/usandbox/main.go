@@ -59,6 +59,7 @@ func newApp() *cli.Command {
 			containerCommand(),
 			imageGroupCommand(),
 			volumeCommand(),
+			networkCommand(),
 			doctorCommand(),
 			systemCommand(),
 			unshareCommand(),
