@@ -343,7 +343,7 @@ func TestRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Remove("bridge", nil); !errors.Is(err, ErrDefault) || err.Error() != "default network bridge cannot be removed: default network cannot be removed" {
+	if _, err := s.Remove("bridge", nil); !errors.Is(err, ErrDefault) || err.Error() != "default network bridge cannot be removed" {
 		t.Errorf("rm bridge: %v", err)
 	}
 	inUse := errors.New("in use")

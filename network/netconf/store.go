@@ -28,6 +28,13 @@ var (
 	ErrDefault = errors.New("default network cannot be removed")
 )
 
+// defaultError is podman's refusal to remove the default network, with
+// usandbox's name for it.
+type defaultError struct{}
+
+func (defaultError) Error() string        { return "default network " + DefaultName + " cannot be removed" }
+func (defaultError) Is(target error) bool { return target == ErrDefault }
+
 // The default network: what --network bridge joins, made on first use
 // with podman's default subnet.
 const (
@@ -431,7 +438,7 @@ func (s *Store) Remove(ref string, check func(*Network) error) (*Network, error)
 		return nil, err
 	}
 	if n.Name == DefaultName {
-		return nil, fmt.Errorf("default network %s cannot be removed: %w", DefaultName, ErrDefault)
+		return nil, defaultError{}
 	}
 	if check != nil {
 		if err := check(n); err != nil {
