@@ -205,7 +205,7 @@ func TestNetworkConfigPodman(t *testing.T) {
 		{args: []string{"network", "create", "a", "b"}, codeOnly: true},
 		{args: []string{"network", "create", "--subnet", "10.93.0.0/24", "--label", "a=b", "--internal", "-o", "mtu=1500", "cmp2"}},
 		{args: []string{"network", "ls", "-q", "--filter", "name=^cmp"}},
-		{args: []string{"network", "ls", "--filter", "label=a", "--format", "{{.Name}} {{.Driver}}"}},
+		{args: []string{"network", "ls", "--filter", "label=a", "--format", "{{.Name}} {{.Driver}} {{.Labels}}"}},
 		{args: []string{"network", "ls", "--filter", "foo"}, codeOnly: true},
 		{args: []string{"network", "ls", "x"}, codeOnly: true},
 		{args: []string{"network", "inspect", "--format", "{{.Name}} {{.Internal}} {{.IPv6Enabled}}", "cmpnet", "cmp2"}},

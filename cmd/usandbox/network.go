@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -121,16 +122,16 @@ func networkLsCommand() *cli.Command {
 			if tmpl != nil && tmpl.IsJSON() {
 				return tmpl.Execute(os.Stdout, list, nil)
 			}
-			if !cmd.Bool("no-trunc") {
-				// podman's ls shows 12 digits of the ID, in templates too
-				// (but whole in json).
-				short := make([]*lifecycle.Network, len(list))
-				for i, n := range list {
-					c := *n
+			rows := make([]networkRow, len(list))
+			for i, n := range list {
+				c := *n
+				if !cmd.Bool("no-trunc") {
+					// podman's ls shows 12 digits of the ID, in
+					// templates too (but whole in json).
 					c.ID = c.ID[:min(12, len(c.ID))]
-					short[i] = &c
 				}
-				list = short
+				rows[i] = networkRow{&c}
+				list[i] = &c
 			}
 			switch {
 			case tmpl != nil:
@@ -138,7 +139,7 @@ func networkLsCommand() *cli.Command {
 				if !cmd.Bool("noheading") {
 					headers = format.Headers(lifecycle.Network{}, map[string]string{"ID": "Network ID"})
 				}
-				return tmpl.Execute(os.Stdout, list, headers)
+				return tmpl.Execute(os.Stdout, rows, headers)
 			case cmd.Bool("quiet"):
 				for _, n := range list {
 					fmt.Println(n.Name)
@@ -155,6 +156,20 @@ func networkLsCommand() *cli.Command {
 			return w.Flush()
 		},
 	}
+}
+
+// networkRow is a network as ls's templates see it: {{.Labels}} is
+// podman's KEY=VALUE,… list (sorted here; podman's order is random).
+type networkRow struct{ *lifecycle.Network }
+
+// Labels is the network's labels as KEY=VALUE, comma-separated.
+func (r networkRow) Labels() string {
+	list := make([]string, 0, len(r.Network.Labels))
+	for k, v := range r.Network.Labels {
+		list = append(list, k+"="+v)
+	}
+	sort.Strings(list)
+	return strings.Join(list, ",")
 }
 
 func networkInspectCommand() *cli.Command {
