@@ -59,22 +59,20 @@ func NewNetNS() (*os.File, error) {
 		}
 		f, err := threadNetNS()
 		if err == nil {
-			err = loUp()
-			if err != nil {
+			if err = loUp(); err != nil {
 				f.Close()
 			}
 		}
 		if serr := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); serr != nil {
-			if f != nil && err == nil {
+			if err == nil {
 				f.Close()
 			}
 			return false, fmt.Errorf("returning to the original network namespace: %w", serr)
 		}
-		if err != nil {
-			return true, err
+		if err == nil {
+			ns = f
 		}
-		ns = f
-		return true, nil
+		return true, err
 	})
 	return ns, err
 }
