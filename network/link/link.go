@@ -58,7 +58,8 @@ type BridgeConfig struct {
 
 // AttachConfig describes one member's interface on a network.
 type AttachConfig struct {
-	// Bridge is the name of the bridge in the network's namespace.
+	// Bridge is the name of the bridge in the network's namespace (may be
+	// left empty for Bridge.Attach).
 	Bridge string
 	// HostName is the name of the veth end left in the network's
 	// namespace and enslaved to the bridge (≤15 bytes, e.g. "v" and 12

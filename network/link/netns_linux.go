@@ -16,10 +16,10 @@ import (
 // goroutine ends still locked and the Go runtime kills the thread instead
 // of handing a thread in the wrong namespace to other goroutines.
 
-// onThread runs fn on a new goroutine locked to its OS thread, in the
-// network namespace that fn leaves the thread in, and returns fn's error.
-// fn returns restore=false when the thread's namespace could not be put
-// back: the thread then dies with its goroutine.
+// onThread runs fn on a new goroutine locked to its OS thread and returns
+// fn's error. fn returns restored=false when it could not put the thread
+// back into its original network namespace: the goroutine then ends
+// still locked, and the runtime kills the thread.
 func onThread(fn func() (restored bool, err error)) error {
 	errc := make(chan error, 1)
 	go func() {
