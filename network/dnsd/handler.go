@@ -49,7 +49,7 @@ func (s *Server) answerLocal(r *dns.Msg, q dns.Question) *dns.Msg {
 			})
 			return m
 		}
-		return nil
+		// A PTR query for a member's name is answered below, empty.
 	}
 	ip, ok := s.lookup(name)
 	if !ok {
