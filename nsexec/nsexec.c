@@ -232,6 +232,125 @@ static void new_userns(void) {
 	become_root();
 }
 
+// identity_map turns the user or gid map at path, as the process that
+// reads it sees its own namespace's, into the map of a child namespace
+// that maps each of its IDs to itself: one line per extent, because one
+// line of a child's map may not span two extents of its parent's.
+static int identity_map(const char *path, char *out, size_t cap) {
+	char buf[1024];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t got = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + got, sizeof(buf) - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			release(fd);
+			errno = e;
+			return -1;
+		}
+		if (r == 0 || (got += (size_t)r) == sizeof(buf) - 1)
+			break;
+	}
+	release(fd);
+	buf[got] = '\0';
+	size_t len = 0;
+	const char *p = buf;
+	while (*p != '\0') {
+		unsigned long inside, outside, count;
+		int used = 0;
+		if (sscanf(p, " %lu %lu %lu%n", &inside, &outside, &count, &used) != 3)
+			break;
+		int w = snprintf(out + len, cap - len, "%lu %lu %lu\n", inside, inside, count);
+		if (w < 0 || (size_t)w >= cap - len) {
+			errno = E2BIG;
+			return -1;
+		}
+		len += (size_t)w;
+		p += used;
+	}
+	if (len == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+// write_file writes s to path, in one write, as the maps want.
+static int write_file(const char *path, const char *s) {
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int r = write_all(fd, s, strlen(s));
+	int e = errno;
+	release(fd);
+	errno = e;
+	return r;
+}
+
+// child_userns makes the sandbox's user namespace as a child of the one
+// that parentfd names (a network's, held by its holder: package
+// network/holder), where this process, the user's, is root. A helper
+// forked there before the unshare writes the new namespace's maps, the
+// identity of each extent of the parent's: no newuidmap, no MapMe. The
+// helper has CAP_SETGID in the parent, so setgroups stays allowed.
+//
+//   keeper                              mapper (fork, stays in the parent)
+//   setns(parentfd, CLONE_NEWUSER)
+//   fork ------------------------------> waits on the pipe
+//   unshare(CLONE_NEWUSER)
+//   'u' on the pipe -------------------> writes /proc/KEEPER/{uid,gid}_map
+//   waits for the mapper's exit <------- _exit(0), or the errno
+static void child_userns(int parentfd) {
+	if (setns(parentfd, CLONE_NEWUSER) < 0)
+		fail(NSEXEC_STEP_PARENTNS, errno);
+	release(parentfd);
+	char umap[512], gmap[512];
+	if (identity_map("/proc/self/uid_map", umap, sizeof(umap)) < 0 ||
+	    identity_map("/proc/self/gid_map", gmap, sizeof(gmap)) < 0)
+		fail(NSEXEC_STEP_PARENTNS, errno);
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		fail(NSEXEC_STEP_PARENTNS, errno);
+	pid_t self = getpid();
+	pid_t mapper = fork();
+	if (mapper < 0)
+		fail(NSEXEC_STEP_PARENTNS, errno);
+	if (mapper == 0) {
+		release(p[1]);
+		char c;
+		if (read(p[0], &c, 1) != 1)
+			_exit(ECHILD); // the keeper gave up
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)self);
+		if (write_file(path, umap) < 0)
+			_exit(errno & 0xff);
+		snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)self);
+		if (write_file(path, gmap) < 0)
+			_exit(errno & 0xff);
+		_exit(0);
+	}
+	release(p[0]);
+	int err = 0;
+	if (unshare(CLONE_NEWUSER) < 0)
+		err = errno;
+	else if (write_all(p[1], "u", 1) < 0)
+		err = errno;
+	release(p[1]);
+	int st;
+	while (waitpid(mapper, &st, 0) < 0)
+		if (errno != EINTR)
+			fail(NSEXEC_STEP_PARENTNS, errno);
+	if (err == 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+		err = WIFEXITED(st) ? WEXITSTATUS(st) : ECHILD;
+	if (err != 0)
+		fail(NSEXEC_STEP_PARENTNS, err);
+	become_root();
+}
+
 // join_namespaces enters a running sandbox's namespaces (flags): those
 // of the process that pidfd refers to (the sandbox's keeper, which has
 // them all but the pid namespace), all at once with setns on the pidfd,
@@ -486,8 +605,19 @@ static void init(int lifeline, unsigned long cgroupns) {
 	_exit(code);
 }
 
-static void sandbox(unsigned long flags, int lifeline, int removefd) {
-	if (flags & CLONE_NEWUSER) {
+static void sandbox(unsigned long flags, int lifeline, int removefd, int parentns, int join) {
+	unsigned long joined = 0;
+	if (join >= 0) {
+		// --network container:NAME: NAME's user and network namespaces
+		// (its keeper's, through a pidfd), as a pod's members share
+		// theirs; the rest are new.
+		joined = flags & (unsigned long)(CLONE_NEWUSER | CLONE_NEWNET);
+		join_namespaces(join, -1, joined);
+	} else if (parentns >= 0) {
+		if (!(flags & CLONE_NEWUSER))
+			fail(NSEXEC_STEP_PARENTNS, EINVAL);
+		child_userns(parentns);
+	} else if (flags & CLONE_NEWUSER) {
 		new_userns();
 	}
 	// The keeper is not in the sandbox's pid namespace, so no process of
@@ -499,7 +629,7 @@ static void sandbox(unsigned long flags, int lifeline, int removefd) {
 
 	// The cgroup namespace is the init's own, made once it is in its
 	// cgroup.
-	unsigned long rest = flags & ~(unsigned long)(CLONE_NEWUSER | CLONE_NEWCGROUP);
+	unsigned long rest = flags & ~(unsigned long)(CLONE_NEWUSER | CLONE_NEWCGROUP) & ~joined;
 	if (rest && unshare((int)rest) < 0)
 		fail(NSEXEC_STEP_UNSHARE, errno);
 	// The keeper and the init must not keep the caller's working
@@ -572,7 +702,7 @@ __attribute__((constructor)) static void usandbox_nsexec(void) {
 
 	if (st->mode == NSEXEC_MODE_SANDBOX) {
 		go_stage = st;
-		sandbox(flags, cfg.lifeline, cfg.remove_in);
+		sandbox(flags, cfg.lifeline, cfg.remove_in, cfg.parent_user_ns, cfg.join);
 		return;
 	}
 

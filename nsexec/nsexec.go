@@ -69,6 +69,11 @@ type Config struct {
 	// CLONE_NEWCGROUP in Flags makes a new cgroup namespace after the
 	// others (start the process in the sandbox's cgroup: CgroupFD).
 	Join, JoinPidNS *os.File
+	// ParentUserNS, when set (Sandbox mode), is a pidfd of a process in
+	// whose user namespace the sandbox's is made, mapped from inside it
+	// by the identity of its extents (a network's: package
+	// network/holder); MapIDs is then not called.
+	ParentUserNS *os.File
 	// CgroupFD, when set, is a cgroup directory the copy starts in.
 	CgroupFD *os.File
 
@@ -76,7 +81,7 @@ type Config struct {
 	Stdout, Stderr io.Writer
 	// ExtraFiles are passed after the sync socket (fd 3) and the files the
 	// C stage uses (Sandbox's Lifeline, State if AutoRemove, Lock, then
-	// Join and JoinPidNS, those that are set), in order.
+	// Join, JoinPidNS and ParentUserNS, those that are set), in order.
 	ExtraFiles []*os.File
 }
 
@@ -131,6 +136,9 @@ func Start(cfg Config) (c *Child, err error) {
 	if !ok {
 		return nil, fmt.Errorf("nsexec: role %q has no C stage", cfg.Role)
 	}
+	if cfg.ParentUserNS != nil && stage.Mode != proto.ModeSandbox {
+		return nil, fmt.Errorf("nsexec: role %q: ParentUserNS is for the sandbox role", cfg.Role)
+	}
 	if (stage.Mode == proto.ModeSandbox) != (cfg.Sandbox != nil) {
 		return nil, fmt.Errorf("nsexec: role %q: a SandboxConfig goes with the sandbox role, and only with it", cfg.Role)
 	}
@@ -164,6 +172,7 @@ func Start(cfg Config) (c *Child, err error) {
 		fdOf(sb.Lock)
 	}
 	conf.Join, conf.JoinPidNS = fdOf(cfg.Join), fdOf(cfg.JoinPidNS)
+	conf.ParentUserNS = fdOf(cfg.ParentUserNS)
 	files = append(files, cfg.ExtraFiles...)
 	// The configuration is in the socket before the copy starts: its
 	// constructor reads it at once.
@@ -207,7 +216,7 @@ func Start(cfg Config) (c *Child, err error) {
 		}
 	}()
 
-	if cfg.Flags&unix.CLONE_NEWUSER != 0 && cfg.Join == nil {
+	if cfg.Flags&unix.CLONE_NEWUSER != 0 && cfg.Join == nil && cfg.ParentUserNS == nil {
 		var m proto.MapMe
 		if err := c.read(proto.KindMapMe, &m); err != nil {
 			return nil, err
@@ -342,4 +351,14 @@ func Conn() (*os.File, bool) {
 	}
 	unix.CloseOnExec(ConnFD)
 	return os.NewFile(ConnFD, "nsexec"), true
+}
+
+// Release lets a copy started in ModePlain go on by itself, after it has
+// cleared its parent-death signal (a long-lived helper: the network
+// holder): the thread lock taken by Start is released and the copy is no
+// longer waited for.
+func (c *Child) Release() error {
+	defer runtime.UnlockOSThread()
+	c.Conn.Close()
+	return c.cmd.Process.Release()
 }

@@ -43,6 +43,7 @@ static const struct nsexec_stage nsexec_stages[] = {
 	{"sandbox", NSEXEC_MODE_SANDBOX, 0},
 	{"exec", NSEXEC_MODE_FORK, 0},
 	{"portchild", NSEXEC_MODE_PLAIN, 0},
+	{"netholder", NSEXEC_MODE_PLAIN, 0},
 };
 
 // Steps named in an error message.
@@ -53,6 +54,7 @@ static const struct nsexec_stage nsexec_stages[] = {
 #define NSEXEC_STEP_UNSHARE "unshare"
 #define NSEXEC_STEP_FORK "fork"
 #define NSEXEC_STEP_JOIN "join"
+#define NSEXEC_STEP_PARENTNS "parentns"
 
 // Messages (see package internal/proto for the protocol).
 // Config: {"kind":"config", ...}.
@@ -63,6 +65,7 @@ struct nsexec_config {
 	int join_pid_ns;
 	int lifeline;
 	int remove_in;
+	int parent_user_ns;
 };
 
 static inline int nsexec_lit(const char **p, const char *end, const char *s) {
@@ -142,6 +145,9 @@ static inline int nsexec_parse_config(const char *body, size_t len, struct nsexe
 	if (!nsexec_lit(&p, end, ",\"removeIn\":") || !nsexec_int(&p, end, INT_MIN, INT_MAX, &i))
 		return -1;
 	m->remove_in = (int)i;
+	if (!nsexec_lit(&p, end, ",\"parentUserNS\":") || !nsexec_int(&p, end, INT_MIN, INT_MAX, &i))
+		return -1;
+	m->parent_user_ns = (int)i;
 	return nsexec_lit(&p, end, "}") && p == end ? 0 : -1;
 }
 

@@ -63,6 +63,12 @@ type Config struct {
 	// keeper removes once every process of the sandbox is dead
 	// (ModeSandbox, --rm).
 	RemoveIn int32 `json:"removeIn"`
+	// ParentUserNS, when not -1, is a pidfd (or user namespace fd) of the
+	// user namespace in which the new one is made (ModeSandbox): a
+	// network's (package network/holder). The copy enters it, where it is
+	// root, and a helper it forks there maps the new namespace by the
+	// identity of each extent of that one's map: no MapMe, no newuidmap.
+	ParentUserNS int32 `json:"parentUserNS"`
 }
 
 // MapMe asks the parent to write the uid and gid maps of Pid.
@@ -108,11 +114,12 @@ const (
 	StepUnshare   Step = "unshare"
 	StepFork      Step = "fork"
 	StepJoin      Step = "join"
+	StepParentNS  Step = "parentns"
 )
 
 // Steps are all the steps, for generated code.
 func Steps() []Step {
-	return []Step{StepConfig, StepPdeathsig, StepUserNS, StepSetID, StepUnshare, StepFork, StepJoin}
+	return []Step{StepConfig, StepPdeathsig, StepUserNS, StepSetID, StepUnshare, StepFork, StepJoin, StepParentNS}
 }
 
 // String is what the step does, for an error message.
@@ -132,6 +139,8 @@ func (s Step) String() string {
 		return "forking into the new pid namespace"
 	case StepJoin:
 		return "joining the sandbox's namespaces"
+	case StepParentNS:
+		return "making the user namespace in the network's"
 	}
 	return "step " + strconv.Quote(string(s))
 }
@@ -184,7 +193,7 @@ func StageOf(r role.Role) (Stage, bool) {
 	switch r {
 	case role.UserNS:
 		return Stage{Mode: ModePlain, Clear: true}, true
-	case role.Remove, role.PortChild:
+	case role.Remove, role.PortChild, role.NetHolder:
 		return Stage{Mode: ModePlain}, true
 	case role.Exec:
 		return Stage{Mode: ModeFork}, true

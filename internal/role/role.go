@@ -41,10 +41,13 @@ const (
 	LeanMonitor Role = "lean"
 	Finish      Role = "finish"
 	Probe       Role = "probe"
+	// NetHolder holds the user-defined networks (package network/holder):
+	// started through nsexec in the networks' user namespace.
+	NetHolder Role = "netholder"
 )
 
 // All is every role but CLI, for generated code and tests.
-var All = []Role{UserNS, Remove, Sandbox, Exec, PortChild, Monitor, LeanMonitor, Finish, Probe}
+var All = []Role{UserNS, Remove, Sandbox, Exec, PortChild, Monitor, LeanMonitor, Finish, Probe, NetHolder}
 
 // EnvEntry is the KEY=VALUE that gives a child process role r.
 func (r Role) EnvEntry() string { return Env + "=" + string(r) }
