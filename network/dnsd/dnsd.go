@@ -73,6 +73,11 @@ type Config struct {
 	// that is not a member gets NXDOMAIN instead of being forwarded. Empty
 	// means no domain.
 	Domain string
+
+	// Dial, when set, makes the connections to the upstreams (network
+	// "udp" or "tcp"): the holder's resolver serves in a network's
+	// namespace but runs in a process that is not in it.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Server is the resolver of one network. Its name table may be changed with
@@ -89,6 +94,11 @@ type Server struct {
 	// ctx is cancelled by Close, to end the forwarding in flight at once.
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	// peers are, by client address, the resolvers of the client's other
+	// networks (SetPeers).
+	peersMu sync.RWMutex
+	peers   map[string][]*Server
 
 	mu      sync.Mutex
 	closed  bool
@@ -136,6 +146,41 @@ func New(cfg Config) *Server {
 // answers A queries, an IPv6 one AAAA queries.
 func (s *Server) Set(id string, names []string, ip net.IP) error {
 	return s.names.set(id, names, ip)
+}
+
+// SetPeers makes the names of others (the resolvers of the other networks
+// that the member at client is on) answer its queries here too, as
+// docker's embedded resolver answers a container's every network: a
+// sandbox's resolv.conf lists its first network's resolver first, and a
+// name of another of its networks would otherwise go upstream. Nil or
+// empty others forgets client.
+func (s *Server) SetPeers(client net.IP, others []*Server) {
+	s.peersMu.Lock()
+	defer s.peersMu.Unlock()
+	if len(others) == 0 {
+		delete(s.peers, client.String())
+		return
+	}
+	if s.peers == nil {
+		s.peers = map[string][]*Server{}
+	}
+	s.peers[client.String()] = append([]*Server(nil), others...)
+}
+
+// lookupPeers looks name up in the tables of client's other networks.
+func (s *Server) lookupPeers(client net.IP, name string) (net.IP, bool) {
+	if client == nil {
+		return nil, false
+	}
+	s.peersMu.RLock()
+	others := s.peers[client.String()]
+	s.peersMu.RUnlock()
+	for _, o := range others {
+		if ip, ok := o.lookup(name); ok {
+			return ip, true
+		}
+	}
+	return nil, false
 }
 
 // Remove unregisters the member id: its names stop resolving with the next

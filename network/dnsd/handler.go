@@ -12,7 +12,14 @@ import (
 // else by forwarding it (or refusing it on an internal network).
 func (s *Server) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 	// A client that is gone or a socket being closed leaves nobody to tell.
-	_ = w.WriteMsg(s.answer(r, isTCP(w)))
+	var client net.IP
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		client = a.IP
+	case *net.TCPAddr:
+		client = a.IP
+	}
+	_ = w.WriteMsg(s.answer(r, isTCP(w), client))
 }
 
 func isTCP(w dns.ResponseWriter) bool {
@@ -20,11 +27,11 @@ func isTCP(w dns.ResponseWriter) bool {
 	return ok
 }
 
-func (s *Server) answer(r *dns.Msg, tcp bool) *dns.Msg {
+func (s *Server) answer(r *dns.Msg, tcp bool, client net.IP) *dns.Msg {
 	// dns.DefaultMsgAcceptFunc already rejected what is not a QUERY with
 	// exactly one question.
 	q := r.Question[0]
-	if m := s.answerLocal(r, q); m != nil {
+	if m := s.answerLocal(r, q, client); m != nil {
 		return m
 	}
 	if s.cfg.Internal {
@@ -35,7 +42,7 @@ func (s *Server) answer(r *dns.Msg, tcp bool) *dns.Msg {
 
 // answerLocal answers q from the name table, or returns nil when q is not
 // about a member.
-func (s *Server) answerLocal(r *dns.Msg, q dns.Question) *dns.Msg {
+func (s *Server) answerLocal(r *dns.Msg, q dns.Question, client net.IP) *dns.Msg {
 	if q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY {
 		return nil
 	}
@@ -52,6 +59,9 @@ func (s *Server) answerLocal(r *dns.Msg, q dns.Question) *dns.Msg {
 		// A PTR query for a member's name is answered below, empty.
 	}
 	ip, ok := s.lookup(name)
+	if !ok {
+		ip, ok = s.lookupPeers(client, name)
+	}
 	if !ok {
 		if s.domain != "" {
 			if _, under := trimDomain(name, s.domain); under || name == s.domain {
@@ -163,9 +173,18 @@ func udpSize(r *dns.Msg) int {
 func (s *Server) exchange(client *dns.Client, r *dns.Msg, upstream string) (*dns.Msg, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, client.Timeout)
 	defer cancel()
-	conn, err := client.DialContext(ctx, upstream)
-	if err != nil {
-		return nil, err
+	var conn *dns.Conn
+	if s.cfg.Dial != nil {
+		c, err := s.cfg.Dial(ctx, client.Net, upstream)
+		if err != nil {
+			return nil, err
+		}
+		conn = &dns.Conn{Conn: c}
+	} else {
+		var err error
+		if conn, err = client.DialContext(ctx, upstream); err != nil {
+			return nil, err
+		}
 	}
 	defer conn.Close()
 	// ExchangeWithConnContext obeys the deadline of ctx but not its

@@ -1,8 +1,10 @@
 package link
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 
@@ -14,7 +16,11 @@ import (
 // that changes it does so on a fresh goroutine locked to its thread: if
 // the thread cannot be put back into its original namespace, the
 // goroutine ends still locked and the Go runtime kills the thread instead
-// of handing a thread in the wrong namespace to other goroutines.
+// of handing a thread in the wrong namespace to other goroutines. That is
+// not a failure: the networks' holder runs in a user namespace of its
+// own but in the host's network namespace, which it may leave (it owns
+// the networks' namespaces) but never re-enter (it has no capability in
+// the host's user namespace); each of its calls costs a thread.
 
 // onThread runs fn on a new goroutine locked to its OS thread and returns
 // fn's error. fn returns restored=false when it could not put the thread
@@ -63,16 +69,11 @@ func NewNetNS() (*os.File, error) {
 				f.Close()
 			}
 		}
-		if serr := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); serr != nil {
-			if err == nil {
-				f.Close()
-			}
-			return false, fmt.Errorf("returning to the original network namespace: %w", serr)
-		}
+		restored := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil
 		if err == nil {
 			ns = f
 		}
-		return true, err
+		return restored, err
 	})
 	return ns, err
 }
@@ -121,10 +122,7 @@ func Do(ns *os.File, fn func() error) error {
 			return true, fmt.Errorf("entering network namespace: %w", err)
 		}
 		ferr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			return false, fmt.Errorf("returning to the original network namespace: %w", err)
-		}
-		return true, ferr
+		return unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil, ferr
 	})
 }
 
@@ -142,3 +140,72 @@ func handleAt(ns *os.File) (*netlink.Handle, error) {
 	}
 	return h, nil
 }
+
+// Dialer makes connections from inside a network namespace for a process
+// that is not in it (the holder's resolver forwarding to its upstreams):
+// one OS thread stays in the namespace and dials for every caller, so a
+// connection costs no thread. A connection, once made, belongs to the
+// namespace whatever thread uses it.
+type Dialer struct {
+	reqs chan dialReq
+	stop chan struct{}
+}
+
+type dialReq struct {
+	ctx           context.Context
+	network, addr string
+	reply         chan dialReply
+}
+
+type dialReply struct {
+	conn net.Conn
+	err  error
+}
+
+// NewDialer starts a Dialer in ns; Close ends it.
+func NewDialer(ns *os.File) (*Dialer, error) {
+	d := &Dialer{reqs: make(chan dialReq), stop: make(chan struct{})}
+	ready := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// Never unlocked: the thread ends with the goroutine (it may not
+		// be able to return to its first namespace).
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			ready <- fmt.Errorf("entering network namespace: %w", err)
+			return
+		}
+		ready <- nil
+		var nd net.Dialer
+		for {
+			select {
+			case <-d.stop:
+				return
+			case r := <-d.reqs:
+				c, err := nd.DialContext(r.ctx, r.network, r.addr)
+				r.reply <- dialReply{c, err}
+			}
+		}
+	}()
+	if err := <-ready; err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// DialContext connects to addr over network ("udp", "tcp") from inside
+// the Dialer's namespace.
+func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	r := dialReq{ctx: ctx, network: network, addr: addr, reply: make(chan dialReply, 1)}
+	select {
+	case d.reqs <- r:
+	case <-d.stop:
+		return nil, errors.New("the namespace's dialer is closed")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	rep := <-r.reply
+	return rep.conn, rep.err
+}
+
+// Close ends the Dialer's thread.
+func (d *Dialer) Close() { close(d.stop) }
