@@ -38,7 +38,7 @@
 set -euo pipefail
 export LC_ALL=C # EPOCHREALTIME and printf %f need a '.' decimal point
 
-SECTIONS=(pull run exec many net)
+SECTIONS=(pull run exec many net netmembers)
 BENCH_N=${BENCH_N:-5}
 BENCH_ONLY=${BENCH_ONLY:-}
 TEST_USER=${USANDBOX_TEST_USER:-usandbox-test}
@@ -524,6 +524,77 @@ bench_net() {
 		"$(goal_le "$(awk -v a="${med[1]}" -v b="${med[0]}" 'BEGIN { print a - b }')" 0.030 "slirp4netns adds ≤ 30 ms")"
 }
 
+# netmembers: a user-defined network (issue 13). Member -> member iperf3
+# over the network's bridge, interleaved with host loopback (the same
+# rounds); a member's name lookup (hack/dnstime: miekg/dns client, in a
+# member, against its network's resolver); what joining adds to a run,
+# for a later member (the holder runs) and for the first one (it starts
+# the holder and the network). podman 4.3 on this host has no rootless
+# network backend installed (netavark/CNI), so it is not compared here.
+bench_netmembers() {
+	local n=${BENCH_NET_N:-3} i st img=$REGISTRY/debian:bookworm port srvip lo_r mm_r
+	local -a lo mm
+	new_store disk
+	st=$STORE
+	timed "$WORK/nm.log" us "$st" pull -q --tls-verify=false "$img"
+	timed "$WORK/nm.log" us "$st" pull -q --tls-verify=false "$REGISTRY/busybox:latest"
+	us "$st" network create bench >/dev/null || die "network create failed"
+	us "$st" run -d --name ipsrv --network bench "${IPERF_BINDS[@]}" "$img" iperf3 -s >/dev/null || die "iperf3 server member failed"
+	srvip=$(us "$st" inspect --format '{{(index .NetworkSettings.Networks "bench").IPAddress}}' ipsrv)
+	sleep 0.5
+	for ((i = 1; i <= n; i++)); do
+		port=$((20000 + RANDOM % 20000))
+		iperf3 -s -1 -p "$port" -D -B 127.0.0.1 >/dev/null
+		sleep 0.2
+		iperf3 -c 127.0.0.1 -p "$port" -t 3 -J >"$WORK/i.json" || die "iperf3 on loopback failed"
+		lo+=("$(gbits "$WORK/i.json")")
+		us "$st" run --rm --network bench "${IPERF_BINDS[@]}" "$img" iperf3 -c ipsrv -t 3 -J >"$WORK/i.json" 2>"$WORK/nm.log" ||
+			{ cat "$WORK/nm.log" >&2; die "iperf3 member -> member failed"; }
+		mm+=("$(gbits "$WORK/i.json")")
+	done
+	lo_r=$(median "${lo[@]}")
+	mm_r=$(median "${mm[@]}")
+	printf 'netm  host loopback (same rounds)           %6s Gbit/s\n' "$lo_r"
+	printf 'netm  member -> member (bridge, by name)    %6s Gbit/s  %3s%% of loopback   %s\n' "$mm_r" \
+		"$(awk -v a="$mm_r" -v b="$lo_r" 'BEGIN { printf "%d", 100 * a / b }')" \
+		"$(goal_le "$(awk -v a="$mm_r" -v b="$lo_r" 'BEGIN { print 0.8 * b - a }')" 0 "≥ 80% of loopback")"
+
+	# Name lookup inside a member (2000 queries of the server's name).
+	local gw lk
+	gw=$(us "$st" run --rm --network bench "$REGISTRY/busybox:latest" sh -c "awk '/^nameserver/ { print \$2; exit }' /etc/resolv.conf")
+	lk=$(us "$st" run --rm --network bench -v "$BENCH_STAGE/dnstime:/dnstime:ro" "$REGISTRY/busybox:latest" /dnstime "$gw:53" ipsrv 2000) ||
+		die "dnstime in a member failed"
+	printf 'netm  name lookup in a member               median %s ms  p99 %s ms   %s\n' "${lk% *}" "${lk#* }" \
+		"$(goal_le "${lk% *}" 1 "median ≤ 1 ms")"
+
+	# Joining: a later member (the holder and the network run: ipsrv).
+	local -a med
+	mapfile -t med < <("$BENCH_STAGE/timeit" -n "${BENCH_RUN_N:-21}" \
+		-- "$BENCH_STAGE/usandbox" --root "$st/usandbox" --runroot "$st/usandbox-run" run --rm --network none "$REGISTRY/busybox:latest" true \
+		-- "$BENCH_STAGE/usandbox" --root "$st/usandbox" --runroot "$st/usandbox-run" run --rm --network bench "$REGISTRY/busybox:latest" true \
+		-- "$BENCH_STAGE/usandbox" --root "$st/usandbox" --runroot "$st/usandbox-run" run --rm --network slirp4netns "$REGISTRY/busybox:latest" true) || die "timeit failed"
+	printf 'netm  run: none %s ms   later member %s ms (+%s)   slirp4netns %s ms (+%s)   %s\n' \
+		"$(ms_of "${med[0]}")" "$(ms_of "${med[1]}")" "$(ms_of "$(awk -v a="${med[1]}" -v b="${med[0]}" 'BEGIN { print a - b }')")" \
+		"$(ms_of "${med[2]}")" "$(ms_of "$(awk -v a="${med[2]}" -v b="${med[0]}" 'BEGIN { print a - b }')")" \
+		"$(goal_le "$(awk -v a="${med[1]}" -v b="${med[0]}" 'BEGIN { print a - b }')" 0.010 "joining adds ≤ 10 ms")"
+	us "$st" rm -f ipsrv >/dev/null
+
+	# The first member: the holder, the network's namespace, bridge,
+	# NAT, slirp4netns and resolver start with it (each round waits until
+	# the holder of the last is gone).
+	local t0 t1
+	local -a first
+	for ((i = 1; i <= 5; i++)); do
+		while [[ -e $st/usandbox-run/networks/holder.sock ]]; do sleep 0.1; done
+		t0=$EPOCHREALTIME
+		us "$st" run --rm --network bench "$REGISTRY/busybox:latest" true || die "first member failed"
+		t1=$EPOCHREALTIME
+		first+=("$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }')")
+	done
+	printf 'netm  run: first member (starts the network) %s ms (median of 5)\n' "$(ms_of "$(median "${first[@]}")")"
+	us "$st" network rm bench >/dev/null
+}
+
 # ---------------------------------------------------------------------------
 # The test user's side: registry, stores, sections.
 
@@ -643,6 +714,7 @@ root_main() {
 		cp "$BENCH_BASELINE/usandbox" "$BENCH_BASELINE/usandbox-image" "$STAGE/baseline/" || die "BENCH_BASELINE=$BENCH_BASELINE: no usandbox and usandbox-image there"
 	fi
 	(cd "$repo" && go build -o "$STAGE/timeit" ./hack/timeit) || die "building hack/timeit"
+	(cd "$repo" && CGO_ENABLED=0 go build -o "$STAGE/dnstime" ./hack/dnstime) || die "building hack/dnstime"
 	chmod -R a+rX "$STAGE"
 	chown -R "$TEST_USER:" "$STAGE"
 

@@ -48,7 +48,19 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions, warn func(string))
 	if plan.Warning != "" && warn != nil {
 		warn(plan.Warning)
 	}
-	if len(o.Ports) > 0 && !o.Network.UserMode() {
+	if o.Network.Mode == network.Bridge {
+		// Until the record names its networks: rm and prune of a
+		// network check "in use" under this lock.
+		unlock, err := e.Networks().Lock()
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	if err := e.resolveNetworks(&o); err != nil {
+		return nil, err
+	}
+	if len(o.Ports) > 0 && !o.Network.UserMode() && o.Network.Mode != network.Bridge {
 		// podman's choice: the ports go, the sandbox runs, the user is told.
 		if warn != nil {
 			warn("Port mappings have been discarded as one of the Host, Container, Pod, and None network modes are in use")
@@ -116,6 +128,16 @@ func DefaultNetwork() string {
 
 // ParseNetwork parses a --network value.
 func ParseNetwork(s string) (NetworkOptions, error) { return network.ParseNetwork(s) }
+
+// ParseNetworks parses a sandbox's --network values and its
+// --network-alias values.
+func ParseNetworks(values, aliases []string) (NetworkOptions, error) {
+	o, err := network.ParseNetworks(values, aliases)
+	if err != nil {
+		return o, as(ErrInvalid, err)
+	}
+	return o, nil
+}
 
 // ParsePort parses a -p value.
 func ParsePort(s string) (Port, error) { return network.ParsePort(s) }

@@ -30,6 +30,10 @@ var (
 	ErrHostCannot = errors.New("host cannot")
 )
 
+// ErrImageUnknown is matched (beside ErrNotFound) by a Create whose
+// image the store lacks: the one not-found a front end may pull for.
+var ErrImageUnknown = index.ErrImageUnknown
+
 // kinds are the Kind errors, for Kind.
 var kinds = []error{ErrNotFound, ErrConflict, ErrNotRunning, ErrAlreadyRunning, ErrInvalid, ErrHostCannot}
 

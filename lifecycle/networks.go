@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"usandbox/network/holder"
 	"usandbox/network/netconf"
 	"usandbox/sandbox"
 	"usandbox/storage/index"
@@ -247,6 +248,11 @@ func (e *Engine) NetworkRemove(ctx context.Context, ref string, force bool) erro
 			return nil
 		})
 		var iu *inUseError
+		if err == nil {
+			// What a killed holder left goes with the last network it
+			// might have run (a running holder's stays).
+			return holder.Reap(e.netRunDir())
+		}
 		if !force || !errors.As(err, &iu) {
 			return classifyNetwork(err)
 		}

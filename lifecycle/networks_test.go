@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"usandbox/network"
+	"usandbox/network/netconf"
 	"usandbox/sandbox"
 	"usandbox/storage/index"
 )
@@ -19,14 +20,20 @@ import (
 func onNetworks(t *testing.T, e *Engine, name string, nets ...string) *Sandbox {
 	t.Helper()
 	o := network.Options{Mode: network.Bridge, MTU: 65520}
+	var cfgs []netconf.Network
 	for _, n := range nets {
 		o.Networks = append(o.Networks, network.Attach{Name: n})
+		cfg, err := e.Networks().Get(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfgs = append(cfgs, *cfg)
 	}
 	sb, err := sandbox.Create(sandbox.Options{
 		Paths: e.paths, Name: name, ImageRef: "test",
 		Index:   &index.Index{Driver: "overlay", Home: filepath.Join(e.paths.Root, "storage")},
 		Image:   &index.Image{ID: "img" + name, Config: index.Config{Cmd: []string{"true"}}},
-		Network: o, NetworkRaw: strings.Join(nets, ","),
+		Network: o, NetworkRaw: strings.Join(nets, ","), Networks: cfgs,
 	})
 	if err != nil {
 		t.Fatal(err)

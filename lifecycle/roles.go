@@ -8,6 +8,7 @@ import (
 	"usandbox/doctor"
 	"usandbox/internal/role"
 	"usandbox/network"
+	"usandbox/network/holder"
 	"usandbox/nsexec"
 	"usandbox/sandbox"
 	"usandbox/sandbox/inner"
@@ -24,7 +25,7 @@ func RunRole() (code int, ok bool) {
 	switch r {
 	case role.CLI, role.UserNS:
 		return 0, false
-	case role.Sandbox, role.Exec, role.PortChild:
+	case role.Sandbox, role.Exec, role.PortChild, role.NetHolder:
 		// Started through nsexec, whose C stage ran before the Go
 		// runtime: the sync socket is the way in.
 		conn, ok := nsexec.Conn()
@@ -36,6 +37,8 @@ func RunRole() (code int, ok bool) {
 			return inner.Main(conn), true
 		case role.Exec:
 			return inner.ExecMain(conn), true
+		case role.NetHolder:
+			return holder.Main(conn, os.Args[1:]), true
 		}
 		return network.PortChildMain(conn), true
 	case role.Monitor:

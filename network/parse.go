@@ -7,6 +7,7 @@ package network
 import (
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -70,12 +71,58 @@ func mustCIDR(s string) *net.IPNet {
 	return n
 }
 
+// ParseNetworks parses the --network values of one sandbox: one mode
+// (ParseNetwork), or the names of one or more networks, on each of which
+// the sandbox answers to aliases too (--network-alias).
+func ParseNetworks(values, aliases []string) (Options, error) {
+	if len(values) == 0 {
+		return Options{}, fmt.Errorf("no --network given")
+	}
+	var o Options
+	for _, v := range values {
+		one, err := ParseNetwork(v)
+		if err != nil {
+			return o, err
+		}
+		if one.Mode != Bridge {
+			if len(values) > 1 {
+				return o, fmt.Errorf("--network %s cannot be combined with other networks: give it alone", v)
+			}
+			if len(aliases) > 0 {
+				return one, fmt.Errorf("--network-alias is only for a sandbox on a network (--network NAME), not --network %s", v)
+			}
+			return one, nil
+		}
+		if o.Mode == "" {
+			o = one
+			o.Networks = nil
+		}
+		for _, a := range o.Networks {
+			if a.Name == one.Networks[0].Name {
+				return o, fmt.Errorf("--network %s is given twice", v)
+			}
+		}
+		o.Networks = append(o.Networks, Attach{Name: one.Networks[0].Name, Aliases: aliases})
+	}
+	return o, nil
+}
+
+// validNetName is podman's rule for network names (and docker's).
+var validNetName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
 // ParseNetwork parses "none", "host", "slirp4netns[:OPT=V,…]", "pasta[:…]"
-// with options mtu=N, cidr=A.B.C.D/N, allow_host_loopback=true|false.
+// with options mtu=N, cidr=A.B.C.D/N, allow_host_loopback=true|false,
+// "container:NAME", or the name of a network ("bridge" is the default
+// network's).
 func ParseNetwork(s string) (Options, error) {
 	mode, opts, _ := strings.Cut(s, ":")
 	o := Options{Mode: mode, MTU: 65520, CIDR: DefaultCIDR}
 	switch mode {
+	case Container:
+		if opts == "" {
+			return o, fmt.Errorf("--network container: needs the name of a running sandbox (container:NAME)")
+		}
+		return Options{Mode: Container, Container: opts}, nil
 	case None, Host:
 		if opts != "" {
 			return o, fmt.Errorf("--network %s takes no options", mode)
@@ -83,7 +130,10 @@ func ParseNetwork(s string) (Options, error) {
 		return o, nil
 	case Slirp4netns, Pasta:
 	default:
-		return o, fmt.Errorf("unknown --network %q: use slirp4netns, pasta, none or host", s)
+		if opts != "" || !validNetName.MatchString(s) {
+			return o, fmt.Errorf("unknown --network %q: use the name of a network, bridge, slirp4netns, pasta, container:NAME, none or host", s)
+		}
+		return Options{Mode: Bridge, Networks: []Attach{{Name: s}}}, nil
 	}
 	if opts == "" {
 		return o, nil

@@ -1,6 +1,7 @@
 package network
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -19,7 +20,8 @@ func TestParseNetwork(t *testing.T) {
 		{"pasta:mtu=9000", Pasta, 9000, "10.0.2.0/24", false, ""},
 		{"none", None, 65520, "10.0.2.0/24", false, ""},
 		{"host", Host, 65520, "10.0.2.0/24", false, ""},
-		{"bridge", "", 0, "", false, "unknown --network"},
+		{"bad/name", "", 0, "", false, "unknown --network"},
+		{"net1:opt=1", "", 0, "", false, "unknown --network"},
 		{"none:mtu=1", "", 0, "", false, "takes no options"},
 		{"slirp4netns:mtu=1", "", 0, "", false, "mtu must be"},
 		{"slirp4netns:cidr=x", "", 0, "", false, "cidr must be"},
@@ -42,6 +44,36 @@ func TestParseNetwork(t *testing.T) {
 	o, _ := ParseNetwork("slirp4netns:cidr=10.0.3.0/24")
 	if o.Addr(100).String() != "10.0.3.100" || o.Addr(3).String() != "10.0.3.3" {
 		t.Errorf("Addr: %v %v", o.Addr(100), o.Addr(3))
+	}
+}
+
+func TestParseNetworks(t *testing.T) {
+	tests := []struct {
+		in      []string
+		aliases []string
+		want    Options
+		err     string
+	}{
+		{[]string{"bridge"}, nil, Options{Mode: Bridge, Networks: []Attach{{Name: "bridge"}}}, ""},
+		{[]string{"a", "b"}, []string{"x"}, Options{Mode: Bridge, Networks: []Attach{{Name: "a", Aliases: []string{"x"}}, {Name: "b", Aliases: []string{"x"}}}}, ""},
+		{[]string{"container:db"}, nil, Options{Mode: Container, Container: "db"}, ""},
+		{[]string{"container:"}, nil, Options{}, "needs the name"},
+		{[]string{"a", "a"}, nil, Options{}, "given twice"},
+		{[]string{"a", "none"}, nil, Options{}, "cannot be combined"},
+		{[]string{"host"}, []string{"x"}, Options{}, "only for a sandbox on a network"},
+		{nil, nil, Options{}, "no --network"},
+	}
+	for _, tt := range tests {
+		got, err := ParseNetworks(tt.in, tt.aliases)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: err %v, want %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%q: got %+v %v, want %+v", tt.in, got, err, tt.want)
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"usandbox/cgroupv2"
 	"usandbox/network"
+	"usandbox/network/holder"
 	"usandbox/sandbox/spec"
 	"usandbox/storage/index"
 )
@@ -409,6 +410,32 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%d days", h/24)
 	}
 	return fmt.Sprintf("%d weeks", int(d.Hours())/24/7)
+}
+
+// networksFile, in a sandbox's directory, holds its addresses on its
+// networks while it runs (holder.Address, JSON).
+const networksFile = "networks.json"
+
+// NetworkAddresses are the running sandbox's addresses on its networks,
+// as its last start got them (none if it is on none).
+func (s *Sandbox) NetworkAddresses() []holder.Address {
+	b, err := os.ReadFile(filepath.Join(s.Dir, networksFile))
+	if err != nil {
+		return nil
+	}
+	var addrs []holder.Address
+	if json.Unmarshal(b, &addrs) != nil {
+		return nil
+	}
+	return addrs
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // plain data
+	}
+	return b
 }
 
 // cgroupFile, in a sandbox's directory, names its cgroup while it runs.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"usandbox/network"
 	"usandbox/storage/index"
 )
 
@@ -28,6 +29,27 @@ func Rename(p index.Paths, id, name string) error {
 		}
 		return fmt.Errorf("%w: the name %q is used by sandbox %s: remove it or pick another name", ErrNameInUse, name, ShortID(other.ID))
 	}
+	return updateRecord(p, id, func(r *Record) error { r.Name = name; return nil })
+}
+
+// SetNetworks changes the networks a Bridge sandbox joins at its next
+// start (network connect, disconnect), under the names lock.
+func SetNetworks(p index.Paths, id string, fn func(nets []network.Attach) ([]network.Attach, error)) error {
+	unlock, err := lockNames(p)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return updateRecord(p, id, func(r *Record) error {
+		nets, err := fn(r.Network.Networks)
+		r.Network.Networks = nets
+		return err
+	})
+}
+
+// updateRecord rewrites sandbox id's record changed by fn; the caller
+// holds the names lock.
+func updateRecord(p index.Paths, id string, fn func(*Record) error) error {
 	sb, err := Load(p, id)
 	if err != nil {
 		return err
@@ -35,7 +57,9 @@ func Rename(p index.Paths, id, name string) error {
 	if err := sb.Damaged(); err != nil {
 		return err
 	}
-	sb.Record.Name = name
+	if err := fn(&sb.Record); err != nil {
+		return err
+	}
 	b, err := json.MarshalIndent(&sb.Record, "", " ")
 	if err != nil {
 		return err

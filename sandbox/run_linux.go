@@ -22,6 +22,7 @@ import (
 	"usandbox/internal/role"
 	"usandbox/internal/trace"
 	"usandbox/network"
+	"usandbox/network/netconf"
 	"usandbox/nsexec"
 	"usandbox/sandbox/caps"
 	"usandbox/sandbox/lean"
@@ -54,7 +55,10 @@ type Options struct {
 	// inspect).
 	Network    network.Options
 	NetworkRaw string
-	Ports      []network.Port
+	// Networks are the configurations of Network.Networks (Bridge
+	// mode), in order: the gateways are the sandbox's name servers.
+	Networks []netconf.Network
+	Ports    []network.Port
 	// PublishAll (-P): the exposed ports (Extra.ExposedPorts) are
 	// published too, on free host ports.
 	PublishAll bool
@@ -197,8 +201,11 @@ func Create(o Options) (*Sandbox, error) {
 	if err := network.Check(o.Network); err != nil {
 		return nil, err
 	}
-	if len(o.Ports) > 0 && !o.Network.UserMode() {
-		return nil, fmt.Errorf("-p needs a user-mode network (--network slirp4netns or pasta), not --network %s", o.Network.Mode)
+	if len(o.Ports) > 0 && !o.Network.UserMode() && o.Network.Mode != network.Bridge {
+		return nil, fmt.Errorf("-p needs a network (--network slirp4netns, pasta or a network's name), not --network %s", o.Network.Mode)
+	}
+	if o.Network.Mode == network.Bridge && len(o.Networks) != len(o.Network.Networks) {
+		return nil, fmt.Errorf("sandbox: the configurations of the networks %v are missing", o.Network.Networks)
 	}
 	ports, err := network.CheckPorts(o.Ports)
 	if err != nil {
@@ -279,6 +286,11 @@ func Create(o Options) (*Sandbox, error) {
 	if err := applyUserNS(&rec.Spec, o.IDs, o.Plan, o.User != ""); err != nil {
 		return nil, err
 	}
+	if (o.Network.Mode == network.Bridge || o.Network.Mode == network.Container) && (len(rec.Spec.UIDMap) > 0 || len(rec.Spec.GIDMap) > 0) {
+		// The sandbox's user namespace is made in the networks', by the
+		// identity of its map (package network/holder).
+		return nil, invalidf("--network %s cannot be combined with --userns, --uidmap or --gidmap yet: drop one of them", o.NetworkRaw)
+	}
 	addNumericUser(&rec.Spec)
 	extra, err := applyProcess(&rec.Spec, o.Process, o.SingleID)
 	if err != nil {
@@ -318,7 +330,7 @@ func Create(o Options) (*Sandbox, error) {
 			return nil, fmt.Errorf("%w: the name %q is used by sandbox %s: remove it or pick another name", ErrNameInUse, o.Name, ShortID(other.ID))
 		}
 	}
-	lock, err := prepareDir(dir, &rec, o.Network, o.DNS, extra)
+	lock, err := prepareDir(dir, &rec, o.Network, o.Networks, o.DNS, extra)
 	if err != nil {
 		os.RemoveAll(dir)
 		created.undo()
@@ -421,7 +433,7 @@ func newIDFrom(r io.Reader) (string, error) {
 // made under a temporary name (creatingPrefix) and renamed when complete:
 // a directory under its sandbox's ID always has its record (see
 // reclaimStale).
-func prepareDir(dir string, rec *Record, netw network.Options, dns []net.IP, extra map[string][]byte) (lock *os.File, err error) {
+func prepareDir(dir string, rec *Record, netw network.Options, nets []netconf.Network, dns []net.IP, extra map[string][]byte) (lock *os.File, err error) {
 	tmp := filepath.Join(filepath.Dir(dir), creatingPrefix+filepath.Base(dir))
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the sandbox directory: %w", err)
@@ -443,7 +455,7 @@ func prepareDir(dir string, rec *Record, netw network.Options, dns []net.IP, ext
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		return nil, fmt.Errorf("locking the sandbox: %w", err)
 	}
-	if err := writeDir(tmp, rec, netw, dns, extra); err != nil {
+	if err := writeDir(tmp, rec, netw, nets, dns, extra); err != nil {
 		return nil, err
 	}
 	if err := os.Rename(tmp, dir); err != nil {
@@ -452,7 +464,7 @@ func prepareDir(dir string, rec *Record, netw network.Options, dns []net.IP, ext
 	return lock, nil
 }
 
-func writeDir(dir string, rec *Record, netw network.Options, dns []net.IP, extra map[string][]byte) error {
+func writeDir(dir string, rec *Record, netw network.Options, nets []netconf.Network, dns []net.IP, extra map[string][]byte) error {
 	for _, d := range []string{proto.UpperDir, proto.WorkDir, "rootfs", "etc"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return fmt.Errorf("creating the sandbox directory: %w", err)
@@ -473,14 +485,28 @@ func writeDir(dir string, rec *Record, netw network.Options, dns []net.IP, extra
 		names += " " + rec.Name
 	}
 	hosts := rec.Extra.hostsLines() + "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-	if netw.UserMode() {
+	switch {
+	case netw.Mode == network.Bridge:
+		// The networks' resolvers answer the members' names and forward
+		// the rest. The sandbox's own address is known at its start
+		// (writeHosts).
+		var b strings.Builder
+		for _, n := range nets {
+			fmt.Fprintf(&b, "nameserver %s\n", gatewayOf(n))
+		}
+		resolv = []byte(b.String())
+		if err := os.WriteFile(filepath.Join(dir, "etc", hostsBase), []byte(hosts), 0o644); err != nil {
+			return fmt.Errorf("writing /etc/hosts: %w", err)
+		}
+		hosts += "127.0.1.1\t" + names + "\n"
+	case netw.UserMode():
 		// The driver's DNS forwarder passes queries to the host's servers.
 		resolv = []byte(fmt.Sprintf("nameserver %s\n", netw.Addr(3)))
 		hosts += netw.Addr(100).String() + "\t" + names + "\n"
 		if ip := hostIP(); ip != "" {
 			hosts += ip + "\thost.containers.internal host.docker.internal\n"
 		}
-	} else {
+	default:
 		hosts += "127.0.1.1\t" + names + "\n"
 	}
 	if len(dns) > 0 {
@@ -556,6 +582,48 @@ func hostIP() string {
 	return c.LocalAddr().(*net.UDPAddr).IP.String()
 }
 
+// hostsBase is the sandbox's /etc/hosts without its own line, which a
+// member of networks gets at each start (writeHosts): its address.
+const hostsBase = "hosts.base"
+
+// gatewayOf is a network's gateway, its resolver's address.
+func gatewayOf(n netconf.Network) string {
+	if n.Gateway != "" {
+		return n.Gateway
+	}
+	ip, _, err := net.ParseCIDR(n.Subnet)
+	if err != nil {
+		return ""
+	}
+	ip = ip.To4()
+	return net.IPv4(ip[0], ip[1], ip[2], ip[3]+1).String()
+}
+
+// writeHosts writes the /etc/hosts of a member of networks, whose
+// addresses are addrs: its own line names the first.
+func writeHosts(dir string, rec *Record, addrs []string) error {
+	base, err := os.ReadFile(filepath.Join(dir, "etc", hostsBase))
+	if err != nil {
+		return fmt.Errorf("writing /etc/hosts: %w", err)
+	}
+	names := rec.Spec.Hostname
+	if rec.Name != "" && rec.Name != names {
+		names += " " + rec.Name
+	}
+	hosts := string(base)
+	if len(addrs) > 0 {
+		hosts += addrs[0] + "\t" + names + "\n"
+	}
+	if ip := hostIP(); ip != "" {
+		hosts += ip + "\thost.containers.internal host.docker.internal\n"
+	}
+	path := filepath.Join(dir, "etc", "hosts")
+	if err := os.WriteFile(path, []byte(hosts), 0o644); err != nil {
+		return fmt.Errorf("writing /etc/hosts: %w", err)
+	}
+	return nil
+}
+
 // startNetwork starts the user-mode network and the port forwarders of the
 // sandbox whose init is pid.
 func startNetwork(p index.Paths, sb *Sandbox, pid int) (*cleanupNetwork, error) {
@@ -573,7 +641,15 @@ func startNetwork(p index.Paths, sb *Sandbox, pid int) (*cleanupNetwork, error) 
 		// The user may not be root in the sandbox's user namespace.
 		setup = network.SetupConfigured
 	}
-	netw, err := setup(o, pid, stateDir, log)
+	var netw *network.Network
+	var err error
+	if o.Mode == network.Bridge {
+		// On networks: the holder made the interfaces; only the ports
+		// are this process's.
+		netw = &network.Network{}
+	} else {
+		netw, err = setup(o, pid, stateDir, log)
+	}
 	if err != nil {
 		os.RemoveAll(stateDir)
 		return nil, err

@@ -19,6 +19,8 @@ import (
 	"usandbox/internal/trace"
 	"usandbox/internal/wire"
 	"usandbox/network"
+	"usandbox/network/holder"
+	"usandbox/network/netconf"
 	"usandbox/nsexec"
 	"usandbox/sandbox/spec"
 	"usandbox/storage/index"
@@ -290,6 +292,18 @@ func (st *starting) launch() error {
 		st.removeDir = st.fresh || sb.AutoRemove
 		return err
 	}
+	var sess *holder.Session
+	if st.s.Network == network.Bridge {
+		if sess, err = st.reserve(); err != nil {
+			_ = lifeR.Close()
+			if state != nil {
+				_ = state.Close()
+			}
+			st.removeDir = st.fresh || sb.AutoRemove
+			return err
+		}
+		st.later("leaving its networks' session", sess.Close)
+	}
 	st.sigs = sigproxy.Listen().Except(unix.SIGWINCH)
 	if st.sio.NoSigProxy {
 		st.sigs.Except(sigproxy.Default...)
@@ -298,14 +312,31 @@ func (st *starting) launch() error {
 	// Role sandbox: the C stage (nsexec) makes the copy the sandbox's
 	// keeper and init, and runs Go only in the init's first child, the
 	// setup process (inner.Main).
+	var parentNS, join *os.File
+	if sess != nil {
+		parentNS = sess.Holder
+	}
+	if st.s.Network == network.Container {
+		if join, err = st.shareNetwork(); err != nil {
+			st.removeDir = st.fresh || sb.AutoRemove
+			_ = lifeR.Close()
+			if state != nil {
+				_ = state.Close()
+			}
+			return err
+		}
+		defer join.Close()
+	}
 	st.child, err = nsexec.Start(nsexec.Config{
-		Role:    role.Sandbox,
-		Args:    []string{"usandbox-init", ShortID(sb.ID)},
-		Env:     initEnv(),
-		Flags:   namespaces(&st.s),
-		Sandbox: &nsexec.SandboxConfig{Lifeline: lifeR, State: state, Lock: st.lock, AutoRemove: sb.AutoRemove},
-		MapIDs:  plan.Apply,
-		Stdin:   st.stdio.in, Stdout: st.stdio.out, Stderr: st.stdio.err,
+		ParentUserNS: parentNS,
+		Join:         join,
+		Role:         role.Sandbox,
+		Args:         []string{"usandbox-init", ShortID(sb.ID)},
+		Env:          initEnv(),
+		Flags:        namespaces(&st.s),
+		Sandbox:      &nsexec.SandboxConfig{Lifeline: lifeR, State: state, Lock: st.lock, AutoRemove: sb.AutoRemove},
+		MapIDs:       plan.Apply,
+		Stdin:        st.stdio.in, Stdout: st.stdio.out, Stderr: st.stdio.err,
 	})
 	// Ours are closed: the keeper and the init hold theirs (or none
 	// was started). A close error of a descriptor just duplicated into
@@ -341,12 +372,102 @@ func (st *starting) launch() error {
 		st.s.Net = &cfg
 		trace.Mark("parent", "network up")
 	}
+	if sess != nil {
+		if err := st.attach(sess); err != nil {
+			return st.abort(err)
+		}
+		trace.Mark("parent", "on its networks")
+		if len(sb.Ports) > 0 {
+			netw, err := startNetwork(st.p, sb, st.child.KeeperPid())
+			if err != nil {
+				return st.abort(err)
+			}
+			st.later("stopping its port forwarders", netw.Close)
+		}
+	}
 	// The init, the setup and the keeper hold their ends now.
 	st.stdio.closeChildEnds()
 	if err := wire.Send(st.child.Conn, st.s); err != nil {
 		return st.abort(err)
 	}
 	return nil
+}
+
+// shareNetwork finds the running sandbox whose user and network
+// namespaces this one shares (--network container:NAME): a pidfd of its
+// keeper. Its /etc/hosts and /etc/resolv.conf become this one's, as
+// docker's do.
+func (st *starting) shareNetwork() (*os.File, error) {
+	other, err := Lookup(st.p, st.sb.Network.Container)
+	if err != nil {
+		return nil, fmt.Errorf("--network container:%s: %w", st.sb.Network.Container, err)
+	}
+	join, pidns, err := keeperNamespaces(other)
+	if err != nil {
+		return nil, fmt.Errorf("--network container:%s: %w: start it first", other.Name, err)
+	}
+	pidns.Close()
+	for _, name := range []string{"hosts", "resolv.conf"} {
+		b, err := os.ReadFile(filepath.Join(other.Dir, "etc", name))
+		if err == nil {
+			err = os.WriteFile(filepath.Join(st.dir, "etc", name), b, 0o644)
+		}
+		if err != nil {
+			join.Close()
+			return nil, fmt.Errorf("--network container:%s: /etc/%s: %w", other.Name, name, err)
+		}
+	}
+	return join, nil
+}
+
+// reserve asks the networks' holder for the sandbox's places on its
+// networks (their configurations as they are now: one removed since the
+// sandbox was created is an error).
+func (st *starting) reserve() (*holder.Session, error) {
+	sb := st.sb
+	store := netconf.Open(filepath.Join(st.p.Root, "networks"))
+	req := holder.Request{ID: sb.ID, Name: sb.Name}
+	for _, a := range sb.Network.Networks {
+		cfg, err := store.Get(a.Name)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox %s: network %s: %w", ShortID(sb.ID), a.Name, err)
+		}
+		req.Networks = append(req.Networks, holder.Join{Config: *cfg, Aliases: a.Aliases})
+	}
+	sess, err := holder.Reserve(filepath.Join(st.p.RunRoot, "networks"), st.plan.Apply, req)
+	if err != nil {
+		return nil, err
+	}
+	trace.Mark("parent", "networks reserved")
+	return sess, nil
+}
+
+// attach plugs the started sandbox into its networks (through its
+// keeper's network namespace; it lives there as long as its init) and
+// writes its /etc/hosts.
+func (st *starting) attach(sess *holder.Session) error {
+	netns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", st.child.KeeperPid()))
+	if err != nil {
+		return fmt.Errorf("the sandbox's network namespace: %w", err)
+	}
+	defer netns.Close()
+	fd, err := unix.PidfdOpen(st.child.Pid, 0)
+	if err != nil {
+		return fmt.Errorf("the sandbox's init: %w", err)
+	}
+	init := os.NewFile(uintptr(fd), "init")
+	defer init.Close()
+	if err := sess.Attach(st.sb.ID, netns, init); err != nil {
+		return err
+	}
+	var addrs []string
+	for _, a := range sess.Addresses {
+		addrs = append(addrs, a.IP)
+	}
+	if err := writeHosts(st.dir, &st.sb.Record, addrs); err != nil {
+		return err
+	}
+	return writeRunState(filepath.Join(st.dir, networksFile), mustJSON(sess.Addresses))
 }
 
 // abort ends a sandbox whose command never ran, and returns err.

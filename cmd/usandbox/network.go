@@ -23,7 +23,7 @@ func networkCommand() *cli.Command {
 		Usage: "manage networks",
 		Commands: []*cli.Command{
 			networkCreateCommand(), networkLsCommand(), networkInspectCommand(), networkRmCommand(),
-			networkPruneCommand(), networkExistsCommand(),
+			networkPruneCommand(), networkExistsCommand(), networkConnectCommand(), networkDisconnectCommand(),
 		},
 	}
 }
@@ -293,4 +293,49 @@ func networkExistsCommand() *cli.Command {
 		_, err := e.NetworkInspect(ctx, ref)
 		return err
 	})
+}
+
+// networkConnectCommand puts a sandbox on one more network, at once if
+// it runs (podman's network connect).
+func networkConnectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "connect",
+		Usage:     "connect a sandbox to a network (it must have been created on some network)",
+		ArgsUsage: "NETWORK SANDBOX",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "alias", Usage: "one more name of the sandbox on the network (repeatable)"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.NArg() != 2 {
+				return cliutil.UsageError(cmd, "requires exactly 2 arg(s), received %d", cmd.NArg())
+			}
+			e, err := engine(cmd)
+			if err != nil {
+				return err
+			}
+			return e.NetworkConnect(ctx, cmd.Args().Get(0), cmd.Args().Get(1), cmd.StringSlice("alias"))
+		},
+	}
+}
+
+// networkDisconnectCommand takes a sandbox off a network.
+func networkDisconnectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "disconnect",
+		Usage:     "disconnect a sandbox from a network",
+		ArgsUsage: "NETWORK SANDBOX",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "accepted for podman's and docker's scripts: a disconnect is always immediate"},
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			if cmd.NArg() != 2 {
+				return cliutil.UsageError(cmd, "requires exactly 2 arg(s), received %d", cmd.NArg())
+			}
+			e, err := engine(cmd)
+			if err != nil {
+				return err
+			}
+			return e.NetworkDisconnect(ctx, cmd.Args().Get(0), cmd.Args().Get(1))
+		},
+	}
 }

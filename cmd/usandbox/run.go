@@ -46,7 +46,8 @@ func runFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "mount", Usage: "type=bind|volume|tmpfs,src=…,dst=…[,ro][,volume-nocopy][,tmpfs-size=…,tmpfs-mode=…] (docker's long form)"},
 		&cli.StringSliceFlag{Name: "volumes-from", Usage: "mount the volumes and bind mounts of SANDBOX[:ro|rw]"},
 		&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs at PATH[:OPTIONS]"},
-		&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Usage: "slirp4netns[:mtu=N,cidr=A.B.C.D/N,allow_host_loopback=true] (default when installed), pasta[:…], none or host"},
+		&cli.StringSliceFlag{Name: "network", Aliases: []string{"net"}, Usage: "a network's NAME (repeatable; bridge: the default network), container:NAME (share its network), slirp4netns[:mtu=N,cidr=A.B.C.D/N,allow_host_loopback=true] (default when installed), pasta[:…], none or host"},
+		&cli.StringSliceFlag{Name: "network-alias", Usage: "one more name of the sandbox on its networks (repeatable)"},
 		&cli.StringSliceFlag{Name: "dns", Usage: "use this name server (an IP address; repeatable) instead of the network's forwarder or the host's"},
 		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish [HOST-IP:][HOST-PORT:]CONTAINER-PORT[/tcp|/udp]"},
 		&cli.BoolFlag{Name: "read-only", Usage: "mount the root filesystem read-only"},
@@ -138,15 +139,15 @@ func createFromFlags(ctx context.Context, cmd *cli.Command) (*lifecycle.Engine, 
 		ep := cmd.String("entrypoint")
 		o.Entrypoint = &ep
 	}
-	netw := cmd.String("network")
-	if netw == "" {
-		netw = lifecycle.DefaultNetwork()
+	nets := networkValues(cmd.StringSlice("network"))
+	if len(nets) == 0 {
+		nets = []string{lifecycle.DefaultNetwork()}
 	}
 	var err error
-	if o.Network, err = lifecycle.ParseNetwork(netw); err != nil {
+	if o.Network, err = lifecycle.ParseNetworks(nets, cmd.StringSlice("network-alias")); err != nil {
 		return nil, nil, cliutil.UsageError(cmd, "%v", err)
 	}
-	o.NetworkRaw = netw
+	o.NetworkRaw = strings.Join(nets, ",")
 	for _, d := range cmd.StringSlice("dns") {
 		ip, err := lifecycle.ParseDNS(d)
 		if err != nil {
@@ -284,4 +285,19 @@ func limitFlags(cmd *cli.Command) lifecycle.LimitFlags {
 	}
 	f.CPUShares, f.CPUWeight, f.PidsLimit = num("cpu-shares"), num("cpu-weight"), num("pids-limit")
 	return f
+}
+
+// networkValues undoes the flag parser's split at commas of --network's
+// values: a piece with "=" but no ":" is an option of the one before
+// (slirp4netns:mtu=1500,cidr=…); a network's name has no "=".
+func networkValues(pieces []string) []string {
+	var out []string
+	for _, p := range pieces {
+		if len(out) > 0 && strings.Contains(p, "=") && !strings.Contains(p, ":") {
+			out[len(out)-1] += "," + p
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }

@@ -215,14 +215,14 @@ func createReplacing(ctx context.Context, cmd *cli.Command, e *lifecycle.Engine,
 	}
 	// Create looks the image up: it is read once when the store has it.
 	sb, err := e.Create(ctx, o, cliutil.Warn)
-	if errors.Is(err, lifecycle.ErrNotFound) && policy == lifecycle.PullMissing {
+	if errors.Is(err, lifecycle.ErrImageUnknown) && policy == lifecycle.PullMissing {
 		if err := pull(e, o.ImageRef, true, nil); err != nil {
 			return nil, err
 		}
-		if sb, err = e.Create(ctx, o, cliutil.Warn); errors.Is(err, lifecycle.ErrNotFound) {
+		if sb, err = e.Create(ctx, o, cliutil.Warn); errors.Is(err, lifecycle.ErrImageUnknown) {
 			err = fmt.Errorf("pulled %s but cannot find it", o.ImageRef)
 		}
-	} else if errors.Is(err, lifecycle.ErrNotFound) {
+	} else if errors.Is(err, lifecycle.ErrImageUnknown) {
 		err = imageNotKnown(o.ImageRef, policy)
 	}
 	return sb, err

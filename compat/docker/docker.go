@@ -5,6 +5,7 @@
 package docker
 
 import (
+	"net"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	unet "usandbox/network"
+	"usandbox/network/holder"
 	"usandbox/sandbox"
 	"usandbox/sandbox/caps"
 	"usandbox/sandbox/spec"
@@ -93,7 +95,33 @@ func Container(sb *sandbox.Sandbox, im *index.Image) container.InspectResponse {
 	for _, m := range sandbox.Volumes(&s) {
 		out.Mounts = append(out.Mounts, mountPoint(m))
 	}
-	out.NetworkSettings = &container.NetworkSettings{Ports: portMap(sb.Ports, true), Networks: map[string]*network.EndpointSettings{}}
+	out.NetworkSettings = &container.NetworkSettings{Ports: portMap(sb.Ports, true), Networks: endpoints(sb)}
+	return out
+}
+
+// endpoints are a member's networks: each with its address while it
+// runs (as its last start got it), and its aliases.
+func endpoints(sb *sandbox.Sandbox) map[string]*network.EndpointSettings {
+	out := map[string]*network.EndpointSettings{}
+	var addrs []holder.Address
+	if sb.State.Running {
+		addrs = sb.NetworkAddresses()
+	}
+	for _, a := range sb.Network.Networks {
+		ep := &network.EndpointSettings{Aliases: nonNil(a.Aliases), DNSNames: append([]string{sb.Name, sandbox.ShortID(sb.ID)}, a.Aliases...)}
+		for _, ad := range addrs {
+			if ad.Network != a.Name {
+				continue
+			}
+			ep.IPAddress, _ = netip.ParseAddr(ad.IP)
+			ep.Gateway, _ = netip.ParseAddr(ad.Gateway)
+			ep.IPPrefixLen = ad.Prefix
+			if mac, err := net.ParseMAC(ad.MAC); err == nil {
+				ep.MacAddress = network.HardwareAddr(mac)
+			}
+		}
+		out[a.Name] = ep
+	}
 	return out
 }
 
@@ -160,11 +188,23 @@ func config(sb *sandbox.Sandbox, im *index.Image) *container.Config {
 	return c
 }
 
+// networkMode is docker's HostConfig.NetworkMode: a member's first
+// network's name, container:ID, or the mode.
+func networkMode(sb *sandbox.Sandbox) container.NetworkMode {
+	switch {
+	case len(sb.Network.Networks) > 0:
+		return container.NetworkMode(sb.Network.Networks[0].Name)
+	case sb.Network.Container != "":
+		return container.NetworkMode("container:" + sb.Network.Container)
+	}
+	return container.NetworkMode(sb.Network.Mode)
+}
+
 func hostConfig(sb *sandbox.Sandbox) *container.HostConfig {
 	s := sb.Spec
 	l := sb.Limits
 	h := &container.HostConfig{
-		NetworkMode:    container.NetworkMode(sb.Network.Mode),
+		NetworkMode:    networkMode(sb),
 		PortBindings:   portMap(sb.Ports, false),
 		AutoRemove:     sb.AutoRemove,
 		Privileged:     s.Privileged,

@@ -26,6 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -150,6 +151,40 @@ func main() {
 	case "sleep":
 		d, _ := time.ParseDuration(args[0])
 		time.Sleep(d)
+		return
+	case "udpecho":
+		// Not an attack: a UDP peer for the network tests (busybox's nc
+		// has no UDP). udpecho PORT answers each datagram "udp:" + it.
+		c, err := net.ListenPacket("udp4", ":"+args[0])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "udpecho:", err)
+			os.Exit(1)
+		}
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := c.ReadFrom(buf)
+			if err != nil {
+				os.Exit(1)
+			}
+			c.WriteTo(append([]byte("udp:"), buf[:n]...), from)
+		}
+	case "udpask":
+		// udpask HOST:PORT MESSAGE prints the answer (3 s at most).
+		c, err := net.Dial("udp4", args[0])
+		if err == nil {
+			c.SetDeadline(time.Now().Add(3 * time.Second))
+			_, err = c.Write([]byte(args[1]))
+		}
+		buf := make([]byte, 2048)
+		n := 0
+		if err == nil {
+			n, err = c.Read(buf)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "udpask:", err)
+			os.Exit(1)
+		}
+		fmt.Println(string(buf[:n]))
 		return
 	default:
 		fmt.Fprintln(os.Stderr, "unknown subcommand", sub)
