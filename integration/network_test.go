@@ -230,7 +230,8 @@ func TestNetworkBadInput(t *testing.T) {
 	s.fails(125, "already in use", "run", "--rm", "-p", fmt.Sprintf("%d:80", taken), "busybox", "true")
 	s.fails(125, "already in use", "run", "-d", "-p", fmt.Sprintf("%d:80", taken), "busybox", "sleep", "10")
 	s.fails(125, "invalid -p", "run", "--rm", "-p", "99999", "busybox", "true")
-	s.fails(125, "unknown --network", "run", "--rm", "--network", "bridge", "busybox", "true")
+	s.fails(125, "unknown --network", "run", "--rm", "--network", "bad/name", "busybox", "true")
+	s.fails(125, "network not found", "run", "--rm", "--network", "nosuch", "busybox", "true")
 	// podman discards -p without a user-mode network, and runs.
 	if r := s.run("run", "--rm", "--network", "none", "-p", "80", "busybox", "true"); r.code != 0 || !strings.Contains(r.stderr, "Port mappings have been discarded") {
 		t.Fatalf("-p with --network none: exit %d, stderr %q", r.code, r.stderr)

@@ -107,8 +107,13 @@ func TestNetworksMembers(t *testing.T) {
 	s := withImages(t, false)
 	s.ok("network", "create", "app")
 	attack := "-v=" + attackBin(t) + ":/attack:ro"
-	s.ok("run", "-d", "--name", "srv", "--network", "app", "--network-alias", "db", attack, "busybox", "sh", "-c", serverScript("srv"))
+	port := freePort(t)
+	s.ok("run", "-d", "--name", "srv", "--network", "app", "--network-alias", "db", "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), attack, "busybox", "sh", "-c", serverScript("srv"))
 	ip := s.memberIP("srv", "app")
+	// -p on a member, as on a slirp4netns sandbox.
+	if out := get(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); out != "hello from srv\n" {
+		t.Errorf("published port of a member: %q", out)
+	}
 	for _, target := range []string{"srv", "db", ip, sandboxShortID(s, "srv")} {
 		out := s.ok("run", "--rm", "--network", "app", "busybox", "timeout", "5", "wget", "-q", "-O-", "http://"+target+":8080/")
 		if out != "hello from srv\n" {

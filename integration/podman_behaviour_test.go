@@ -209,8 +209,8 @@ func TestPodmanUnknownCommandOrFlag(t *testing.T) {
 		want string
 	}{
 		{[]string{"nosuchcmd"}, "unrecognized command `usandbox nosuchcmd`"},
-		{[]string{"network", "create"}, "unrecognized command `usandbox network`"},
 		{[]string{"system", "bogus"}, "unrecognized command `usandbox system bogus`"},
+		{[]string{"network", "bogus"}, "unrecognized command `usandbox network bogus`"},
 		{[]string{"build", "-t", "x", "."}, "unrecognized command `usandbox build`"},
 		{[]string{"run", "--nosuchflag", "busybox"}, "unknown flag: --nosuchflag"},
 		{[]string{"ps", "--bogus"}, "unknown flag: --bogus"},

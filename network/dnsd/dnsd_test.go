@@ -1,6 +1,7 @@
 package dnsd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -593,5 +594,48 @@ func BenchmarkLookup(b *testing.B) {
 		if len(r.Answer) != 1 {
 			b.Fatalf("answer %v", r)
 		}
+	}
+}
+
+// TestPeers: a member on two networks asks its first network's resolver
+// for a name of its second; others cannot.
+func TestPeers(t *testing.T) {
+	up := startUpstream(t, false)
+	a := New(Config{Upstreams: []string{up.addr}})
+	b := New(Config{Upstreams: []string{up.addr}})
+	addr := startServer(t, a)
+	if err := b.Set("other", []string{"onb"}, net.ParseIP("10.89.1.3")); err != nil {
+		t.Fatal(err)
+	}
+	// Not linked: forwarded, NXDOMAIN upstream.
+	expect(t, query(t, addr, "udp", "onb.", dns.TypeA), dns.RcodeNameError)
+	a.SetPeers(net.ParseIP("127.0.0.1"), []*Server{b})
+	expect(t, query(t, addr, "udp", "onb.", dns.TypeA), dns.RcodeSuccess, "10.89.1.3")
+	// From another client address (127.0.0.2: loopback, not linked).
+	m := new(dns.Msg)
+	m.SetQuestion("onb.", dns.TypeA)
+	c := &dns.Client{Net: "udp", Timeout: 5 * time.Second, Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP("127.0.0.2")}}}
+	r, _, err := c.Exchange(m, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, r, dns.RcodeNameError)
+	a.SetPeers(net.ParseIP("127.0.0.1"), nil)
+	expect(t, query(t, addr, "udp", "onb.", dns.TypeA), dns.RcodeNameError)
+}
+
+// TestDial: the upstreams are dialled through Config.Dial when it is set.
+func TestDial(t *testing.T) {
+	up := startUpstream(t, false)
+	var dials atomic.Int32
+	s := New(Config{Upstreams: []string{up.addr}, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}})
+	addr := startServer(t, s)
+	expect(t, query(t, addr, "udp", "known.example.", dns.TypeA), dns.RcodeSuccess, "192.0.2.1")
+	if dials.Load() != 1 {
+		t.Errorf("Dial called %d times, want 1", dials.Load())
 	}
 }

@@ -2,6 +2,8 @@ package link
 
 import (
 	"bufio"
+	"context"
+	"io"
 	"bytes"
 	"errors"
 	"fmt"
@@ -418,4 +420,43 @@ func benchAttach(b *testing.B, attach func(AttachConfig) error, detach func(stri
 	}
 	b.ReportMetric(float64(at.Nanoseconds())/float64(n), "attach-ns/op")
 	b.ReportMetric(float64(dt.Nanoseconds())/float64(n), "detach-ns/op")
+}
+
+// TestDialer: a connection made by a Dialer is the namespace's: it
+// reaches a listener that exists only there.
+func TestDialer(t *testing.T) {
+	ns := newNS(t)
+	var ln net.Listener
+	if err := Do(ns, func() (err error) {
+		ln, err = net.Listen("tcp4", "127.0.0.1:0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Write([]byte("inside"))
+			c.Close()
+		}
+	}()
+	d, err := NewDialer(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	c, err := d.DialContext(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatalf("dialing the namespace's listener: %v", err)
+	}
+	defer c.Close()
+	b, _ := io.ReadAll(c)
+	if string(b) != "inside" {
+		t.Fatalf("read %q", b)
+	}
+	// The same address from this process's own namespace has no listener.
+	if c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		c.Close()
+		t.Fatal("the listener is reachable outside its namespace: the test proves nothing")
+	}
 }
