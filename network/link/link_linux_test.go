@@ -2,11 +2,11 @@ package link
 
 import (
 	"bufio"
-	"context"
-	"io"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
