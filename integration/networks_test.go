@@ -76,7 +76,7 @@ func (s *store) assertNoNetworkLeft() {
 		ents, _ := os.ReadDir(s.netRunDir())
 		var left []string
 		for _, e := range ents {
-			if e.Name() != "lock" && e.Name() != "holder.log" {
+			if e.Name() != "lock" {
 				left = append(left, e.Name())
 			}
 		}
@@ -110,6 +110,9 @@ func TestNetworksMembers(t *testing.T) {
 	port := freePort(t)
 	s.ok("run", "-d", "--name", "srv", "--network", "app", "--network-alias", "db", "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), attack, "busybox", "sh", "-c", serverScript("srv"))
 	ip := s.memberIP("srv", "app")
+	if out := s.ok("ps", "--format", "{{.Names}} {{.Networks}}"); out != "srv app\n" {
+		t.Errorf("ps .Networks: %q", out)
+	}
 	// -p on a member, as on a slirp4netns sandbox.
 	if out := get(t, fmt.Sprintf("http://127.0.0.1:%d/", port)); out != "hello from srv\n" {
 		t.Errorf("published port of a member: %q", out)

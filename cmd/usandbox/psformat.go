@@ -26,8 +26,9 @@ type psRow struct {
 	Names        string
 	Labels       map[string]string
 	Mounts       []string
-	// Networks are the named networks joined (podman's): a sandbox has
-	// none, only a mode (slirp4netns, pasta, none, host).
+	// Networks are the named networks joined (podman's), comma-separated;
+	// a sandbox in a mode (slirp4netns, pasta, none, host, container:)
+	// has none.
 	Networks   string
 	Pid        int
 	ExitCode   int
@@ -60,6 +61,7 @@ func psRows(list []*sandbox.Sandbox, noTrunc bool) []psRow {
 		for _, m := range sandbox.Volumes(&sb.Spec) {
 			r.Mounts = append(r.Mounts, m.Destination)
 		}
+		r.Networks = strings.Join(networkNames(sb), ",")
 		rows = append(rows, r)
 	}
 	return rows
@@ -115,6 +117,7 @@ func psJSON(list []*sandbox.Sandbox) []psEntry {
 		for _, m := range sandbox.Volumes(&sb.Spec) {
 			e.Mounts = append(e.Mounts, m.Destination)
 		}
+		e.Networks = append(e.Networks, networkNames(sb)...)
 		for _, p := range sb.Ports {
 			e.Ports = append(e.Ports, psPort{HostIP: p.HostIP, ContainerPort: p.Container, HostPort: p.HostPort, Range: 1, Protocol: p.Proto})
 		}
@@ -134,4 +137,13 @@ func printPS(t *format.Template, list []*sandbox.Sandbox, noTrunc, noHeading boo
 		headers = nil
 	}
 	return t.Execute(os.Stdout, psRows(list, noTrunc), headers)
+}
+
+// networkNames are the named networks a sandbox is on, in order.
+func networkNames(sb *sandbox.Sandbox) []string {
+	var out []string
+	for _, a := range sb.Network.Networks {
+		out = append(out, a.Name)
+	}
+	return out
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -720,7 +721,9 @@ func (ns *netState) startSlirp(hostLoopback bool) error {
 	args = append(args, "/proc/self/fd/5", "tap0")
 	cmd := exec.Command(bin, args...)
 	cmd.ExtraFiles = []*os.File{exitR, readyW, ns.ns}
-	cmd.Stderr = os.Stderr
+	// Its chatter ("sent tapfd…") is kept only to explain a failure.
+	var out tail
+	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &unix.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	exitR.Close()
@@ -733,9 +736,31 @@ func (ns *netState) startSlirp(hostLoopback bool) error {
 	b := make([]byte, 1)
 	readyR.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.ReadFull(readyR, b); err != nil {
-		return fmt.Errorf("slirp4netns did not become ready: %v", err)
+		return fmt.Errorf("slirp4netns did not become ready: %v: %s", err, out.String())
 	}
 	return nil
+}
+
+// tail keeps the last 4 KiB written to it.
+type tail struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 4096 {
+		t.buf = t.buf[len(t.buf)-4096:]
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.TrimSpace(string(t.buf))
 }
 
 // allocate picks the lowest free address of the subnet for id.
