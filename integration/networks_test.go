@@ -142,6 +142,24 @@ func TestNetworksMembers(t *testing.T) {
 		}
 	})
 
+	t.Run("container owner gone", func(t *testing.T) {
+		// A sandbox that shares a member's namespaces loses the network
+		// with the member: its address is not left to it when the next
+		// member gets it.
+		s := s.with(t)
+		s.ok("run", "-d", "--name", "owner", "--network", "app", "busybox", "sleep", "600")
+		s.ok("run", "-d", "--name", "joiner", "--network", "container:owner", "busybox", "sleep", "600")
+		addr := s.memberIP("owner", "app")
+		if out := s.ok("exec", "joiner", "ip", "-4", "addr"); !strings.Contains(out, addr) {
+			t.Fatalf("the joiner does not have the owner's address: %q", out)
+		}
+		s.ok("rm", "-f", "owner")
+		waitFor(t, "the joiner to lose the owner's address", func() bool {
+			return !strings.Contains(s.ok("exec", "joiner", "ip", "-4", "addr"), addr)
+		})
+		s.ok("rm", "-f", "joiner")
+	})
+
 	t.Run("isolation", func(t *testing.T) {
 		s := s.with(t)
 		s.ok("network", "create", "other")
@@ -151,6 +169,13 @@ func TestNetworksMembers(t *testing.T) {
 			if r.code == 0 || strings.Contains(r.stdout, "hello") {
 				t.Errorf("--network %s reached a member of app: %+v", netw, r)
 			}
+		}
+		// A member that takes another address of the subnet (its root
+		// may) gets nothing through: the bridge's port guard.
+		out := s.ok("run", "--rm", "--network", "app", "--cap-add", "NET_ADMIN", "busybox", "sh", "-c",
+			"ping -c1 -W2 "+ip+" >/dev/null && echo own-ok; ip addr add 10.89.0.200/24 dev eth0 && ping -c1 -W2 -I 10.89.0.200 "+ip+" >/dev/null && echo SPOOF-REACHED; true")
+		if !strings.Contains(out, "own-ok") || strings.Contains(out, "SPOOF-REACHED") {
+			t.Errorf("address spoofing on the bridge: %q", out)
 		}
 		r := s.run("run", "--rm", "--network", "other", "busybox", "nslookup", "-type=a", "srv")
 		if strings.Contains(r.stdout, ip) {

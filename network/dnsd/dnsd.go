@@ -242,7 +242,7 @@ func (s *Server) Serve(udp net.PacketConn, tcp net.Listener) error {
 	}
 	if tcp != nil {
 		s.running = append(s.running, newRunning(&dns.Server{
-			Listener: tcp, Handler: handler,
+			Listener: newLimitListener(tcp, maxTCP, maxTCPPerClient), Handler: handler,
 		}))
 	}
 	all := s.running

@@ -76,6 +76,13 @@ func Main(conn *os.File, args []string) int {
 			if h.exited.Load() {
 				return 0
 			}
+			if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) || errors.Is(err, unix.ECONNABORTED) || errors.Is(err, unix.EINTR) {
+				// Out of descriptors for a moment: the clients wait in
+				// the backlog; the holder does not give up its networks.
+				fmt.Fprintln(os.Stderr, "usandbox netholder: accept:", err)
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
 			fmt.Fprintln(os.Stderr, "usandbox netholder: accept:", err)
 			return 125
 		}
@@ -113,6 +120,8 @@ type netState struct {
 	slirp   *exec.Cmd
 	exitW   *os.File // slirp4netns ends when it closes
 	used    map[string]string
+	// pending are the veths being deleted (they need the bridge).
+	pending sync.WaitGroup
 }
 
 // member is a sandbox on one or more networks: reserved until its init
@@ -481,19 +490,48 @@ func (h *holder) unplan(m *member, name string) {
 		if ns := h.nets[name]; ns != nil {
 			ns.dns.Remove(m.id)
 			ns.dns.SetPeers(net.ParseIP(mn.addr.IP), nil)
-			if mn.plugged && m.netns != nil {
-				// The veth goes by itself with the member's namespace;
-				// a member that stays (disconnect) loses it here.
+			switch {
+			case mn.plugged && m.netns != nil:
+				// A member that stays (disconnect) loses its veth here.
 				if err := ns.bridge.Detach(mn.addr.HostIf); err != nil {
 					fmt.Fprintf(os.Stderr, "usandbox netholder: network %s: %v\n", name, err)
 				}
+				delete(ns.used, mn.addr.IP)
+			case mn.plugged:
+				// A member that went: its namespace, and the veth in it,
+				// may live on in a sandbox that shares it
+				// (--network container:NAME). The veth is deleted before
+				// its address is anybody's again (a kernel's 20 ms: not
+				// under the lock).
+				ns.used[mn.addr.IP] = quarantined
+				ns.pending.Add(1)
+				go func(ns *netState, hostIf, ip string) {
+					if err := ns.bridge.Detach(hostIf); err != nil {
+						fmt.Fprintf(os.Stderr, "usandbox netholder: network %s: %v\n", ns.cfg.Name, err)
+					}
+					ns.pending.Done()
+					go h.unquarantine(ns, ip)
+				}(ns, mn.addr.HostIf, mn.addr.IP)
+			default:
+				delete(ns.used, mn.addr.IP)
 			}
-			delete(ns.used, mn.addr.IP)
 		}
 		m.joins = append(m.joins[:i], m.joins[i+1:]...)
 		h.linkPeers(m)
 		h.stopIfEmpty(name)
 		return
+	}
+}
+
+// quarantined marks an address whose veth is being deleted.
+const quarantined = "\x00quarantined"
+
+// unquarantine frees ip once the veth that had it is gone.
+func (h *holder) unquarantine(ns *netState, ip string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ns.used[ip] == quarantined {
+		delete(ns.used, ip)
 	}
 }
 
@@ -809,6 +847,7 @@ func (ns *netState) stop() {
 			<-done
 		}
 	}
+	ns.pending.Wait()
 	if ns.bridge != nil {
 		ns.bridge.Close()
 	}

@@ -460,3 +460,91 @@ func TestDialer(t *testing.T) {
 		t.Fatal("the listener is reachable outside its namespace: the test proves nothing")
 	}
 }
+
+// TestGuardSpoofing: a member that takes another address (or another
+// MAC) gets nothing through the bridge; with its own it does.
+func TestGuardSpoofing(t *testing.T) {
+	brNS := newNS(t)
+	if err := SetupBridge(brNS, bridge); err != nil {
+		t.Fatal(err)
+	}
+	br, err := OpenBridge(brNS, "usb0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	a, b := newNS(t), newNS(t)
+	if _, err := br.Attach(a, attachCfg("vaaaaaaaaaaaa", "10.89.0.2")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := br.Attach(b, attachCfg("vbbbbbbbbbbbb", "10.89.0.3")); err != nil {
+		t.Fatal(err)
+	}
+	var ln net.Listener
+	if err := Do(b, func() (err error) { ln, err = net.Listen("tcp4", "10.89.0.3:8080"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	// A new port may lose the first ARP (the 1 s retry): the legitimate
+	// dials wait longer than the spoofing ones, which must fail anyway.
+	dialFor := func(src string, d time.Duration) error {
+		return Do(a, func() error {
+			d := net.Dialer{Timeout: d, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+			c, err := d.Dial("tcp4", "10.89.0.3:8080")
+			if err == nil {
+				c.Close()
+			}
+			return err
+		})
+	}
+	dial := func(src string) error { return dialFor(src, time.Second) }
+	if err := dialFor("10.89.0.2", 5*time.Second); err != nil {
+		t.Fatalf("from its own address: %v", err)
+	}
+	// Another address of the subnet (the gateway's, another member's):
+	// the guard drops its ARP and its packets.
+	ha := handle(t, a)
+	eth0, err := ha.LinkByName("eth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, spoof := range []string{"10.89.0.99", "10.89.0.1"} {
+		addr, _ := netlink.ParseAddr(spoof + "/32")
+		if err := ha.AddrAdd(eth0, addr); err != nil {
+			t.Fatal(err)
+		}
+		if err := dial(spoof); err == nil {
+			t.Errorf("a member spoofing %s reached another member", spoof)
+		}
+		ha.AddrDel(eth0, addr)
+	}
+	// Another MAC.
+	if err := ha.LinkSetHardwareAddr(eth0, net.HardwareAddr{0x02, 0xde, 0xad, 0xbe, 0xef, 0x01}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dial("10.89.0.2"); err == nil {
+		t.Error("a member with another MAC reached another member")
+	}
+	// Detach takes the port's rules away.
+	if err := br.Detach("vaaaaaaaaaaaa"); err != nil {
+		t.Fatal(err)
+	}
+	rules, err := br.guard.c.GetRules(br.guard.table, br.guard.chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules {
+		if string(r.UserData) == "vaaaaaaaaaaaa" {
+			t.Fatal("a detached port's guard rules are left")
+		}
+	}
+}

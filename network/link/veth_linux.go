@@ -19,6 +19,7 @@ type Bridge struct {
 	h     *netlink.Handle
 	name  string
 	index int
+	guard *guard
 }
 
 // OpenBridge opens a Bridge on the bridge called name (made by
@@ -40,11 +41,19 @@ func OpenBridge(ns *os.File, name string) (*Bridge, error) {
 		h.Close()
 		return nil, fmt.Errorf("finding bridge %s: %w", name, err)
 	}
-	return &Bridge{h: h, name: name, index: br.Attrs().Index}, nil
+	g, err := openGuard(ns)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	return &Bridge{h: h, name: name, index: br.Attrs().Index, guard: g}, nil
 }
 
 // Close closes the connection.
-func (b *Bridge) Close() { b.h.Close() }
+func (b *Bridge) Close() {
+	b.guard.close()
+	b.h.Close()
+}
 
 // Attach plugs a member into a network: a veth pair whose end
 // cfg.HostName is made in bridgeNS, enslaved to cfg.Bridge and up, and
@@ -93,6 +102,11 @@ func (b *Bridge) Attach(memberNS *os.File, cfg AttachConfig) (net.HardwareAddr, 
 			return nil, err
 		}
 	}
+	// The port's guard before the port exists: no frame of the member
+	// with another's addresses ever reaches the bridge.
+	if err := b.guard.allow(cfg.HostName, mac, cfg.Address.Addr()); err != nil {
+		return nil, err
+	}
 	v := &netlink.Veth{
 		LinkAttrs: netlink.LinkAttrs{
 			Name: cfg.HostName, MTU: cfg.MTU, MasterIndex: b.index,
@@ -115,6 +129,7 @@ func (b *Bridge) Attach(memberNS *os.File, cfg AttachConfig) (net.HardwareAddr, 
 		err = bh.LinkAdd(v)
 	}
 	if err != nil {
+		_ = b.guard.forget(cfg.HostName) // the error is the one to report
 		return nil, fmt.Errorf("creating veth %s (peer %s in the member): %w", cfg.HostName, cfg.IfName, err)
 	}
 	if err := member(mh, cfg); err != nil {
@@ -122,6 +137,7 @@ func (b *Bridge) Attach(memberNS *os.File, cfg AttachConfig) (net.HardwareAddr, 
 		if derr := bh.LinkDel(v); derr != nil {
 			err = errors.Join(err, fmt.Errorf("deleting veth %s again: %w", cfg.HostName, derr))
 		}
+		_ = b.guard.forget(cfg.HostName)
 		return nil, err
 	}
 	return mac, nil
@@ -169,12 +185,16 @@ func Detach(bridgeNS *os.File, hostName string) error {
 	return detach(h, hostName)
 }
 
-// Detach is the package's Detach on b's namespace.
+// Detach is the package's Detach on b's namespace; the port's guard goes
+// with it.
 func (b *Bridge) Detach(hostName string) error {
 	if err := checkIfName("host-side", hostName); err != nil {
 		return err
 	}
-	return detach(b.h, hostName)
+	if err := detach(b.h, hostName); err != nil {
+		return err
+	}
+	return b.guard.forget(hostName)
 }
 
 func detach(h *netlink.Handle, hostName string) error {

@@ -69,6 +69,27 @@ func parseSubnet(s string) (ipv4Net, error) {
 	return ipv4Net{ip: ip, bits: ones}, nil
 }
 
+// reserved are the ranges a network's subnet may not overlap: a member's
+// address there means something else to every IP stack.
+var reserved = []struct {
+	net  ipv4Net
+	what string
+}{
+	{mustNet("0.0.0.0/8"), "this network"},
+	{mustNet("127.0.0.0/8"), "loopback"},
+	{mustNet("169.254.0.0/16"), "link-local"},
+	{mustNet("224.0.0.0/4"), "multicast"},
+	{mustNet("240.0.0.0/4"), "reserved"},
+}
+
+func mustNet(s string) ipv4Net {
+	n, err := parseSubnet(s)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
 // checkSubnet parses --subnet: an IPv4 network in CIDR notation with room
 // for a gateway and a member (at most /30), overlapping not the user-mode
 // stack's 10.0.2.0/24. An address inside the network stands for the
@@ -87,6 +108,11 @@ func checkSubnet(s string) (ipv4Net, error) {
 	}
 	if n.overlaps(slirpSubnet) {
 		return ipv4Net{}, fmt.Errorf("invalid --subnet %s: it overlaps %s, the user-mode network inside every network: choose another: %w", s, slirpSubnet, ErrInvalid)
+	}
+	for _, r := range reserved {
+		if n.overlaps(r.net) {
+			return ipv4Net{}, fmt.Errorf("invalid --subnet %s: it overlaps %s (%s): choose a private range such as 10.89.5.0/24: %w", s, r.net, r.what, ErrInvalid)
+		}
 	}
 	return n, nil
 }
