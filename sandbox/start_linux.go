@@ -457,6 +457,7 @@ func (st *starting) attach(sess *holder.Session) error {
 	}
 	init := os.NewFile(uintptr(fd), "init")
 	defer init.Close()
+	trace.Mark("parent", "attach: sent")
 	if err := sess.Attach(st.sb.ID, netns, init); err != nil {
 		return err
 	}
@@ -464,6 +465,7 @@ func (st *starting) attach(sess *holder.Session) error {
 	for _, a := range sess.Addresses {
 		addrs = append(addrs, a.IP)
 	}
+	trace.Mark("parent", "attach: answered")
 	if err := writeHosts(st.dir, &st.sb.Record, addrs); err != nil {
 		return err
 	}
