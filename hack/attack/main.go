@@ -788,11 +788,24 @@ func rocheck(under, marker string, hole func(string, ...any)) {
 	matches, _ := filepath.Glob(filepath.Join(under, "*", marker))
 	m2, _ := filepath.Glob(filepath.Join(under, marker))
 	for _, m := range append(matches, m2...) {
-		p := filepath.Join(filepath.Dir(m), fmt.Sprintf("written-%d", os.Getpid()))
-		if f, err := os.Create(p); err == nil {
-			f.Close()
-			hole("wrote %s next to the read-only volume's marker", p)
+		// fd-relative: the directory that holds the marker now, not
+		// whatever a racing swap has put at its path since the glob
+		// (that one is a writable directory of the shared volume).
+		dir, err := unix.Open(filepath.Dir(m), unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
 		}
+		var st unix.Stat_t
+		if unix.Fstatat(dir, marker, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+			unix.Close(dir)
+			continue // swapped away meanwhile
+		}
+		name := fmt.Sprintf("written-%d", os.Getpid())
+		if fd, err := unix.Openat(dir, name, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644); err == nil {
+			unix.Close(fd)
+			hole("wrote %s next to the read-only volume's marker", filepath.Join(filepath.Dir(m), name))
+		}
+		unix.Close(dir)
 	}
 }
 
