@@ -140,10 +140,10 @@ func New(cfg Config) *Server {
 
 // Set registers the member id with its names (case-insensitive; a trailing
 // dot is ignored) at address ip, replacing what was registered for id
-// before. It returns an error wrapping ErrNameTaken, and changes nothing,
-// when another member already has one of the names; an error also when a
-// name is not a valid DNS name or ip is not an address. An IPv4 member
-// answers A queries, an IPv6 one AAAA queries.
+// before. A name another member has too resolves to both (an alias of a
+// scaled service). It returns an error, and changes nothing, when a name
+// is not a valid DNS name or ip is not an address. An IPv4 member answers
+// A queries, an IPv6 one AAAA queries.
 func (s *Server) Set(id string, names []string, ip net.IP) error {
 	return s.names.set(id, names, ip)
 }
@@ -168,7 +168,7 @@ func (s *Server) SetPeers(client net.IP, others []*Server) {
 }
 
 // lookupPeers looks name up in the tables of client's other networks.
-func (s *Server) lookupPeers(client net.IP, name string) (net.IP, bool) {
+func (s *Server) lookupPeers(client net.IP, name string) ([]net.IP, bool) {
 	if client == nil {
 		return nil, false
 	}
@@ -176,8 +176,8 @@ func (s *Server) lookupPeers(client net.IP, name string) (net.IP, bool) {
 	others := s.peers[client.String()]
 	s.peersMu.RUnlock()
 	for _, o := range others {
-		if ip, ok := o.lookup(name); ok {
-			return ip, true
+		if ips, ok := o.lookup(name); ok {
+			return ips, true
 		}
 	}
 	return nil, false
@@ -193,17 +193,19 @@ func (s *Server) Remove(id string) {
 // see it: case-insensitive, with or without the trailing dot or Domain), or
 // nil when name is not a member's.
 func (s *Server) Lookup(name string) []net.IP {
-	if ip, ok := s.lookup(canonical(name)); ok {
-		return []net.IP{append(net.IP(nil), ip...)}
+	ips, _ := s.lookup(canonical(name))
+	var out []net.IP
+	for _, ip := range ips {
+		out = append(out, append(net.IP(nil), ip...))
 	}
-	return nil
+	return out
 }
 
 // lookup finds name (canonical form) in the table: as it is, then without
 // the Domain suffix.
-func (s *Server) lookup(name string) (net.IP, bool) {
-	if ip, ok := s.names.lookup(name); ok {
-		return ip, true
+func (s *Server) lookup(name string) ([]net.IP, bool) {
+	if ips, ok := s.names.lookup(name); ok {
+		return ips, true
 	}
 	if s.domain != "" {
 		if short, ok := trimDomain(name, s.domain); ok {

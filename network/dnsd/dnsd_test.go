@@ -400,33 +400,30 @@ func TestTCP(t *testing.T) {
 	}
 }
 
-func TestNameTaken(t *testing.T) {
+// TestSharedName: a name two members have (an alias of a scaled
+// service) answers both addresses; it goes with the last of them.
+func TestSharedName(t *testing.T) {
 	s := New(Config{})
+	addr := startServer(t, s)
 	ip1, ip2 := net.ParseIP("10.88.0.5"), net.ParseIP("10.88.0.6")
-	if err := s.Set("id1", []string{"web", "www"}, ip1); err != nil {
+	if err := s.Set("id1", []string{"web-1", "web"}, ip1); err != nil {
 		t.Fatal(err)
 	}
-	err := s.Set("id2", []string{"db", "WWW."}, ip2)
-	if !errors.Is(err, ErrNameTaken) {
-		t.Fatalf("Set of a taken name: %v, want ErrNameTaken", err)
+	if err := s.Set("id2", []string{"web-2", "WEB."}, ip2); err != nil {
+		t.Fatal(err)
 	}
-	// The failed Set changed nothing.
-	if ips := s.Lookup("db"); ips != nil {
-		t.Errorf("db after a refused Set: %v", ips)
+	expect(t, query(t, addr, "udp", "web.", dns.TypeA), dns.RcodeSuccess, "10.88.0.5", "10.88.0.6")
+	expect(t, query(t, addr, "udp", "web-2.", dns.TypeA), dns.RcodeSuccess, "10.88.0.6")
+	// A member may register its names again; what it dropped is gone.
+	if err := s.Set("id1", []string{"web-1"}, ip1); err != nil {
+		t.Fatal(err)
 	}
-	if ips := s.Lookup("www"); len(ips) != 1 || !ips[0].Equal(ip1) {
-		t.Errorf("www after a refused Set: %v, want %v", ips, ip1)
+	if ips := s.Lookup("web"); len(ips) != 1 || !ips[0].Equal(ip2) {
+		t.Errorf("web after id1 dropped it: %v, want %v", ips, ip2)
 	}
-	// A member may register its own names again; what it dropped is free.
-	if err := s.Set("id1", []string{"web"}, ip1); err != nil {
-		t.Fatalf("Set of the same member again: %v", err)
-	}
-	if err := s.Set("id2", []string{"db", "www"}, ip2); err != nil {
-		t.Fatalf("Set of a name its member dropped: %v", err)
-	}
-	s.Remove("id1")
-	if err := s.Set("id3", []string{"web"}, ip1); err != nil {
-		t.Fatalf("Set of a removed member's name: %v", err)
+	s.Remove("id2")
+	if ips := s.Lookup("web"); ips != nil {
+		t.Errorf("web after its last member went: %v", ips)
 	}
 }
 
@@ -442,7 +439,7 @@ func TestSetInvalid(t *testing.T) {
 		{"id", []string{""}, net.ParseIP("10.0.0.1")},
 		{"id", []string{"a..b"}, net.ParseIP("10.0.0.1")},
 	} {
-		if err := s.Set(tc.id, tc.names, tc.ip); err == nil || errors.Is(err, ErrNameTaken) {
+		if err := s.Set(tc.id, tc.names, tc.ip); err == nil {
 			t.Errorf("Set(%q, %q, %v): %v, want an invalid-argument error", tc.id, tc.names, tc.ip, err)
 		}
 	}
@@ -491,7 +488,7 @@ func TestConcurrent(t *testing.T) {
 				default:
 				}
 				id := fmt.Sprintf("m%d", w)
-				if err := s.Set(id, []string{id, fmt.Sprintf("x%d", i%3)}, net.IPv4(10, 88, 1, byte(w))); err != nil && !errors.Is(err, ErrNameTaken) {
+				if err := s.Set(id, []string{id, fmt.Sprintf("x%d", i%3)}, net.IPv4(10, 88, 1, byte(w))); err != nil {
 					t.Errorf("Set: %v", err)
 				}
 				s.Remove(id)

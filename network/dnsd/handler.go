@@ -58,9 +58,9 @@ func (s *Server) answerLocal(r *dns.Msg, q dns.Question, client net.IP) *dns.Msg
 		}
 		// A PTR query for a member's name is answered below, empty.
 	}
-	ip, ok := s.lookup(name)
+	ips, ok := s.lookup(name)
 	if !ok {
-		ip, ok = s.lookupPeers(client, name)
+		ips, ok = s.lookupPeers(client, name)
 	}
 	if !ok {
 		if s.domain != "" {
@@ -75,15 +75,17 @@ func (s *Server) answerLocal(r *dns.Msg, q dns.Question, client net.IP) *dns.Msg
 	// of that type: glibc's parallel A and AAAA queries both get an answer
 	// at once.
 	m := reply(r, dns.RcodeSuccess)
-	hdr := dns.RR_Header{Name: q.Name, Class: dns.ClassINET, Ttl: memberTTL}
-	v4 := ip.To4() != nil
-	switch {
-	case v4 && (q.Qtype == dns.TypeA || q.Qtype == dns.TypeANY):
-		hdr.Rrtype = dns.TypeA
-		m.Answer = append(m.Answer, &dns.A{Hdr: hdr, A: ip})
-	case !v4 && (q.Qtype == dns.TypeAAAA || q.Qtype == dns.TypeANY):
-		hdr.Rrtype = dns.TypeAAAA
-		m.Answer = append(m.Answer, &dns.AAAA{Hdr: hdr, AAAA: ip})
+	for _, ip := range ips {
+		hdr := dns.RR_Header{Name: q.Name, Class: dns.ClassINET, Ttl: memberTTL}
+		v4 := ip.To4() != nil
+		switch {
+		case v4 && (q.Qtype == dns.TypeA || q.Qtype == dns.TypeANY):
+			hdr.Rrtype = dns.TypeA
+			m.Answer = append(m.Answer, &dns.A{Hdr: hdr, A: ip})
+		case !v4 && (q.Qtype == dns.TypeAAAA || q.Qtype == dns.TypeANY):
+			hdr.Rrtype = dns.TypeAAAA
+			m.Answer = append(m.Answer, &dns.AAAA{Hdr: hdr, AAAA: ip})
+		}
 	}
 	return m
 }

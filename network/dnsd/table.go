@@ -10,10 +10,9 @@ import (
 	"github.com/miekg/dns"
 )
 
-// ErrNameTaken is returned by [Server.Set] when one of the names is already
-// registered by another member of the network. A name resolves to a single
-// member, so the caller should refuse the join (or the alias).
-var ErrNameTaken = errors.New("name already taken in the network")
+// A name may belong to several members (docker's aliases: the replicas
+// of a compose service answer to its name together); it then resolves to
+// all their addresses, in the order they were registered.
 
 // member is one registered sandbox.
 type member struct {
@@ -27,14 +26,14 @@ type member struct {
 type table struct {
 	mu     sync.RWMutex
 	byID   map[string]*member
-	byName map[string]string // canonical name -> member id
+	byName map[string][]string // canonical name -> member ids
 	byRev  map[string]string // reverse-lookup name -> member id
 }
 
 func newTable() *table {
 	return &table{
 		byID:   make(map[string]*member),
-		byName: make(map[string]string),
+		byName: make(map[string][]string),
 		byRev:  make(map[string]string),
 	}
 }
@@ -79,15 +78,10 @@ func (t *table) set(id string, names []string, ip net.IP) error {
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, c := range m.names {
-		if other, ok := t.byName[c]; ok && other != id {
-			return fmt.Errorf("name %q is used by member %s: %w", c, other, ErrNameTaken)
-		}
-	}
 	t.removeLocked(id)
 	t.byID[id] = m
 	for _, c := range m.names {
-		t.byName[c] = id
+		t.byName[c] = append(t.byName[c], id)
 	}
 	// A member with no name has nothing to answer a PTR query with.
 	if len(m.names) > 0 {
@@ -109,8 +103,16 @@ func (t *table) removeLocked(id string) {
 	}
 	delete(t.byID, id)
 	for _, c := range m.names {
-		if t.byName[c] == id {
+		ids := t.byName[c][:0]
+		for _, o := range t.byName[c] {
+			if o != id {
+				ids = append(ids, o)
+			}
+		}
+		if len(ids) == 0 {
 			delete(t.byName, c)
+		} else {
+			t.byName[c] = ids
 		}
 	}
 	if t.byRev[m.rev] != id {
@@ -127,15 +129,20 @@ func (t *table) removeLocked(id string) {
 	}
 }
 
-// lookup returns the address of the member called name (canonical form).
-func (t *table) lookup(name string) (net.IP, bool) {
+// lookup returns the addresses of the members called name (canonical
+// form).
+func (t *table) lookup(name string) ([]net.IP, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	id, ok := t.byName[name]
+	ids, ok := t.byName[name]
 	if !ok {
 		return nil, false
 	}
-	return t.byID[id].ip, true
+	ips := make([]net.IP, len(ids))
+	for i, id := range ids {
+		ips[i] = t.byID[id].ip
+	}
+	return ips, true
 }
 
 // reverse returns the first name of the member whose address has the
