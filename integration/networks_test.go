@@ -301,9 +301,27 @@ func TestNetworksKill9(t *testing.T) {
 		return strings.Count(s.ok("ps", "--format", "{{.Names}}"), "\n") == 1
 	})
 
-	// The holder: the members lose the network; rm -f of the network
-	// removes them; nothing is left.
+	// The holder: the members lose the network until the next join,
+	// whose new holder adopts them (their old addresses, names and
+	// resolver).
+	ip2 := s.memberIP("m2", "k9")
 	syscall.Kill(pid, syscall.SIGKILL)
+	waitFor(t, "m2 to lose its network", func() bool {
+		return !strings.Contains(s.ok("exec", "m2", "ip", "-4", "addr"), ip2)
+	})
+	out = s.ok("run", "--rm", "--network", "k9", "busybox", "sh", "-c", "ping -c1 -W2 m2; nslookup -type=a m2")
+	if !strings.Contains(out, "1 packets received") || !strings.Contains(out, "Address: "+ip2) {
+		t.Errorf("a killed holder's member was not adopted by the next one: %q", out)
+	}
+	if s.holderPid() == pid || s.holderPid() == 0 {
+		t.Fatal("no new holder")
+	}
+	if out := s.ok("exec", "m2", "nslookup", "-type=a", "m2"); !strings.Contains(out, "Address: "+ip2) {
+		t.Errorf("the adopted member's own resolver: %q", out)
+	}
+	// Killed again; now rm -f of the network removes the members and
+	// nothing is left.
+	syscall.Kill(s.holderPid(), syscall.SIGKILL)
 	s.fails(2, "is being used", "network", "rm", "k9")
 	s.ok("network", "rm", "-f", "k9")
 	s.assertNoNetworkLeft()
@@ -333,4 +351,26 @@ func TestNetworksBadInput(t *testing.T) {
 	s.ok("network", "rm", "taken")
 	s.assertNoNetworkLeft()
 	s.assertNoSandboxes()
+}
+
+// TestNetworksSharedAlias: two members with one alias (a scaled compose
+// service) are both its answer, and the last one left keeps it.
+func TestNetworksSharedAlias(t *testing.T) {
+	s := withImages(t, false)
+	s.ok("network", "create", "svc")
+	s.ok("run", "-d", "--name", "web1", "--network", "svc", "--network-alias", "web", "busybox", "sleep", "600")
+	s.ok("run", "-d", "--name", "web2", "--network", "svc", "--network-alias", "web", "busybox", "sleep", "600")
+	ip1, ip2 := s.memberIP("web1", "svc"), s.memberIP("web2", "svc")
+	out := s.ok("run", "--rm", "--network", "svc", "busybox", "nslookup", "-type=a", "web")
+	if !strings.Contains(out, "Address: "+ip1) || !strings.Contains(out, "Address: "+ip2) {
+		t.Fatalf("the shared alias answers %q, want %s and %s", out, ip1, ip2)
+	}
+	s.ok("rm", "-f", "web1")
+	out = s.ok("run", "--rm", "--network", "svc", "busybox", "nslookup", "-type=a", "web")
+	if strings.Contains(out, "Address: "+ip1) || !strings.Contains(out, "Address: "+ip2) {
+		t.Fatalf("after web1 went, web answers %q, want only %s", out, ip2)
+	}
+	s.ok("rm", "-f", "web2")
+	s.ok("network", "rm", "svc")
+	s.assertNoNetworkLeft()
 }

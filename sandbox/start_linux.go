@@ -458,7 +458,7 @@ func (st *starting) attach(sess *holder.Session) error {
 	init := os.NewFile(uintptr(fd), "init")
 	defer init.Close()
 	trace.Mark("parent", "attach: sent")
-	if err := sess.Attach(st.sb.ID, netns, init); err != nil {
+	if err := sess.Attach(st.sb.ID, st.child.KeeperPid(), st.child.Pid, netns, init); err != nil {
 		return err
 	}
 	var addrs []string

@@ -73,9 +73,10 @@ func Reserve(dir string, mapIDs MapIDs, req Request) (*Session, error) {
 // Attach plugs the sandbox in: netns is its network namespace, init a
 // pidfd of its init (the member lives as long as it). The session is
 // done.
-func (s *Session) Attach(id string, netns, init *os.File) error {
+func (s *Session) Attach(id string, keeperPid, initPid int, netns, init *os.File) error {
 	defer s.Close()
-	if err := wire.Send(s.conn, Request{Kind: KindAttach, ID: id}, int(netns.Fd()), int(init.Fd())); err != nil {
+	req := Request{Kind: KindAttach, ID: id, KeeperPid: keeperPid, InitPid: initPid}
+	if err := wire.Send(s.conn, req, int(netns.Fd()), int(init.Fd())); err != nil {
 		return fmt.Errorf("networks: %w", err)
 	}
 	var rep Reply
@@ -119,10 +120,18 @@ func Reap(dir string) error {
 		conn.Close()
 		return nil // one runs
 	}
-	for _, name := range []string{SocketName, StateName, MembersName} {
+	names := []string{SocketName, StateName, MembersName}
+	if nets, _ := readMembers(dir); len(liveMembers(nets)) > 0 {
+		// The next holder adopts them.
+		names = names[:2]
+	}
+	for _, name := range names {
 		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("networks: %w", err)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, MembersName)); err == nil {
+		return nil // the lock and the directory stay with it
 	}
 	if st, err := os.Stat(filepath.Join(dir, LogName)); err == nil && st.Size() == 0 {
 		os.Remove(filepath.Join(dir, LogName))
@@ -182,10 +191,26 @@ func withHolder(dir string, mapIDs MapIDs, round func(*os.File) error) (*os.File
 	conn, err := dial(dir)
 	if err != nil {
 		// None runs (or it died): a new one. Nobody else starts one
-		// while the lock is held.
+		// while the lock is held. A killed one's live members are
+		// adopted by the new one, made in their user namespace's parent.
 		os.Remove(filepath.Join(dir, SocketName))
-		if err := start(dir, mapIDs); err != nil {
-			return nil, err
+		var parent *os.File
+		nets, _ := readMembers(dir) // unreadable: nothing to adopt
+		if live := liveMembers(nets); len(live) > 0 {
+			var perr error
+			if parent, perr = parentUserNS(live[0]); perr != nil {
+				fmt.Fprintf(os.Stderr, "usandbox: the networks' members from before their holder was killed are not adopted: %v\n", perr)
+			}
+		}
+		if parent == nil {
+			os.Remove(filepath.Join(dir, MembersName))
+		}
+		serr := start(dir, mapIDs, parent)
+		if parent != nil {
+			parent.Close()
+		}
+		if serr != nil {
+			return nil, serr
 		}
 		if conn, err = dial(dir); err != nil {
 			return nil, fmt.Errorf("networks: the new holder does not answer: %w", err)
@@ -240,22 +265,28 @@ func dial(dir string) (*os.File, error) {
 	return c.File()
 }
 
-// start starts a holder in a new user namespace mapped by mapIDs and
-// waits until it listens. Its output goes to holder.log in dir.
-func start(dir string, mapIDs MapIDs) error {
+// start starts a holder in a new user namespace mapped by mapIDs, or in
+// parent (a killed holder's: it adopts the members left), and waits until
+// it listens. Its output goes to holder.log in dir.
+func start(dir string, mapIDs MapIDs, parent *os.File) error {
 	log, err := os.OpenFile(filepath.Join(dir, LogName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("networks: %w", err)
 	}
 	defer log.Close()
-	child, err := nsexec.Start(nsexec.Config{
+	cfg := nsexec.Config{
 		Role:   role.NetHolder,
 		Args:   []string{"usandbox-netholder", dir},
 		Env:    []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		Flags:  unix.CLONE_NEWUSER,
 		MapIDs: mapIDs,
 		Stdout: log, Stderr: log,
-	})
+	}
+	if parent != nil {
+		cfg.Join = parent
+		cfg.Args = append(cfg.Args, adoptFlag)
+	}
+	child, err := nsexec.Start(cfg)
 	if err != nil {
 		return fmt.Errorf("networks: starting the holder: %w", err)
 	}

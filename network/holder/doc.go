@@ -64,10 +64,13 @@
 // its pidfd fires or its session closes; its reservation goes, its
 // half-started sandbox ends with its lifeline. Of a client holding the
 // lock: the kernel releases it. Of the holder: every network's namespace
-// goes with it (its fds were the only references besides the members'
-// veths), slirp4netns ends on its exit fd, the members keep only their
-// loopback; the next join starts a new holder in a new U_net. Members of
-// the killed holder's networks stay cut off until they are restarted
-// (not repaired in place: see the design notes in
-// network/DESIGN-networks.md).
+// goes with it (its fds were the only references), slirp4netns ends on
+// its exit fd, the members keep only their loopback until the next join
+// (or network connect): it finds no holder but live members in
+// members.json (pid and start time of each init), starts the new holder
+// in the same U_net (the parent of a live member's user namespace,
+// NS_GET_PARENT), and that holder plugs them in again at their old
+// addresses, with their names, before it answers anybody (see adopt).
+// With no live member left, what the killed holder left is removed by
+// the next network command (Reap).
 package holder

@@ -30,8 +30,8 @@ import (
 // networks' user namespace: args[0] is the state directory. conn is the
 // nsexec socket: the holder says "ready" on it once it listens.
 func Main(conn *os.File, args []string) int {
-	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usandbox netholder: want the state directory")
+	if len(args) < 1 || len(args) > 2 || (len(args) == 2 && args[1] != adoptFlag) {
+		fmt.Fprintln(os.Stderr, "usandbox netholder: want the state directory [and "+adoptFlag+"]")
 		return 125
 	}
 	// It outlives the run that started it (which waits for "ready"
@@ -64,6 +64,11 @@ func Main(conn *os.File, args []string) int {
 		wire.Write(conn, readyMsg{Error: err.Error()})
 		return 125
 	}
+	if len(args) == 2 {
+		// Before anybody is answered: the old addresses are the old
+		// members' again.
+		h.adopt()
+	}
 	if err := wire.Write(conn, readyMsg{Ready: true}); err != nil {
 		return 125
 	}
@@ -89,6 +94,10 @@ func Main(conn *os.File, args []string) int {
 		go h.serve(c)
 	}
 }
+
+// adoptFlag asks a new holder to plug in the live members a killed one
+// left (see adopt).
+const adoptFlag = "--adopt"
 
 // readyMsg is the holder's one message on the nsexec socket.
 type readyMsg struct {
@@ -134,6 +143,10 @@ type member struct {
 	netns    *os.File // the member's network namespace (attached)
 	attached bool
 	gone     chan struct{}
+	// keeperPid, initPid and initStart name the member's processes, for
+	// a holder that adopts it after this one is killed.
+	keeperPid, initPid int
+	initStart          uint64
 }
 
 type memberNet struct {
@@ -367,6 +380,10 @@ func (h *holder) attach(req Request, netns, init *os.File) Reply {
 		return fail("sandbox %s has no reservation", short(req.ID))
 	}
 	m.netns = netns
+	m.keeperPid, m.initPid = req.KeeperPid, req.InitPid
+	if st, err := startTime(req.InitPid); err == nil {
+		m.initStart = st
+	}
 	for i := range m.joins {
 		if err := h.plug(m, &m.joins[i]); err != nil {
 			init.Close()
@@ -875,13 +892,18 @@ func (h *holder) status() Reply {
 	by := map[string][]MemberStatus{}
 	for _, m := range h.members {
 		for _, mn := range m.joins {
-			by[mn.net] = append(by[mn.net], MemberStatus{ID: m.id, Name: m.name, Aliases: mn.aliases, Address: mn.addr, Attached: m.attached})
+			by[mn.net] = append(by[mn.net], MemberStatus{ID: m.id, Name: m.name, Aliases: mn.aliases, Address: mn.addr, Attached: m.attached,
+				KeeperPid: m.keeperPid, InitPid: m.initPid, InitStart: m.initStart})
 		}
 	}
 	rep := Reply{Kind: KindOK}
 	for name, ms := range by {
 		sort.Slice(ms, func(i, j int) bool { return ms[i].Name < ms[j].Name })
-		rep.Networks = append(rep.Networks, NetworkStatus{Name: name, Members: ms})
+		st := NetworkStatus{Name: name, Members: ms}
+		if ns := h.nets[name]; ns != nil {
+			st.Config = ns.cfg
+		}
+		rep.Networks = append(rep.Networks, st)
 	}
 	sort.Slice(rep.Networks, func(i, j int) bool { return rep.Networks[i].Name < rep.Networks[j].Name })
 	return rep

@@ -51,6 +51,11 @@ type Request struct {
 	Networks []Join `json:"networks,omitempty"`
 	// Network is the one to leave (Disconnect).
 	Network string `json:"network,omitempty"`
+	// KeeperPid and InitPid are the sandbox's (Attach): a holder started
+	// after this one was killed finds the members it left through them
+	// (members.json).
+	KeeperPid int `json:"keeperPid,omitempty"`
+	InitPid   int `json:"initPid,omitempty"`
 }
 
 // Join is one network a sandbox joins, with its configuration (the
@@ -91,6 +96,8 @@ type Address struct {
 type NetworkStatus struct {
 	Name    string         `json:"name"`
 	Members []MemberStatus `json:"members"`
+	// Config is the network's configuration as its holder runs it.
+	Config netconf.Network `json:"config"`
 }
 
 // MemberStatus is one member of a network.
@@ -101,4 +108,10 @@ type MemberStatus struct {
 	Address Address  `json:"address"`
 	// Attached is false while the sandbox is being started (reserved).
 	Attached bool `json:"attached"`
+	// KeeperPid, InitPid and InitStart (the init's start time, in clock
+	// ticks since boot, /proc/PID/stat) say which processes the member
+	// is, for a holder that adopts it.
+	KeeperPid int    `json:"keeperPid,omitempty"`
+	InitPid   int    `json:"initPid,omitempty"`
+	InitStart uint64 `json:"initStart,omitempty"`
 }
