@@ -27,7 +27,7 @@ type table struct {
 	mu     sync.RWMutex
 	byID   map[string]*member
 	byName map[string][]string // canonical name -> member ids
-	byRev  map[string]string // reverse-lookup name -> member id
+	byRev  map[string]string   // reverse-lookup name -> member id
 }
 
 func newTable() *table {
