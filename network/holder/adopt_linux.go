@@ -89,7 +89,9 @@ func parentUserNS(m MemberStatus) (*os.File, error) {
 		return nil, err
 	}
 	defer own.Close()
-	if !alive(m.InitPid, m.InitStart) {
+	// Both still the member's after the open (a reused pid is another
+	// process: another start time).
+	if !alive(m.InitPid, m.InitStart) || !alive(m.KeeperPid, m.KeeperStart) {
 		return nil, fmt.Errorf("sandbox %s went meanwhile", short(m.ID))
 	}
 	fd, err := unix.IoctlRetInt(int(own.Fd()), unix.NS_GET_PARENT)
@@ -147,7 +149,7 @@ func (h *holder) adoptOne(id string, first MemberStatus, each func(func(NetworkS
 	}
 	life := os.NewFile(uintptr(fd), "init")
 	netns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", first.KeeperPid))
-	if err != nil || !alive(first.InitPid, first.InitStart) {
+	if err != nil || !alive(first.InitPid, first.InitStart) || !alive(first.KeeperPid, first.KeeperStart) {
 		life.Close()
 		if netns != nil {
 			netns.Close()
@@ -155,7 +157,7 @@ func (h *holder) adoptOne(id string, first MemberStatus, each func(func(NetworkS
 		return fmt.Errorf("its processes went meanwhile (%v)", err)
 	}
 	m := &member{id: id, name: first.Name, life: life, netns: netns, attached: true, gone: make(chan struct{}),
-		keeperPid: first.KeeperPid, initPid: first.InitPid, initStart: first.InitStart}
+		keeperPid: first.KeeperPid, keeperStart: first.KeeperStart, initPid: first.InitPid, initStart: first.InitStart}
 	err = each(func(n NetworkStatus, ms MemberStatus) error {
 		ns, err := h.network(n.Config)
 		if err != nil {

@@ -196,11 +196,15 @@ func withHolder(dir string, mapIDs MapIDs, round func(*os.File) error) (*os.File
 		os.Remove(filepath.Join(dir, SocketName))
 		var parent *os.File
 		nets, _ := readMembers(dir) // unreadable: nothing to adopt
-		if live := liveMembers(nets); len(live) > 0 {
-			var perr error
-			if parent, perr = parentUserNS(live[0]); perr != nil {
-				fmt.Fprintf(os.Stderr, "usandbox: the networks' members from before their holder was killed are not adopted: %v\n", perr)
+		live := liveMembers(nets)
+		var perr error
+		for _, m := range live {
+			if parent, perr = parentUserNS(m); perr == nil {
+				break
 			}
+		}
+		if len(live) > 0 && parent == nil {
+			fmt.Fprintf(os.Stderr, "usandbox: the networks' members from before their holder was killed are not adopted: %v\n", perr)
 		}
 		if parent == nil {
 			os.Remove(filepath.Join(dir, MembersName))

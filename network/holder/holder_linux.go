@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,6 +58,11 @@ func Main(conn *os.File, args []string) int {
 		fmt.Fprintln(os.Stderr, "usandbox netholder: setsid:", err)
 		return 125
 	}
+	// The main thread stays this goroutine's: a goroutine that leaves a
+	// thread in a network's namespace (package link) ends locked, and the
+	// runtime kills its thread, but it would park the main thread instead,
+	// pinning that namespace for the holder's life.
+	runtime.LockOSThread()
 	h := &holder{dir: args[0], nets: map[string]*netState{}, members: map[string]*member{}}
 	l, err := h.listen()
 	if err != nil {
@@ -145,8 +151,8 @@ type member struct {
 	gone     chan struct{}
 	// keeperPid, initPid and initStart name the member's processes, for
 	// a holder that adopts it after this one is killed.
-	keeperPid, initPid int
-	initStart          uint64
+	keeperPid, initPid     int
+	keeperStart, initStart uint64
 }
 
 type memberNet struct {
@@ -383,6 +389,9 @@ func (h *holder) attach(req Request, netns, init *os.File) Reply {
 	m.keeperPid, m.initPid = req.KeeperPid, req.InitPid
 	if st, err := startTime(req.InitPid); err == nil {
 		m.initStart = st
+	}
+	if st, err := startTime(req.KeeperPid); err == nil {
+		m.keeperStart = st
 	}
 	for i := range m.joins {
 		if err := h.plug(m, &m.joins[i]); err != nil {
@@ -893,7 +902,7 @@ func (h *holder) status() Reply {
 	for _, m := range h.members {
 		for _, mn := range m.joins {
 			by[mn.net] = append(by[mn.net], MemberStatus{ID: m.id, Name: m.name, Aliases: mn.aliases, Address: mn.addr, Attached: m.attached,
-				KeeperPid: m.keeperPid, InitPid: m.initPid, InitStart: m.initStart})
+				KeeperPid: m.keeperPid, KeeperStart: m.keeperStart, InitPid: m.initPid, InitStart: m.initStart})
 		}
 	}
 	rep := Reply{Kind: KindOK}

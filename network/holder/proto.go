@@ -108,10 +108,11 @@ type MemberStatus struct {
 	Address Address  `json:"address"`
 	// Attached is false while the sandbox is being started (reserved).
 	Attached bool `json:"attached"`
-	// KeeperPid, InitPid and InitStart (the init's start time, in clock
-	// ticks since boot, /proc/PID/stat) say which processes the member
-	// is, for a holder that adopts it.
-	KeeperPid int    `json:"keeperPid,omitempty"`
-	InitPid   int    `json:"initPid,omitempty"`
-	InitStart uint64 `json:"initStart,omitempty"`
+	// KeeperPid, InitPid and their start times (clock ticks since boot,
+	// /proc/PID/stat) say which processes the member is, for a holder
+	// that adopts it.
+	KeeperPid   int    `json:"keeperPid,omitempty"`
+	KeeperStart uint64 `json:"keeperStart,omitempty"`
+	InitPid     int    `json:"initPid,omitempty"`
+	InitStart   uint64 `json:"initStart,omitempty"`
 }

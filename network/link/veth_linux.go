@@ -121,9 +121,11 @@ func (b *Bridge) Attach(memberNS *os.File, cfg AttachConfig) (net.HardwareAddr, 
 		// died before its Detach: remove it) or the member's IfName.
 		old, lerr := bh.LinkByName(cfg.HostName)
 		if lerr != nil {
+			_ = b.guard.forget(cfg.HostName) // the error is the one to report
 			return nil, fmt.Errorf("interface %s exists in the member's network namespace: %w", cfg.IfName, err)
 		}
 		if derr := bh.LinkDel(old); derr != nil {
+			_ = b.guard.forget(cfg.HostName)
 			return nil, fmt.Errorf("deleting leftover interface %s: %w", cfg.HostName, derr)
 		}
 		err = bh.LinkAdd(v)
