@@ -337,6 +337,7 @@ func TestNetworksBadInput(t *testing.T) {
 	s.fails(125, "network not found", "run", "--rm", "--network", "nosuch", "busybox", "true")
 	s.fails(125, "sandbox", "run", "--rm", "--network", "container:nosuch", "busybox", "true")
 	s.ok("network", "create", "--subnet", "10.99.0.0/24", "taken")
+	s.fails(125, "invalid network alias", "run", "--rm", "--network", "taken", "--network-alias", "a..b", "busybox", "true")
 	s.fails(125, "already exists", "network", "create", "taken")
 	s.fails(125, "overlap", "network", "create", "--subnet", "10.99.0.0/16", "over")
 	s.ok("run", "-d", "--name", "user", "--network", "taken", "busybox", "sleep", "600")

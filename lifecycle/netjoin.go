@@ -50,6 +50,11 @@ func (e *Engine) netRunDir() string { return filepath.Join(e.paths.RunRoot, "net
 // there too: at once if it runs (its user namespace must be a network
 // member's: it was started on some network), and at its every start.
 func (e *Engine) NetworkConnect(ctx context.Context, name, ref string, aliases []string) error {
+	for _, a := range aliases {
+		if err := network.CheckAlias(a); err != nil {
+			return as(ErrInvalid, err)
+		}
+	}
 	cfg, err := e.Networks().Get(name)
 	if err != nil {
 		return classifyNetwork(err)

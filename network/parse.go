@@ -78,6 +78,11 @@ func ParseNetworks(values, aliases []string) (Options, error) {
 	if len(values) == 0 {
 		return Options{}, fmt.Errorf("no --network given")
 	}
+	for _, a := range aliases {
+		if err := CheckAlias(a); err != nil {
+			return Options{}, err
+		}
+	}
 	var o Options
 	for _, v := range values {
 		one, err := ParseNetwork(v)
@@ -105,6 +110,24 @@ func ParseNetworks(values, aliases []string) (Options, error) {
 		o.Networks = append(o.Networks, Attach{Name: one.Networks[0].Name, Aliases: aliases})
 	}
 	return o, nil
+}
+
+// validAlias is a DNS name: labels of letters, digits, '-' and '_',
+// joined by single dots.
+var validAlias = regexp.MustCompile(`^[a-zA-Z0-9_]([a-zA-Z0-9_-]*[a-zA-Z0-9_])?(\.[a-zA-Z0-9_]([a-zA-Z0-9_-]*[a-zA-Z0-9_])?)*$`)
+
+// CheckAlias refuses a --network-alias (or network connect --alias) that
+// the network's resolver could not answer to.
+func CheckAlias(a string) error {
+	if len(a) > 253 || !validAlias.MatchString(a) {
+		return fmt.Errorf("invalid network alias %q: use a DNS name (letters, digits, '-', '_', dots between labels)", a)
+	}
+	for _, l := range strings.Split(a, ".") {
+		if len(l) > 63 {
+			return fmt.Errorf("invalid network alias %q: a label is longer than 63 characters", a)
+		}
+	}
+	return nil
 }
 
 // validNetName is podman's rule for network names (and docker's).

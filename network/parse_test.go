@@ -62,6 +62,11 @@ func TestParseNetworks(t *testing.T) {
 		{[]string{"a", "none"}, nil, Options{}, "cannot be combined"},
 		{[]string{"host"}, []string{"x"}, Options{}, "only for a sandbox on a network"},
 		{nil, nil, Options{}, "no --network"},
+		{[]string{"a"}, []string{"a..b"}, Options{}, "invalid network alias"},
+		{[]string{"a"}, []string{"."}, Options{}, "invalid network alias"},
+		{[]string{"a"}, []string{"*"}, Options{}, "invalid network alias"},
+		{[]string{"a"}, []string{strings.Repeat("x", 64)}, Options{}, "longer than 63"},
+		{[]string{"a"}, []string{"db.internal", "web_1"}, Options{Mode: Bridge, Networks: []Attach{{Name: "a", Aliases: []string{"db.internal", "web_1"}}}}, ""},
 	}
 	for _, tt := range tests {
 		got, err := ParseNetworks(tt.in, tt.aliases)
