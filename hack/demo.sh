@@ -40,6 +40,15 @@ demo() {
 	"$u" ps
 	"$u" exec web hostname
 	"$u" rm -f web
+	say "$u network create demo; $u run -d --name db --network demo --network-alias database busybox httpd -f -p 8080 -h /etc; $u run --rm --network demo busybox wget -q -O- http://database:8080/hostname; $u rm -f db; $u network rm demo"
+	"$u" rm -f db >/dev/null 2>&1 || true
+	"$u" network rm -f demo >/dev/null 2>&1 || true
+	"$u" network create demo
+	"$u" run -d --name db --network demo --network-alias database busybox httpd -f -p 8080 -h /etc >/dev/null
+	sleep 0.3
+	"$u" run --rm --network demo busybox wget -q -O- http://database:8080/hostname
+	"$u" rm -f db >/dev/null
+	"$u" network rm demo
 	say "$u doctor"
 	"$u" doctor || true
 }
