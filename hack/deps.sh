@@ -32,3 +32,16 @@ if ((${#missing[@]})); then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# Debian's docker CLI (20.10, API 1.41), the Docker API's test client,
+# unpacked into the test cache without installing docker.io: no dockerd
+# is ever started.
+CACHE=${USANDBOX_TEST_CACHE:-/var/cache/usandbox-test}
+if [[ ! -x $CACHE/docker-cli/usr/bin/docker ]]; then
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download -qq docker.io >/dev/null 2>&1 && dpkg -x docker.io_*.deb "$tmp/x") &&
+		install -D -m 755 "$tmp/x/usr/bin/docker" "$CACHE/docker-cli/usr/bin/docker" &&
+		echo "deps.sh: docker CLI in $CACHE/docker-cli/usr/bin/docker" >&2 ||
+		echo "deps.sh: could not fetch docker.io's client (apt-get download docker.io): the Docker API tests skip" >&2
+	rm -rf "$tmp"
+fi

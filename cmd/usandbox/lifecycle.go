@@ -370,7 +370,7 @@ func systemCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "system",
 		Usage: "manage usandbox's own data",
-		Commands: []*cli.Command{checkCommand(), systemDfCommand(), systemPruneCommand(), {
+		Commands: []*cli.Command{checkCommand(), systemDfCommand(), systemPruneCommand(), serviceCommand(), {
 			Name:  "reset",
 			Usage: "remove every sandbox, image and all state",
 			Flags: []cli.Flag{

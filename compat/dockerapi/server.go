@@ -1,0 +1,201 @@
+// Package dockerapi serves the Docker Engine API over a socket (usandbox
+// system service) for the docker CLI, docker compose and testcontainers.
+// It is only a front end: every handler calls package lifecycle's Engine,
+// and package compat/docker converts what comes back into the API's
+// types (github.com/moby/moby/api). Sandboxes made through it are the
+// CLI's sandboxes: they outlive the service, which exits when idle.
+package dockerapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"usandbox/lifecycle"
+)
+
+// APIVersion is the API version served (docker 20.10's); MinAPIVersion
+// the oldest a client may ask for.
+const (
+	APIVersion    = "1.41"
+	MinAPIVersion = "1.24"
+)
+
+// Server answers the API for one store.
+type Server struct {
+	e       *lifecycle.Engine
+	version string // usandbox's own version
+	router  *mux.Router
+}
+
+// New returns a Server of e's store; version is usandbox's.
+func New(e *lifecycle.Engine, version string) *Server {
+	s := &Server{e: e, version: version}
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, http.StatusNotFound, "page not found")
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+	})
+	// Every route twice: unversioned, and under /vX.Y.
+	for _, prefix := range []*mux.Router{r.PathPrefix("/v{version:[0-9]+\\.[0-9]+}").Subrouter(), r} {
+		s.routes(prefix)
+	}
+	r.Use(s.checkVersion)
+	s.router = r
+	return s
+}
+
+func (s *Server) routes(r *mux.Router) {
+	r.HandleFunc("/_ping", s.ping).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/version", s.versionInfo).Methods(http.MethodGet)
+	r.HandleFunc("/info", s.info).Methods(http.MethodGet)
+	r.HandleFunc("/containers/json", s.containerList).Methods(http.MethodGet)
+	r.HandleFunc("/containers/{name:.*}/json", s.containerInspect).Methods(http.MethodGet)
+	r.HandleFunc("/images/json", s.imageList).Methods(http.MethodGet)
+	r.HandleFunc("/images/{name:.*}/json", s.imageInspect).Methods(http.MethodGet)
+}
+
+// ServeHTTP makes the Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// checkVersion refuses a client that asks for an API newer than ours, as
+// docker does, and says which version is served.
+func (s *Server) checkVersion(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Api-Version", APIVersion)
+		w.Header().Set("Server", "usandbox/"+s.version)
+		w.Header().Set("Ostype", "linux")
+		if v := mux.Vars(r)["version"]; v != "" {
+			if newer(v, APIVersion) {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("client version %s is too new. Maximum supported API version is %s", v, APIVersion))
+				return
+			}
+			if newer(MinAPIVersion, v) {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version", v, MinAPIVersion))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// newer reports whether API version a is later than b ("1.41" > "1.9").
+func newer(a, b string) bool {
+	pa, pb := strings.SplitN(a, ".", 2), strings.SplitN(b, ".", 2)
+	for i := 0; i < 2; i++ {
+		var x, y int
+		if i < len(pa) {
+			x, _ = strconv.Atoi(pa[i])
+		}
+		if i < len(pb) {
+			y, _ = strconv.Atoi(pb[i])
+		}
+		if x != y {
+			return x > y
+		}
+	}
+	return false
+}
+
+// writeJSON writes v with status 200.
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v) // the client that went away has nothing to be told
+}
+
+// writeError writes docker's error shape.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"message": msg})
+}
+
+// fail writes err with the status of its kind (lifecycle.Kind): 404 not
+// found, 409 conflict, 304 not running or already running, 400 invalid,
+// 500 the rest.
+func fail(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	switch lifecycle.Kind(err) {
+	case lifecycle.ErrNotFound:
+		status = http.StatusNotFound
+	case lifecycle.ErrConflict:
+		status = http.StatusConflict
+	case lifecycle.ErrNotRunning, lifecycle.ErrAlreadyRunning:
+		status = http.StatusNotModified
+	case lifecycle.ErrInvalid:
+		status = http.StatusBadRequest
+	}
+	writeError(w, status, err.Error())
+}
+
+// Serve answers on l until ctx ends, or until no connection has been
+// open and no request in flight for idle (0: never), as podman's system
+// service does. It returns nil then.
+func (s *Server) Serve(ctx context.Context, l net.Listener, idle time.Duration) error {
+	var mu sync.Mutex
+	open := 0
+	kick := make(chan struct{}, 1)
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 30 * time.Second,
+		ConnState: func(c net.Conn, st http.ConnState) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch st {
+			case http.StateNew:
+				open++
+			case http.StateClosed, http.StateHijacked:
+				open--
+			}
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		},
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	var timer <-chan time.Time
+	arm := func() {
+		timer = nil
+		mu.Lock()
+		busy := open > 0
+		mu.Unlock()
+		if idle > 0 && !busy {
+			timer = time.After(idle)
+		}
+	}
+	arm()
+	for {
+		select {
+		case err := <-errc:
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return err
+		case <-kick:
+			arm()
+		case <-timer:
+			mu.Lock()
+			busy := open > 0
+			mu.Unlock()
+			if !busy {
+				return srv.Close()
+			}
+			arm()
+		case <-ctx.Done():
+			return srv.Close()
+		}
+	}
+}
