@@ -102,14 +102,14 @@ func (e *Engine) NetworkExists(ctx context.Context, ref string) (bool, error) {
 // NetworkFilters select networks as podman's network ls --filter does: a
 // network must match every key, and one of the values given for a key.
 type NetworkFilters struct {
-	keys map[string][]func(*Network, bool) bool
+	keys filterSet[*Network]
 }
 
 // ParseNetworkFilters parses KEY=VALUE filters: name and id (regular
 // expressions, as podman's), label (KEY or KEY=VALUE), driver, and
 // dangling (true: no sandbox is on it; false: one is).
 func ParseNetworkFilters(fs []string) (NetworkFilters, error) {
-	f := NetworkFilters{keys: map[string][]func(*Network, bool) bool{}}
+	f := NetworkFilters{keys: filterSet[*Network]{}}
 	for _, s := range fs {
 		key, value, ok := strings.Cut(s, "=")
 		if !ok {
@@ -128,46 +128,23 @@ func ParseNetworkFilters(fs []string) (NetworkFilters, error) {
 				m = func(n *Network, _ bool) bool { return re.MatchString(n.ID) }
 			}
 		case "label":
-			k, want, hasValue := strings.Cut(value, "=")
-			m = func(n *Network, _ bool) bool {
-				got, ok := n.Labels[k]
-				return ok && (!hasValue || got == want)
-			}
+			m = labelFilter(value, func(x *Network) map[string]string { return x.Labels })
 		case "driver":
 			m = func(n *Network, _ bool) bool { return n.Driver == value }
 		case "dangling":
-			var want bool
-			switch value {
-			case "true", "1":
-				want = true
-			case "false", "0":
-			default:
-				return f, as(ErrInvalid, fmt.Errorf("invalid dangling filter %q: true or false", value))
+			var err error
+			if m, err = danglingFilter[*Network](value); err != nil {
+				return f, err
 			}
-			m = func(_ *Network, used bool) bool { return used != want }
 		default:
 			return f, as(ErrInvalid, fmt.Errorf("invalid filter %q: usandbox knows name, id, label, driver and dangling", key))
 		}
-		f.keys[key] = append(f.keys[key], m)
+		f.keys.add(key, m)
 	}
 	return f, nil
 }
 
-func (f NetworkFilters) match(n *Network, used bool) bool {
-	for _, ms := range f.keys {
-		hit := false
-		for _, m := range ms {
-			if m(n, used) {
-				hit = true
-				break
-			}
-		}
-		if !hit {
-			return false
-		}
-	}
-	return true
-}
+func (f NetworkFilters) match(x *Network, used bool) bool { return f.keys.match(x, used) }
 
 // NetworkList returns the networks that match f, by name (the default
 // network included).

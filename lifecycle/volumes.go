@@ -47,14 +47,14 @@ func (e *Engine) VolumeInspect(ctx context.Context, name string) (*Volume, error
 // VolumeFilters select volumes as podman's volume ls --filter does: a
 // volume must match every key, and one of the values given for a key.
 type VolumeFilters struct {
-	keys map[string][]func(*Volume, bool) bool
+	keys filterSet[*Volume]
 }
 
 // ParseVolumeFilters parses KEY=VALUE filters: name (a regular
 // expression, as podman's), label (KEY or KEY=VALUE), driver (local) and
 // dangling (true: used by no sandbox; false: used by one).
 func ParseVolumeFilters(fs []string) (VolumeFilters, error) {
-	f := VolumeFilters{keys: map[string][]func(*Volume, bool) bool{}}
+	f := VolumeFilters{keys: filterSet[*Volume]{}}
 	for _, s := range fs {
 		key, value, ok := strings.Cut(s, "=")
 		if !ok {
@@ -69,46 +69,23 @@ func ParseVolumeFilters(fs []string) (VolumeFilters, error) {
 			}
 			m = func(v *Volume, _ bool) bool { return re.MatchString(v.Name) }
 		case "label":
-			k, want, hasValue := strings.Cut(value, "=")
-			m = func(v *Volume, _ bool) bool {
-				got, ok := v.Labels[k]
-				return ok && (!hasValue || got == want)
-			}
+			m = labelFilter(value, func(x *Volume) map[string]string { return x.Labels })
 		case "driver":
 			m = func(v *Volume, _ bool) bool { return v.Driver == value }
 		case "dangling":
-			var want bool
-			switch value {
-			case "true", "1":
-				want = true
-			case "false", "0":
-			default:
-				return f, as(ErrInvalid, fmt.Errorf("invalid dangling filter %q: true or false", value))
+			var err error
+			if m, err = danglingFilter[*Volume](value); err != nil {
+				return f, err
 			}
-			m = func(_ *Volume, used bool) bool { return used != want }
 		default:
 			return f, as(ErrInvalid, fmt.Errorf("invalid filter %q: usandbox knows name, label, driver and dangling", key))
 		}
-		f.keys[key] = append(f.keys[key], m)
+		f.keys.add(key, m)
 	}
 	return f, nil
 }
 
-func (f VolumeFilters) match(v *Volume, used bool) bool {
-	for _, ms := range f.keys {
-		hit := false
-		for _, m := range ms {
-			if m(v, used) {
-				hit = true
-				break
-			}
-		}
-		if !hit {
-			return false
-		}
-	}
-	return true
-}
+func (f VolumeFilters) match(x *Volume, used bool) bool { return f.keys.match(x, used) }
 
 // VolumeList returns the volumes that match f, by name.
 func (e *Engine) VolumeList(ctx context.Context, f VolumeFilters) ([]*Volume, error) {
