@@ -22,6 +22,9 @@ type LogOptions struct {
 	Tail int
 	// Follow: keep emitting until the sandbox stops (or ctx ends).
 	Follow bool
+	// Since and Until, when set, keep only the lines written from Since
+	// and before Until (docker logs --since, --until).
+	Since, Until time.Time
 }
 
 // Logs emits a detached sandbox's output, oldest first, from its log (the
@@ -35,6 +38,14 @@ func (e *Engine) Logs(ctx context.Context, ref string, o LogOptions, emit func(L
 }
 
 func (e *Engine) logs(ctx context.Context, sb *Sandbox, o LogOptions, emit func(LogEntry)) error {
+	if !o.Since.IsZero() || !o.Until.IsZero() {
+		all := emit
+		emit = func(en LogEntry) {
+			if (o.Since.IsZero() || !en.Time.Before(o.Since)) && (o.Until.IsZero() || en.Time.Before(o.Until)) {
+				all(en)
+			}
+		}
+	}
 	if !sb.Logged() {
 		return as(ErrInvalid, fmt.Errorf("this container is using the '%s' log driver, cannot read logs: this container is not logging output", sb.LogDriver))
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -49,6 +50,7 @@ func Reclaim(p index.Paths) error {
 	}
 	defer unlock()
 	reclaimStale(p)
+	reclaimExits(p, time.Now())
 	return nil
 }
 

@@ -769,7 +769,7 @@ func Finish(code int) (*Sandbox, error) {
 		errs = append(errs, fmt.Errorf("removing the network's state: %w", err))
 	}
 	if sb.AutoRemove {
-		errs = append(errs, removeSandboxDir(nil, sb.Dir))
+		errs = append(errs, writeRemovedExit(p, sb.ID, code, oom), removeSandboxDir(nil, sb.Dir))
 	} else {
 		if oom {
 			code = 137

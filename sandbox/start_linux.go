@@ -648,10 +648,12 @@ func (st *starting) wait() (int, error) {
 	if oom {
 		code = 137
 	}
-	if !sb.AutoRemove {
-		if err := WriteExit(st.dir, code, oom); err != nil {
-			fmt.Fprintf(os.Stderr, "usandbox: recording the exit status of %s: %v\n", ShortID(sb.ID), err)
-		}
+	record := func() error { return WriteExit(st.dir, code, oom) }
+	if sb.AutoRemove {
+		record = func() error { return writeRemovedExit(st.p, sb.ID, code, oom) }
+	}
+	if err := record(); err != nil {
+		fmt.Fprintf(os.Stderr, "usandbox: recording the exit status of %s: %v\n", ShortID(sb.ID), err)
 	}
 	if oom {
 		return 0, &ExitError{Code: 137, Msg: fmt.Sprintf("the sandbox ran out of memory (--memory %s) and was killed", humanBytes(sb.Limits.Memory))}

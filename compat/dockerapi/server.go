@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -35,6 +36,9 @@ type Server struct {
 	e       *lifecycle.Engine
 	version string // usandbox's own version
 	router  *mux.Router
+	// active counts the streams (attach, exec) taken over from the
+	// HTTP server: the service is not idle while one is open.
+	active atomic.Int64
 }
 
 // New returns a Server of e's store; version is usandbox's.
@@ -62,6 +66,23 @@ func (s *Server) routes(r *mux.Router) {
 	r.HandleFunc("/info", s.info).Methods(http.MethodGet)
 	r.HandleFunc("/containers/json", s.containerList).Methods(http.MethodGet)
 	r.HandleFunc("/containers/{name:.*}/json", s.containerInspect).Methods(http.MethodGet)
+	// containers
+	r.HandleFunc("/containers/create", s.containerCreate).Methods(http.MethodPost)
+	r.HandleFunc("/containers/prune", s.containerPrune).Methods(http.MethodPost)
+	r.HandleFunc("/containers/{name:.*}/start", s.containerStart).Methods(http.MethodPost)
+	r.HandleFunc("/containers/{name:.*}/wait", s.containerWait).Methods(http.MethodPost)
+	r.HandleFunc("/containers/{name:.*}/attach", s.containerAttach).Methods(http.MethodPost)
+	r.HandleFunc("/containers/{name:.*}/stop", s.containerStop).Methods(http.MethodPost)
+	r.HandleFunc("/containers/{name:.*}/restart", s.containerRestart).Methods(http.MethodPost)
+	r.HandleFunc("/containers/{name:.*}/kill", s.containerKill).Methods(http.MethodPost)
+	r.HandleFunc("/containers/{name:.*}/rename", s.containerRename).Methods(http.MethodPost)
+	r.HandleFunc("/containers/{name:.*}/pause", s.containerPause).Methods(http.MethodPost)
+	r.HandleFunc("/containers/{name:.*}/unpause", s.containerPause).Methods(http.MethodPost)
+	r.HandleFunc("/containers/{name:.*}/logs", s.containerLogs).Methods(http.MethodGet)
+	r.HandleFunc("/containers/{name:.*}/changes", s.containerChanges).Methods(http.MethodGet)
+	r.HandleFunc("/containers/{name:.*}/top", s.containerTop).Methods(http.MethodGet)
+	r.HandleFunc("/containers/{name:.*}/resize", s.containerResize).Methods(http.MethodPost)
+	r.HandleFunc("/containers/{name:.*}", s.containerRemove).Methods(http.MethodDelete)
 	r.HandleFunc("/images/json", s.imageList).Methods(http.MethodGet)
 	r.HandleFunc("/images/{name:.*}/json", s.imageInspect).Methods(http.MethodGet)
 }
@@ -167,12 +188,16 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, idle time.Duration) 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	var timer <-chan time.Time
+	busy := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return open > 0 || s.active.Load() > 0
+	}
+	// Armed whenever it may fire: a stream that ends sends no kick, so
+	// a busy service looks again after idle.
 	arm := func() {
 		timer = nil
-		mu.Lock()
-		busy := open > 0
-		mu.Unlock()
-		if idle > 0 && !busy {
+		if idle > 0 {
 			timer = time.After(idle)
 		}
 	}
@@ -187,10 +212,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, idle time.Duration) 
 		case <-kick:
 			arm()
 		case <-timer:
-			mu.Lock()
-			busy := open > 0
-			mu.Unlock()
-			if !busy {
+			if !busy() {
 				return srv.Close()
 			}
 			arm()
