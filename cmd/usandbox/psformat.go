@@ -54,7 +54,7 @@ func psRows(list []*sandbox.Sandbox, noTrunc bool) []psRow {
 			ID: id, Image: sb.Image, ImageID: sb.ImageID, Command: strings.Join(sb.Command, " "),
 			CreatedAt: sb.Created.String(), CreatedHuman: ago, RunningFor: ago,
 			Status: sb.StatusString(now), State: sb.State.Status, Ports: portsString(sb.Ports),
-			Names: sb.Name, Labels: map[string]string{}, Mounts: []string{},
+			Names: sb.Name, Labels: labelsOf(sb), Mounts: []string{},
 			Pid: sb.State.Pid, ExitCode: sb.State.ExitCode, Exited: sb.State.Status == sandbox.StatusExited,
 			AutoRemove: sb.AutoRemove, StartedAt: sb.State.StartedAt.String(), ExitedAt: sb.State.FinishedAt.String(),
 		}
@@ -107,7 +107,7 @@ func psJSON(list []*sandbox.Sandbox) []psEntry {
 		e := psEntry{
 			AutoRemove: sb.AutoRemove, Command: sb.Command, CreatedAt: humanAgo(now.Sub(sb.Created)) + " ago",
 			Exited: sb.State.Status == sandbox.StatusExited, ExitedAt: sb.State.FinishedAt.Unix(), ExitCode: sb.State.ExitCode,
-			ID: sb.ID, Image: sb.Image, ImageID: sb.ImageID, Labels: map[string]string{}, Mounts: []string{},
+			ID: sb.ID, Image: sb.Image, ImageID: sb.ImageID, Labels: labelsOf(sb), Mounts: []string{},
 			Names: []string{sb.Name}, Networks: []string{}, Pid: sb.State.Pid, StartedAt: sb.State.StartedAt.Unix(),
 			State: sb.State.Status, Status: sb.StatusString(now), Created: sb.Created.Unix(),
 		}
@@ -146,4 +146,13 @@ func networkNames(sb *sandbox.Sandbox) []string {
 		out = append(out, a.Name)
 	}
 	return out
+}
+
+// labelsOf are a sandbox's labels, never nil (podman prints map[] and {}).
+func labelsOf(sb *sandbox.Sandbox) map[string]string {
+	m := make(map[string]string, len(sb.Labels))
+	for k, v := range sb.Labels {
+		m[k] = v
+	}
+	return m
 }

@@ -1,0 +1,164 @@
+//go:build integration
+
+package integration
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDockerAPIContainers: the docker CLI runs sandboxes through the
+// service, the same sandboxes the usandbox CLI sees: run --rm with its
+// output and status, run -d, logs -f, stop, rm -f; and bad input gets
+// docker's status and words and leaves nothing.
+func TestDockerAPIContainers(t *testing.T) {
+	bin := dockerCLI(t)
+	s := withImages(t, false)
+	host, _ := s.service(t, "0")
+
+	r := docker(t, bin, host, "run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
+	if r.code != 3 || r.stdout != "out\n" || r.stderr != "err\n" {
+		t.Fatalf("docker run --rm: %+v", r)
+	}
+	if got := s.ok("ps", "-aq"); got != "" {
+		t.Fatalf("docker run --rm left a sandbox: %q", got)
+	}
+	// Without --rm: the status is the sandbox's, and usandbox sees it.
+	r = docker(t, bin, host, "run", "--name", "once", "-e", "A=b", "-w", "/tmp", "busybox", "sh", "-c", "echo $A $(pwd); exit 7")
+	if r.code != 7 || r.stdout != "b /tmp\n" {
+		t.Fatalf("docker run: %+v", r)
+	}
+	if got := s.ok("ps", "-a", "--format", "{{.Names}} {{.Status}}"); !strings.HasPrefix(got, "once Exited (7)") {
+		t.Fatalf("usandbox ps -a after docker run: %q", got)
+	}
+	r = docker(t, bin, host, "logs", "once")
+	if r.code != 0 || r.stdout != "b /tmp\n" {
+		t.Fatalf("docker logs: %+v", r)
+	}
+	docker(t, bin, host, "rm", "once")
+
+	// Detached, followed, stopped.
+	r = docker(t, bin, host, "run", "-d", "--name", "web", "--label", "app=x", "busybox", "sh", "-c", "echo started; trap 'echo bye; exit 0' TERM; while :; do sleep 0.1; done")
+	if r.code != 0 || len(strings.TrimSpace(r.stdout)) != 64 {
+		t.Fatalf("docker run -d: %+v", r)
+	}
+	if got := s.ok("ps", "--format", "{{.Names}} {{.Labels}}"); !strings.Contains(got, "web") || !strings.Contains(got, "app:x") {
+		t.Fatalf("usandbox ps does not list the API's sandbox: %q", got)
+	}
+	follow := s.dockerStart(t, bin, host, "logs", "-f", "web")
+	waitFor(t, "docker logs -f to show the first line", func() bool { return strings.Contains(follow.out.String(), "started") })
+	r = docker(t, bin, host, "stop", "-t", "5", "web")
+	if r.code != 0 || r.stdout != "web\n" {
+		t.Fatalf("docker stop: %+v", r)
+	}
+	if err := follow.wait(10 * time.Second); err != nil || follow.out.String() != "started\nbye\n" {
+		t.Fatalf("docker logs -f: %v %q", err, follow.out.String())
+	}
+	r = docker(t, bin, host, "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", "web")
+	if r.code != 0 || r.stdout != "exited 0\n" {
+		t.Fatalf("docker inspect after stop: %+v", r)
+	}
+	r = docker(t, bin, host, "start", "web")
+	if r.code != 0 {
+		t.Fatalf("docker start: %+v", r)
+	}
+	r = docker(t, bin, host, "rm", "web")
+	if r.code != 1 || !strings.Contains(r.stderr, "You cannot remove a running container web") {
+		t.Fatalf("docker rm of a running sandbox: %+v", r)
+	}
+	r = docker(t, bin, host, "rm", "-f", "web")
+	if r.code != 0 || s.ok("ps", "-aq") != "" {
+		t.Fatalf("docker rm -f: %+v", r)
+	}
+
+	// Bad input.
+	r = docker(t, bin, host, "stop", "nosuch")
+	if r.code != 1 || !strings.Contains(r.stderr, "No such container: nosuch") {
+		t.Fatalf("docker stop of an unknown sandbox: %+v", r)
+	}
+	s.ok("create", "--name", "taken", "busybox", "true")
+	r = docker(t, bin, host, "create", "--name", "taken", "busybox", "true")
+	if r.code != 1 || !strings.Contains(r.stderr, "taken") || !strings.Contains(r.stderr, "in use") {
+		t.Fatalf("docker create with a name in use: %+v", r)
+	}
+	r = docker(t, bin, host, "run", "-i", "--rm", "busybox", "cat")
+	if r.code != 125 || !strings.Contains(r.stderr, "OpenStdin") {
+		t.Fatalf("docker run -i: %+v", r)
+	}
+	r = docker(t, bin, host, "run", "--rm", "--sysctl", "net.ipv4.ip_forward=1", "busybox", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "does not support Sysctls") {
+		t.Fatalf("docker run --sysctl: %+v", r)
+	}
+	code, body := apiPost(t, host, "/v1.41/containers/create", "{bad json")
+	if code != http.StatusBadRequest || !strings.Contains(body, `"message"`) {
+		t.Fatalf("create with bad JSON: %d %s", code, body)
+	}
+	code, body = apiPost(t, host, "/v1.41/containers/create", `{"Image":"nosuchimage"}`)
+	if code != http.StatusNotFound || !strings.Contains(body, "No such image: nosuchimage") {
+		t.Fatalf("create of an unknown image: %d %s", code, body)
+	}
+	if got := s.ok("ps", "-a", "--format", "{{.Names}}"); got != "taken\n" {
+		t.Fatalf("bad input left sandboxes: %q", got)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(s.root, "sandboxes")); len(ents) != 1 {
+		t.Fatalf("bad input left sandbox directories: %d", len(ents))
+	}
+}
+
+// apiPost posts body to the service at host (unix://PATH).
+func apiPost(t *testing.T, host, path, body string) (int, string) {
+	t.Helper()
+	sock := strings.TrimPrefix(host, "unix://")
+	c := http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	resp, err := c.Post("http://usandbox"+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// background is a docker command left running.
+type background struct {
+	out  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+func (b *background) wait(d time.Duration) error {
+	select {
+	case <-b.done:
+		return b.err
+	case <-time.After(d):
+		return io.ErrNoProgress
+	}
+}
+
+// dockerStart starts a docker command that runs on (logs -f).
+func (s *store) dockerStart(t *testing.T, bin, host string, args ...string) *background {
+	t.Helper()
+	c := exec.Command(bin, args...)
+	c.Env = append(os.Environ(), "DOCKER_HOST="+host, "DOCKER_CONFIG="+t.TempDir())
+	b := &background{out: &syncBuffer{}, done: make(chan struct{})}
+	c.Stdout = b.out
+	var errb bytes.Buffer
+	c.Stderr = &errb
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { b.err = c.Wait(); close(b.done) }()
+	t.Cleanup(func() { c.Process.Kill(); <-b.done })
+	return b
+}
