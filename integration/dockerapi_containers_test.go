@@ -3,17 +3,23 @@
 package integration
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 )
 
 // TestDockerAPIContainers: the docker CLI runs sandboxes through the
@@ -90,10 +96,6 @@ func TestDockerAPIContainers(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "taken") || !strings.Contains(r.stderr, "in use") {
 		t.Fatalf("docker create with a name in use: %+v", r)
 	}
-	r = docker(t, bin, host, "run", "-i", "--rm", "busybox", "cat")
-	if r.code != 125 || !strings.Contains(r.stderr, "OpenStdin") {
-		t.Fatalf("docker run -i: %+v", r)
-	}
 	r = docker(t, bin, host, "run", "--rm", "--sysctl", "net.ipv4.ip_forward=1", "busybox", "true")
 	if r.code != 125 || !strings.Contains(r.stderr, "does not support Sysctls") {
 		t.Fatalf("docker run --sysctl: %+v", r)
@@ -161,4 +163,99 @@ func (s *store) dockerStart(t *testing.T, bin, host string, args ...string) *bac
 	go func() { b.err = c.Wait(); close(b.done) }()
 	t.Cleanup(func() { c.Process.Kill(); <-b.done })
 	return b
+}
+
+// TestDockerAPIStdin: docker run -i feeds the command's stdin through
+// the service, whose end is the command's end of file (StdinOnce); and
+// docker run -it gets a tty that follows the client terminal's size.
+func TestDockerAPIStdin(t *testing.T) {
+	bin := dockerCLI(t)
+	s := withImages(t, false)
+	host, _ := s.service(t, "0")
+
+	c := exec.Command(bin, "run", "-i", "--rm", "busybox", "sh", "-c", "wc -l; echo end")
+	c.Env = append(os.Environ(), "DOCKER_HOST="+host, "DOCKER_CONFIG="+t.TempDir())
+	c.Stdin = strings.NewReader("a\nb\nc\n")
+	r, err := capture(c)
+	if err != nil || r.code != 0 || r.stdout != "3\nend\n" {
+		t.Fatalf("docker run -i: %v %+v", err, r)
+	}
+
+	c = exec.Command(bin, "run", "-it", "--rm", "busybox", "sh")
+	c.Env = append(os.Environ(), "DOCKER_HOST="+host, "DOCKER_CONFIG="+t.TempDir())
+	ptmx, err := pty.StartWithSize(c, &pty.Winsize{Rows: 24, Cols: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(ptmx)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	expect := func(re string) {
+		t.Helper()
+		rx := regexp.MustCompile(re)
+		timeout := time.After(15 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("terminal closed before %q", re)
+				}
+				if rx.MatchString(strings.TrimRight(l, "\r")) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no line matching %q", re)
+			}
+		}
+	}
+	// The client resizes the sandbox's pty after the start: ask until
+	// the size has arrived.
+	ask := func(cmd string) (stop func()) {
+		done := make(chan struct{})
+		go func() {
+			for {
+				fmt.Fprintf(ptmx, "%s\r", cmd)
+				select {
+				case <-done:
+					return
+				case <-time.After(300 * time.Millisecond):
+				}
+			}
+		}()
+		return func() { close(done) }
+	}
+	fmt.Fprintf(ptmx, "echo result=$((6*7)); tty\r")
+	expect(`^result=42`)
+	expect(`^/dev/pts/\d+`)
+	stop := ask("stty size")
+	expect(`^24 80$`)
+	stop()
+	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 50, Cols: 132}); err != nil {
+		t.Fatal(err)
+	}
+	stop = ask("stty size")
+	expect(`^50 132$`)
+	stop()
+	fmt.Fprintf(ptmx, "exit 3\r")
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+			t.Fatalf("docker run -it: %v, want exit status 3", err)
+		}
+	case <-time.After(15 * time.Second):
+		c.Process.Kill()
+		t.Fatal("docker run -it did not end after exit")
+	}
+	if got := s.ok("ps", "-aq"); got != "" {
+		t.Fatalf("docker run -it --rm left a sandbox: %q", got)
+	}
 }

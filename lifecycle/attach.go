@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"usandbox/sandbox"
@@ -125,4 +126,59 @@ func (r *logReader) flush() {
 		r.emit(en)
 	}
 	r.pending = ""
+}
+
+// AttachInput writes what in gives to the stdin of the sandbox ref (made
+// with OpenStdin), from its current or next run, until in ends or that
+// run is over. With StdinOnce, in's end is the command's end of file.
+func (e *Engine) AttachInput(ctx context.Context, ref string, in io.Reader) error {
+	sb, err := e.Lookup(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if !sb.OpenStdin {
+		return as(ErrInvalid, fmt.Errorf("sandbox %s was made without an open stdin", sandbox.ShortID(sb.ID)))
+	}
+	since := time.Now()
+	wasRunning := sandbox.Locked(sb.Dir) && sb.State.Status != sandbox.StatusCreated
+	t := time.NewTicker(e.poll)
+	defer t.Stop()
+	for {
+		f, err := sandbox.OpenStdin(sb.Dir)
+		if err == nil {
+			defer f.Close()
+			_, err = io.Copy(f, in)
+			if errors.Is(err, syscall.EPIPE) {
+				return nil // the command closed its stdin, or ended
+			}
+			return err
+		}
+		if !errors.Is(err, sandbox.ErrNotStarted) {
+			return err
+		}
+		if e.runOver(sb.ID, since, wasRunning) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Resize gives the terminal of the running sandbox ref rows and cols.
+func (e *Engine) Resize(ctx context.Context, ref string, rows, cols uint16) error {
+	sb, err := e.Lookup(ctx, ref)
+	if err != nil {
+		return err
+	}
+	switch err := sandbox.Resize(sb.Dir, rows, cols); {
+	case errors.Is(err, sandbox.ErrNoTerminal):
+		return as(ErrInvalid, fmt.Errorf("sandbox %s has no terminal to resize", sandbox.ShortID(sb.ID)))
+	case errors.Is(err, sandbox.ErrNotStarted):
+		return notRunning(sb)
+	default:
+		return err
+	}
 }

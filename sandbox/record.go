@@ -75,6 +75,9 @@ type Record struct {
 	// CreatedVolumes are the named volumes this sandbox's create made
 	// (first use): they go again if it never runs.
 	CreatedVolumes []string `json:"CreatedVolumes,omitempty"`
+	// OpenStdin and StdinOnce: see Options.
+	OpenStdin bool `json:"OpenStdin,omitempty"`
+	StdinOnce bool `json:"StdinOnce,omitempty"`
 	Extra
 	Spec spec.Spec `json:"Spec"`
 }

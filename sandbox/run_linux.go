@@ -89,9 +89,13 @@ type Options struct {
 	RestartMax    int
 	Healthcheck   *HealthConfig
 
-	TTY        bool
-	AutoRemove bool
-	Detached   bool
+	TTY bool
+	// OpenStdin: a detached sandbox whose stdin its attachers write
+	// (the Engine API's OpenStdin; see stdin.go); StdinOnce: the first
+	// attacher's end is the stdin's end.
+	OpenStdin, StdinOnce bool
+	AutoRemove           bool
+	Detached             bool
 	// Rootless: the sandbox gets a user namespace (usandbox is not root).
 	Rootless bool
 	// SingleID: that user namespace maps one ID only.
@@ -250,7 +254,7 @@ func Create(o Options) (*Sandbox, error) {
 		Created: time.Now(), AutoRemove: o.AutoRemove, Detached: o.Detached, Network: o.Network, Ports: ports, Limits: o.Limits,
 		SeccompJSON: seccompOpt.JSON, LogDriver: o.LogDriver, LogMaxSize: o.LogMaxSize,
 		RestartPolicy: o.RestartPolicy, RestartMax: o.RestartMax, Healthcheck: o.Healthcheck,
-		Extra: o.Extra,
+		Extra: o.Extra, OpenStdin: o.OpenStdin, StdinOnce: o.StdinOnce,
 		Spec: spec.Spec{
 			ID:       id,
 			Hostname: hostname,

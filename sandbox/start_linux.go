@@ -230,7 +230,21 @@ func (st *starting) prepareStdio() error {
 		st.later("closing its stdio", nilErr(st.stdio.closeChildEnds))
 		return nil
 	}
-	if st.stdio, err = newRelay(nil, nil, nil); err != nil {
+	var in io.Reader
+	if st.sb.OpenStdin {
+		if err := makeFifo(StdinPath(st.dir)); err != nil {
+			return err
+		}
+		if !st.s.Process.Terminal {
+			in = &fifoStdin{path: StdinPath(st.dir), once: st.sb.StdinOnce}
+		}
+	}
+	if st.s.Process.Terminal {
+		if err := makeFifo(CtlPath(st.dir)); err != nil {
+			return err
+		}
+	}
+	if st.stdio, err = newRelay(in, nil, nil); err != nil {
 		return err
 	}
 	st.later("closing its stdio", nilErr(st.stdio.closeChildEnds))
@@ -239,7 +253,8 @@ func (st *starting) prepareStdio() error {
 	// Go, so -p keeps the Go monitor, and so does a health check (the
 	// monitor runs it on its interval) and --timeout (the C loop has no
 	// timer).
-	if len(st.sb.Ports) == 0 && st.sb.Healthcheck == nil && st.sb.Timeout == 0 && os.Getenv("USANDBOX_NO_LEAN") == "" {
+	// An open stdin and a tty's resizing are Go's too.
+	if len(st.sb.Ports) == 0 && st.sb.Healthcheck == nil && st.sb.Timeout == 0 && !st.sb.OpenStdin && !st.s.Process.Terminal && os.Getenv("USANDBOX_NO_LEAN") == "" {
 		st.mode = toLogLean
 		// The C monitor reads them, once the command runs.
 		st.leanOut, st.leanErr = st.stdio.takeOutputs()
@@ -531,6 +546,11 @@ func (st *starting) onPTY(master *os.File) {
 		st.leanOut, st.leanErr = master, nil
 	case toLogGo:
 		st.logTo("stdout", master)
+		// The monitor's own copies, which end with it.
+		go followCtl(CtlPath(st.dir), master)
+		if st.sb.OpenStdin {
+			go func() { _, _ = io.Copy(master, &fifoStdin{path: StdinPath(st.dir), once: st.sb.StdinOnce}) }()
+		}
 	default:
 		var out io.Writer = st.sio.Stdout
 		if st.sio.Record != nil {

@@ -1,6 +1,7 @@
 package dockerapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 
 	"usandbox/lifecycle"
+	"usandbox/sandbox"
 )
 
 // The container endpoints: each is one Engine call, its parameters read
@@ -411,7 +413,7 @@ func frameHeader(stream byte, n int) []byte {
 // HTTP server and answers as docker does: 101 UPGRADED when the client
 // asked to upgrade, else 200, then the raw or multiplexed stream. The
 // stream counts as a request in flight until done is called.
-func (s *Server) hijack(w http.ResponseWriter, r *http.Request, tty bool) (conn io.ReadWriteCloser, done func(), err error) {
+func (s *Server) hijack(w http.ResponseWriter, r *http.Request, tty bool) (conn io.ReadWriter, done func(), err error) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		return nil, nil, errors.New("this connection cannot be taken over for a stream")
@@ -435,7 +437,15 @@ func (s *Server) hijack(w http.ResponseWriter, r *http.Request, tty bool) (conn 
 		s.active.Add(-1)
 		return nil, nil, err
 	}
-	return c, func() { c.Close(); s.active.Add(-1) }, nil
+	// What the client sent already is in buf; the rest is read from the
+	// connection itself: the HTTP server's reader would cancel the
+	// request's context at the client's half-close (the end of stdin).
+	early, _ := buf.Reader.Peek(buf.Reader.Buffered())
+	rw := struct {
+		io.Reader
+		io.Writer
+	}{io.MultiReader(bytes.NewReader(bytes.Clone(early)), c), c}
+	return rw, func() { c.Close(); s.active.Add(-1) }, nil
 }
 
 func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
@@ -449,9 +459,6 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "usandbox does not support detachKeys")
 		return
 	}
-	// stdin=1 attaches nothing: a sandbox made through the API has no
-	// stdin (create refuses OpenStdin), and docker, too, attaches a
-	// container's stdin only if it was opened.
 	stdout, stderr := streams(r)
 	tty := sb.Spec.Process.Terminal
 	conn, done, err := s.hijack(w, r, tty)
@@ -462,6 +469,15 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 	defer done()
 	ctx, cancel := contextOf(r)
 	defer cancel()
+	if boolParam(r, "stdin") && sb.OpenStdin {
+		// As docker, stdin=1 attaches a stdin only if the container
+		// opened one. It ends with the client's end (or the run's).
+		go func() {
+			if err := s.e.AttachInput(ctx, sb.ID, conn); err != nil && ctx.Err() == nil {
+				s.logf("attach %s: stdin: %v", sandbox.ShortID(sb.ID), err)
+			}
+		}()
+	}
 	out := &outputWriter{w: conn, tty: tty}
 	err = s.e.AttachOutput(ctx, sb.ID, lifecycle.OutputOptions{Logs: boolParam(r, "logs"), Stream: boolParam(r, "stream")}, func(en lifecycle.LogEntry) {
 		if (en.Stream == "stderr" && !stderr) || (en.Stream != "stderr" && !stdout) {
@@ -482,9 +498,11 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// contextOf is the request's context, cancellable by the handler.
+// contextOf is the context of a stream taken over: the request's values,
+// cancelled by the handler only (the HTTP server no longer watches the
+// connection).
 func contextOf(r *http.Request) (context.Context, context.CancelFunc) {
-	return context.WithCancel(r.Context())
+	return context.WithCancel(context.WithoutCancel(r.Context()))
 }
 
 func (s *Server) containerResize(w http.ResponseWriter, r *http.Request) {
@@ -493,5 +511,19 @@ func (s *Server) containerResize(w http.ResponseWriter, r *http.Request) {
 		noSuch(w, name, err)
 		return
 	}
-	writeError(w, http.StatusNotImplemented, "usandbox cannot resize the terminal of a detached sandbox yet")
+	rows, err1 := strconv.ParseUint(r.URL.Query().Get("h"), 10, 16)
+	cols, err2 := strconv.ParseUint(r.URL.Query().Get("w"), 10, 16)
+	if err1 != nil || err2 != nil {
+		writeError(w, http.StatusBadRequest, "resize needs ?h=ROWS&w=COLUMNS")
+		return
+	}
+	if err := s.e.Resize(r.Context(), name, uint16(rows), uint16(cols)); err != nil {
+		if lifecycle.Kind(err) == lifecycle.ErrNotRunning {
+			writeError(w, http.StatusConflict, fmt.Sprintf("Container %s is not running", name))
+			return
+		}
+		noSuch(w, name, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }

@@ -38,6 +38,7 @@ func createOptions(name string, req *container.CreateRequest) (lifecycle.CreateO
 	o.Name, o.ImageRef, o.Args = name, cfg.Image, cfg.Cmd
 	o.Workdir, o.User, o.Hostname = cfg.WorkingDir, cfg.User, cfg.Hostname
 	o.TTY, o.AutoRemove, o.Detached = cfg.Tty, hc.AutoRemove, true
+	o.OpenStdin, o.StdinOnce = cfg.OpenStdin, cfg.OpenStdin && cfg.StdinOnce
 	if cfg.Entrypoint != nil {
 		b, _ := json.Marshal([]string(cfg.Entrypoint))
 		ep := string(b)
@@ -89,7 +90,6 @@ func refuseConfig(cfg *container.Config, hc *container.HostConfig) error {
 		set  bool
 		what string
 	}{
-		{cfg.OpenStdin || cfg.AttachStdin, "OpenStdin (docker run -i): the stdin of a sandbox started through the API is not supported yet; run without -i, or use usandbox run -i"},
 		{cfg.Domainname != "", "Domainname"},
 		{cfg.NetworkDisabled && hc.NetworkMode != "" && hc.NetworkMode != "none" && hc.NetworkMode != "default", "NetworkDisabled with a NetworkMode"},
 		{len(cfg.OnBuild) > 0, "OnBuild"},

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -220,4 +221,10 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, idle time.Duration) 
 			return srv.Close()
 		}
 	}
+}
+
+// logf reports on the service's stderr what a client cannot be told (a
+// stream already under way).
+func (s *Server) logf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "usandbox service: "+format+"\n", a...)
 }
