@@ -15,6 +15,7 @@ pkgs=(
 	qemu-system-x86 e2fsprogs kmod cpio           # hack/vmtest (cgroup v2 limits in a VM)
 	nftables                                      # -p keeps the TCP source address
 	jq procps util-linux iproute2
+	docker-compose                                # TestDockerAPICompose (compose 1.29 against system service)
 	bash-completion                               # TestCmdsCompletion (urfave/cli's bash script needs it)
 )
 [[ $(id -u) -eq 0 ]] || { echo "deps.sh: run as root (apt-get install)" >&2; exit 1; }

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -257,5 +258,32 @@ func TestDockerAPIStdin(t *testing.T) {
 	}
 	if got := s.ok("ps", "-aq"); got != "" {
 		t.Fatalf("docker run -it --rm left a sandbox: %q", got)
+	}
+}
+
+// TestDockerAPIEvents: docker events streams what the CLI and the API
+// did to sandboxes (the monitors write their starts and ends), filtered;
+// and lists the past with --since and --until.
+func TestDockerAPIEvents(t *testing.T) {
+	bin := dockerCLI(t)
+	s := withImages(t, false)
+	host, _ := s.service(t, "0")
+	follow := s.dockerStart(t, bin, host, "events", "--filter", "type=container", "--filter", "event=create", "--filter", "event=start",
+		"--filter", "event=die", "--filter", "event=destroy", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
+	time.Sleep(300 * time.Millisecond) // the stream is open (no event yet to prove it)
+	if r := s.run("run", "--rm", "--name", "ev", "busybox", "sh", "-c", "exit 2"); r.code != 2 {
+		t.Fatalf("usandbox run: %+v", r)
+	}
+	docker(t, bin, host, "run", "--name", "ev2", "busybox", "true")
+	docker(t, bin, host, "rm", "ev2")
+	want := "create ev\nstart ev\ndie ev\ndestroy ev\ncreate ev2\nstart ev2\ndie ev2\ndestroy ev2\n"
+	waitForUpTo(t, 10*time.Second, "docker events to show the two runs", func() bool { return follow.out.String() == want })
+	r := docker(t, bin, host, "events", "--since", "0", "--until", strconv.FormatInt(time.Now().Unix()+1, 10), "--filter", "event=die", "--format", "{{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}")
+	if r.code != 0 || r.stdout != "ev 2\nev2 0\n" {
+		t.Fatalf("docker events --since --until: %+v", r)
+	}
+	r = docker(t, bin, host, "events", "--filter", "nosuch=x")
+	if r.code != 1 || !strings.Contains(r.stderr, "invalid filter") {
+		t.Fatalf("docker events with a bad filter: %+v", r)
 	}
 }

@@ -74,7 +74,11 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions, warn func(string))
 	o.Rootless, o.SingleID = plan.Mode != userns.Root, plan.Mode == userns.Single
 	o.Plan = plan
 	sb, err := sandbox.Create(o)
-	return sb, classify(err)
+	if err != nil {
+		return nil, classify(err)
+	}
+	sandbox.Event(e.paths, sb, "create", nil)
+	return sb, nil
 }
 
 // ImageKnown reports whether the store has the image ref (docker run

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -265,7 +266,11 @@ func (e *Engine) Stop(ctx context.Context, ref string, grace time.Duration) erro
 		return err
 	}
 	defer unlock()
-	return e.stop(ctx, sb, stopGrace(sb, grace, 10*time.Second))
+	if err := e.stop(ctx, sb, stopGrace(sb, grace, 10*time.Second)); err != nil {
+		return err
+	}
+	sandbox.Event(e.paths, sb, "stop", nil)
+	return nil
 }
 
 func (e *Engine) stop(ctx context.Context, sb *Sandbox, grace time.Duration) error {
@@ -356,6 +361,7 @@ func (e *Engine) Kill(ctx context.Context, ref string, sig Signal) error {
 	if err := e.signal(sb, sig); err != nil && !(sig == SIGKILL && errors.Is(err, ErrNotRunning) && sb.State.Running) {
 		return err
 	}
+	sandbox.Event(e.paths, sb, "kill", map[string]string{"signal": strconv.Itoa(int(sig))})
 	if sig == SIGKILL {
 		return e.waitKilled(ctx, sb)
 	}
@@ -415,6 +421,7 @@ func (e *Engine) remove(sb *Sandbox) error {
 		return err
 	}
 	removeOpLock(e.paths, sb.ID)
+	sandbox.Event(e.paths, sb, "destroy", nil)
 	return nil
 }
 

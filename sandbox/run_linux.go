@@ -772,12 +772,18 @@ func Finish(code int) (*Sandbox, error) {
 	if err := os.RemoveAll(filepath.Join(p.RunRoot, "net", ShortID(sb.ID))); err != nil {
 		errs = append(errs, fmt.Errorf("removing the network's state: %w", err))
 	}
+	if oom {
+		code = 137
+	}
+	Event(p, sb, "die", map[string]string{"exitCode": strconv.Itoa(code)})
 	if sb.AutoRemove {
-		errs = append(errs, writeRemovedExit(p, sb.ID, code, oom), removeSandboxDir(nil, sb.Dir))
-	} else {
-		if oom {
-			code = 137
+		errs = append(errs, writeRemovedExit(p, sb.ID, code, oom))
+		if err := removeSandboxDir(nil, sb.Dir); err != nil {
+			errs = append(errs, err)
+		} else {
+			Event(p, sb, "destroy", nil)
 		}
+	} else {
 		errs = append(errs, WriteExit(sb.Dir, code, oom))
 	}
 	return sb, errors.Join(errs...)

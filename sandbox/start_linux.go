@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,10 +162,14 @@ func (st *starting) prepare() error {
 		}
 	}
 	st.later("removing its directory", func() error {
-		if st.removeDir {
-			return removeSandboxDir(st.plan, st.dir)
+		if !st.removeDir {
+			return nil
 		}
-		return nil
+		err := removeSandboxDir(st.plan, st.dir)
+		if err == nil && st.started {
+			Event(st.p, st.sb, "destroy", nil)
+		}
+		return err
 	})
 	trace.Mark("parent", "sandbox created, locked")
 	prog, err := seccompFor(st.p, sb, &st.s)
@@ -594,6 +599,7 @@ func (st *starting) commit() {
 		st.fail(125, fmt.Sprintf("recording the start: %v", err))
 		return
 	}
+	Event(st.p, sb, "start", nil)
 	if st.sio.Started != nil {
 		st.sio.Started(child.Pid)
 	}
@@ -672,6 +678,7 @@ func (st *starting) wait() (int, error) {
 	if sb.AutoRemove {
 		record = func() error { return writeRemovedExit(st.p, sb.ID, code, oom) }
 	}
+	Event(st.p, sb, "die", map[string]string{"exitCode": strconv.Itoa(code)})
 	if err := record(); err != nil {
 		fmt.Fprintf(os.Stderr, "usandbox: recording the exit status of %s: %v\n", ShortID(sb.ID), err)
 	}

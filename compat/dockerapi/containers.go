@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 
 	"usandbox/lifecycle"
 	"usandbox/sandbox"
@@ -526,4 +527,66 @@ func (s *Server) containerResize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// eventMessage is docker's events.Message with the fields docker clients
+// before API 1.22 read (status, id, from), which docker still sends.
+type eventMessage struct {
+	Status string `json:"status,omitempty"`
+	ID     string `json:"id,omitempty"`
+	From   string `json:"from,omitempty"`
+	events.Message
+}
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	fs, err := filters(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	o := lifecycle.EventOptions{Follow: true}
+	if o.Filters, err = lifecycle.ParseEventFilters(fs); err != nil {
+		fail(w, err)
+		return
+	}
+	if o.Since, err = apiTime(q.Get("since")); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if o.Until, err = apiTime(q.Get("until")); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if q.Get("since") == "" {
+		// docker sends the past only when asked (since; 0 is all).
+		o.Since = time.Now()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	enc := json.NewEncoder(w)
+	s.active.Add(1) // a stream: the service is not idle while it lasts
+	defer s.active.Add(-1)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	s.e.Events(ctx, o, func(ev lifecycle.Event) {
+		m := eventMessage{Message: events.Message{
+			Type: events.Type(ev.Type), Action: events.Action(ev.Action),
+			Actor: events.Actor{ID: ev.ID, Attributes: ev.Attributes}, Scope: "local",
+			Time: ev.Time / 1e9, TimeNano: ev.Time,
+		}}
+		if ev.Type == "container" {
+			m.Status, m.ID, m.From = ev.Action, ev.ID, ev.Attributes["image"]
+		}
+		if enc.Encode(m) != nil {
+			cancel()
+			return
+		}
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+	})
 }

@@ -67,6 +67,7 @@ func (s *Server) routes(r *mux.Router) {
 	r.HandleFunc("/info", s.info).Methods(http.MethodGet)
 	r.HandleFunc("/containers/json", s.containerList).Methods(http.MethodGet)
 	r.HandleFunc("/containers/{name:.*}/json", s.containerInspect).Methods(http.MethodGet)
+	r.HandleFunc("/events", s.events).Methods(http.MethodGet)
 	// containers
 	r.HandleFunc("/containers/create", s.containerCreate).Methods(http.MethodPost)
 	r.HandleFunc("/containers/prune", s.containerPrune).Methods(http.MethodPost)
