@@ -7,7 +7,7 @@
 #
 # Environment:
 #   BENCH_N      timed iterations per measurement (default 5); medians are printed
-#   BENCH_ONLY   comma-separated sections to run (default: all): pull,run,exec,many,net
+#   BENCH_ONLY   comma-separated sections to run (default: all): pull,run,exec,many,net,netmembers,dockerapi
 #   BENCH_MANY   sandboxes the many section creates in each store (default 100)
 #   BENCH_BASELINE  a directory with an earlier build's usandbox and usandbox-image
 #                (e.g. made by: git worktree add /tmp/old REV && make -C /tmp/old build,
@@ -38,7 +38,7 @@
 set -euo pipefail
 export LC_ALL=C # EPOCHREALTIME and printf %f need a '.' decimal point
 
-SECTIONS=(pull run exec many net netmembers)
+SECTIONS=(pull run exec many net netmembers dockerapi)
 BENCH_N=${BENCH_N:-5}
 BENCH_ONLY=${BENCH_ONLY:-}
 TEST_USER=${USANDBOX_TEST_USER:-usandbox-test}
@@ -598,6 +598,48 @@ bench_netmembers() {
 # ---------------------------------------------------------------------------
 # The test user's side: registry, stores, sections.
 
+# dockerapi: the Docker Engine API of usandbox system service, driven by
+# Debian's docker CLI (the test cache's): docker run --rm against usandbox
+# run --rm (interleaved), the first answer of a socket-activated service,
+# docker ps with 100 sandboxes, the idle service's RSS.
+bench_dockerapi() {
+	local n=${BENCH_RUN_N:-21} docker=$CACHE/docker-cli/usr/bin/docker
+	[[ -x $docker ]] || die "dockerapi: no docker client at $docker (hack/deps.sh fetches it)"
+	new_store tmpfs
+	local st=$STORE sock=$WORK/api.sock
+	timed "$WORK/api.log" us "$st" pull -q --tls-verify=false "$REGISTRY/busybox:latest"
+	us "$st" system service --time 0 "unix://$sock" 2>"$WORK/service.log" &
+	local svc=$! i
+	for ((i = 0; i < 100; i++)); do [[ -S $sock ]] && break; sleep 0.02; done
+	[[ -S $sock ]] || die "dockerapi: the service did not listen: $(cat "$WORK/service.log")"
+	local u_cmd=("$BENCH_STAGE/usandbox" --root "$st/usandbox" --runroot "$st/usandbox-run" run --rm --network none "$REGISTRY/busybox:latest" true)
+	local d_cmd=(env "DOCKER_HOST=unix://$sock" "DOCKER_CONFIG=$WORK/docker-config" "$docker" run --rm --network none "$REGISTRY/busybox:latest" true)
+	local -a med
+	log "dockerapi: $n rounds of docker run --rm through the service and usandbox run --rm, interleaved"
+	mapfile -t med < <("$BENCH_STAGE/timeit" -n "$n" -- "${d_cmd[@]}" -- "${u_cmd[@]}") || die "timeit failed"
+	printf 'api   run --rm true  docker CLI via service %6s ms   usandbox run %6s ms   ratio %sx   %s\n' \
+		"$(ms_of "${med[0]}")" "$(ms_of "${med[1]}")" "$(ratio "${med[0]}" "${med[1]}")" \
+		"$(goal_le "$(awk -v a="${med[0]}" -v b="${med[1]}" 'BEGIN { print a / b }')" 1.5 "≤ 1.5x")"
+	local rss
+	rss=$(vm_rss "$svc")
+	printf 'api   idle service   RSS %.1f MB   %s\n' "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$(goal_le "$rss" 15360 "≤ 15 MB")"
+	for ((i = 0; i < 100; i++)); do
+		us "$st" create --network none --name "many$i" "$REGISTRY/busybox:latest" true >/dev/null || die "dockerapi: create failed"
+	done
+	mapfile -t med < <("$BENCH_STAGE/timeit" -n "$n" -- env "DOCKER_HOST=unix://$sock" "DOCKER_CONFIG=$WORK/docker-config" "$docker" ps -a -- \
+		"$BENCH_STAGE/usandbox" --root "$st/usandbox" --runroot "$st/usandbox-run" ps -a) || die "timeit failed"
+	printf 'api   ps, 100 sandboxes   docker ps -a via service %6s ms   usandbox ps -a %6s ms   %s\n' \
+		"$(ms_of "${med[0]}")" "$(ms_of "${med[1]}")" "$(goal_le "${med[0]}" 0.050 "≤ 50 ms")"
+	kill "$svc" 2>/dev/null
+	wait "$svc" 2>/dev/null
+	local first
+	first=$(python3 "$BENCH_STAGE/activate.py" "$WORK/activated.sock" 7 "$BENCH_STAGE/usandbox" --root "$st/usandbox" --runroot "$st/usandbox-run" system service --time 1) ||
+		die "dockerapi: socket activation failed"
+	printf 'api   socket activation   first answer %s ms (median of 7)   %s\n' "$(ms_of "$first")" "$(goal_le "$first" 0.030 "≤ 30 ms")"
+	us "$st" rm -a -f >/dev/null 2>&1 || true
+	release_store tmpfs "$st"
+}
+
 user_main() {
 	[[ -n ${BENCH_STAGE:-} && -n ${BENCH_DISK:-} && -n ${BENCH_TMPFS:-} ]] ||
 		die "--as-user is internal: run hack/bench.sh as root"
@@ -707,7 +749,7 @@ root_main() {
 	trap 'exit 143' TERM
 
 	STAGE=$(mktemp -d /tmp/usandbox-bench.XXXXXX)
-	cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/hack/registry.sh" "$STAGE/"
+	cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/hack/registry.sh" "$repo/hack/activate.py" "$STAGE/"
 	cp "${BASH_SOURCE[0]}" "$STAGE/bench.sh"
 	if [[ -n ${BENCH_BASELINE:-} ]]; then
 		mkdir "$STAGE/baseline"

@@ -68,19 +68,18 @@ func (e *Engine) AttachOutput(ctx context.Context, ref string, o OutputOptions, 
 	if !o.Stream {
 		return nil
 	}
-	t := time.NewTicker(e.poll)
-	defer t.Stop()
+	pace := newPacer(5 * e.poll)
 	for {
-		r.drain()
+		if r.drain() {
+			pace.reset()
+		}
 		if e.runOver(sb.ID, since, wasRunning) {
 			r.drain()
 			r.flush()
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
+		if err := pace.wait(ctx); err != nil {
+			return err
 		}
 	}
 }
@@ -105,13 +104,14 @@ type logReader struct {
 	emit    func(LogEntry)
 }
 
-// drain emits every whole line there is now.
-func (r *logReader) drain() {
+// drain emits every whole line there is now: whether there was any.
+func (r *logReader) drain() (any bool) {
 	for {
 		chunk, err := r.br.ReadString('\n')
 		r.pending += chunk
+		any = any || chunk != ""
 		if err != nil {
-			return
+			return any
 		}
 		if en, ok := sandbox.ParseLogLine(strings.TrimSuffix(r.pending, "\n")); ok {
 			r.emit(en)

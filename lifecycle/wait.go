@@ -43,8 +43,8 @@ func (e *Engine) WaitFor(ctx context.Context, ref string, c WaitCondition) (int,
 		return 0, err
 	}
 	since := time.Now()
-	t := time.NewTicker(e.poll)
-	defer t.Stop()
+	pace := newPacer(5 * e.poll)
+	seen := ""
 	for {
 		cur, err := sandbox.Load(e.paths, sb.ID)
 		if errors.Is(err, sandbox.ErrNoSuchSandbox) {
@@ -58,6 +58,10 @@ func (e *Engine) WaitFor(ctx context.Context, ref string, c WaitCondition) (int,
 		if err == nil {
 			sb = cur
 			running := sandbox.Locked(sb.Dir) && sb.State.Status != sandbox.StatusCreated
+			if sb.State.Status != seen {
+				seen = sb.State.Status
+				pace.reset()
+			}
 			switch c {
 			case WaitNotRunning:
 				if !running {
@@ -69,10 +73,34 @@ func (e *Engine) WaitFor(ctx context.Context, ref string, c WaitCondition) (int,
 				}
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-t.C:
+		if err := pace.wait(ctx); err != nil {
+			return 0, err
 		}
 	}
 }
+
+// pacer paces a wait's looks: at once after a start or a change, then
+// less and less often, up to max. A wait that ends soon (docker run's
+// attach and wait of a short command) ends within a millisecond or two;
+// a long one costs a look every max.
+type pacer struct{ d, max time.Duration }
+
+func newPacer(max time.Duration) *pacer { return &pacer{d: time.Millisecond, max: max} }
+
+// wait sleeps the next interval, or until ctx ends.
+func (p *pacer) wait(ctx context.Context) error {
+	t := time.NewTimer(p.d)
+	defer t.Stop()
+	if p.d = p.d * 3 / 2; p.d > p.max {
+		p.d = p.max
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// reset: something changed, look again soon.
+func (p *pacer) reset() { p.d = time.Millisecond }
