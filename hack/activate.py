@@ -17,9 +17,10 @@ for _ in range(n):
     l.bind(sock)
     l.listen(16)
     t0 = time.monotonic()
-    p = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"'] + cmd,
-                         pass_fds=(3,) if l.fileno() == 3 else (), preexec_fn=(lambda fd=l.fileno(): os.dup2(fd, 3)) if l.fileno() != 3 else None,
-                         stdout=subprocess.DEVNULL)
+    fd = l.fileno()
+    move = "" if fd == 3 else "exec 3<&%d %d<&-; " % (fd, fd)
+    p = subprocess.Popen(["sh", "-c", move + 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@"'] + cmd,
+                         pass_fds=(fd,), stdout=subprocess.DEVNULL)
     c = socket.socket(socket.AF_UNIX)
     c.connect(sock)
     c.sendall(b"GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
