@@ -31,7 +31,14 @@ type ExecOptions struct {
 	User    string // "" keeps the sandbox's
 	Workdir string // "" keeps the sandbox's
 	TTY     bool
+	// Streams: with NoSigProxy the signals this process receives are
+	// not passed on (the API service's: they are the service's own).
 	Streams
+	// Resize, with TTY, gives the command's pty every size sent on it
+	// (the API's resize of an exec, whose client's terminal is not
+	// ours to follow); a size sent before the pty exists waits in the
+	// channel's buffer.
+	Resize <-chan WindowSize
 	// Output, when set, receives stdout and stderr both instead of
 	// Streams, and signals to this process are not passed on: a command
 	// run in the background (a health check).
@@ -114,7 +121,7 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 	// A command in the background is not the caller's: the caller's
 	// signals are not for it.
 	var sigs *sigproxy.Proxy
-	if o.Output == nil {
+	if o.Output == nil && !o.NoSigProxy {
 		sigs = sigproxy.Listen().Except(unix.SIGWINCH)
 		defer sigs.Stop()
 	}
@@ -150,6 +157,8 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 				if tty, err = relayPTY(master, o.Streams, o.Stdout); err != nil {
 					child.Signal(unix.SIGKILL)
 					execErr = &ExitError{Code: 125, Msg: err.Error()}
+				} else if o.Resize != nil {
+					tty.followResize(o.Resize)
 				}
 			}
 		case proto.KindSetupError:
