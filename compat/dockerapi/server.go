@@ -35,11 +35,18 @@ type Server struct {
 	e       *lifecycle.Engine
 	version string // usandbox's own version
 	router  *mux.Router
+	// held counts what keeps Serve from its idle exit besides open
+	// connections (a hijacked one is no longer net/http's): streams and
+	// running execs (hold). Serve re-arms its idle timer on kick.
+	heldMu sync.Mutex
+	held   int
+	kick   chan struct{}
+	execs  execTable
 }
 
 // New returns a Server of e's store; version is usandbox's.
 func New(e *lifecycle.Engine, version string) *Server {
-	s := &Server{e: e, version: version}
+	s := &Server{e: e, version: version, kick: make(chan struct{}, 1)}
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusNotFound, "page not found")
@@ -64,6 +71,11 @@ func (s *Server) routes(r *mux.Router) {
 	r.HandleFunc("/containers/{name:.*}/json", s.containerInspect).Methods(http.MethodGet)
 	r.HandleFunc("/images/json", s.imageList).Methods(http.MethodGet)
 	r.HandleFunc("/images/{name:.*}/json", s.imageInspect).Methods(http.MethodGet)
+	// exec
+	r.HandleFunc("/containers/{name:.*}/exec", s.execCreate).Methods(http.MethodPost)
+	r.HandleFunc("/exec/{id}/start", s.execStart).Methods(http.MethodPost)
+	r.HandleFunc("/exec/{id}/resize", s.execResize).Methods(http.MethodPost)
+	r.HandleFunc("/exec/{id}/json", s.execInspect).Methods(http.MethodGet)
 }
 
 // ServeHTTP makes the Server an http.Handler.
@@ -139,13 +151,44 @@ func fail(w http.ResponseWriter, err error) {
 	writeError(w, status, err.Error())
 }
 
+// hold keeps the service from its idle exit until release is called
+// (once).
+func (s *Server) hold() (release func()) {
+	s.heldMu.Lock()
+	s.held++
+	s.heldMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.heldMu.Lock()
+			s.held--
+			s.heldMu.Unlock()
+			s.poke()
+		})
+	}
+}
+
+// poke tells Serve to look at its idle timer again.
+func (s *Server) poke() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// busy reports whether something holds the service (hold).
+func (s *Server) busy() bool {
+	s.heldMu.Lock()
+	defer s.heldMu.Unlock()
+	return s.held > 0
+}
+
 // Serve answers on l until ctx ends, or until no connection has been
-// open and no request in flight for idle (0: never), as podman's system
-// service does. It returns nil then.
+// open, no request in flight and no stream or exec running (hold) for
+// idle (0: never), as podman's system service does. It returns nil then.
 func (s *Server) Serve(ctx context.Context, l net.Listener, idle time.Duration) error {
 	var mu sync.Mutex
 	open := 0
-	kick := make(chan struct{}, 1)
 	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -158,10 +201,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, idle time.Duration) 
 			case http.StateClosed, http.StateHijacked:
 				open--
 			}
-			select {
-			case kick <- struct{}{}:
-			default:
-			}
+			s.poke()
 		},
 	}
 	errc := make(chan error, 1)
@@ -172,7 +212,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, idle time.Duration) 
 		mu.Lock()
 		busy := open > 0
 		mu.Unlock()
-		if idle > 0 && !busy {
+		if idle > 0 && !busy && !s.busy() {
 			timer = time.After(idle)
 		}
 	}
@@ -184,13 +224,13 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, idle time.Duration) 
 				return nil
 			}
 			return err
-		case <-kick:
+		case <-s.kick:
 			arm()
 		case <-timer:
 			mu.Lock()
 			busy := open > 0
 			mu.Unlock()
-			if !busy {
+			if !busy && !s.busy() {
 				return srv.Close()
 			}
 			arm()
