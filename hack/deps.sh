@@ -16,6 +16,7 @@ pkgs=(
 	nftables                                      # -p keeps the TCP source address
 	jq procps util-linux iproute2
 	bash-completion                               # TestCmdsCompletion (urfave/cli's bash script needs it)
+	tmux                                          # TestDockerAPIExecTerminal (docker exec -it in a terminal)
 )
 [[ $(id -u) -eq 0 ]] || { echo "deps.sh: run as root (apt-get install)" >&2; exit 1; }
 missing=()

@@ -344,12 +344,13 @@ func (s *Server) execStreams(x *execInstance, stdin io.Reader, stdout, stderr io
 			return 0, err
 		}
 		// Ends with the client's half-close, or when the connection
-		// closes after the command's end.
+		// closes after the command's end. inR is read by lifecycle's
+		// relay until the command ends: closed after Exec.
 		go func() {
 			_, _ = io.Copy(inW, stdin) // an error is the end of stdin too
 			inW.Close()
-			inR.Close() // the command's end of it is its own copy
 		}()
+		defer inR.Close()
 		streams.Stdin, streams.Interactive = inR, true
 	}
 	code, err := s.e.Exec(context.Background(), x.containerID, lifecycle.ExecOptions{
