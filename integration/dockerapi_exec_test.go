@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -151,6 +152,22 @@ func TestDockerAPIExecInspect(t *testing.T) {
 	if !strings.Contains(out, "has already run") {
 		t.Errorf("a second start: %s", out)
 	}
+	// A running exec's host pid is the command's.
+	out = curl("-H", "Content-Type: application/json", "-d", `{"Cmd":["sleep","3"]}`, "http://d/v1.41/containers/box/exec")
+	id = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(out), `{"Id":"`), `"}`)
+	curl("-H", "Content-Type: application/json", "-d", `{"Detach":true}`, "http://d/v1.41/exec/"+id+"/start")
+	var ins struct {
+		Running  bool
+		ExitCode *int
+		Pid      int
+	}
+	if err := json.Unmarshal([]byte(curl("http://d/v1.41/exec/"+id+"/json")), &ins); err != nil || !ins.Running || ins.Pid <= 0 {
+		t.Fatalf("inspect of a running exec: %+v %v", ins, err)
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", ins.Pid)); err != nil || string(b) != "sleep\x003\x00" {
+		t.Errorf("the exec's pid %d runs %q (%v), want sleep 3", ins.Pid, b, err)
+	}
+	waitFor(t, "the sleep's end", func() bool { return strings.Contains(curl("http://d/v1.41/exec/"+id+"/json"), `"ExitCode":0`) })
 	s.ok("rm", "-f", "box")
 }
 

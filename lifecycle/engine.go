@@ -519,6 +519,8 @@ type ExecOptions struct {
 	Streams
 	// Resize: see sandbox.ExecOptions (the API's exec resize).
 	Resize <-chan WindowSize
+	// Started: see sandbox.ExecOptions (the API's exec inspect).
+	Started func(pid int)
 	// Output and Timeout: see sandbox.ExecOptions (a health check).
 	Output  io.Writer
 	Timeout time.Duration

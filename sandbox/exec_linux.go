@@ -39,6 +39,9 @@ type ExecOptions struct {
 	// ours to follow); a size sent before the pty exists waits in the
 	// channel's buffer.
 	Resize <-chan WindowSize
+	// Started, when set, is told the command's host pid once its
+	// process is made (the API's exec inspect shows it).
+	Started func(pid int)
 	// Output, when set, receives stdout and stderr both instead of
 	// Streams, and signals to this process are not passed on: a command
 	// run in the background (a health check).
@@ -136,6 +139,9 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 	stdio.closeChildEnds()
 	if err != nil {
 		return 0, fmt.Errorf("entering sandbox %s: %w", ShortID(sb.ID), err)
+	}
+	if o.Started != nil {
+		o.Started(child.Pid)
 	}
 	if err := wire.Send(child.Conn, s); err != nil {
 		child.Signal(unix.SIGKILL)

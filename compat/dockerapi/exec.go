@@ -49,6 +49,7 @@ type execInstance struct {
 	mu       sync.Mutex
 	started  bool
 	running  bool
+	pid      int // the command's host pid, once known
 	ended    time.Time
 	exitCode *int
 }
@@ -356,6 +357,11 @@ func (s *Server) execStreams(x *execInstance, stdin io.Reader, stdout, stderr io
 	code, err := s.e.Exec(context.Background(), x.containerID, lifecycle.ExecOptions{
 		Args: x.cfg.Cmd, Env: x.env, User: x.cfg.User, Workdir: x.cfg.WorkingDir, TTY: x.cfg.Tty,
 		Streams: streams, Resize: x.resize,
+		Started: func(pid int) {
+			x.mu.Lock()
+			x.pid = pid
+			x.mu.Unlock()
+		},
 	})
 	// Exec has copied all output into the pipes: close them, then wait
 	// for the copies to drain them.
@@ -419,6 +425,6 @@ func (s *Server) execInspect(w http.ResponseWriter, r *http.Request) {
 			Privileged: &priv, User: x.cfg.User,
 		},
 		OpenStdin: x.cfg.AttachStdin, OpenStdout: x.cfg.AttachStdout, OpenStderr: x.cfg.AttachStderr,
-		CanRemove: x.exitCode != nil, ContainerID: x.containerID,
+		CanRemove: x.exitCode != nil, ContainerID: x.containerID, Pid: x.pid,
 	})
 }
