@@ -168,6 +168,15 @@ func TestDockerAPIExecInspect(t *testing.T) {
 		t.Errorf("the exec's pid %d runs %q (%v), want sleep 3", ins.Pid, b, err)
 	}
 	waitFor(t, "the sleep's end", func() bool { return strings.Contains(curl("http://d/v1.41/exec/"+id+"/json"), `"ExitCode":0`) })
+	// A tty's size given at the create is the command's from its start
+	// (docker 1.42's ConsoleSize); a client without Upgrade gets the
+	// stream after a 200.
+	out = curl("-H", "Content-Type: application/json", "-d", `{"Cmd":["stty","size"],"Tty":true,"AttachStdout":true,"ConsoleSize":[33,111]}`, "http://d/v1.41/containers/box/exec")
+	id = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(out), `{"Id":"`), `"}`)
+	out = curl("-i", "-H", "Content-Type: application/json", "-d", `{"Tty":true}`, "http://d/v1.41/exec/"+id+"/start")
+	if !strings.HasPrefix(out, "HTTP/1.1 200 OK\r\n") || !strings.Contains(out, "Content-Type: application/vnd.docker.raw-stream\r\n") || !strings.HasSuffix(out, "\r\n\r\n33 111\r\n") {
+		t.Errorf("exec start of stty size without Upgrade: %q", out)
+	}
 	s.ok("rm", "-f", "box")
 }
 

@@ -103,6 +103,12 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 		if cols, rows, ok := terminalSize(o.Stdin); ok {
 			s.Process.Cols, s.Process.Rows = cols, rows
 		}
+		// A size given before the start is the pty's first.
+		select {
+		case ws := <-o.Resize:
+			s.Process.Cols, s.Process.Rows = ws.Cols, ws.Rows
+		default:
+		}
 	}
 	flags := namespaces(&s)
 	var in io.Reader
