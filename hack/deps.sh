@@ -17,6 +17,7 @@ pkgs=(
 	jq procps util-linux iproute2
 	docker-compose                                # TestDockerAPICompose (compose 1.29 against system service)
 	bash-completion                               # TestCmdsCompletion (urfave/cli's bash script needs it)
+	tmux                                          # TestDockerAPIExecTerminal (docker exec -it in a terminal)
 )
 [[ $(id -u) -eq 0 ]] || { echo "deps.sh: run as root (apt-get install)" >&2; exit 1; }
 missing=()

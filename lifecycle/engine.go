@@ -184,6 +184,9 @@ func (e *Engine) StartCreated(ctx context.Context, sb *Sandbox) error {
 // caller: its terminal or pipes. Stdin is used only when Interactive.
 type Streams = sandbox.Streams
 
+// WindowSize is a terminal's size (ExecOptions.Resize).
+type WindowSize = sandbox.WindowSize
+
 // Run starts a sandbox that Create just returned (or a stopped one) in
 // the foreground, relays its terminal and signals, and returns the
 // command's exit status. A failure of usandbox itself is an
@@ -518,7 +521,13 @@ type ExecOptions struct {
 	User    string   // "" keeps the sandbox's
 	Workdir string   // "" keeps the sandbox's
 	TTY     bool
+	// Streams: NoSigProxy keeps this process's signals from the command
+	// (an API service's).
 	Streams
+	// Resize: see sandbox.ExecOptions (the API's exec resize).
+	Resize <-chan WindowSize
+	// Started: see sandbox.ExecOptions (the API's exec inspect).
+	Started func(pid int)
 	// Output and Timeout: see sandbox.ExecOptions (a health check).
 	Output  io.Writer
 	Timeout time.Duration

@@ -44,7 +44,7 @@ func (h *osHost) Run(p index.Paths, sb *Sandbox, s Streams) (int, error) {
 func (*osHost) Exec(p index.Paths, sb *Sandbox, o ExecOptions) (int, error) {
 	return sandbox.Exec(sb, sandbox.ExecOptions{
 		Paths: p, Args: o.Args, Env: o.Env, User: o.User, Workdir: o.Workdir, TTY: o.TTY, Streams: o.Streams,
-		Output: o.Output, Timeout: o.Timeout,
+		Resize: o.Resize, Started: o.Started, Output: o.Output, Timeout: o.Timeout,
 	})
 }
 

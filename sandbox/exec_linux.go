@@ -31,7 +31,17 @@ type ExecOptions struct {
 	User    string // "" keeps the sandbox's
 	Workdir string // "" keeps the sandbox's
 	TTY     bool
+	// Streams: with NoSigProxy the signals this process receives are
+	// not passed on (the API service's: they are the service's own).
 	Streams
+	// Resize, with TTY, gives the command's pty every size sent on it
+	// (the API's resize of an exec, whose client's terminal is not
+	// ours to follow); a size sent before the pty exists waits in the
+	// channel's buffer.
+	Resize <-chan WindowSize
+	// Started, when set, is told the command's host pid once its
+	// process is made (the API's exec inspect shows it).
+	Started func(pid int)
 	// Output, when set, receives stdout and stderr both instead of
 	// Streams, and signals to this process are not passed on: a command
 	// run in the background (a health check).
@@ -93,6 +103,12 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 		if cols, rows, ok := terminalSize(o.Stdin); ok {
 			s.Process.Cols, s.Process.Rows = cols, rows
 		}
+		// A size given before the start is the pty's first.
+		select {
+		case ws := <-o.Resize:
+			s.Process.Cols, s.Process.Rows = ws.Cols, ws.Rows
+		default:
+		}
 	}
 	flags := namespaces(&s)
 	var in io.Reader
@@ -114,7 +130,7 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 	// A command in the background is not the caller's: the caller's
 	// signals are not for it.
 	var sigs *sigproxy.Proxy
-	if o.Output == nil {
+	if o.Output == nil && !o.NoSigProxy {
 		sigs = sigproxy.Listen().Except(unix.SIGWINCH)
 		defer sigs.Stop()
 	}
@@ -129,6 +145,9 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 	stdio.closeChildEnds()
 	if err != nil {
 		return 0, fmt.Errorf("entering sandbox %s: %w", ShortID(sb.ID), err)
+	}
+	if o.Started != nil {
+		o.Started(child.Pid)
 	}
 	if err := wire.Send(child.Conn, s); err != nil {
 		child.Signal(unix.SIGKILL)
@@ -150,6 +169,8 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 				if tty, err = relayPTY(master, o.Streams, o.Stdout); err != nil {
 					child.Signal(unix.SIGKILL)
 					execErr = &ExitError{Code: 125, Msg: err.Error()}
+				} else if o.Resize != nil {
+					tty.followResize(o.Resize)
 				}
 			}
 		case proto.KindSetupError:

@@ -36,8 +36,13 @@ type ptyRelay struct {
 	user  console.Console
 	winch chan os.Signal
 	out   sync.WaitGroup
-	done  chan struct{}
+	// resizing is followResize's loop, ended before the master closes.
+	resizing sync.WaitGroup
+	done     chan struct{}
 }
+
+// WindowSize is a terminal's size in characters.
+type WindowSize struct{ Cols, Rows uint16 }
 
 // relayPTY starts relaying between the caller's streams and the
 // sandbox's pty master (taking it over). With interactive, stdin is
@@ -96,6 +101,32 @@ func (r *ptyRelay) followSize() {
 	}()
 }
 
+// followResize gives the pty every size sent on sizes until Close: the
+// sizes of a terminal that is not ours (an API client's).
+func (r *ptyRelay) followResize(sizes <-chan WindowSize) {
+	r.resizing.Add(1)
+	go func() {
+		defer r.resizing.Done()
+		for {
+			select {
+			case ws := <-sizes:
+				// Control, not Fd: Fd would make the master blocking.
+				// A pty gone (the command ended) has no size to set:
+				// not worth reporting.
+				sc, err := r.master.SyscallConn()
+				if err != nil {
+					continue
+				}
+				_ = sc.Control(func(fd uintptr) {
+					_ = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: ws.Rows, Col: ws.Cols})
+				})
+			case <-r.done:
+				return
+			}
+		}
+	}()
+}
+
 // Close waits for the output to be copied, stops following the size and
 // gives the caller's terminal back its mode.
 func (r *ptyRelay) Close() error {
@@ -107,6 +138,7 @@ func (r *ptyRelay) Close() error {
 		signal.Stop(r.winch)
 	}
 	close(r.done)
+	r.resizing.Wait()
 	r.master.Close()
 	if r.user != nil {
 		if err := r.user.Reset(); err != nil {

@@ -1,7 +1,6 @@
 package dockerapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -362,20 +361,17 @@ func apiTime(v string) (time.Time, error) {
 }
 
 // outputWriter writes a sandbox's output to a client: raw with a tty,
-// else in docker's multiplexed frames.
+// else in docker's multiplexed frames (muxWriter).
 type outputWriter struct {
-	w   io.Writer
-	tty bool
-	err error
+	w              io.Writer
+	tty            bool
+	err            error
+	stdout, stderr *muxWriter
 }
 
 func (o *outputWriter) header() {
 	if hw, ok := o.w.(http.ResponseWriter); ok {
-		ct := "application/vnd.docker.multiplexed-stream"
-		if o.tty {
-			ct = "application/vnd.docker.raw-stream"
-		}
-		hw.Header().Set("Content-Type", ct)
+		hw.Header().Set("Content-Type", contentType(o.tty))
 		hw.WriteHeader(http.StatusOK)
 	}
 	o.flush()
@@ -392,61 +388,18 @@ func (o *outputWriter) write(stream, text string) {
 	if o.err != nil {
 		return
 	}
-	if o.tty {
-		_, o.err = io.WriteString(o.w, text)
-	} else {
-		id := byte(1)
-		if stream == "stderr" {
-			id = 2
+	var w io.Writer = o.w
+	if !o.tty {
+		if o.stdout == nil {
+			o.stdout, o.stderr = newMux(o.w)
 		}
-		_, o.err = o.w.Write(append(frameHeader(id, len(text)), text...))
+		w = o.stdout
+		if stream == "stderr" {
+			w = o.stderr
+		}
 	}
+	_, o.err = io.WriteString(w, text)
 	o.flush()
-}
-
-// frameHeader is the header of one multiplexed frame: the stream (1
-// stdout, 2 stderr), three zeros, the length big-endian.
-func frameHeader(stream byte, n int) []byte {
-	return []byte{stream, 0, 0, 0, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
-}
-
-// hijack takes the connection of an attach (or exec start) over from the
-// HTTP server and answers as docker does: 101 UPGRADED when the client
-// asked to upgrade, else 200, then the raw or multiplexed stream. The
-// stream counts as a request in flight until done is called.
-func (s *Server) hijack(w http.ResponseWriter, r *http.Request, tty bool) (conn io.ReadWriter, done func(), err error) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		return nil, nil, errors.New("this connection cannot be taken over for a stream")
-	}
-	c, buf, err := hj.Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	s.active.Add(1)
-	ct := "application/vnd.docker.multiplexed-stream"
-	if tty {
-		ct = "application/vnd.docker.raw-stream"
-	}
-	if r.Header.Get("Upgrade") != "" {
-		fmt.Fprintf(buf, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", ct)
-	} else {
-		fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n\r\n", ct)
-	}
-	if err := buf.Flush(); err != nil {
-		c.Close()
-		s.active.Add(-1)
-		return nil, nil, err
-	}
-	// What the client sent already is in buf; the rest is read from the
-	// connection itself: the HTTP server's reader would cancel the
-	// request's context at the client's half-close (the end of stdin).
-	early, _ := buf.Reader.Peek(buf.Reader.Buffered())
-	rw := struct {
-		io.Reader
-		io.Writer
-	}{io.MultiReader(bytes.NewReader(bytes.Clone(early)), c), c}
-	return rw, func() { c.Close(); s.active.Add(-1) }, nil
 }
 
 func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
@@ -462,19 +415,19 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 	}
 	stdout, stderr := streams(r)
 	tty := sb.Spec.Process.Terminal
-	conn, done, err := s.hijack(w, r, tty)
+	conn, in, err := s.hijack(w, r, contentType(tty))
 	if err != nil {
-		fail(w, err)
+		s.logf("attach %s: %v", sandbox.ShortID(sb.ID), err)
 		return
 	}
-	defer done()
+	defer conn.Close()
 	ctx, cancel := contextOf(r)
 	defer cancel()
 	if boolParam(r, "stdin") && sb.OpenStdin {
 		// As docker, stdin=1 attaches a stdin only if the container
 		// opened one. It ends with the client's end (or the run's).
 		go func() {
-			if err := s.e.AttachInput(ctx, sb.ID, conn); err != nil && ctx.Err() == nil {
+			if err := s.e.AttachInput(ctx, sb.ID, in); err != nil && ctx.Err() == nil {
 				s.logf("attach %s: stdin: %v", sandbox.ShortID(sb.ID), err)
 			}
 		}()
@@ -568,8 +521,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		f.Flush()
 	}
 	enc := json.NewEncoder(w)
-	s.active.Add(1) // a stream: the service is not idle while it lasts
-	defer s.active.Add(-1)
+	defer s.hold()() // a stream: the service is not idle while it lasts
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	s.e.Events(ctx, o, func(ev lifecycle.Event) {

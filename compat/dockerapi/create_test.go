@@ -108,9 +108,3 @@ func TestAPITime(t *testing.T) {
 		t.Error("apiTime(yesterday): no error")
 	}
 }
-
-func TestFrameHeader(t *testing.T) {
-	if got := frameHeader(2, 0x010203); string(got) != "\x02\x00\x00\x00\x00\x01\x02\x03" {
-		t.Errorf("frameHeader: %q", got)
-	}
-}

@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -37,14 +36,18 @@ type Server struct {
 	e       *lifecycle.Engine
 	version string // usandbox's own version
 	router  *mux.Router
-	// active counts the streams (attach, exec) taken over from the
-	// HTTP server: the service is not idle while one is open.
-	active atomic.Int64
+	// held counts what keeps Serve from its idle exit besides open
+	// connections (a hijacked one is no longer net/http's): streams and
+	// running execs (hold). Serve re-arms its idle timer on kick.
+	heldMu sync.Mutex
+	held   int
+	kick   chan struct{}
+	execs  execTable
 }
 
 // New returns a Server of e's store; version is usandbox's.
 func New(e *lifecycle.Engine, version string) *Server {
-	s := &Server{e: e, version: version}
+	s := &Server{e: e, version: version, kick: make(chan struct{}, 1)}
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusNotFound, "page not found")
@@ -87,6 +90,11 @@ func (s *Server) routes(r *mux.Router) {
 	r.HandleFunc("/containers/{name:.*}", s.containerRemove).Methods(http.MethodDelete)
 	r.HandleFunc("/images/json", s.imageList).Methods(http.MethodGet)
 	r.HandleFunc("/images/{name:.*}/json", s.imageInspect).Methods(http.MethodGet)
+	// exec
+	r.HandleFunc("/containers/{name:.*}/exec", s.execCreate).Methods(http.MethodPost)
+	r.HandleFunc("/exec/{id}/start", s.execStart).Methods(http.MethodPost)
+	r.HandleFunc("/exec/{id}/resize", s.execResize).Methods(http.MethodPost)
+	r.HandleFunc("/exec/{id}/json", s.execInspect).Methods(http.MethodGet)
 }
 
 // ServeHTTP makes the Server an http.Handler.
@@ -162,13 +170,44 @@ func fail(w http.ResponseWriter, err error) {
 	writeError(w, status, err.Error())
 }
 
+// hold keeps the service from its idle exit until release is called
+// (once).
+func (s *Server) hold() (release func()) {
+	s.heldMu.Lock()
+	s.held++
+	s.heldMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.heldMu.Lock()
+			s.held--
+			s.heldMu.Unlock()
+			s.poke()
+		})
+	}
+}
+
+// poke tells Serve to look at its idle timer again.
+func (s *Server) poke() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// busy reports whether something holds the service (hold).
+func (s *Server) busy() bool {
+	s.heldMu.Lock()
+	defer s.heldMu.Unlock()
+	return s.held > 0
+}
+
 // Serve answers on l until ctx ends, or until no connection has been
-// open and no request in flight for idle (0: never), as podman's system
-// service does. It returns nil then.
+// open, no request in flight and no stream or exec running (hold) for
+// idle (0: never), as podman's system service does. It returns nil then.
 func (s *Server) Serve(ctx context.Context, l net.Listener, idle time.Duration) error {
 	var mu sync.Mutex
 	open := 0
-	kick := make(chan struct{}, 1)
 	srv := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 30 * time.Second,
@@ -181,25 +220,18 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, idle time.Duration) 
 			case http.StateClosed, http.StateHijacked:
 				open--
 			}
-			select {
-			case kick <- struct{}{}:
-			default:
-			}
+			s.poke()
 		},
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	var timer <-chan time.Time
-	busy := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return open > 0 || s.active.Load() > 0
-	}
-	// Armed whenever it may fire: a stream that ends sends no kick, so
-	// a busy service looks again after idle.
 	arm := func() {
 		timer = nil
-		if idle > 0 {
+		mu.Lock()
+		busy := open > 0
+		mu.Unlock()
+		if idle > 0 && !busy && !s.busy() {
 			timer = time.After(idle)
 		}
 	}
@@ -211,10 +243,13 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, idle time.Duration) 
 				return nil
 			}
 			return err
-		case <-kick:
+		case <-s.kick:
 			arm()
 		case <-timer:
-			if !busy() {
+			mu.Lock()
+			busy := open > 0
+			mu.Unlock()
+			if !busy && !s.busy() {
 				return srv.Close()
 			}
 			arm()
