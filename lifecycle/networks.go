@@ -70,6 +70,10 @@ func (e *Engine) Networks() *netconf.Store { return netconf.Open(NetworksDir(e.p
 // (errors.Is; it is also ErrConflict). Its text is podman's.
 var ErrNetworkInUse = errors.New("network is being used")
 
+// ErrDefaultNetwork matches the refusal to remove the default network
+// (errors.Is; it is also ErrInvalid).
+var ErrDefaultNetwork = netconf.ErrDefault
+
 // NetworkCreate makes a network: ErrInvalid for a bad option or a subnet
 // that overlaps another network's, ErrConflict if the name is taken.
 func (e *Engine) NetworkCreate(ctx context.Context, o NetworkCreateOptions) (*Network, error) {
