@@ -64,6 +64,8 @@ func (s *Server) routes(r *mux.Router) {
 	r.HandleFunc("/containers/{name:.*}/json", s.containerInspect).Methods(http.MethodGet)
 	r.HandleFunc("/images/json", s.imageList).Methods(http.MethodGet)
 	r.HandleFunc("/images/{name:.*}/json", s.imageInspect).Methods(http.MethodGet)
+	// images, networks, volumes
+	s.objectRoutes(r)
 }
 
 // ServeHTTP makes the Server an http.Handler.
