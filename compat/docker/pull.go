@@ -60,19 +60,22 @@ func InsecureRegistry(ref string) bool {
 type PullStream struct {
 	ref        string
 	downloaded bool
+	sizes      map[string]int64 // by layer digest, from its start
 }
 
 // NewPullStream begins the stream of a pull of fromImage:tag (as the
 // request named them).
 func NewPullStream(fromImage, tag string) *PullStream {
-	return &PullStream{ref: PullRef(fromImage, tag)}
+	return &PullStream{ref: PullRef(fromImage, tag), sizes: map[string]int64{}}
 }
 
 // Begin is the stream's first line: docker's "Pulling from REPO" with the
 // tag as its id.
 func (p *PullStream) Begin() JSONMessage {
 	repo, tag := p.ref, "latest"
-	if i := strings.LastIndexAny(repo, ":@"); i > strings.LastIndex(repo, "/") {
+	if r, d, ok := strings.Cut(repo, "@"); ok {
+		repo, tag = r, d
+	} else if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
 		repo, tag = repo[:i], repo[i+1:]
 	}
 	if first, rest, ok := strings.Cut(repo, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
@@ -103,13 +106,15 @@ func (p *PullStream) Event(ev lifecycle.PullEvent) []JSONMessage {
 		return []JSONMessage{status("Already exists", id)}
 	case "start":
 		p.downloaded = true
+		p.sizes[ev.Layer] = ev.Size
 		m := status("Pulling fs layer", id)
 		m.Progress = &jsonstream.Progress{}
 		return []JSONMessage{m}
 	case "progress":
 		m := status("Downloading", id)
-		m.Progress = &jsonstream.Progress{Current: ev.Current, Total: ev.Size}
-		m.ProgressMessage = units.HumanSize(float64(ev.Current))
+		total := p.sizes[ev.Layer]
+		m.Progress = &jsonstream.Progress{Current: ev.Current, Total: total}
+		m.ProgressMessage = progressBar(ev.Current, total)
 		return []JSONMessage{m}
 	case "done":
 		return []JSONMessage{status("Download complete", id), status("Pull complete", id)}
@@ -126,4 +131,18 @@ func (p *PullStream) End(digest string, existed bool) []JSONMessage {
 		st = "Status: Image is up to date for " + p.ref
 	}
 	return []JSONMessage{status(fmt.Sprintf("Digest: %s", digest), ""), status(st, "")}
+}
+
+// progressBar is docker's drawn progress: "[=====>     ]  1.2MB/3.4MB".
+func progressBar(current, total int64) string {
+	const width = 50
+	if total <= 0 {
+		return units.HumanSize(float64(current))
+	}
+	n := int(float64(width) * float64(min(current, total)) / float64(total))
+	bar := strings.Repeat("=", n)
+	if n < width {
+		bar += ">" + strings.Repeat(" ", width-n-1)
+	}
+	return fmt.Sprintf("[%s] %8s/%s", bar, units.HumanSize(float64(current)), units.HumanSize(float64(total)))
 }
