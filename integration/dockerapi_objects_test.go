@@ -179,3 +179,41 @@ func TestDockerAPINetworksVolumes(t *testing.T) {
 	}
 	s.assertNoSandboxes()
 }
+
+// TestDockerAPINetworkConnect: docker network connect and disconnect of
+// a running sandbox, which network inspect then shows; a network in use
+// is not removed.
+func TestDockerAPINetworkConnect(t *testing.T) {
+	bin := dockerCLI(t)
+	s := withImages(t, false)
+	host, _ := s.service(t, "0")
+	dockerOK(t, bin, host, "network", "create", "neta")
+	dockerOK(t, bin, host, "network", "create", "netb")
+	s.ok("run", "-d", "--name", "m", "--network", "neta", "busybox", "sleep", "600")
+	members := func(n string) string {
+		return dockerOK(t, bin, host, "network", "inspect", "--format", "{{range .Containers}}{{.Name}} {{end}}", n)
+	}
+	if got := members("neta"); got != "m \n" {
+		t.Fatalf("neta's members: %q", got)
+	}
+	dockerOK(t, bin, host, "network", "connect", "--alias", "late", "netb", "m")
+	if got := members("netb"); got != "m \n" {
+		t.Fatalf("netb's members after connect: %q", got)
+	}
+	if out := s.ok("exec", "m", "nslookup", "-type=a", "late"); !strings.Contains(out, "Address: 10.") {
+		t.Errorf("the alias given by docker network connect does not resolve: %q", out)
+	}
+	dockerFails(t, bin, host, "already connected", "network", "connect", "netb", "m")
+	dockerFails(t, bin, host, "invalid network alias", "network", "connect", "--alias", "bad alias!", "neta", "m")
+	dockerOK(t, bin, host, "network", "disconnect", "netb", "m")
+	if got := members("netb"); got != "\n" {
+		t.Fatalf("netb's members after disconnect: %q", got)
+	}
+	dockerFails(t, bin, host, "associated sandboxes", "network", "rm", "neta")
+	s.ok("rm", "-f", "m")
+	dockerOK(t, bin, host, "network", "rm", "neta", "netb")
+	if out := s.ok("network", "ls", "--format", "{{.Name}}"); out != "bridge\n" {
+		t.Fatalf("networks left: %q", out)
+	}
+	s.assertNoSandboxes()
+}
