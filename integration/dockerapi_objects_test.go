@@ -3,9 +3,14 @@
 package integration
 
 import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // dockerOK runs the docker CLI and fails the test unless it exits 0.
@@ -216,4 +221,72 @@ func TestDockerAPINetworkConnect(t *testing.T) {
 		t.Fatalf("networks left: %q", out)
 	}
 	s.assertNoSandboxes()
+}
+
+// imageToolProcesses lists ours running usandbox-image.
+func imageToolProcesses() []int {
+	var out []int
+	for _, pid := range ourProcesses() {
+		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && exe == env.bin+"-image" {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// TestDockerAPIPullCancelled: a client that goes away mid-pull stops the
+// pull, which leaves nothing behind; the service goes on answering.
+func TestDockerAPIPullCancelled(t *testing.T) {
+	bin := dockerCLI(t)
+	s := newStore(t)
+	host, _ := s.service(t, "0")
+	proxy := slowProxy(t, 8<<20) // 8 MB/s: the 50 MB layer takes ~6 s
+	c := exec.Command(bin, "pull", proxy+"/debian:bookworm")
+	c.Env = append(os.Environ(), "DOCKER_HOST="+host, "DOCKER_CONFIG="+t.TempDir())
+	out, err := c.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan string, 1)
+	go func() {
+		var all strings.Builder
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			all.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "Pulling fs layer") {
+				seen <- ""
+				break
+			}
+		}
+		seen <- all.String()
+	}()
+	select {
+	case got := <-seen:
+		if got != "" {
+			t.Fatalf("docker pull ended before a layer began: %s", got)
+		}
+	case <-time.After(60 * time.Second):
+		c.Process.Kill()
+		t.Fatal("docker pull began no layer within 60 s")
+	}
+	time.Sleep(500 * time.Millisecond)
+	c.Process.Kill()
+	c.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(imageToolProcesses()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ps := imageToolProcesses(); len(ps) > 0 {
+		t.Fatalf("usandbox-image still runs after the client went away: %v", ps)
+	}
+	if ims := s.images(); len(ims) != 0 {
+		t.Fatalf("images lists the cancelled pull: %+v", ims)
+	}
+	s.assertClean()
+	if out := dockerOK(t, bin, host, "images", "-q"); out != "" {
+		t.Fatalf("docker images after the cancelled pull: %q", out)
+	}
 }
