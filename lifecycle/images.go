@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -182,6 +183,7 @@ func (e *Engine) runImageTool(ctx context.Context, args []string, fn func(index.
 			fn(m)
 		}
 	}
+	io.Copy(io.Discard, out) // what a too long line left: the tool must not block on it
 	werr := cmd.Wait()
 	if failed != nil {
 		err := errors.New(failed.Message)

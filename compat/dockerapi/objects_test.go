@@ -235,3 +235,19 @@ func TestNetworksVolumes(t *testing.T) {
 	}
 	_ = http.StatusOK
 }
+
+// TestImageAmbiguous: a prefix of two images' IDs is the client's
+// mistake (400), not the service's.
+func TestImageAmbiguous(t *testing.T) {
+	s, p := testServer(t, "")
+	ix, err := index.Read(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix.Images = append(ix.Images, &index.Image{ID: "0123" + strings.Repeat("f", 60)})
+	if err := index.Write(p, ix); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, do(t, s, "DELETE", "/images/0123", ""), 400, "")
+	wantStatus(t, do(t, s, "POST", "/images/0123/tag?repo=x", ""), 400, "")
+}
