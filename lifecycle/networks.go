@@ -250,6 +250,16 @@ func (e *Engine) NetworkRemove(ctx context.Context, ref string, force bool) erro
 // NetworkPrune removes every network that no sandbox is on (never the
 // default network) and returns their names, sorted.
 func (e *Engine) NetworkPrune(ctx context.Context) ([]string, error) {
+	return e.NetworkPruneLabels(ctx, nil)
+}
+
+// NetworkPruneLabels is NetworkPrune of the networks that have every one
+// of labels (KEY or KEY=VALUE), as docker's network prune --filter label.
+func (e *Engine) NetworkPruneLabels(ctx context.Context, labels []string) ([]string, error) {
+	match, err := allLabels(labels, func(n *netconf.Network) map[string]string { return n.Labels })
+	if err != nil {
+		return nil, err
+	}
 	store := e.Networks()
 	all, err := store.List()
 	if err != nil {
@@ -261,7 +271,7 @@ func (e *Engine) NetworkPrune(ctx context.Context) ([]string, error) {
 	}
 	var removed []string
 	for _, n := range all {
-		if n.Name == netconf.DefaultName || len(users[n.Name]) > 0 {
+		if n.Name == netconf.DefaultName || len(users[n.Name]) > 0 || !match(n) {
 			continue
 		}
 		_, err := store.Remove(n.Name, func(n *netconf.Network) error {

@@ -38,21 +38,27 @@ func listFilters(w http.ResponseWriter, r *http.Request) ([]string, bool) {
 	return fs, true
 }
 
-// noPruneFilters refuses prune filters, which lifecycle's prunes do not
-// take.
-func noPruneFilters(w http.ResponseWriter, r *http.Request, what string) bool {
+// pruneLabels are a prune's label filters (docker's label=KEY or
+// KEY=VALUE, all of which must match), or a 400 already written for any
+// other filter.
+func pruneLabels(w http.ResponseWriter, r *http.Request, what string) ([]string, bool) {
 	fs, ok := listFilters(w, r)
 	if !ok {
-		return false
+		return nil, false
 	}
-	if len(fs) > 0 {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("usandbox's %s prune takes no filters (got %s): it removes every %s no sandbox uses", what, strings.Join(fs, ", "), what))
-		return false
+	var labels []string
+	for _, f := range fs {
+		key, value, _ := strings.Cut(f, "=")
+		if key != "label" {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("usandbox's %s prune filters on label only, not %q", what, key))
+			return nil, false
+		}
+		labels = append(labels, value)
 	}
-	return true
+	return labels, true
 }
 
-// networkNotFound writes docker's 404 for an unknown network.
+// networkFail writes docker's 404 for an unknown network.
 func networkFail(w http.ResponseWriter, ref string, err error) {
 	if lifecycle.Kind(err) == lifecycle.ErrNotFound {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("network %s not found", ref))
@@ -210,10 +216,11 @@ func (s *Server) networkRemove(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) networkPrune(w http.ResponseWriter, r *http.Request) {
-	if !noPruneFilters(w, r, "network") {
+	labels, ok := pruneLabels(w, r, "network")
+	if !ok {
 		return
 	}
-	names, err := s.e.NetworkPrune(r.Context())
+	names, err := s.e.NetworkPruneLabels(r.Context(), labels)
 	if err != nil {
 		fail(w, err)
 		return
@@ -369,10 +376,11 @@ func (s *Server) volumeRemove(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) volumePrune(w http.ResponseWriter, r *http.Request) {
-	if !noPruneFilters(w, r, "volume") {
+	labels, ok := pruneLabels(w, r, "volume")
+	if !ok {
 		return
 	}
-	names, err := s.e.VolumePrune(r.Context())
+	names, err := s.e.VolumePruneLabels(r.Context(), labels)
 	if err != nil {
 		fail(w, err)
 		return

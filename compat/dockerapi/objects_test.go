@@ -194,8 +194,9 @@ func TestNetworksVolumes(t *testing.T) {
 	wantStatus(t, do(t, s, "POST", "/networks/net1/connect", `{"Container":"nosuch","EndpointConfig":{"Aliases":["a"]}}`), 404, "No such container: nosuch")
 	wantStatus(t, do(t, s, "POST", "/networks/nosuch/connect", `{"Container":"x"}`), 404, "network nosuch not found")
 	wantStatus(t, do(t, s, "DELETE", "/networks/bridge", ""), 403, "pre-defined")
-	wantStatus(t, do(t, s, "POST", `/networks/prune?filters={"until":["1h"]}`, ""), 400, "no filters")
-	wantStatus(t, do(t, s, "POST", "/networks/prune", ""), 200, `{"NetworksDeleted":["net1"]}`)
+	wantStatus(t, do(t, s, "POST", `/networks/prune?filters={"until":["1h"]}`, ""), 400, "label only")
+	wantStatus(t, do(t, s, "POST", `/networks/prune?filters={"label":["a=b","c"]}`, ""), 200, `{"NetworksDeleted":[]}`)
+	wantStatus(t, do(t, s, "POST", `/networks/prune?filters={"label":["a=b"]}`, ""), 200, `{"NetworksDeleted":["net1"]}`)
 	wantStatus(t, do(t, s, "DELETE", "/networks/net1", ""), 404, "network net1 not found")
 
 	wantStatus(t, do(t, s, "POST", "/volumes/create", `{"Name":"vol1","Driver":"local","DriverOpts":{},"Labels":{"x":"y"}}`), 201, `"Name":"vol1"`)
@@ -211,6 +212,9 @@ func TestNetworksVolumes(t *testing.T) {
 	wantStatus(t, do(t, s, "DELETE", "/volumes/nosuch?force=1", ""), 204, "")
 	wantStatus(t, do(t, s, "DELETE", "/volumes/vol1", ""), 204, "")
 	wantStatus(t, do(t, s, "POST", "/volumes/create", `{"Name":"vol2"}`), 201, "")
+	wantStatus(t, do(t, s, "POST", "/volumes/create", `{"Name":"vol3","Labels":{"keep":"no"}}`), 201, "")
+	wantStatus(t, do(t, s, "POST", `/volumes/prune?filters={"label":["keep=no"]}`, ""), 200, `{"VolumesDeleted":["vol3"],"SpaceReclaimed":0}`)
+	wantStatus(t, do(t, s, "POST", `/volumes/prune?filters={"dangling":["true"]}`, ""), 400, "label only")
 	wantStatus(t, do(t, s, "POST", "/volumes/prune", ""), 200, `{"VolumesDeleted":["vol2"],"SpaceReclaimed":0}`)
 	if ents, _ := os.ReadDir(filepath.Join(p.Root, "volumes")); len(ents) > 0 {
 		var names []string
