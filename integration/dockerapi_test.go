@@ -41,6 +41,9 @@ func (s *store) service(t *testing.T, idle string) (host string, exited func() (
 	t.Cleanup(func() {
 		c.Process.Kill()
 		<-ended
+		if t.Failed() {
+			t.Logf("the service's stderr: %s (it ended: %v)", errb.String(), werr)
+		}
 	})
 	// exited waits up to 10 s for the service to end by itself.
 	exited = func() (error, bool) {

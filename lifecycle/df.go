@@ -16,6 +16,18 @@ type Usage struct {
 	Active      int
 	Size        int64
 	Reclaimable int64
+	// Items are the images (by ID), sandboxes (by ID) or volumes (by
+	// name) counted, each with its size, for docker's GET /system/df.
+	Items []UsageItem
+}
+
+// UsageItem is one image, sandbox or volume of a Usage. Users are the
+// sandboxes made from the image or mounting the volume; for a sandbox,
+// 1 while it runs, else 0.
+type UsageItem struct {
+	ID    string
+	Size  int64
+	Users int
 }
 
 // DiskUsage is podman's system df: images (active: used by a sandbox;
@@ -31,26 +43,36 @@ func (e *Engine) DiskUsage(ctx context.Context) ([]Usage, error) {
 	if err != nil {
 		return nil, err
 	}
-	used := map[string]bool{}
+	used := map[string]int{}
+	volUsers := map[string]int{}
 	ctrs := Usage{Type: "Containers", Total: len(all)}
 	for _, sb := range all {
-		used[sb.ImageID] = true
+		used[sb.ImageID]++
+		for _, m := range sb.Spec.Mounts {
+			if m.Type == "volume" && m.Name != "" {
+				volUsers[m.Name]++
+			}
+		}
 		size := dirSize(sb.Spec.Rootfs.Upper)
 		ctrs.Size += size
+		it := UsageItem{ID: sb.ID, Size: size}
 		if sb.State.Running {
 			ctrs.Active++
+			it.Users = 1
 		} else {
 			ctrs.Reclaimable += size
 		}
+		ctrs.Items = append(ctrs.Items, it)
 	}
 	ims := Usage{Type: "Images", Total: len(ix.Images)}
 	for _, im := range ix.Images {
 		ims.Size += im.Size
-		if used[im.ID] {
+		if used[im.ID] > 0 {
 			ims.Active++
 		} else {
 			ims.Reclaimable += im.Size
 		}
+		ims.Items = append(ims.Items, UsageItem{ID: im.ID, Size: im.Size, Users: used[im.ID]})
 	}
 	vols := Usage{Type: "Local Volumes"}
 	list, err := e.VolumeList(ctx, VolumeFilters{})
@@ -70,6 +92,7 @@ func (e *Engine) DiskUsage(ctx context.Context) ([]Usage, error) {
 		} else {
 			vols.Reclaimable += size
 		}
+		vols.Items = append(vols.Items, UsageItem{ID: v.Name, Size: size, Users: volUsers[v.Name]})
 	}
 	return []Usage{ims, ctrs, vols}, nil
 }

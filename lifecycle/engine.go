@@ -63,6 +63,9 @@ type Engine struct {
 	// Warn, when set, receives what the caller should tell the user
 	// while an operation still succeeds (stop had to use SIGKILL).
 	Warn func(string)
+	// ImageTool is the path of usandbox-image, which the image
+	// operations (ImagePull, ImageRemove, ImageTag, ImagePrune) run.
+	ImageTool string
 }
 
 // New is an Engine for the store at p, on this host.

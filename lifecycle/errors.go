@@ -69,7 +69,7 @@ func classify(err error) error {
 	switch {
 	case errors.Is(err, sandbox.ErrNoSuchSandbox), errors.Is(err, index.ErrImageUnknown), errors.Is(err, volume.ErrNoSuchVolume):
 		kind = ErrNotFound
-	case errors.Is(err, sandbox.ErrAmbiguous), errors.Is(err, sandbox.ErrInvalid), errors.Is(err, sandbox.ErrNoCommand), errors.Is(err, volume.ErrInvalid):
+	case errors.Is(err, sandbox.ErrAmbiguous), errors.Is(err, index.ErrAmbiguous), errors.Is(err, sandbox.ErrInvalid), errors.Is(err, sandbox.ErrNoCommand), errors.Is(err, volume.ErrInvalid):
 		kind = ErrInvalid
 	case errors.Is(err, sandbox.ErrNameInUse), errors.Is(err, sandbox.ErrDamaged), errors.Is(err, sandbox.ErrRunning), errors.Is(err, volume.ErrExists):
 		kind = ErrConflict

@@ -50,3 +50,23 @@ func danglingFilter[T any](value string) (func(T, bool) bool, error) {
 	}
 	return func(_ T, used bool) bool { return used != want }, nil
 }
+
+// allLabels matches what has every one of labels (KEY or KEY=VALUE),
+// as docker's prune --filter label does; none matches everything.
+func allLabels[T any](labels []string, of func(T) map[string]string) (func(T) bool, error) {
+	var ms []func(T, bool) bool
+	for _, l := range labels {
+		if l == "" || strings.HasPrefix(l, "=") {
+			return nil, as(ErrInvalid, fmt.Errorf("invalid label filter %q: KEY or KEY=VALUE", l))
+		}
+		ms = append(ms, labelFilter(l, of))
+	}
+	return func(x T) bool {
+		for _, m := range ms {
+			if !m(x, false) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}

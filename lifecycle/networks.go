@@ -70,6 +70,10 @@ func (e *Engine) Networks() *netconf.Store { return netconf.Open(NetworksDir(e.p
 // (errors.Is; it is also ErrConflict). Its text is podman's.
 var ErrNetworkInUse = errors.New("network is being used")
 
+// ErrDefaultNetwork matches the refusal to remove the default network
+// (errors.Is; it is also ErrInvalid).
+var ErrDefaultNetwork = netconf.ErrDefault
+
 // NetworkCreate makes a network: ErrInvalid for a bad option or a subnet
 // that overlaps another network's, ErrConflict if the name is taken.
 func (e *Engine) NetworkCreate(ctx context.Context, o NetworkCreateOptions) (*Network, error) {
@@ -246,6 +250,16 @@ func (e *Engine) NetworkRemove(ctx context.Context, ref string, force bool) erro
 // NetworkPrune removes every network that no sandbox is on (never the
 // default network) and returns their names, sorted.
 func (e *Engine) NetworkPrune(ctx context.Context) ([]string, error) {
+	return e.NetworkPruneLabels(ctx, nil)
+}
+
+// NetworkPruneLabels is NetworkPrune of the networks that have every one
+// of labels (KEY or KEY=VALUE), as docker's network prune --filter label.
+func (e *Engine) NetworkPruneLabels(ctx context.Context, labels []string) ([]string, error) {
+	match, err := allLabels(labels, func(n *netconf.Network) map[string]string { return n.Labels })
+	if err != nil {
+		return nil, err
+	}
 	store := e.Networks()
 	all, err := store.List()
 	if err != nil {
@@ -257,7 +271,7 @@ func (e *Engine) NetworkPrune(ctx context.Context) ([]string, error) {
 	}
 	var removed []string
 	for _, n := range all {
-		if n.Name == netconf.DefaultName || len(users[n.Name]) > 0 {
+		if n.Name == netconf.DefaultName || len(users[n.Name]) > 0 || !match(n) {
 			continue
 		}
 		_, err := store.Remove(n.Name, func(n *netconf.Network) error {

@@ -173,6 +173,17 @@ func (e *Engine) VolumeRemove(ctx context.Context, name string, force bool) erro
 // --volumes calls it too) and what removals cut short left, and returns
 // the names removed.
 func (e *Engine) VolumePrune(ctx context.Context) ([]string, error) {
+	return e.VolumePruneLabels(ctx, nil)
+}
+
+// VolumePruneLabels is VolumePrune of the volumes that have every one of
+// labels (KEY or KEY=VALUE), as docker's volume prune --filter label.
+// Then what removals cut short left stays for an unfiltered prune.
+func (e *Engine) VolumePruneLabels(ctx context.Context, labels []string) ([]string, error) {
+	match, err := allLabels(labels, func(v *Volume) map[string]string { return v.Labels })
+	if err != nil {
+		return nil, err
+	}
 	unlock, err := volume.Lock(e.paths)
 	if err != nil {
 		return nil, err
@@ -189,7 +200,7 @@ func (e *Engine) VolumePrune(ctx context.Context) ([]string, error) {
 	}
 	var names, dirs []string
 	for _, v := range all {
-		if used[v.Name] {
+		if used[v.Name] || !match(v) {
 			continue
 		}
 		dir, err := volume.Detach(e.paths, v.Name)
@@ -199,7 +210,9 @@ func (e *Engine) VolumePrune(ctx context.Context) ([]string, error) {
 		}
 		names, dirs = append(names, v.Name), append(dirs, dir)
 	}
-	dirs = append(dirs, volume.Leftovers(e.paths)...)
+	if len(labels) == 0 {
+		dirs = append(dirs, volume.Leftovers(e.paths)...)
+	}
 	unlock()
 	var errs []error
 	for _, d := range dirs {

@@ -1,14 +1,18 @@
 package storage
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/docker/go-units"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 	"go.podman.io/image/v5/types"
+
+	"usandbox/storage/index"
 )
 
 // Progress reports a pull.
@@ -123,3 +127,58 @@ type mpbBar struct{ bar *mpb.Bar }
 func (m *mpbBar) Reader(r io.Reader) io.Reader { return m.bar.ProxyReader(r) }
 func (m *mpbBar) Done()                        { m.bar.SetTotal(-1, true) }
 func (m *mpbBar) Abort()                       { m.bar.Abort(false) }
+
+// JSONProgress writes index.ToolMessage lines, for usandbox-image --json.
+func JSONProgress(w io.Writer) Progress { return &jsonProgress{enc: json.NewEncoder(w)} }
+
+type jsonProgress struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+func (j *jsonProgress) send(m index.ToolMessage) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.enc.Encode(m) // a reader that went away cancels the pull by its signal, not here
+}
+
+func (j *jsonProgress) Start(info types.BlobInfo) Bar {
+	j.send(index.ToolMessage{Kind: index.ToolStart, Layer: info.Digest.String(), Size: info.Size})
+	return &jsonBar{p: j, layer: info.Digest.String()}
+}
+func (j *jsonProgress) Skip(info types.BlobInfo) {
+	j.send(index.ToolMessage{Kind: index.ToolSkip, Layer: info.Digest.String()})
+}
+func (j *jsonProgress) Note(msg string) {
+	j.send(index.ToolMessage{Kind: index.ToolNote, Message: msg})
+}
+func (j *jsonProgress) Done(msg string) {
+	j.send(index.ToolMessage{Kind: index.ToolFinish, Message: msg})
+}
+
+type jsonBar struct {
+	p     *jsonProgress
+	layer string
+	n     int64
+	last  time.Time
+}
+
+func (b *jsonBar) Reader(r io.Reader) io.Reader { return &jsonCounter{b: b, r: r} }
+func (b *jsonBar) Done()                        { b.p.send(index.ToolMessage{Kind: index.ToolDone, Layer: b.layer}) }
+func (b *jsonBar) Abort()                       { b.p.send(index.ToolMessage{Kind: index.ToolAbort, Layer: b.layer}) }
+
+// jsonCounter reports what was read at most every 100 ms.
+type jsonCounter struct {
+	b *jsonBar
+	r io.Reader
+}
+
+func (c *jsonCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.b.n += int64(n)
+	if now := time.Now(); n > 0 && now.Sub(c.b.last) >= 100*time.Millisecond {
+		c.b.last = now
+		c.b.p.send(index.ToolMessage{Kind: index.ToolProgress, Layer: c.b.layer, Current: c.b.n})
+	}
+	return n, err
+}

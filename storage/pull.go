@@ -34,6 +34,10 @@ import (
 // digest: a corrupt registry or a tampered download.
 var ErrDigestMismatch = errors.New("digest mismatch")
 
+// ErrNoSuchImage is wrapped when the source has no such image (the
+// registry knows no such repository or tag).
+var ErrNoSuchImage = errors.New("no such image")
+
 // PullOptions tune Pull.
 type PullOptions struct {
 	// Progress, if set, receives per-layer progress.
@@ -424,7 +428,7 @@ func explain(err error) error {
 	case errors.Is(err, context.Canceled):
 		return errors.New("interrupted; nothing was stored for the unfinished layer, pull again to finish")
 	case noSuchImage(err):
-		return fmt.Errorf("%w (no such image: check the name and tag)", err)
+		return fmt.Errorf("%w (%w: check the name and tag)", err, ErrNoSuchImage)
 	case unreachable(err):
 		return fmt.Errorf("%w (registry unreachable: check the address and your network)", err)
 	case errors.Is(err, http.ErrSchemeMismatch):

@@ -88,6 +88,11 @@ func (s *Store) Untag(ref string, names []string) error {
 // (dangling), or, with all, every image no sandbox uses. It returns what
 // it removed and the bytes freed (the images' sizes).
 func (s *Store) Prune(all bool, inUse func(id string) []string) ([]string, int64, error) {
+	return s.PruneMatching(all, nil, inUse)
+}
+
+// PruneMatching is Prune of the images match accepts (nil: all).
+func (s *Store) PruneMatching(all bool, match func(*Image) bool, inUse func(id string) []string) ([]string, int64, error) {
 	ims, err := s.Images()
 	if err != nil {
 		return nil, 0, err
@@ -95,7 +100,7 @@ func (s *Store) Prune(all bool, inUse func(id string) []string) ([]string, int64
 	var removed []string
 	var freed int64
 	for _, im := range ims {
-		if (!all && len(im.Names) > 0) || len(inUse(im.ID)) > 0 {
+		if (!all && len(im.Names) > 0) || (match != nil && !match(im)) || len(inUse(im.ID)) > 0 {
 			continue
 		}
 		if _, err := s.s.DeleteImage(im.ID, true); err != nil {

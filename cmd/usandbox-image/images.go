@@ -29,8 +29,9 @@ func pullCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID"},
 			&cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "require HTTPS and verify certificates (false allows plain http)"},
+			jsonFlag,
 		},
-		Action: func(ctx context.Context, cmd *cli.Command) error {
+		Action: jsonErrors(func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.NArg() != 1 {
 				return cliutil.UsageError(cmd, "pull takes exactly one image, got %d arguments", cmd.NArg())
 			}
@@ -40,7 +41,9 @@ func pullCommand() *cli.Command {
 			}
 			return withStore(ctx, cmd, so, func(ctx context.Context, st *storage.Store) error {
 				var progress storage.Progress
-				if !cmd.Bool("quiet") {
+				if cmd.Bool("json") {
+					progress = storage.JSONProgress(os.Stdout)
+				} else if !cmd.Bool("quiet") {
 					if term.IsTerminal(int(os.Stderr.Fd())) {
 						progress = storage.BarProgress(os.Stderr)
 					} else {
@@ -51,10 +54,14 @@ func pullCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
+				if cmd.Bool("json") {
+					sendJSON(index.ToolMessage{Kind: index.ToolImage, ID: im.ID, Digest: im.Digest})
+					return nil
+				}
 				fmt.Println(im.ID)
 				return nil
 			})
-		},
+		}),
 	}
 }
 
@@ -170,9 +177,13 @@ func rmiCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "remove even if a sandbox uses it"},
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "remove every image"},
+			jsonFlag,
 		},
-		Action: func(ctx context.Context, cmd *cli.Command) error {
+		Action: jsonErrors(func(ctx context.Context, cmd *cli.Command) error {
 			all := cmd.Bool("all")
+			if cmd.Bool("json") && (all || cmd.NArg() != 1) {
+				return cliutil.UsageError(cmd, "rmi --json takes one image")
+			}
 			switch {
 			case all && cmd.NArg() > 0:
 				return cliutil.UsageError(cmd, "no arguments are needed with --all")
@@ -202,6 +213,12 @@ func rmiCommand() *cli.Command {
 					// Even with -f: usandbox rmi -f removes the sandboxes
 					// first, and an image is never pulled from under one.
 					res, err := st.Remove(ref, false, inUse)
+					if cmd.Bool("json") {
+						if err == nil {
+							sendJSON(index.ToolMessage{Kind: index.ToolRemoved, Untagged: res.Untagged, Deleted: res.Deleted})
+						}
+						return err
+					}
 					if err != nil {
 						switch {
 						case errors.Is(err, storage.ErrImageInUse):
@@ -225,6 +242,6 @@ func rmiCommand() *cli.Command {
 				}
 				return nil
 			})
-		},
+		}),
 	}
 }

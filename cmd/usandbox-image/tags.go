@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/docker/go-units"
 	"github.com/urfave/cli/v3"
@@ -18,7 +19,8 @@ func tagCommand() *cli.Command {
 		Name:      "tag",
 		Usage:     "give an image more names",
 		ArgsUsage: "IMAGE NAME...",
-		Action: func(ctx context.Context, cmd *cli.Command) error {
+		Flags:     []cli.Flag{jsonFlag},
+		Action: jsonErrors(func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.NArg() < 2 {
 				return cliutil.UsageError(cmd, "tag needs an image and at least one new name")
 			}
@@ -30,7 +32,7 @@ func tagCommand() *cli.Command {
 			return withStore(ctx, cmd, storeOptions{}, func(ctx context.Context, st *storage.Store) error {
 				return st.Tag(cmd.Args().First(), cmd.Args().Slice()[1:])
 			})
-		},
+		}),
 	}
 }
 
@@ -41,14 +43,15 @@ func untagCommand() *cli.Command {
 		Name:      "untag",
 		Usage:     "remove names of an image (all of them if none are given); the image stays",
 		ArgsUsage: "IMAGE [NAME...]",
-		Action: func(ctx context.Context, cmd *cli.Command) error {
+		Flags:     []cli.Flag{jsonFlag},
+		Action: jsonErrors(func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.NArg() < 1 {
 				return cliutil.UsageError(cmd, "untag needs an image")
 			}
 			return withStore(ctx, cmd, storeOptions{}, func(ctx context.Context, st *storage.Store) error {
 				return st.Untag(cmd.Args().First(), cmd.Args().Slice()[1:])
 			})
-		},
+		}),
 	}
 }
 
@@ -65,15 +68,32 @@ func imagePruneCommand() *cli.Command {
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}},
 			&cli.BoolFlag{Name: "system"},
 			&cli.Int64Flag{Name: "freed"},
+			&cli.StringSliceFlag{Name: "filter", Usage: "only images with this label (label=KEY or label=KEY=VALUE)"},
+			jsonFlag,
 		},
-		Action: func(ctx context.Context, cmd *cli.Command) error {
+		Action: jsonErrors(func(ctx context.Context, cmd *cli.Command) error {
 			p, err := cliutil.Paths(cmd)
+			if err != nil {
+				return err
+			}
+			for _, f := range cmd.StringSlice("filter") {
+				if !strings.HasPrefix(f, "label=") {
+					return fmt.Errorf("image prune filters on labels only, not %q", f)
+				}
+			}
+			match, err := parseImageFilters(cmd.StringSlice("filter"))
 			if err != nil {
 				return err
 			}
 			inUse := func(id string) []string { return index.SandboxesUsing(p, id) }
 			return withStore(ctx, cmd, storeOptions{}, func(ctx context.Context, st *storage.Store) error {
-				ids, freed, err := st.Prune(cmd.Bool("all"), inUse)
+				ids, freed, err := st.PruneMatching(cmd.Bool("all"), match, inUse)
+				if cmd.Bool("json") {
+					if err == nil {
+						sendJSON(index.ToolMessage{Kind: index.ToolPruned, IDs: ids, Freed: freed})
+					}
+					return err
+				}
 				if cmd.Bool("system") && len(ids) > 0 {
 					fmt.Println("Deleted Images")
 				}
@@ -85,6 +105,6 @@ func imagePruneCommand() *cli.Command {
 				}
 				return err
 			})
-		},
+		}),
 	}
 }

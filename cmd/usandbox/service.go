@@ -31,6 +31,9 @@ func serviceCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if e.ImageTool, err = cliutil.ImageTool(); err != nil {
+				return err
+			}
 			return dockerapi.New(e, version).ListenAndServe(ctx, cmd.Args().First(), time.Duration(cmd.Int("time"))*time.Second)
 		},
 	}

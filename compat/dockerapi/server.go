@@ -95,6 +95,8 @@ func (s *Server) routes(r *mux.Router) {
 	r.HandleFunc("/exec/{id}/start", s.execStart).Methods(http.MethodPost)
 	r.HandleFunc("/exec/{id}/resize", s.execResize).Methods(http.MethodPost)
 	r.HandleFunc("/exec/{id}/json", s.execInspect).Methods(http.MethodGet)
+	// images, networks, volumes
+	s.objectRoutes(r)
 }
 
 // ServeHTTP makes the Server an http.Handler.

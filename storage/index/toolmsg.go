@@ -1,0 +1,54 @@
+package index
+
+// ToolMessage is one line usandbox-image writes on stdout with --json,
+// for package lifecycle, which runs it for the Docker Engine API (the
+// usandbox binary does not link containers/image): a pull's progress, a
+// command's result, or its failure.
+//
+//	pull:        note* (start progress* done|abort | skip)* finish image | error
+//	rmi:         removed | error
+//	tag:         (nothing) | error
+//	image-prune: pruned | error
+type ToolMessage struct {
+	Kind string `json:"kind"`
+	// Layer is a blob's digest (start, skip, progress, done, abort).
+	Layer string `json:"layer,omitempty"`
+	// Size is the blob's size (start); Current what was read (progress).
+	Size    int64 `json:"size,omitempty"`
+	Current int64 `json:"current,omitempty"`
+	// Message: note, finish, error.
+	Message string `json:"message,omitempty"`
+	// ErrorKind classifies an error: ToolNotFound, ToolInvalid,
+	// ToolConflict, or "".
+	ErrorKind string `json:"errorKind,omitempty"`
+	// Image: the pulled image's ID and manifest digest.
+	ID     string `json:"id,omitempty"`
+	Digest string `json:"digest,omitempty"`
+	// Untagged and Deleted (removed); IDs and Freed (pruned).
+	Untagged []string `json:"untagged,omitempty"`
+	Deleted  string   `json:"deleted,omitempty"`
+	IDs      []string `json:"ids,omitempty"`
+	Freed    int64    `json:"freed,omitempty"`
+}
+
+// ToolMessage kinds.
+const (
+	ToolNote     = "note"
+	ToolStart    = "start"
+	ToolSkip     = "skip"
+	ToolProgress = "progress"
+	ToolDone     = "done"
+	ToolAbort    = "abort"
+	ToolFinish   = "finish"
+	ToolImage    = "image"
+	ToolRemoved  = "removed"
+	ToolPruned   = "pruned"
+	ToolError    = "error"
+)
+
+// ToolMessage error kinds.
+const (
+	ToolNotFound = "notfound"
+	ToolInvalid  = "invalid"
+	ToolConflict = "conflict"
+)
