@@ -25,6 +25,15 @@ func TestDockerAPITestcontainers(t *testing.T) {
 	c.Env = append(os.Environ(), "DOCKER_HOST="+host, "USANDBOX_TC_HOST="+host,
 		"TESTCONTAINERS_RYUK_DISABLED=true", "DOCKER_CONFIG="+t.TempDir(), "HOME="+t.TempDir())
 	c.Dir = t.TempDir()
+	// A machine that is itself a docker container (/.dockerenv, as CI's
+	// is) makes testcontainers dial the default network's gateway, as a
+	// test beside a docker daemon's containers would; usandbox publishes
+	// ports on this machine's addresses, where testcontainers dials
+	// "localhost" on any other machine.
+	if _, err := os.Stat("/.dockerenv"); err == nil {
+		t.Log("/.dockerenv exists: TESTCONTAINERS_HOST_OVERRIDE=localhost")
+		c.Env = append(c.Env, "TESTCONTAINERS_HOST_OVERRIDE=localhost")
+	}
 	out, err := c.CombinedOutput()
 	t.Logf("testcontainers test:\n%s", out)
 	if err != nil {
