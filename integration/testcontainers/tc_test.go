@@ -52,8 +52,8 @@ func TestHTTPServer(t *testing.T) {
 	const page = "hello from usandbox\n"
 	ctr, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
 		ContainerRequest: testcontainers.ContainerRequest{
-			Image: "busybox",
-			Cmd: []string{"sh", "-c", `mkdir -p /www && echo 'hello from usandbox' > /www/index.html && echo httpd starting && exec httpd -f -p 8080 -h /www`},
+			Image:        "busybox",
+			Cmd:          []string{"sh", "-c", `mkdir -p /www && echo 'hello from usandbox' > /www/index.html && echo httpd starting && exec httpd -f -p 8080 -h /www`},
 			ExposedPorts: []string{"8080/tcp"},
 			WaitingFor:   wait.ForHTTP("/").WithPort("8080/tcp").WithStartupTimeout(30 * time.Second),
 		},
