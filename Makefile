@@ -16,7 +16,9 @@ TEST_USER ?= $(or $(USANDBOX_TEST_USER),usandbox-test)
 export USANDBOX_TEST_CACHE := $(CACHE)
 export USANDBOX_TEST_USER := $(TEST_USER)
 
-SOURCES := $(shell find . -path ./hack/mkimage -prune -o -path ./hack/attack -prune -o \( -name '*.go' -o -name '*.c' -o -name '*.h' \) -print) go.mod go.sum
+# A module of its own: the testcontainers-go test (bin/tc.test).
+TC_MODULE := integration/testcontainers
+SOURCES := $(shell find . -path ./hack/mkimage -prune -o -path ./hack/attack -prune -o -path ./$(TC_MODULE) -prune -o \( -name '*.go' -o -name '*.c' -o -name '*.h' \) -print) go.mod go.sum
 
 .PHONY: all build build-tests test unit integration test-vm demo bench lint deps clean man install
 
@@ -47,7 +49,13 @@ bin/mkimage: $(shell find hack/mkimage -name '*.go')
 bin/attack: $(shell find hack/attack -name '*.go')
 	CGO_ENABLED=0 $(GO) build -o $@ ./hack/attack
 
-build-tests: build bin/integration.test bin/mkimage bin/attack
+# The testcontainers-go test (TestDockerAPITestcontainers runs it against
+# the service), from its own module (TC_MODULE) so that testcontainers'
+# dependencies stay out of go.mod; its modules come from the Go module proxy.
+bin/tc.test: $(wildcard $(TC_MODULE)/*.go) $(TC_MODULE)/go.mod $(TC_MODULE)/go.sum
+	cd $(TC_MODULE) && $(GO) test -c -o $(CURDIR)/$@ .
+
+build-tests: build bin/integration.test bin/mkimage bin/attack bin/tc.test
 
 # The man pages, from the command tree (cmd/usandbox/man_test.go: the
 # generator stays out of the usandbox binary): man/man1/usandbox*.1.
@@ -92,9 +100,14 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	GOFLAGS="$(GOFLAGS),integration" $(GO) vet ./integration
+	cd $(TC_MODULE) && $(GO) vet ./...
 	@tmp=$$(mktemp -d); cp go.mod go.sum "$$tmp/"; $(GO) mod tidy; \
 	if ! cmp -s go.mod "$$tmp/go.mod" || ! cmp -s go.sum "$$tmp/go.sum"; then \
 		echo "go mod tidy changes go.mod/go.sum:"; diff -u "$$tmp/go.mod" go.mod; cp "$$tmp/go.mod" "$$tmp/go.sum" .; rm -rf "$$tmp"; exit 1; fi; \
+	rm -rf "$$tmp"
+	@tmp=$$(mktemp -d); cd $(TC_MODULE) && cp go.mod go.sum "$$tmp/" && $(GO) mod tidy; \
+	if ! cmp -s go.mod "$$tmp/go.mod" || ! cmp -s go.sum "$$tmp/go.sum"; then \
+		echo "go mod tidy changes $(TC_MODULE)/go.mod/go.sum:"; diff -u "$$tmp/go.mod" go.mod; cp "$$tmp/go.mod" "$$tmp/go.sum" .; rm -rf "$$tmp"; exit 1; fi; \
 	rm -rf "$$tmp"
 
 clean:

@@ -4,7 +4,7 @@
 #   sudo bash hack/integration.sh [-test.run REGEX]   # as root: set up, then run as the test user
 #   bash hack/integration.sh                           # as a user with a subuid range: run as yourself
 #
-# Expects bin/usandbox and bin/integration.test (make build-tests). As root
+# Expects bin/usandbox, bin/integration.test and bin/tc.test (make build-tests). As root
 # it creates the test user and the test images first (both idempotent) and
 # copies the binaries and hack/ where the test user can read them, since
 # the checkout may sit in a directory only root can enter.
@@ -77,7 +77,7 @@ if [[ $(id -u) -eq 0 ]]; then
 	runuser -u "$user2" -- ln -s "$foreign/symlink-target" "$foreign/symlink/usandbox-run-$uid"
 	install -d -m 0700 -o "$TEST_USER" -g "$TEST_USER" "$foreign/open-mode/usandbox-run-$uid"
 	chmod 0777 "$foreign/open-mode/usandbox-run-$uid"
-	cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/bin/mkimage" "$repo/bin/attack" "$repo/bin/integration.test" "$stage/"
+	cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/bin/mkimage" "$repo/bin/attack" "$repo/bin/integration.test" "$repo/bin/tc.test" "$stage/"
 	cp -r "$repo/hack" "$stage/hack"
 	chmod -R a+rX "$stage"
 	chown -R "$TEST_USER:" "$stage"
@@ -86,14 +86,14 @@ if [[ $(id -u) -eq 0 ]]; then
 		HOME="$home" USER="$TEST_USER" LOGNAME="$TEST_USER" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
 		XDG_RUNTIME_DIR="/run/user/$uid" TMPDIR=/tmp USANDBOX_TEST_DNS="$dns_ip" \
 		USANDBOX_BIN="$stage/usandbox" USANDBOX_MKIMAGE="$stage/mkimage" USANDBOX_HACK="$stage/hack" USANDBOX_TEST_CACHE="$CACHE" \
-		USANDBOX_ATTACK="$stage/attack" USANDBOX_TEST_FOREIGN="$foreign" \
+		USANDBOX_ATTACK="$stage/attack" USANDBOX_TEST_FOREIGN="$foreign" USANDBOX_TC_TEST="$stage/tc.test" \
 		bash -c 'cd "$HOME" && exec "$0" -test.v -test.timeout 25m "$@"' "$stage/integration.test" "$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	set -e
 else
 	set +e
 	USANDBOX_BIN="$repo/bin/usandbox" USANDBOX_MKIMAGE="$repo/bin/mkimage" USANDBOX_HACK="$repo/hack" USANDBOX_TEST_CACHE="$CACHE" \
-		USANDBOX_ATTACK="$repo/bin/attack" \
+		USANDBOX_ATTACK="$repo/bin/attack" USANDBOX_TC_TEST="$repo/bin/tc.test" \
 		"$repo/bin/integration.test" -test.v -test.timeout 25m "$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	set -e

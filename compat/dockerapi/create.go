@@ -299,10 +299,14 @@ func networkOptions(o *lifecycle.CreateOptions, cfg *container.Config, hc *conta
 			ports = append(ports, port.String()) // a free host port
 		}
 		for _, b := range binds {
-			s := b.HostPort + ":" + port.String()
+			hostPort := b.HostPort
+			if hostPort == "0" {
+				hostPort = "" // docker's "any free port" (testcontainers sends it)
+			}
+			s := hostPort + ":" + port.String()
 			if b.HostIP.IsValid() {
 				s = b.HostIP.String() + ":" + s
-			} else if b.HostPort == "" {
+			} else if hostPort == "" {
 				s = port.String()
 			}
 			ports = append(ports, s)
