@@ -113,6 +113,7 @@ func TestAPITime(t *testing.T) {
 		t.Error("apiTime(yesterday): no error")
 	}
 }
+
 // TestPortBindings: docker's HostPort "" and "0" (testcontainers' way)
 // both mean any free port, with or without a HostIP.
 func TestPortBindings(t *testing.T) {
