@@ -70,15 +70,29 @@ func createOptions(name string, req *container.CreateRequest) (lifecycle.CreateO
 	if o.Healthcheck, err = healthcheck(cfg.Healthcheck); err != nil {
 		return o, err
 	}
+	if err := hostOptions(&o, cfg, hc, req); err != nil {
+		return o, err
+	}
+	// Config.Volumes are anonymous volumes, but for the paths a bind,
+	// mount or tmpfs already takes (docker compose names both), as
+	// docker has them.
+	taken := map[string]bool{}
+	for _, m := range o.Volumes {
+		taken[m.Destination] = true
+	}
+	anon := make([]string, 0, len(cfg.Volumes))
 	for path := range cfg.Volumes {
+		anon = append(anon, path)
+	}
+	sort.Strings(anon)
+	for _, path := range anon {
 		m, err := sandbox.ParseVolume(path)
 		if err != nil {
 			return o, err
 		}
-		o.Volumes = append(o.Volumes, m)
-	}
-	if err := hostOptions(&o, cfg, hc, req); err != nil {
-		return o, err
+		if !taken[m.Destination] {
+			o.Volumes = append(o.Volumes, m)
+		}
 	}
 	return o, nil
 }

@@ -140,3 +140,20 @@ func TestPortBindings(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateOptionsComposeVolumes: docker compose names a named volume's
+// path in Config.Volumes and in HostConfig.Mounts: one mount, not two.
+func TestCreateOptionsComposeVolumes(t *testing.T) {
+	o, err := createOptions("", decodeCreate(t, `{"Image":"b","Volumes":{"/data":{},"/anon":{}},
+"HostConfig":{"Mounts":[{"Type":"volume","Source":"p_data","Target":"/data"}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dests []string
+	for _, m := range o.Volumes {
+		dests = append(dests, m.Destination+"="+m.Source)
+	}
+	if len(o.Volumes) != 2 || o.Volumes[0].Destination != "/data" || o.Volumes[1].Destination != "/anon" {
+		t.Fatalf("volumes: %v", dests)
+	}
+}

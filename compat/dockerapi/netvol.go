@@ -143,8 +143,10 @@ func networkCreateOptions(req networkCreateRequest) (lifecycle.NetworkCreateOpti
 		return o, errors.New("usandbox's networks have no IPv6 (EnableIPv6)")
 	case req.EnableIPv4 != nil && !*req.EnableIPv4:
 		return o, errors.New("usandbox's networks are IPv4: EnableIPv4 cannot be false")
-	case req.Attachable, req.Ingress, req.ConfigOnly, req.ConfigFrom != nil && req.ConfigFrom.Network != "":
-		return o, errors.New("usandbox has no swarm networks (Attachable, Ingress, ConfigOnly, ConfigFrom)")
+	// Attachable (docker compose sends it) is what every usandbox
+	// network is: sandboxes join it at run and by connect.
+	case req.Ingress, req.ConfigOnly, req.ConfigFrom != nil && req.ConfigFrom.Network != "":
+		return o, errors.New("usandbox has no swarm networks (Ingress, ConfigOnly, ConfigFrom)")
 	}
 	if ipam := req.IPAM; ipam != nil {
 		if ipam.Driver != "" && ipam.Driver != "default" {

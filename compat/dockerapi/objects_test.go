@@ -172,7 +172,7 @@ func TestNetworksVolumes(t *testing.T) {
 	for _, bad := range []struct{ body, want string }{
 		{`{"Name":"n","Driver":"macvlan"}`, "bridge driver"},
 		{`{"Name":"n","EnableIPv6":true}`, "IPv6"},
-		{`{"Name":"n","Attachable":true}`, "swarm"},
+		{`{"Name":"n","Ingress":true}`, "swarm"},
 		{`{"Name":"n","IPAM":{"Driver":"other"}}`, "IPAM driver"},
 		{`{"Name":"n","IPAM":{"Config":[{"Subnet":"10.125.0.0/24","IPRange":"10.125.0.0/25"}]}}`, "IPRange"},
 		{`{"Name":"n","Frobnicate":true}`, "unknown field"},
