@@ -55,6 +55,35 @@ start_dns() {
 	cat "$stage/dnsmasq.log" >&2
 }
 
+# foreign_socket: a second local user cannot connect to the test user's
+# system service socket (its default place, $XDG_RUNTIME_DIR/usandbox),
+# while the test user can. Root only (it acts as both users); its result
+# is a PASS or FAIL line of the log, as the Go tests' are.
+foreign_socket() {
+	local dir sock pid ok=1 i
+	dir=$(runuser -u "$TEST_USER" -- mktemp -d /tmp/usandbox-it-sock.XXXXXX)
+	sock=/run/user/$uid/usandbox/usandbox.sock
+	runuser -u "$TEST_USER" -- env XDG_RUNTIME_DIR="/run/user/$uid" \
+		"$stage/usandbox" --root "$dir/root" --runroot "$dir/run" system service --time 20 2>"$dir/err" &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do [[ -S $sock ]] && break; sleep 0.05; done
+	if ! runuser -u "$TEST_USER" -- curl -s --max-time 5 --unix-socket "$sock" http://d/_ping | grep -qx OK; then
+		echo "foreign_socket: the test user's own service did not answer: $(cat "$dir/err")"
+		ok=0
+	elif runuser -u "$user2" -- curl -s --max-time 5 --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then
+		echo "foreign_socket: $user2 connected to $TEST_USER's socket $sock"
+		ok=0
+	fi
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	rm -rf "$dir"
+	if ((ok)); then
+		echo "--- PASS: ForeignSocket ($user2 cannot connect to $TEST_USER's system service)"
+	else
+		echo "--- FAIL: ForeignSocket"
+	fi
+}
+
 if [[ $(id -u) -eq 0 ]]; then
 	bash "$repo/hack/testuser.sh"
 	bash "$repo/hack/images.sh"
@@ -89,6 +118,8 @@ if [[ $(id -u) -eq 0 ]]; then
 		USANDBOX_ATTACK="$stage/attack" USANDBOX_TEST_FOREIGN="$foreign" USANDBOX_TC_TEST="$stage/tc.test" \
 		bash -c 'cd "$HOME" && exec "$0" -test.v -test.timeout 25m "$@"' "$stage/integration.test" "$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
+	foreign_socket | tee -a "$log"
+	if grep -q -- '^--- FAIL: ForeignSocket' "$log"; then rc=1; fi
 	set -e
 else
 	set +e

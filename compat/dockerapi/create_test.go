@@ -3,6 +3,8 @@ package dockerapi
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -155,5 +157,17 @@ func TestCreateOptionsComposeVolumes(t *testing.T) {
 	}
 	if len(o.Volumes) != 2 || o.Volumes[0].Destination != "/data" || o.Volumes[1].Destination != "/anon" {
 		t.Fatalf("volumes: %v", dests)
+	}
+}
+
+// TestNotYet: what usandbox's API does not do answers 501, saying what.
+func TestNotYet(t *testing.T) {
+	s := New(nil, "test")
+	for _, path := range []string{"/v1.41/build", "/containers/x/archive", "/v1.41/containers/x/stats"} {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != http.StatusNotImplemented || !strings.Contains(rec.Body.String(), "does not implement") {
+			t.Errorf("%s: %d %s", path, rec.Code, rec.Body.String())
+		}
 	}
 }

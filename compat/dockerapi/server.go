@@ -71,6 +71,17 @@ func (s *Server) routes(r *mux.Router) {
 	r.HandleFunc("/containers/json", s.containerList).Methods(http.MethodGet)
 	r.HandleFunc("/containers/{name:.*}/json", s.containerInspect).Methods(http.MethodGet)
 	r.HandleFunc("/events", s.events).Methods(http.MethodGet)
+	// Not yet: a clear 501 rather than docker's "page not found".
+	for path, what := range map[string]string{
+		"/build":                        "docker build through the API (issue 16)",
+		"/commit":                       "commit (issue 16)",
+		"/containers/{name:.*}/archive": "docker cp (issue 16)",
+		"/containers/{name:.*}/export":  "export",
+		"/containers/{name:.*}/stats":   "stats through the API",
+		"/containers/{name:.*}/update":  "update",
+	} {
+		r.HandleFunc(path, notYet(what))
+	}
 	// containers
 	r.HandleFunc("/containers/create", s.containerCreate).Methods(http.MethodPost)
 	r.HandleFunc("/containers/prune", s.containerPrune).Methods(http.MethodPost)
@@ -265,4 +276,11 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, idle time.Duration) 
 // stream already under way).
 func (s *Server) logf(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "usandbox service: "+format+"\n", a...)
+}
+
+// notYet answers 501 for what usandbox's API does not do yet.
+func notYet(what string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotImplemented, "usandbox does not implement "+what+" yet")
+	}
 }
