@@ -87,7 +87,8 @@ var statuses = []string{"created", "running", "paused", "stopped", "exited", "un
 
 // ParseFilters parses KEY=VALUE filters: id (a prefix of the ID), name (a
 // regular expression), status, ancestor (an image name or ID prefix),
-// exited (an exit status) and label (KEY, or KEY=VALUE: LabelMatcher).
+// exited (an exit status), label (KEY, or KEY=VALUE: LabelMatcher) and
+// network (a network's name, or the mode: host, none, slirp4netns).
 func ParseFilters(fs []string) (Filters, error) {
 	f := Filters{keys: map[string][]func(*Sandbox) bool{}}
 	for _, s := range fs {
@@ -123,8 +124,18 @@ func ParseFilters(fs []string) (Filters, error) {
 			m = func(sb *Sandbox) bool { return sb.State.Status == sandbox.StatusExited && sb.State.ExitCode == code }
 		case "label":
 			m = LabelMatcher(value)
+		case "network":
+			// A named network, or the mode (host, none, slirp4netns).
+			m = func(sb *Sandbox) bool {
+				for _, a := range sb.Network.Networks {
+					if a.Name == value {
+						return true
+					}
+				}
+				return len(sb.Network.Networks) == 0 && sb.Network.Mode == value
+			}
 		default:
-			return f, as(ErrInvalid, fmt.Errorf("invalid filter %q: usandbox knows id, name, label, status, ancestor and exited", key))
+			return f, as(ErrInvalid, fmt.Errorf("invalid filter %q: usandbox knows id, name, label, status, ancestor, exited and network", key))
 		}
 		if key == "label" {
 			// podman ANDs label filters: each is a key of its own.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"usandbox/network"
 
 	"usandbox/sandbox"
 )
@@ -181,5 +182,24 @@ func TestParseLog(t *testing.T) {
 		if err != nil && Kind(err) != ErrInvalid {
 			t.Errorf("ParseLog(%q, %q): kind %v, want ErrInvalid", c.driver, c.opts, Kind(err))
 		}
+	}
+}
+
+func TestNetworkFilter(t *testing.T) {
+	f, err := ParseFilters([]string{"network=web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := &Sandbox{}
+	on.Network = network.Options{Mode: network.Bridge, Networks: []network.Attach{{Name: "db"}, {Name: "web"}}}
+	off := &Sandbox{}
+	off.Network = network.Options{Mode: network.Bridge, Networks: []network.Attach{{Name: "db"}}}
+	none := &Sandbox{}
+	none.Network = network.Options{Mode: network.None}
+	if !f.Match(on) || f.Match(off) || f.Match(none) {
+		t.Errorf("network=web: on %v, off %v, none %v", f.Match(on), f.Match(off), f.Match(none))
+	}
+	if g, _ := ParseFilters([]string{"network=" + network.None}); !g.Match(none) || g.Match(on) {
+		t.Error("network=none does not pick the sandbox without a network")
 	}
 }
