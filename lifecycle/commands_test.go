@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"usandbox/network"
 
+	"usandbox/network"
 	"usandbox/sandbox"
 )
 
