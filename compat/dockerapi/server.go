@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -249,6 +250,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, idle time.Duration) 
 		}
 	}
 	arm()
+	trim := time.AfterFunc(time.Hour, debug.FreeOSMemory)
+	defer trim.Stop()
 	for {
 		select {
 		case err := <-errc:
@@ -258,6 +261,10 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, idle time.Duration) 
 			return err
 		case <-s.kick:
 			arm()
+			// A second after the last change of connections, what the
+			// requests allocated goes back to the system: an idle
+			// service stays small, even with --time 0.
+			trim.Reset(time.Second)
 		case <-timer:
 			mu.Lock()
 			busy := open > 0
