@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -14,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -189,32 +187,7 @@ func TestDockerAPIStdin(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ptmx.Close()
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(ptmx)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	expect := func(re string) {
-		t.Helper()
-		rx := regexp.MustCompile(re)
-		timeout := time.After(15 * time.Second)
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("terminal closed before %q", re)
-				}
-				if rx.MatchString(strings.TrimRight(l, "\r")) {
-					return
-				}
-			case <-timeout:
-				t.Fatalf("no line matching %q", re)
-			}
-		}
-	}
+	expect := ptyExpect(t, ptmx)
 	// The client resizes the sandbox's pty after the start: ask until
 	// the size has arrived.
 	ask := func(cmd string) (stop func()) {

@@ -5,6 +5,7 @@ package integration
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -326,32 +327,7 @@ func TestRunTTY(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ptmx.Close()
-	lines := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(ptmx)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	expect := func(re string) {
-		t.Helper()
-		rx := regexp.MustCompile(re)
-		timeout := time.After(15 * time.Second)
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("terminal closed before %q", re)
-				}
-				if rx.MatchString(l) {
-					return
-				}
-			case <-timeout:
-				t.Fatalf("no line matching %q", re)
-			}
-		}
-	}
+	expect := ptyExpect(t, ptmx)
 	fmt.Fprintf(ptmx, "echo result=$((6*7)); tty; stty size\r")
 	expect(`^result=42`)
 	expect(`^/dev/pts/\d+`)
@@ -486,4 +462,35 @@ func TestRunBadInput(t *testing.T) {
 	}
 	s.assertNoSandboxes()
 	s.assertClean()
+}
+
+// ptyExpect reads the terminal ptmx's lines; expect(re) waits up to 15 s
+// for one that matches re (a trailing CR aside).
+func ptyExpect(t *testing.T, ptmx io.Reader) (expect func(re string)) {
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(ptmx)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	return func(re string) {
+		t.Helper()
+		rx := regexp.MustCompile(re)
+		timeout := time.After(15 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("terminal closed before %q", re)
+				}
+				if rx.MatchString(strings.TrimRight(l, "\r")) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no line matching %q", re)
+			}
+		}
+	}
 }
