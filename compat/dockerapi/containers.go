@@ -31,6 +31,19 @@ func noSuch(w http.ResponseWriter, name string, err error) {
 	fail(w, err)
 }
 
+// answer ends a container operation: 204 if err is nil, 304 if it is of
+// kind same (already started, already stopped), else noSuch's answer.
+func answer(w http.ResponseWriter, name string, err error, same error) {
+	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusNoContent)
+	case same != nil && lifecycle.Kind(err) == same:
+		w.WriteHeader(http.StatusNotModified)
+	default:
+		noSuch(w, name, err)
+	}
+}
+
 func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) {
 	var req container.CreateRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
@@ -69,15 +82,8 @@ func (s *Server) containerStart(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "usandbox does not support detachKeys")
 		return
 	}
-	if _, err := s.e.Start(r.Context(), name); err != nil {
-		if lifecycle.Kind(err) == lifecycle.ErrAlreadyRunning {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		noSuch(w, name, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	_, err := s.e.Start(r.Context(), name)
+	answer(w, name, err, lifecycle.ErrAlreadyRunning)
 }
 
 func (s *Server) containerWait(w http.ResponseWriter, r *http.Request) {
@@ -133,15 +139,7 @@ func (s *Server) containerStop(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "usandbox does not support stop's signal: the sandbox's stop signal is set at create (StopSignal)")
 		return
 	}
-	if err := s.e.Stop(r.Context(), name, g); err != nil {
-		if lifecycle.Kind(err) == lifecycle.ErrNotRunning {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		noSuch(w, name, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	answer(w, name, s.e.Stop(r.Context(), name, g), lifecycle.ErrNotRunning)
 }
 
 func (s *Server) containerRestart(w http.ResponseWriter, r *http.Request) {
@@ -151,11 +149,8 @@ func (s *Server) containerRestart(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if _, err := s.e.Restart(r.Context(), name, g); err != nil {
-		noSuch(w, name, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	_, err = s.e.Restart(r.Context(), name, g)
+	answer(w, name, err, nil)
 }
 
 func (s *Server) containerKill(w http.ResponseWriter, r *http.Request) {
@@ -186,11 +181,7 @@ func (s *Server) containerRename(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "rename needs ?name=NEWNAME")
 		return
 	}
-	if err := s.e.Rename(r.Context(), name, strings.TrimPrefix(to, "/")); err != nil {
-		noSuch(w, name, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	answer(w, name, s.e.Rename(r.Context(), name, strings.TrimPrefix(to, "/")), nil)
 }
 
 func (s *Server) containerPause(w http.ResponseWriter, r *http.Request) {
@@ -199,11 +190,7 @@ func (s *Server) containerPause(w http.ResponseWriter, r *http.Request) {
 	if strings.HasSuffix(r.URL.Path, "/unpause") {
 		op = s.e.Unpause
 	}
-	if err := op(r.Context(), name); err != nil {
-		noSuch(w, name, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	answer(w, name, op(r.Context(), name), nil)
 }
 
 func (s *Server) containerRemove(w http.ResponseWriter, r *http.Request) {
