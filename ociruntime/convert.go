@@ -170,7 +170,7 @@ func convert(id, bundle string, cfg *specs.Spec, stateDir string) (c *container,
 	// Without a user namespace of its own a runtime that is itself in
 	// one (rootless containerd, under rootlesskit) cannot make device
 	// nodes either.
-	o.BindDevices = s.UserNS || inUserNS()
+	o.BindDevices = s.UserNS || InUserNS()
 
 	switch cfg.Linux.RootfsPropagation {
 	case "":
@@ -382,9 +382,9 @@ func convertResources(r *specs.LinuxResources) (cgroupv2.Limits, error) {
 	return l, nil
 }
 
-// inUserNS: this process runs in a user namespace other than the
+// InUserNS: this process runs in a user namespace other than the
 // host's (its uid map is not the whole range).
-func inUserNS() bool {
+func InUserNS() bool {
 	b, err := os.ReadFile("/proc/self/uid_map")
 	if err != nil {
 		return false

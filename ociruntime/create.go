@@ -370,7 +370,7 @@ func mapIDs(pid int, uidMap, gidMap []specs.LinuxIDMapping) error {
 	own := func(m []specs.LinuxIDMapping, id int) bool {
 		return len(m) == 1 && m[0].Size == 1 && int(m[0].HostID) == id
 	}
-	if os.Geteuid() == 0 && !inUserNS() {
+	if os.Geteuid() == 0 && !InUserNS() {
 		if err := os.WriteFile(proc+"uid_map", []byte(line(uidMap)), 0); err != nil {
 			return fmt.Errorf("linux.uidMappings: %w", err)
 		}

@@ -60,8 +60,10 @@ func (r *Runtime) Delete(id string, force bool) error {
 		}
 		return err
 	}
+	// The runtime spec's rule: a container that is not stopped stays
+	// (runc deletes a created one; its callers give --force anyway).
 	switch st := r.Status(rec); st {
-	case "stopped", "created":
+	case "stopped":
 	default:
 		if !force {
 			return fmt.Errorf("cannot delete container %s that is not stopped: %s (use --force)", id, st)

@@ -108,8 +108,11 @@ func debugf(format string, a ...any) {
 	}
 }
 
+// defaultRoot is runc's: /run/usandbox-runc for the host's root, else in
+// XDG_RUNTIME_DIR (podman runs its runtime as root of its own user
+// namespace, with the user's XDG_RUNTIME_DIR).
 func defaultRoot() string {
-	if os.Geteuid() == 0 {
+	if os.Geteuid() == 0 && !ociruntime.InUserNS() {
 		return "/run/usandbox-runc"
 	}
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {

@@ -102,6 +102,12 @@ func ociSetup(s *spec.Spec, conn *os.File) (*os.File, error) {
 	if err := pivot(o.Rootfs); err != nil {
 		return nil, fail(err)
 	}
+	// Before the read-only paths: /proc/sys is one of them.
+	for k, v := range o.Sysctl {
+		if err := writeSysctl(k, v); err != nil {
+			return nil, fail(err)
+		}
+	}
 	if err := ociFinishMounts(s); err != nil {
 		return nil, fail(err)
 	}
@@ -115,11 +121,6 @@ func ociSetup(s *spec.Spec, conn *os.File) (*os.File, error) {
 			if err := unix.Setdomainname([]byte(o.Domainname)); err != nil {
 				return nil, fail(fmt.Errorf("setting the domain name: %w", err))
 			}
-		}
-	}
-	for k, v := range o.Sysctl {
-		if err := writeSysctl(k, v); err != nil {
-			return nil, fail(err)
 		}
 	}
 	if o.NetNS {
@@ -250,7 +251,11 @@ func ociMount(r *root, o *spec.OCI, m spec.OCIMount, dest string, opts mountOpts
 		}
 		opts.recAttrs |= unix.MOUNT_ATTR_RDONLY
 	case m.Type == "cgroup" || m.Type == "cgroup2":
-		mfd, err = newFS("cgroup2", opts.data, int(opts.attrs))
+		data := opts.data
+		if m.Source != "" {
+			data = append([]string{"source=" + m.Source}, data...)
+		}
+		mfd, err = newFS("cgroup2", data, int(opts.attrs))
 		if errors.Is(err, unix.EPERM) {
 			// No cgroup namespace of its own: the host's hierarchy,
 			// read-only.
@@ -262,7 +267,12 @@ func ociMount(r *root, o *spec.OCI, m spec.OCIMount, dest string, opts mountOpts
 			return err
 		}
 	default:
-		if mfd, err = newFS(m.Type, opts.data, int(opts.attrs)); err != nil {
+		data := opts.data
+		if m.Source != "" {
+			// What mountinfo shows as the source, as mount(2) would.
+			data = append([]string{"source=" + m.Source}, data...)
+		}
+		if mfd, err = newFS(m.Type, data, int(opts.attrs)); err != nil {
 			return err
 		}
 		cloned = false
