@@ -67,10 +67,11 @@ func convert(id, bundle string, cfg *specs.Spec, stateDir string) (c *container,
 		return nil, errors.New("config.json is for another platform than linux")
 	}
 	l := cfg.Linux
-	c = &container{hooks: cfg.Hooks}
+	made := &container{hooks: cfg.Hooks}
+	c = made
 	defer func() {
 		if err != nil {
-			c.closeJoin()
+			made.closeJoin()
 		}
 	}()
 	rootfs := cfg.Root.Path
@@ -146,9 +147,6 @@ func convert(id, bundle string, cfg *specs.Spec, stateDir string) (c *container,
 	c.join = append(c.join, joinRest...)
 	if !seen[specs.MountNamespace] {
 		return nil, errors.New("linux.namespaces has no mount namespace: usandbox-runc needs one (pivot_root)")
-	}
-	if seen[specs.MountNamespace] && c.flags&unix.CLONE_NEWNS == 0 {
-		return nil, unsupported("a mount namespace given by path")
 	}
 	c.newUser = c.flags&unix.CLONE_NEWUSER != 0
 	if c.newUser {

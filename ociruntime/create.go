@@ -165,6 +165,17 @@ func (r *Runtime) create(id string, o CreateOptions, detach bool) (cr *created, 
 	if err := wire.Send(child.Conn, *s); err != nil {
 		return nil, err
 	}
+	// The read end, non-blocking: the open does not wait for a writer,
+	// and the container's process polls it for the start's byte.
+	ff, err := os.OpenFile(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening the start FIFO: %w", err)
+	}
+	err = wire.Send(child.Conn, proto.SetupMessage{Kind: proto.KindFifo}, int(ff.Fd()))
+	ff.Close()
+	if err != nil {
+		return nil, err
+	}
 	if err := r.handshake(rec, child, o.ConsoleSocket); err != nil {
 		return nil, err
 	}
@@ -202,7 +213,8 @@ func (r *Runtime) handshake(rec *Record, child *nsexec.Child, consoleSocket stri
 				return err
 			}
 		case proto.KindHooks:
-			state := ociState(rec, specs.StateCreating)
+			// The runtime spec's state for these hooks: created.
+			state := ociState(rec, specs.StateCreated)
 			if err := runHooks("prestart", rec.Hooks.Prestart, state); err != nil { //nolint:staticcheck // deprecated, still run
 				return err
 			}

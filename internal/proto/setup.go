@@ -19,6 +19,7 @@ package proto
 // runtime hooks, setup stops before pivot_root until the runtime ran them,
 // and it says when everything but the start is done:
 //
+//	SetupMessage{fifo} + the start FIFO's read end (spec.OCI.Fifo set)
 //	                     <-------------    SetupMessage{hooks}   (spec.OCI.RuntimeHooks)
 //	SetupMessage{resume} ---------->       createContainer hooks, pivot_root, ...
 //	                     <-------------    SetupMessage{created}: waits for the start
@@ -34,6 +35,9 @@ const (
 	// KindCreated: the container is created; its command runs once the
 	// runtime's start writes to spec.OCI.Fifo.
 	KindCreated Kind = "created"
+	// KindFifo carries the read end of the start FIFO (opened by the
+	// runtime: the container's root may not be allowed to open it).
+	KindFifo Kind = "fifo"
 	// KindPTY carries the master fd of the sandbox's pty (-t).
 	KindPTY Kind = "pty"
 	// KindStarted: the command is about to run (setup is done).

@@ -31,45 +31,64 @@ import (
 
 // ociMain is Main for an OCI container.
 func ociMain(s *spec.Spec, conn *os.File) error {
-	fifo, err := ociSetup(s, conn)
-	if err != nil {
+	var fifo *os.File
+	if s.OCI.Fifo != "" {
+		// Sent after the spec, so that it comes after closeInherited.
+		var m proto.SetupMessage
+		fds, err := wire.Recv(conn, &m)
+		if err != nil || m.Kind != proto.KindFifo || len(fds) != 1 {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			return fail(fmt.Errorf("the runtime sent no start FIFO (%v)", err))
+		}
+		fifo = os.NewFile(uintptr(fds[0]), "exec.fifo")
+	}
+	if err := ociSetup(s, conn); err != nil {
+		if fifo != nil {
+			fifo.Close()
+		}
 		return err
 	}
 	return ociCommand(s, conn, fifo, true)
 }
 
-// ociSetup builds the container's root and enters it. It returns the
-// start FIFO, opened before pivot_root (it is a file of the runtime's
-// state directory), or nil when there is none.
-func ociSetup(s *spec.Spec, conn *os.File) (*os.File, error) {
+// ociSetup builds the container's root and enters it.
+func ociSetup(s *spec.Spec, conn *os.File) error {
 	o := s.OCI
 	prop := unix.MS_SLAVE
 	if o.RootPropagation != 0 {
 		prop = o.RootPropagation
 	}
 	if err := unix.Mount("", "/", "", uintptr(prop|unix.MS_REC), ""); err != nil {
-		return nil, fail(fmt.Errorf("setting the propagation of the host's mounts: %w", err))
+		return fail(fmt.Errorf("setting the propagation of the host's mounts: %w", err))
+	}
+	if prop == unix.MS_SHARED {
+		// pivot_root refuses a new root whose parent mount is shared.
+		if err := parentMountPrivate(o.Rootfs); err != nil {
+			return fail(err)
+		}
 	}
 	// pivot_root wants the new root to be a mount: the bundle's
 	// directory, bound onto itself with everything mounted below it.
 	mfd, err := cloneTree(o.Rootfs, true)
 	if err != nil {
-		return nil, fail(fmt.Errorf("the root filesystem: %w", err))
+		return fail(fmt.Errorf("the root filesystem: %w", err))
 	}
 	t, err := os.OpenFile(o.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		unix.Close(mfd)
-		return nil, fail(fmt.Errorf("the root filesystem: %w", err))
+		return fail(fmt.Errorf("the root filesystem: %w", err))
 	}
 	err = attachTo(mfd, int(t.Fd()))
 	unix.Close(mfd)
 	t.Close()
 	if err != nil {
-		return nil, fail(fmt.Errorf("binding the root filesystem: %w", err))
+		return fail(fmt.Errorf("binding the root filesystem: %w", err))
 	}
 	r, err := openRoot(o.Rootfs)
 	if err != nil {
-		return nil, fail(err)
+		return fail(err)
 	}
 	err = ociMounts(r, o)
 	if err == nil && !devBound(o) {
@@ -77,58 +96,99 @@ func ociSetup(s *spec.Spec, conn *os.File) (*os.File, error) {
 	}
 	r.close()
 	if err != nil {
-		return nil, fail(err)
+		return fail(err)
 	}
 	if o.RuntimeHooks {
 		if err := wire.Send(conn, proto.SetupMessage{Kind: proto.KindHooks}); err != nil {
-			return nil, fail(err)
+			return fail(err)
 		}
 		var m proto.SetupMessage
 		if _, err := wire.Recv(conn, &m); err != nil || m.Kind != proto.KindResume {
-			return nil, fail(fmt.Errorf("the runtime did not resume the container after its hooks (%v)", err))
+			return fail(fmt.Errorf("the runtime did not resume the container after its hooks (%v)", err))
 		}
 	}
 	if err := runHooks("createContainer", o.CreateContainer, o.State); err != nil {
-		return nil, fail(err)
-	}
-	var fifo *os.File
-	if o.Fifo != "" {
-		// Read end, non-blocking: the open does not wait for a writer,
-		// and poll waits for the start's byte (see waitStart).
-		if fifo, err = os.OpenFile(o.Fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0); err != nil {
-			return nil, fail(fmt.Errorf("opening the start FIFO: %w", err))
-		}
+		return fail(err)
 	}
 	if err := pivot(o.Rootfs); err != nil {
-		return nil, fail(err)
+		return fail(err)
 	}
 	// Before the read-only paths: /proc/sys is one of them.
 	for k, v := range o.Sysctl {
 		if err := writeSysctl(k, v); err != nil {
-			return nil, fail(err)
+			return fail(err)
 		}
 	}
 	if err := ociFinishMounts(s); err != nil {
-		return nil, fail(err)
+		return fail(err)
 	}
 	if o.UTS {
 		if s.Hostname != "" {
 			if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
-				return nil, fail(fmt.Errorf("setting the hostname: %w", err))
+				return fail(fmt.Errorf("setting the hostname: %w", err))
 			}
 		}
 		if o.Domainname != "" {
 			if err := unix.Setdomainname([]byte(o.Domainname)); err != nil {
-				return nil, fail(fmt.Errorf("setting the domain name: %w", err))
+				return fail(fmt.Errorf("setting the domain name: %w", err))
 			}
 		}
 	}
 	if o.NetNS {
 		if err := loopbackUp(); err != nil {
-			return nil, fail(err)
+			return fail(err)
 		}
 	}
-	return fifo, nil
+	return nil
+}
+
+// parentMountPrivate makes the mount that path is on private (not its
+// children), set on the opened mount: the mount point is the longest one
+// of /proc/self/mountinfo that holds path.
+func parentMountPrivate(path string) error {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	best := "/"
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		mp := unescapeMountinfo(f[4])
+		if (path == mp || strings.HasPrefix(path, strings.TrimSuffix(mp, "/")+"/")) && len(mp) > len(best) {
+			best = mp
+		}
+	}
+	fd, err := unix.Open(best, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("the mount of the root filesystem: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Propagation: unix.MS_PRIVATE}); err != nil {
+		return fmt.Errorf("making the mount of the root filesystem (%s) private: %w", best, err)
+	}
+	return nil
+}
+
+// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var out strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				out.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		out.WriteByte(s[i])
+	}
+	return out.String()
 }
 
 // devBound: the bundle binds /dev from somewhere, so no device is made.
@@ -232,9 +292,8 @@ func ociMount(r *root, o *spec.OCI, m spec.OCIMount, dest string, opts mountOpts
 	cloned := true
 	switch {
 	case opts.bind || m.Type == "bind":
-		if len(opts.data) > 0 {
-			return fmt.Errorf("options %v have no meaning for a bind mount", opts.data)
-		}
+		// Filesystem options mean nothing to a bind: mount(2) ignores
+		// them, and so does this.
 		fi, err := os.Stat(m.Source)
 		if err != nil {
 			return fmt.Errorf("source: %w", err)
@@ -444,6 +503,10 @@ func ociDevice(r *root, o *spec.OCI, d spec.OCIDevice) error {
 		mode = 0o666
 	}
 	if err := unix.Mknodat(int(dir.Fd()), name, typ|mode, int(rdev)); err != nil {
+		return err
+	}
+	// The mode exactly (mknod's was less the umask).
+	if err := unix.Fchmodat(int(dir.Fd()), name, mode, 0); err != nil {
 		return err
 	}
 	return unix.Fchownat(int(dir.Fd()), name, int(d.UID), int(d.GID), unix.AT_SYMLINK_NOFOLLOW)
