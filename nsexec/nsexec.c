@@ -544,11 +544,17 @@ static void init(int lifeline, unsigned long cgroupns, int detach) {
 	if (detach) {
 		// An OCI container: its caller goes once it is created, and
 		// the caller's subreaper (conmon, containerd's shim) watches
-		// the init from then on. Nothing more comes on the lifeline.
+		// the init from then on, as runc's model has it: the
+		// container's process is pid 1 itself, so this process runs
+		// the setup in Go and becomes the command; nothing is left to
+		// forward signals or watch a lifeline.
 		if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)
 			_exit(NSEXEC_EXIT_FAILED);
 		release(lifeline);
-		lifeline = -1;
+		release(sfd);
+		if (sigprocmask(SIG_SETMASK, &old, NULL) < 0)
+			_exit(NSEXEC_EXIT_FAILED);
+		return; // the Go runtime starts here, as pid 1 (go_stage is set)
 	}
 
 	pid_t cmd = fork();
@@ -558,8 +564,7 @@ static void init(int lifeline, unsigned long cgroupns, int detach) {
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 			_exit(NSEXEC_EXIT_FAILED);
 		release(sfd);
-		if (lifeline >= 0)
-			release(lifeline);
+		release(lifeline);
 		if (sigprocmask(SIG_SETMASK, &old, NULL) < 0)
 			_exit(NSEXEC_EXIT_FAILED);
 		return; // the Go runtime starts here, as pid 2 (go_stage is set)
@@ -571,7 +576,6 @@ static void init(int lifeline, unsigned long cgroupns, int detach) {
 	nsexec_shed_text();
 
 	int code = NSEXEC_EXIT_FAILED;
-	// A negative fd is not polled: a detached init watches signals only.
 	struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN}, {.fd = lifeline, .events = POLLIN}};
 	for (;;) {
 		if (poll(pfd, 2, -1) < 0) {

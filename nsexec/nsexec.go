@@ -100,8 +100,9 @@ type SandboxConfig struct {
 	// AutoRemove: the keeper removes State's upper/ and work/ once every
 	// process of the sandbox is dead.
 	AutoRemove bool
-	// Detach: the init outlives the caller once it has LifelineGo (an
-	// OCI container, left to the caller's subreaper).
+	// Detach: an OCI container, left to the caller's subreaper: the init
+	// outlives the caller once it has LifelineGo, and becomes the setup
+	// (and so the container's process, pid 1) instead of forking it.
 	Detach bool
 	// JoinNS are namespaces (opened /proc/PID/ns/* or bind-mounted
 	// namespace files) entered before the new ones are made, a user

@@ -10,10 +10,8 @@
 //
 // The sandbox's invariants hold for a container as for a sandbox: from
 // the moment the container's process can run, no process of its pid
-// namespace holds an fd, cwd or root outside its root (the init is
-// usandbox's C init, which holds none and is never dumpable; the
-// process waiting for the start holds the start FIFO only, and is not
-// dumpable either); every path of the bundle's mounts is resolved inside
+// namespace holds an fd, cwd or root outside its root (the process
+// waiting for the start holds the start FIFO only, and is not dumpable); every path of the bundle's mounts is resolved inside
 // the root, without following a symlink out, and every mount's flags are
 // set on the detached mount before it is attached; nothing of the caller
 // comes in but the stdio it gives (no session keyring, no fd beyond
@@ -22,12 +20,14 @@
 // (runc's rule; podman and containerd send docker's default).
 //
 // The process model is runc's: create returns while the container's
-// process waits for start; the pid file holds the container's init (pid 1
-// of its pid namespace, usandbox's C init, which forwards signals to the
-// process and exits with its status); the container inherits create's
-// stdio, and a pty's master goes over --console-socket. The init and the
-// keeper (which holds the namespaces, outside the pid namespace, for
-// exec) are re-parented to the caller's subreaper when create exits.
+// process waits for start; the pid file holds that process, pid 1 of its
+// pid namespace (usandbox's C init runs the setup itself instead of
+// forking it, so the command is pid 1, as under runc, and a SIGTERM it
+// has no handler for is ignored, as there); the container inherits
+// create's stdio, and a pty's master goes over --console-socket. The
+// process and the keeper (which holds the namespaces, outside the pid
+// namespace, for exec) are re-parented to the caller's subreaper when
+// create exits.
 package ociruntime
 
 import (

@@ -75,10 +75,11 @@ type Config struct {
 	// before any is made (ModeSandbox).
 	JoinFirst int32 `json:"joinFirst"`
 	JoinCount int32 `json:"joinCount"`
-	// Detach, when 1, lets the init outlive its parent once it has read
-	// LifelineGo: it keeps no parent-death signal and stops watching its
-	// lifeline (an OCI container, which its caller's subreaper watches;
-	// ModeSandbox).
+	// Detach, when 1, makes the init an OCI container's process, as in
+	// runc: once it has read LifelineGo it outlives its parent (no
+	// parent-death signal, no lifeline watched: the caller's subreaper
+	// watches it) and runs the Go setup itself, as pid 1, instead of
+	// forking it (ModeSandbox).
 	Detach int32 `json:"detach"`
 }
 
