@@ -729,6 +729,13 @@ __attribute__((constructor)) static void usandbox_nsexec(void) {
 		fail(NSEXEC_STEP_CONFIG, errno);
 	unsigned long flags = (unsigned long)cfg.flags;
 
+	if (cfg.set_oom) {
+		char v[16];
+		snprintf(v, sizeof(v), "%d", cfg.oom_score_adj);
+		if (write_file("/proc/self/oom_score_adj", v) < 0)
+			fail(NSEXEC_STEP_OOM, errno);
+	}
+
 	// Die with the parent. Checking getppid afterwards closes the race
 	// where the parent died before prctl took effect.
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)

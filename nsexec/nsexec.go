@@ -76,6 +76,9 @@ type Config struct {
 	ParentUserNS *os.File
 	// CgroupFD, when set, is a cgroup directory the copy starts in.
 	CgroupFD *os.File
+	// OOMScoreAdj, when set, is written to the copy's oom_score_adj
+	// before anything else (see proto.Config.SetOOM).
+	OOMScoreAdj *int
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -188,6 +191,9 @@ func Start(cfg Config) (c *Child, err error) {
 			}
 		}
 		conf.JoinCount = int32(len(sb.JoinNS))
+	}
+	if cfg.OOMScoreAdj != nil {
+		conf.SetOOM, conf.OOMScoreAdj = 1, int32(*cfg.OOMScoreAdj)
 	}
 	conf.Join, conf.JoinPidNS = fdOf(cfg.Join), fdOf(cfg.JoinPidNS)
 	conf.ParentUserNS = fdOf(cfg.ParentUserNS)

@@ -55,6 +55,7 @@ static const struct nsexec_stage nsexec_stages[] = {
 #define NSEXEC_STEP_FORK "fork"
 #define NSEXEC_STEP_JOIN "join"
 #define NSEXEC_STEP_PARENTNS "parentns"
+#define NSEXEC_STEP_OOM "oom"
 
 // Messages (see package internal/proto for the protocol).
 // Config: {"kind":"config", ...}.
@@ -69,6 +70,8 @@ struct nsexec_config {
 	int join_first;
 	int join_count;
 	int detach;
+	int set_oom;
+	int oom_score_adj;
 };
 
 static inline int nsexec_lit(const char **p, const char *end, const char *s) {
@@ -160,6 +163,12 @@ static inline int nsexec_parse_config(const char *body, size_t len, struct nsexe
 	if (!nsexec_lit(&p, end, ",\"detach\":") || !nsexec_int(&p, end, INT_MIN, INT_MAX, &i))
 		return -1;
 	m->detach = (int)i;
+	if (!nsexec_lit(&p, end, ",\"setOOM\":") || !nsexec_int(&p, end, INT_MIN, INT_MAX, &i))
+		return -1;
+	m->set_oom = (int)i;
+	if (!nsexec_lit(&p, end, ",\"oomScoreAdj\":") || !nsexec_int(&p, end, INT_MIN, INT_MAX, &i))
+		return -1;
+	m->oom_score_adj = (int)i;
 	return nsexec_lit(&p, end, "}") && p == end ? 0 : -1;
 }
 

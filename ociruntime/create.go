@@ -139,6 +139,7 @@ func (r *Runtime) create(id string, o CreateOptions, detach bool) (cr *created, 
 		Sandbox: &nsexec.SandboxConfig{Lifeline: lifeR, Lock: lock, Detach: true, JoinNS: c.join},
 		MapIDs:  func(pid int) error { return mapIDs(pid, c.uidMap, c.gidMap) },
 		Stdin:   os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		OOMScoreAdj: s.OCI.OOMScoreAdj,
 	})
 	lifeR.Close()
 	if err != nil {

@@ -87,6 +87,7 @@ func (r *Runtime) Exec(id string, p *specs.Process, o ExecOptions) (int, error) 
 		Flags: flags,
 		Join:  join, JoinPidNS: pidns, CgroupFD: cgroupFD,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		OOMScoreAdj: oci.OOMScoreAdj,
 	})
 	if err != nil {
 		return 0, fmt.Errorf("entering container %s: %w", id, err)

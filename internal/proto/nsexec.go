@@ -81,6 +81,12 @@ type Config struct {
 	// watches it) and runs the Go setup itself, as pid 1, instead of
 	// forking it (ModeSandbox).
 	Detach int32 `json:"detach"`
+	// SetOOM, when 1, has the copy write OOMScoreAdj to its
+	// /proc/self/oom_score_adj first thing, as the caller's user (later,
+	// non-dumpable in a user namespace, it may no longer open the file);
+	// what it starts inherits it (an OCI process's oomScoreAdj).
+	SetOOM      int32 `json:"setOOM"`
+	OOMScoreAdj int32 `json:"oomScoreAdj"`
 }
 
 // MapMe asks the parent to write the uid and gid maps of Pid.
@@ -127,11 +133,12 @@ const (
 	StepFork      Step = "fork"
 	StepJoin      Step = "join"
 	StepParentNS  Step = "parentns"
+	StepOOM       Step = "oom"
 )
 
 // Steps are all the steps, for generated code.
 func Steps() []Step {
-	return []Step{StepConfig, StepPdeathsig, StepUserNS, StepSetID, StepUnshare, StepFork, StepJoin, StepParentNS}
+	return []Step{StepConfig, StepPdeathsig, StepUserNS, StepSetID, StepUnshare, StepFork, StepJoin, StepParentNS, StepOOM}
 }
 
 // String is what the step does, for an error message.
@@ -153,6 +160,8 @@ func (s Step) String() string {
 		return "joining the sandbox's namespaces"
 	case StepParentNS:
 		return "making the user namespace in the network's"
+	case StepOOM:
+		return "writing process.oomScoreAdj"
 	}
 	return "step " + strconv.Quote(string(s))
 }

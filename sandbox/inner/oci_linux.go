@@ -658,11 +658,8 @@ func ociCommand(s *spec.Spec, conn *os.File, fifo *os.File, create bool) error {
 		}
 		tty.Close()
 	}
-	if o.OOMScoreAdj != nil {
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*o.OOMScoreAdj)), 0); err != nil {
-			return fail(fmt.Errorf("oomScoreAdj %d: %w", *o.OOMScoreAdj, err))
-		}
-	}
+	// oomScoreAdj was written by the C stage, before the user namespace
+	// (non-dumpable in it, this process may not open the file).
 	umask := 0o022
 	if o.Umask != nil {
 		umask = int(*o.Umask)
