@@ -396,10 +396,15 @@ func runProgram(log, name string, as runAs, env []string, timeout time.Duration)
 func printWhy(w io.Writer, cols []*column, tests []string) {
 	for _, c := range cols {
 		fmt.Fprintf(w, "\n%s: programs that did not pass\n", c.title())
+		n := 0
 		for _, name := range tests {
 			if v := c.Results[name]; v.Status != Pass {
 				fmt.Fprintf(w, "  %-32s %-12s %s\n", name, v.Cell, v.Why)
+				n++
 			}
+		}
+		if n == 0 {
+			fmt.Fprintln(w, "  none")
 		}
 	}
 	for _, c := range cols {

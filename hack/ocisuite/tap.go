@@ -156,7 +156,7 @@ func Judge(t TAP, e Exit) Verdict {
 
 func planText(t TAP) string {
 	if !t.HasPlan {
-		return "?"
+		return "an unknown number of"
 	}
 	return strconv.Itoa(t.Plan)
 }
