@@ -20,6 +20,10 @@ type TAP struct {
 	NotOK   int  // "not ok" without TODO or SKIP: real failures
 	Bail    bool // "Bail out!"
 	Failed  []string
+	// Error is the first "error" of a YAML diagnostic block: the suite's
+	// hook programs run no test and print only this when they find a
+	// fault, so it is what tells their "1..0" apart.
+	Error string
 }
 
 var (
@@ -29,6 +33,8 @@ var (
 	// follow, as in "# skipped"); a "#" elsewhere is part of the
 	// description.
 	directiveRE = regexp.MustCompile(`(?i)#\s*(SKIP|TODO)\S*\s*(.*)$`)
+	// tap-go writes its YAML blocks as indented JSON.
+	yamlErrorRE = regexp.MustCompile(`^\s+"error": ("(?:[^"\\]|\\.)*")`)
 )
 
 // ParseTAP reads TAP 13 from r. Only lines that start in the first column
@@ -39,8 +45,24 @@ func ParseTAP(r io.Reader) (TAP, error) {
 	var t TAP
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	inYAML := false
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), " \t\r")
+		switch {
+		case strings.TrimSpace(line) == "---" && line != "---":
+			inYAML = true
+			continue
+		case inYAML && strings.TrimSpace(line) == "...":
+			inYAML = false
+			continue
+		case inYAML:
+			if m := yamlErrorRE.FindStringSubmatch(line); m != nil && t.Error == "" {
+				if e, err := strconv.Unquote(m[1]); err == nil {
+					t.Error = e
+				}
+			}
+			continue
+		}
 		if m := planRE.FindStringSubmatch(line); m != nil {
 			if t.HasPlan {
 				continue // a second plan changes nothing; the first one counts
@@ -127,9 +149,9 @@ func Judge(t TAP, e Exit) Verdict {
 	case !t.HasPlan && e.Code != 0:
 		return Verdict{Crash, string(Crash), fmt.Sprintf("exit status %d without a plan (%d tests printed)", e.Code, t.Ran)}
 	case !t.HasPlan:
-		return Verdict{Empty, string(Empty), "no plan and no failure status: nothing was tested"}
+		return Verdict{Empty, string(Empty), "no plan and exit status 0: nothing was tested" + reported(t)}
 	case t.Plan == 0:
-		return Verdict{Empty, string(Empty), fmt.Sprintf("plan 1..0 (exit status %d)", e.Code)}
+		return Verdict{Empty, string(Empty), fmt.Sprintf("plan 1..0, exit status %d", e.Code) + reported(t)}
 	}
 	cell := fmt.Sprintf("FAIL(%d/%d)", passed, t.Plan)
 	var why []string
@@ -152,6 +174,15 @@ func Judge(t TAP, e Exit) Verdict {
 		return Verdict{Skipped, string(Skipped), "every test was skipped"}
 	}
 	return Verdict{Pass, string(Pass), ""}
+}
+
+// reported is the error a test-less program reported, if any.
+func reported(t TAP) string {
+	if t.Error == "" {
+		return ", no error reported"
+	}
+	msg, _, _ := strings.Cut(t.Error, "\n")
+	return ", error: " + msg
 }
 
 func planText(t TAP) string {

@@ -51,6 +51,26 @@ func TestJudge(t *testing.T) {
 	}
 }
 
+func TestJudgeHookProgram(t *testing.T) {
+	// The suite's hook programs run no test: "1..0" either way, with the
+	// fault, when there is one, only in a YAML block.
+	for _, tc := range []struct{ tap, why string }{
+		{"TAP version 13\n  ---\n  {\n    \"error\": \"Hooks MUST be called in the listed order\\nRefer to: x\"\n  }\n  ...\n1..0\n",
+			"plan 1..0, exit status 0, error: Hooks MUST be called in the listed order"},
+		{"TAP version 13\n1..0\n", "plan 1..0, exit status 0, no error reported"},
+		{"TAP version 13\n  ---\n  {\n    \"stdout\": \"x \\\"error\\\": y\"\n  }\n  ...\n1..0\n",
+			"plan 1..0, exit status 0, no error reported"},
+	} {
+		tap, err := ParseTAP(strings.NewReader(tc.tap))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := Judge(tap, Exit{}); v.Cell != "EMPTY" || v.Why != tc.why {
+			t.Errorf("%q: got %s %q, want EMPTY %q", tc.tap, v.Cell, v.Why, tc.why)
+		}
+	}
+}
+
 func TestParseTAPCounts(t *testing.T) {
 	in := "TAP version 13\nok 1 - a\nnot ok 2 - b # with a hash\nok 3 # SKIP x\nnot ok 4 # TODO y\n# comment\n1..4\n1..9\n"
 	got, err := ParseTAP(strings.NewReader(in))
