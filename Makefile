@@ -28,13 +28,18 @@ PREFIX ?= /usr/local
 
 all: build
 
-build: bin/usandbox bin/usandbox-image
+build: bin/usandbox bin/usandbox-image bin/usandbox-runc
 
 # usandbox is linked statically: a sandbox's init re-executes it inside
 # the sandbox's root filesystem (package sandbox/lean), where the host's
 # dynamic loader is not.
 bin/usandbox: $(SOURCES)
 	GOFLAGS="$(GOFLAGS),osusergo,netgo" $(GO) build -ldflags '-s -w -linkmode external -extldflags "-static"' -o $@ ./cmd/usandbox
+
+# usandbox-runc, the OCI runtime (package ociruntime), is static too: a
+# container's setup runs it from a root that may have no loader.
+bin/usandbox-runc: $(SOURCES)
+	GOFLAGS="$(GOFLAGS),osusergo,netgo" $(GO) build -ldflags '-s -w -linkmode external -extldflags "-static"' -o $@ ./cmd/usandbox-runc
 
 bin/usandbox-image: $(SOURCES)
 	$(GO) build -o $@ ./cmd/usandbox-image

@@ -293,3 +293,13 @@ func (c *Cgroup) LimitPids(n int64) error {
 	}
 	return nil
 }
+
+// Update writes new limits on the cgroup (what l leaves unset stays).
+func (c *Cgroup) Update(l Limits) error {
+	for _, f := range l.files() {
+		if err := os.WriteFile(filepath.Join(c.Dir, f[0]), []byte(f[1]), 0); err != nil {
+			return fmt.Errorf("cgroup: setting %s to %s: %w", f[0], f[1], err)
+		}
+	}
+	return nil
+}

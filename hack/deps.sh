@@ -12,6 +12,7 @@ pkgs=(
 	docker-registry skopeo                        # local registry for tests
 	dnsmasq-base                                  # local resolver for the DNS test
 	podman runc bubblewrap iperf3                 # the benchmark's references
+	containerd rootlesskit                        # TestOCIContainerd (rootless containerd 1.6 drives the OCI runtime; ctr, the runc v2 shim)
 	qemu-system-x86 e2fsprogs kmod cpio           # hack/vmtest (cgroup v2 limits in a VM)
 	nftables                                      # -p keeps the TCP source address
 	jq procps util-linux iproute2

@@ -3,6 +3,8 @@
 #
 #   sudo bash hack/integration.sh [-test.run REGEX]   # as root: set up, then run as the test user
 #   bash hack/integration.sh                           # as a user with a subuid range: run as yourself
+#   sudo USANDBOX_OCI_RUNTIME=/usr/sbin/runc bash hack/integration.sh -test.run TestOCI
+#                                                      # the TestOCI tests with another runtime than bin/usandbox-runc
 #
 # Expects bin/usandbox, bin/integration.test and bin/tc.test (make build-tests). As root
 # it creates the test user and the test images first (both idempotent) and
@@ -107,6 +109,13 @@ if [[ $(id -u) -eq 0 ]]; then
 	install -d -m 0700 -o "$TEST_USER" -g "$TEST_USER" "$foreign/open-mode/usandbox-run-$uid"
 	chmod 0777 "$foreign/open-mode/usandbox-run-$uid"
 	cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/bin/mkimage" "$repo/bin/attack" "$repo/bin/integration.test" "$repo/bin/tc.test" "$stage/"
+	# The OCI runtime the TestOCI tests hand to podman and containerd
+	# (USANDBOX_OCI_RUNTIME, e.g. /usr/sbin/runc, overrides it).
+	runc=
+	if [[ -x $repo/bin/usandbox-runc ]]; then
+		cp "$repo/bin/usandbox-runc" "$stage/"
+		runc=$stage/usandbox-runc
+	fi
 	cp -r "$repo/hack" "$stage/hack"
 	chmod -R a+rX "$stage"
 	chown -R "$TEST_USER:" "$stage"
@@ -116,15 +125,18 @@ if [[ $(id -u) -eq 0 ]]; then
 		XDG_RUNTIME_DIR="/run/user/$uid" TMPDIR=/tmp USANDBOX_TEST_DNS="$dns_ip" \
 		USANDBOX_BIN="$stage/usandbox" USANDBOX_MKIMAGE="$stage/mkimage" USANDBOX_HACK="$stage/hack" USANDBOX_TEST_CACHE="$CACHE" \
 		USANDBOX_ATTACK="$stage/attack" USANDBOX_TEST_FOREIGN="$foreign" USANDBOX_TC_TEST="$stage/tc.test" \
+		USANDBOX_RUNC="$runc" USANDBOX_OCI_RUNTIME="${USANDBOX_OCI_RUNTIME:-}" \
 		bash -c 'cd "$HOME" && exec "$0" -test.v -test.timeout 25m "$@"' "$stage/integration.test" "$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	foreign_socket | tee -a "$log"
 	if grep -q -- '^--- FAIL: ForeignSocket' "$log"; then rc=1; fi
 	set -e
 else
+	runc=
+	[[ ! -x $repo/bin/usandbox-runc ]] || runc=$repo/bin/usandbox-runc
 	set +e
 	USANDBOX_BIN="$repo/bin/usandbox" USANDBOX_MKIMAGE="$repo/bin/mkimage" USANDBOX_HACK="$repo/hack" USANDBOX_TEST_CACHE="$CACHE" \
-		USANDBOX_ATTACK="$repo/bin/attack" USANDBOX_TC_TEST="$repo/bin/tc.test" \
+		USANDBOX_ATTACK="$repo/bin/attack" USANDBOX_TC_TEST="$repo/bin/tc.test" USANDBOX_RUNC="$runc" \
 		"$repo/bin/integration.test" -test.v -test.timeout 25m "$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	set -e

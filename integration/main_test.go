@@ -35,6 +35,7 @@ var env struct {
 	cache    string // hack/images.sh output
 	hack     string // the hack/ directory
 	mkimage  string // hack/mkimage, built
+	runc     string // bin/usandbox-runc, staged ("" when it was not built)
 	registry string // host:port of the local registry
 	regStore string // its storage directory (to corrupt blobs)
 }
@@ -48,6 +49,7 @@ func TestMain(m *testing.M) {
 	env.cache = getenv("USANDBOX_TEST_CACHE", "/var/cache/usandbox-test")
 	env.hack = os.Getenv("USANDBOX_HACK")
 	env.mkimage = getenv("USANDBOX_MKIMAGE", filepath.Join(env.cache, "bin", "mkimage"))
+	env.runc = os.Getenv("USANDBOX_RUNC")
 	if env.bin == "" || env.hack == "" {
 		fmt.Fprintln(os.Stderr, "USANDBOX_BIN and USANDBOX_HACK must be set (see hack/integration.sh)")
 		os.Exit(2)

@@ -69,6 +69,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -77,6 +78,10 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#ifndef NS_GET_NSTYPE
+#define NS_GET_NSTYPE 0xb703
+#endif
 
 #include "proto_gen.h"
 
@@ -496,7 +501,7 @@ static const int forwarded[] = {NSEXEC_INIT_SIGNALS};
 
 // init is pid 1 of the sandbox. It returns only in the forked setup
 // process, which then runs Go.
-static void init(int lifeline, unsigned long cgroupns) {
+static void init(int lifeline, unsigned long cgroupns, int detach) {
 	// Before anything else: this process is in the sandbox's pid
 	// namespace.
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
@@ -536,6 +541,15 @@ static void init(int lifeline, unsigned long cgroupns) {
 	}
 	if (cgroupns && unshare(CLONE_NEWCGROUP) < 0)
 		_exit(NSEXEC_EXIT_FAILED);
+	if (detach) {
+		// An OCI container: its caller goes once it is created, and
+		// the caller's subreaper (conmon, containerd's shim) watches
+		// the init from then on. Nothing more comes on the lifeline.
+		if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0)
+			_exit(NSEXEC_EXIT_FAILED);
+		release(lifeline);
+		lifeline = -1;
+	}
 
 	pid_t cmd = fork();
 	if (cmd < 0)
@@ -544,7 +558,8 @@ static void init(int lifeline, unsigned long cgroupns) {
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 			_exit(NSEXEC_EXIT_FAILED);
 		release(sfd);
-		release(lifeline);
+		if (lifeline >= 0)
+			release(lifeline);
 		if (sigprocmask(SIG_SETMASK, &old, NULL) < 0)
 			_exit(NSEXEC_EXIT_FAILED);
 		return; // the Go runtime starts here, as pid 2 (go_stage is set)
@@ -556,6 +571,7 @@ static void init(int lifeline, unsigned long cgroupns) {
 	nsexec_shed_text();
 
 	int code = NSEXEC_EXIT_FAILED;
+	// A negative fd is not polled: a detached init watches signals only.
 	struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN}, {.fd = lifeline, .events = POLLIN}};
 	for (;;) {
 		if (poll(pfd, 2, -1) < 0) {
@@ -605,7 +621,23 @@ static void init(int lifeline, unsigned long cgroupns) {
 	_exit(code);
 }
 
-static void sandbox(unsigned long flags, int lifeline, int removefd, int parentns, int join) {
+// join_paths enters the namespaces of fds first..first+count-1 (an OCI
+// bundle's, given by path; the parent put a user namespace first), with
+// the caller's privileges, before any namespace is made.
+static void join_paths(int first, int count) {
+	for (int fd = first; fd < first + count; fd++) {
+		int type = ioctl(fd, NS_GET_NSTYPE);
+		if (type < 0)
+			fail(NSEXEC_STEP_JOIN, errno);
+		if (setns(fd, type) < 0)
+			fail(NSEXEC_STEP_JOIN, errno);
+		release(fd);
+		if (type == CLONE_NEWUSER)
+			become_root();
+	}
+}
+
+static void sandbox(unsigned long flags, int lifeline, int removefd, int parentns, int join, int detach) {
 	unsigned long joined = 0;
 	if (join >= 0) {
 		// --network container:NAME: NAME's user and network namespaces
@@ -646,7 +678,7 @@ static void sandbox(unsigned long flags, int lifeline, int removefd, int parentn
 	if (pid < 0)
 		fail(NSEXEC_STEP_FORK, errno);
 	if (pid == 0) {
-		init(lifeline, flags & CLONE_NEWCGROUP);
+		init(lifeline, flags & CLONE_NEWCGROUP, detach);
 		return;
 	}
 	if (send_pid(1, (int32_t)pid) < 0)
@@ -702,7 +734,9 @@ __attribute__((constructor)) static void usandbox_nsexec(void) {
 
 	if (st->mode == NSEXEC_MODE_SANDBOX) {
 		go_stage = st;
-		sandbox(flags, cfg.lifeline, cfg.remove_in, cfg.parent_user_ns, cfg.join);
+		if (cfg.join_count > 0)
+			join_paths(cfg.join_first, cfg.join_count);
+		sandbox(flags, cfg.lifeline, cfg.remove_in, cfg.parent_user_ns, cfg.join, cfg.detach);
 		return;
 	}
 

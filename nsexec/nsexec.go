@@ -100,6 +100,13 @@ type SandboxConfig struct {
 	// AutoRemove: the keeper removes State's upper/ and work/ once every
 	// process of the sandbox is dead.
 	AutoRemove bool
+	// Detach: the init outlives the caller once it has LifelineGo (an
+	// OCI container, left to the caller's subreaper).
+	Detach bool
+	// JoinNS are namespaces (opened /proc/PID/ns/* or bind-mounted
+	// namespace files) entered before the new ones are made, a user
+	// namespace first; Flags must not hold their types.
+	JoinNS []*os.File
 }
 
 // LifelineGo is the byte that lets a sandbox's init go on.
@@ -170,6 +177,16 @@ func Start(cfg Config) (c *Child, err error) {
 			conf.RemoveIn = fdOf(sb.State)
 		}
 		fdOf(sb.Lock)
+		if sb.Detach {
+			conf.Detach = 1
+		}
+		for i, f := range sb.JoinNS {
+			fd := fdOf(f)
+			if i == 0 {
+				conf.JoinFirst = fd
+			}
+		}
+		conf.JoinCount = int32(len(sb.JoinNS))
 	}
 	conf.Join, conf.JoinPidNS = fdOf(cfg.Join), fdOf(cfg.JoinPidNS)
 	conf.ParentUserNS = fdOf(cfg.ParentUserNS)

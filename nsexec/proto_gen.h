@@ -66,6 +66,9 @@ struct nsexec_config {
 	int lifeline;
 	int remove_in;
 	int parent_user_ns;
+	int join_first;
+	int join_count;
+	int detach;
 };
 
 static inline int nsexec_lit(const char **p, const char *end, const char *s) {
@@ -148,6 +151,15 @@ static inline int nsexec_parse_config(const char *body, size_t len, struct nsexe
 	if (!nsexec_lit(&p, end, ",\"parentUserNS\":") || !nsexec_int(&p, end, INT_MIN, INT_MAX, &i))
 		return -1;
 	m->parent_user_ns = (int)i;
+	if (!nsexec_lit(&p, end, ",\"joinFirst\":") || !nsexec_int(&p, end, INT_MIN, INT_MAX, &i))
+		return -1;
+	m->join_first = (int)i;
+	if (!nsexec_lit(&p, end, ",\"joinCount\":") || !nsexec_int(&p, end, INT_MIN, INT_MAX, &i))
+		return -1;
+	m->join_count = (int)i;
+	if (!nsexec_lit(&p, end, ",\"detach\":") || !nsexec_int(&p, end, INT_MIN, INT_MAX, &i))
+		return -1;
+	m->detach = (int)i;
 	return nsexec_lit(&p, end, "}") && p == end ? 0 : -1;
 }
 

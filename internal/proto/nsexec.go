@@ -69,6 +69,17 @@ type Config struct {
 	// root, and a helper it forks there maps the new namespace by the
 	// identity of each extent of that one's map: no MapMe, no newuidmap.
 	ParentUserNS int32 `json:"parentUserNS"`
+	// JoinFirst and JoinCount are namespaces to enter by fd (an OCI
+	// bundle's namespaces given by path), the copy's fds JoinFirst to
+	// JoinFirst+JoinCount-1, a user namespace first: they are entered
+	// before any is made (ModeSandbox).
+	JoinFirst int32 `json:"joinFirst"`
+	JoinCount int32 `json:"joinCount"`
+	// Detach, when 1, lets the init outlive its parent once it has read
+	// LifelineGo: it keeps no parent-death signal and stops watching its
+	// lifeline (an OCI container, which its caller's subreaper watches;
+	// ModeSandbox).
+	Detach int32 `json:"detach"`
 }
 
 // MapMe asks the parent to write the uid and gid maps of Pid.

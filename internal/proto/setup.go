@@ -15,9 +15,29 @@ package proto
 //	                                       execve: the socket closes
 //	                     <-------------    or SetupMessage{error, code, msg}, then exit code
 //
+// An OCI container (spec.OCI, usandbox-runc) has two more steps: with
+// runtime hooks, setup stops before pivot_root until the runtime ran them,
+// and it says when everything but the start is done:
+//
+//	SetupMessage{fifo} + the start FIFO's read end (spec.OCI.Fifo set)
+//	                     <-------------    SetupMessage{hooks}   (spec.OCI.RuntimeHooks)
+//	SetupMessage{resume} ---------->       createContainer hooks, pivot_root, ...
+//	                     <-------------    SetupMessage{created}: waits for the start
+//	                                       (the runtime's create returns)
+//
 // Signals go to the init's host pid (kill(2)); it passes them on. The
 // init exits with the command's status.
 const (
+	// KindHooks: the container's namespaces and mounts are made; the
+	// runtime runs its hooks now and answers KindResume.
+	KindHooks  Kind = "hooks"
+	KindResume Kind = "resume"
+	// KindCreated: the container is created; its command runs once the
+	// runtime's start writes to spec.OCI.Fifo.
+	KindCreated Kind = "created"
+	// KindFifo carries the read end of the start FIFO (opened by the
+	// runtime: the container's root may not be allowed to open it).
+	KindFifo Kind = "fifo"
 	// KindPTY carries the master fd of the sandbox's pty (-t).
 	KindPTY Kind = "pty"
 	// KindStarted: the command is about to run (setup is done).

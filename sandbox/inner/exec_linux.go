@@ -18,6 +18,9 @@ func ExecMain(conn *os.File) int {
 		if err == nil {
 			err = closeInherited(int(conn.Fd()))
 		}
+		if err == nil && s.OCI != nil {
+			return ociCommand(s, conn, nil, false)
+		}
 		if err == nil {
 			err = execCommand(s, conn, false)
 		}

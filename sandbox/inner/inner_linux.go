@@ -68,6 +68,9 @@ func Main(conn *os.File) int {
 		if err == nil {
 			err = closeInherited(int(conn.Fd()))
 		}
+		if err == nil && s.OCI != nil {
+			return ociMain(s, conn)
+		}
 		if err == nil {
 			err = setup(s)
 		}

@@ -42,6 +42,24 @@ func Compile(p *Profile, capabilities []string) (Program, error) {
 	if err != nil {
 		return Program{}, fmt.Errorf("seccomp: profile %s: %w", p, err)
 	}
+	return compileOCI(p.String(), oci)
+}
+
+// CompileOCI compiles an OCI bundle's seccomp section (linux.seccomp) as
+// runc would, for this machine's architecture and kernel; nil compiles to
+// an empty Program (unconfined). SCMP_ACT_NOTIFY and a listener are
+// refused.
+func CompileOCI(oci *specs.LinuxSeccomp) (Program, error) {
+	if oci == nil {
+		return Program{}, nil
+	}
+	if oci.ListenerPath != "" || oci.ListenerMetadata != "" {
+		return Program{}, fmt.Errorf("seccomp: linux.seccomp.listenerPath is not supported by usandbox-runc")
+	}
+	return compileOCI("of the bundle", oci)
+}
+
+func compileOCI(name string, oci *specs.LinuxSeccomp) (Program, error) {
 	// libseccomp probes the kernel once per process and caches the
 	// answers; probe here, on an ordinary thread, rather than under the
 	// interception filter.
@@ -53,17 +71,17 @@ func Compile(p *Profile, capabilities []string) (Program, error) {
 	// are docker's too.
 	config, err := specconv.SetupSeccomp(oci)
 	if err != nil {
-		return Program{}, fmt.Errorf("seccomp: profile %s: %w", p, err)
+		return Program{}, fmt.Errorf("seccomp: profile %s: %w", name, err)
 	}
 	if config == nil {
 		return Program{}, nil
 	}
 	if config.DefaultAction == configs.Notify {
-		return Program{}, fmt.Errorf("seccomp: profile %s: SCMP_ACT_NOTIFY is not supported", p)
+		return Program{}, fmt.Errorf("seccomp: profile %s: SCMP_ACT_NOTIFY is not supported", name)
 	}
 	for _, call := range config.Syscalls {
 		if call.Action == configs.Notify {
-			return Program{}, fmt.Errorf("seccomp: profile %s: SCMP_ACT_NOTIFY (for %s) is not supported", p, call.Name)
+			return Program{}, fmt.Errorf("seccomp: profile %s: SCMP_ACT_NOTIFY (for %s) is not supported", name, call.Name)
 		}
 	}
 	// The flags only choose how the kernel installs the filter, never
@@ -74,7 +92,7 @@ func Compile(p *Profile, capabilities []string) (Program, error) {
 	// thread while the thread waits for the listener.
 	flags, err := filterFlags(config.Flags)
 	if err != nil {
-		return Program{}, fmt.Errorf("seccomp: profile %s: %w", p, err)
+		return Program{}, fmt.Errorf("seccomp: profile %s: %w", name, err)
 	}
 	config.Flags = nil
 	prog, err := captureFilter(func() error {
@@ -82,7 +100,7 @@ func Compile(p *Profile, capabilities []string) (Program, error) {
 		return err
 	})
 	if err != nil {
-		return Program{}, fmt.Errorf("%w (profile %s)", err, p)
+		return Program{}, fmt.Errorf("%w (profile %s)", err, name)
 	}
 	if prog.Flags != 0 {
 		return Program{}, fmt.Errorf("seccomp: runc installed its filter with flags %#x, expected none", prog.Flags)

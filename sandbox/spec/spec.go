@@ -78,6 +78,8 @@ type Spec struct {
 	ShmSize *int64 `json:"shmSize,omitempty"`
 	// Devices are host devices bound into the sandbox (--device).
 	Devices []Device `json:"devices,omitempty"`
+	// OCI, when set, makes this an OCI runtime's container (see OCI).
+	OCI *OCI `json:"oci,omitempty"`
 }
 
 // IDMap is one line of a uid_map or gid_map.
