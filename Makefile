@@ -98,6 +98,14 @@ bench: build-tests
 	bash hack/bench.sh
 	bash hack/vmtest.sh --bench
 
+# runtime-tools' OCI validation suite against runc and bin/usandbox-runc,
+# as root and rootless, one table (hack/test-oci.sh: RUNTIMES, MODES, RUN).
+# bin/usandbox-runc is built first when this Makefile has a rule for it.
+.PHONY: test-oci
+test-oci:
+	@if $(MAKE) -n bin/usandbox-runc >/dev/null 2>&1; then $(MAKE) bin/usandbox-runc; fi
+	bash hack/test-oci.sh
+
 deps:
 	bash hack/deps.sh
 
