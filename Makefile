@@ -70,7 +70,7 @@ man: $(SOURCES)
 
 install: build man
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 bin/usandbox bin/usandbox-image $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 bin/usandbox bin/usandbox-image bin/usandbox-runc $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 # Everything CI runs.
