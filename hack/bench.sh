@@ -7,7 +7,7 @@
 #
 # Environment:
 #   BENCH_N      timed iterations per measurement (default 5); medians are printed
-#   BENCH_ONLY   comma-separated sections to run (default: all): pull,run,exec,many,net,netmembers,dockerapi
+#   BENCH_ONLY   comma-separated sections to run (default: all): pull,run,exec,many,net,netmembers,dockerapi,ocirt
 #   BENCH_MANY   sandboxes the many section creates in each store (default 100)
 #   BENCH_BASELINE  a directory with an earlier build's usandbox and usandbox-image
 #                (e.g. made by: git worktree add /tmp/old REV && make -C /tmp/old build,
@@ -38,7 +38,7 @@
 set -euo pipefail
 export LC_ALL=C # EPOCHREALTIME and printf %f need a '.' decimal point
 
-SECTIONS=(pull run exec many net netmembers dockerapi)
+SECTIONS=(pull run exec many net netmembers dockerapi ocirt)
 BENCH_N=${BENCH_N:-5}
 BENCH_ONLY=${BENCH_ONLY:-}
 TEST_USER=${USANDBOX_TEST_USER:-usandbox-test}
@@ -641,6 +641,48 @@ bench_dockerapi() {
 	release_store tmpfs "$st"
 }
 
+# ocirt: usandbox-runc as an OCI runtime against runc 1.1.5 (the anchor;
+# crun refuses this host), in the same rounds: through podman (the same
+# store, --runtime), and alone, create + start + delete of one prepared
+# bundle (busybox, `spec --rootless`, process `true`), as podman's conmon
+# and containerd's shim drive a runtime.
+bench_ocirt() {
+	local n=${BENCH_RUN_N:-21} urc=$BENCH_STAGE/usandbox-runc runc=/usr/sbin/runc
+	[[ -x $runc ]] || die "ocirt: no runc at $runc (apt-get install runc)"
+	new_store disk
+	local st=$STORE
+	timed "$WORK/ocirt.log" pm "$st" pull -q --tls-verify=false "$REGISTRY/busybox:latest"
+	local p_u=(podman --root "$st/podman" --runroot "$st/podman-run" --runtime "$urc" run --rm --network none "$REGISTRY/busybox:latest" true)
+	local p_r=(podman --root "$st/podman" --runroot "$st/podman-run" --runtime "$runc" run --rm --network none "$REGISTRY/busybox:latest" true)
+	local -a med
+	log "ocirt: $n rounds of podman run --rm with usandbox-runc and with runc, interleaved"
+	mapfile -t med < <("$BENCH_STAGE/timeit" -n "$n" -- "${p_u[@]}" -- "${p_r[@]}") || die "timeit failed"
+	printf 'oci   podman run --rm true   --runtime usandbox-runc %6s ms   --runtime runc %6s ms   ratio %sx   %s\n' \
+		"$(ms_of "${med[0]}")" "$(ms_of "${med[1]}")" "$(ratio "${med[0]}" "${med[1]}")" \
+		"$(goal_le "$(awk -v a="${med[0]}" -v b="${med[1]}" 'BEGIN { print a / b }')" 1.0 "no slower than runc")"
+	local b=$WORK/bundle
+	rm -rf "$b"
+	mkdir -p "$b"
+	cp -a "$CACHE/rootfs/busybox" "$b/rootfs"
+	"$urc" spec --rootless --bundle "$b"
+	python3 -c 'import json, sys
+p = sys.argv[1] + "/config.json"
+c = json.load(open(p)); c["process"]["terminal"] = False; c["process"]["args"] = ["true"]
+json.dump(c, open(p, "w"))' "$b"
+	# One shell per round: create, start, wait until it stopped, delete.
+	local cycle='rt=$1 root=$2 b=$3; "$rt" --root "$root" create --bundle "$b" bench >/dev/null 2>&1 </dev/null &&
+		"$rt" --root "$root" start bench && while "$rt" --root "$root" state bench | grep -q "\"running\""; do :; done &&
+		"$rt" --root "$root" delete bench'
+	log "ocirt: $n rounds of create + start + delete of a prepared bundle, usandbox-runc and runc, interleaved"
+	mapfile -t med < <("$BENCH_STAGE/timeit" -n "$n" -- bash -c "$cycle" x "$urc" "$WORK/urc-root" "$b" -- bash -c "$cycle" x "$runc" "$WORK/runc-root" "$b" -- bash -c true) ||
+		die "timeit failed (see: $urc --root $WORK/urc-root list)"
+	printf 'oci   create+start+delete   usandbox-runc %6s ms   runc %6s ms   (bash alone %s ms)   ratio %sx   %s\n' \
+		"$(ms_of "${med[0]}")" "$(ms_of "${med[1]}")" "$(ms_of "${med[2]}")" "$(ratio "${med[0]}" "${med[1]}")" \
+		"$(goal_le "$(awk -v a="${med[0]}" -v b="${med[1]}" 'BEGIN { print a / b }')" 0.999 "faster than runc")"
+	pm "$st" rm -a -f >/dev/null 2>&1 || true
+	release_store disk "$st"
+}
+
 user_main() {
 	[[ -n ${BENCH_STAGE:-} && -n ${BENCH_DISK:-} && -n ${BENCH_TMPFS:-} ]] ||
 		die "--as-user is internal: run hack/bench.sh as root"
@@ -750,7 +792,7 @@ root_main() {
 	trap 'exit 143' TERM
 
 	STAGE=$(mktemp -d /tmp/usandbox-bench.XXXXXX)
-	cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/hack/registry.sh" "$repo/hack/activate.py" "$STAGE/"
+	cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/bin/usandbox-runc" "$repo/hack/registry.sh" "$repo/hack/activate.py" "$STAGE/"
 	cp "${BASH_SOURCE[0]}" "$STAGE/bench.sh"
 	if [[ -n ${BENCH_BASELINE:-} ]]; then
 		mkdir "$STAGE/baseline"
