@@ -16,7 +16,8 @@
 # /sys/fs/cgroup/user to uid 1000 the way systemd's Delegate=yes does
 # (chown of the directory, cgroup.procs, cgroup.threads,
 # cgroup.subtree_control), starts a shell in its leaf "session" and runs
-# the integration tests' TestLimits and TestCmdsCgroup (pause, stats) as uid 1000.
+# the integration tests' TestLimits, TestCmdsCgroup (pause, stats) and
+# TestOCIRuntimeResources (usandbox-runc's linux.resources) as uid 1000.
 #
 # Exit status: the guest tests' (0 = pass), or 125 when the harness fails.
 set -euo pipefail
@@ -146,8 +147,8 @@ fi
 run=$(cat /share/run 2>/dev/null)
 echo "vm: kernel $(uname -r), cgroup $(cat /sys/fs/cgroup/cgroup.controllers), $(nproc) CPUs"
 su tester -s /bin/sh -c "cd /store/home && HOME=/store/home XDG_RUNTIME_DIR=/run/user/1000 TMPDIR=/store/tmp \
-	USANDBOX_BIN=/share/usandbox USANDBOX_HACK=/share USANDBOX_TEST_CACHE=/share/cache USANDBOX_TEST_MINIMAL=1 \
-	/share/integration.test -test.v -test.timeout 20m -test.run '${run:-^(TestLimits|TestCmdsCgroup)$}'"
+	USANDBOX_BIN=/share/usandbox USANDBOX_RUNC=/share/usandbox-runc USANDBOX_HACK=/share USANDBOX_TEST_CACHE=/share/cache USANDBOX_TEST_MINIMAL=1 \
+	/share/integration.test -test.v -test.timeout 20m -test.run '${run:-^(TestLimits|TestCmdsCgroup|TestOCIRuntimeResources)$}'"
 echo $? >/share/result
 sync
 poweroff -f
@@ -193,8 +194,10 @@ work=$(mktemp -d /tmp/usandbox-vm.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 share=$work/share
 mkdir -p "$share/cache/images"
-cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/bin/integration.test" "$share/"
+cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/bin/usandbox-runc" "$repo/bin/integration.test" "$share/"
 cp -r "$CACHE/images/busybox" "$share/cache/images/"
+mkdir -p "$share/cache/rootfs"
+cp -a "$CACHE/rootfs/busybox" "$share/cache/rootfs/"
 [[ -z $RUN ]] || echo "${RUN#-test.run }" >"$share/run"
 if [[ -n $BENCH ]]; then
 	(cd "$repo" && go build -o "$share/timeit" ./hack/timeit) || die "building hack/timeit"

@@ -112,7 +112,7 @@ func (o *ociRT) assertEmpty() {
 func ociBundle(t *testing.T, o *ociRT, change func(*specs.Spec)) string {
 	t.Helper()
 	dir := t.TempDir()
-	if out, err := exec.Command("cp", "-a", filepath.Join(env.cache, "rootfs", "busybox"), filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
+	if out, err := exec.Command("cp", "-dR", filepath.Join(env.cache, "rootfs", "busybox"), filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
 		t.Fatalf("copying the rootfs: %v: %s", err, out)
 	}
 	o.ok("spec", "--rootless", "--bundle", dir)
