@@ -60,6 +60,7 @@ type options struct {
 	logs             string
 	timeout          time.Duration
 	run              string
+	known            string
 }
 
 func main() {
@@ -73,6 +74,7 @@ func main() {
 	flag.StringVar(&o.logs, "logs", "", "directory for each program's TAP (NAME.tap) and stderr (NAME.stderr), one folder per column")
 	flag.DurationVar(&o.timeout, "timeout", 120*time.Second, "per-program timeout; the program's process group is killed then")
 	flag.StringVar(&o.run, "run", "", "only programs whose name matches this regular expression")
+	flag.StringVar(&o.known, "known", "", `file of known gaps, lines "MODE PROGRAM REASON": programs the reference passes and the others do not, for that reason; they do not fail the goal`)
 	flag.Parse()
 	code, err := run(o, os.Stdout)
 	if err != nil {
@@ -142,7 +144,11 @@ func run(o options, stdout io.Writer) (int, error) {
 	printWhy(out, cols, tests)
 	printTable(out, cols, tests)
 	fmt.Fprintf(out, "logs: %s\n", o.logs)
-	if !printGoal(out, cols, tests, runtimes[0].Name) {
+	known, err := readKnown(o.known)
+	if err != nil {
+		return 2, err
+	}
+	if !printGoal(out, cols, tests, runtimes[0].Name, known) {
 		return 1, nil
 	}
 	return 0, nil
@@ -451,7 +457,7 @@ func passCount(c *column, tests []string) int {
 
 // printGoal prints, per mode, whether each runtime passes every program
 // the reference passes, and reports whether all do.
-func printGoal(w io.Writer, cols []*column, tests []string, ref string) bool {
+func printGoal(w io.Writer, cols []*column, tests []string, ref string, known map[string]string) bool {
 	ok := true
 	byMode := map[string]*column{}
 	var modes []string
@@ -471,8 +477,14 @@ func printGoal(w io.Writer, cols []*column, tests []string, ref string) bool {
 			compared = true
 			var missing []string
 			for _, t := range tests {
-				if r.Results[t].Status == Pass && c.Results[t].Status != Pass {
+				why, isKnown := known[mode+" "+t]
+				switch {
+				case r.Results[t].Status == Pass && c.Results[t].Status != Pass && isKnown:
+					fmt.Fprintf(w, "%s: known gap: %s does not pass %s: %s\n", mode, c.Runtime.Name, t, why)
+				case r.Results[t].Status == Pass && c.Results[t].Status != Pass:
 					missing = append(missing, t)
+				case isKnown && c.Results[t].Status == Pass:
+					fmt.Fprintf(w, "%s: %s passes %s now: take it off the known gaps\n", mode, c.Runtime.Name, t)
 				}
 			}
 			if len(missing) == 0 {
@@ -487,4 +499,28 @@ func printGoal(w io.Writer, cols []*column, tests []string, ref string) bool {
 		fmt.Fprintf(w, "no comparison: no mode ran the reference %s beside another runtime\n", ref)
 	}
 	return ok
+}
+
+// readKnown reads the known gaps (see -known): "MODE PROGRAM" -> reason.
+func readKnown(path string) (map[string]string, error) {
+	out := map[string]string{}
+	if path == "" {
+		return out, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("-known: %w", err)
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.SplitN(line, " ", 3)
+		if len(f) != 3 || (f[0] != "root" && f[0] != "rootless") {
+			return nil, fmt.Errorf("-known %s:%d: want MODE PROGRAM REASON, MODE root or rootless", path, i+1)
+		}
+		out[f[0]+" "+f[1]] = f[2]
+	}
+	return out, nil
 }

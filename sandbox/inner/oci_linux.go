@@ -660,6 +660,11 @@ func ociCommand(s *spec.Spec, conn *os.File, fifo *os.File, create bool) error {
 	}
 	// oomScoreAdj was written by the C stage, before the user namespace
 	// (non-dumpable in it, this process may not open the file).
+	// The user is changed to only after the start: a user the namespace
+	// does not map is an error of create's, as it is runc's.
+	if err := checkMapped(o); err != nil {
+		return fail(err)
+	}
 	umask := 0o022
 	if o.Umask != nil {
 		umask = int(*o.Umask)
@@ -717,6 +722,50 @@ func ociCommand(s *spec.Spec, conn *os.File, fifo *os.File, create bool) error {
 	}
 	err = syscall.Exec(path, p.Args, env)
 	return execError(p.Args[0], err)
+}
+
+// checkMapped makes sure the process's uid, gid and additional gids are
+// mapped in its user namespace.
+func checkMapped(o *spec.OCI) error {
+	mapped := func(file string, id uint32) (bool, error) {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return false, err
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 3 {
+				continue
+			}
+			first, err1 := strconv.ParseUint(f[0], 10, 32)
+			size, err2 := strconv.ParseUint(f[2], 10, 32)
+			if err1 == nil && err2 == nil && uint64(id) >= first && uint64(id) < first+size {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	check := func(what, file string, id uint32) error {
+		ok, err := mapped(file, id)
+		if err != nil {
+			// A container without /proc: the change of user says it
+			// after the start.
+			return nil
+		}
+		if !ok {
+			return unmappedID(what, id, unix.EINVAL)
+		}
+		return nil
+	}
+	if err := check("user", "/proc/self/uid_map", o.UID); err != nil {
+		return err
+	}
+	for _, g := range append([]uint32{o.GID}, o.AdditionalGids...) {
+		if err := check("group", "/proc/self/gid_map", g); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // homeOf is uid's home in the container's /etc/passwd, or "/".
