@@ -278,6 +278,10 @@ func (r *Runtime) Start(id string) error {
 	if err := os.Remove(fifo); err != nil {
 		return err
 	}
+	// Until the process is the bundle's: the poststart hooks run after
+	// it is executed (the runtime spec's order), and a signal sent once
+	// start returns is the process's, not its setup's.
+	waitExec(rec)
 	if rec.Hooks != nil {
 		if err := runHooks("poststart", rec.Hooks.Poststart, ociState(rec, specs.StateRunning)); err != nil {
 			return err
@@ -285,6 +289,35 @@ func (r *Runtime) Start(id string) error {
 	}
 	return nil
 }
+
+// waitExec waits (at most 2 s) until the container's process has
+// executed its command, or ended: its name is no longer the init's
+// ("usandbox-init"), or its /proc/PID/exe, closed while it is not
+// dumpable, opens.
+func waitExec(rec *Record) {
+	comm := "/proc/" + strconv.Itoa(rec.Pid) + "/comm"
+	exe := "/proc/" + strconv.Itoa(rec.Pid) + "/exe"
+	d := 50 * time.Microsecond
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		if !rec.alive() {
+			return
+		}
+		if b, err := os.ReadFile(comm); err == nil && strings.TrimSpace(string(b)) != initName {
+			return
+		}
+		if _, err := os.Readlink(exe); err == nil {
+			return
+		}
+		time.Sleep(d)
+		if d < 5*time.Millisecond {
+			d *= 2
+		}
+	}
+}
+
+// initName is the name (comm) of a container's process until it executes
+// its command: nsexec's init's.
+const initName = "usandbox-init"
 
 // Run creates and starts container id; unless detach, it waits for the
 // container's process, deletes the container and returns the status.
