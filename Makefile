@@ -74,7 +74,7 @@ install: build man
 	install -m 644 man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 # Everything CI runs.
-test: lint unit integration test-vm
+test: lint unit integration test-vm test-oci
 
 unit:
 	$(GO) test -count=1 ./...
@@ -100,10 +100,10 @@ bench: build-tests
 
 # runtime-tools' OCI validation suite against runc and bin/usandbox-runc,
 # as root and rootless, one table (hack/test-oci.sh: RUNTIMES, MODES, RUN).
-# bin/usandbox-runc is built first when this Makefile has a rule for it.
+# It fails when usandbox-runc does not pass a program runc passes, but for
+# the known gaps of hack/ocisuite/known-gaps (each with its reason).
 .PHONY: test-oci
-test-oci:
-	@if $(MAKE) -n bin/usandbox-runc >/dev/null 2>&1; then $(MAKE) bin/usandbox-runc; fi
+test-oci: bin/usandbox-runc
 	bash hack/test-oci.sh
 
 deps:
