@@ -431,7 +431,7 @@ func psCommand() *cli.Command {
 	return &cli.Command{
 		Name: "ps", Usage: "list a container's processes", ArgsUsage: "ID [PS_ARGS...]",
 		StopOnNthArg: &one,
-		Flags: []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json (the host pids)"}},
+		Flags:        []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json (the host pids)"}},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.NArg() < 1 {
 				return errors.New("ps: give a container ID")
