@@ -1,8 +1,6 @@
 package ociruntime
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +21,7 @@ import (
 	"usandbox/internal/role"
 	"usandbox/internal/wire"
 	"usandbox/nsexec"
+	"usandbox/sandbox/inner"
 )
 
 // CreateOptions are create's flags.
@@ -357,35 +356,8 @@ func exitStatus(st *os.ProcessState) int {
 
 // runHooks runs hooks in the runtime's namespaces, each with state on
 // its stdin.
-func runHooks(kind string, hooks []specs.Hook, state []byte) error {
-	for _, h := range hooks {
-		ctx := context.Background()
-		var cancel context.CancelFunc = func() {}
-		if h.Timeout != nil && *h.Timeout > 0 {
-			ctx, cancel = context.WithTimeout(ctx, time.Duration(*h.Timeout)*time.Second)
-		}
-		cmd := exec.CommandContext(ctx, h.Path)
-		if len(h.Args) > 0 {
-			cmd.Args = h.Args
-		}
-		cmd.Env = h.Env
-		if cmd.Env == nil {
-			cmd.Env = []string{}
-		}
-		cmd.Stdin = bytes.NewReader(state)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		timedOut := ctx.Err() != nil
-		cancel()
-		if err != nil {
-			if timedOut {
-				err = fmt.Errorf("timed out after %ds", *h.Timeout)
-			}
-			return fmt.Errorf("%s hook %s: %v: %s", kind, h.Path, err, strings.TrimSpace(out.String()))
-		}
-	}
-	return nil
+func runHooks(kind string, hs []specs.Hook, state []byte) error {
+	return inner.RunHooks(kind, hooks(hs), state)
 }
 
 func writePidFile(path string, pid int) error {

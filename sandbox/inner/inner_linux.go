@@ -215,23 +215,8 @@ func execCommand(s *spec.Spec, conn *os.File, create bool) error {
 	if err := newSessionKeyring(); err != nil {
 		return fail(err)
 	}
-	if _, err := unix.Setsid(); err != nil {
-		return fail(fmt.Errorf("setsid: %w", err))
-	}
-	if p.Terminal {
-		tty, err := openPTY(p.Rows, p.Cols, conn)
-		if err != nil {
-			return fail(err)
-		}
-		if err := unix.IoctlSetInt(int(tty.Fd()), unix.TIOCSCTTY, 0); err != nil {
-			return fail(fmt.Errorf("setting the controlling terminal: %w", err))
-		}
-		for fd := 0; fd < 3; fd++ {
-			if err := unix.Dup3(int(tty.Fd()), fd, 0); err != nil {
-				return fail(fmt.Errorf("connecting the terminal: %w", err))
-			}
-		}
-		tty.Close()
+	if err := newSession(p, conn, nil); err != nil {
+		return err
 	}
 	// Last, because they take from this process what setup needed.
 	if err := limitCapabilities(s.Capabilities); err != nil {
@@ -256,6 +241,38 @@ func execCommand(s *spec.Spec, conn *os.File, create bool) error {
 	}
 	err = syscall.Exec(path, p.Args, env)
 	return execError(p.Args[0], err)
+}
+
+// newSession makes the process a session leader and, for a terminal,
+// gives it a pty of the sandbox's own devpts (its master sent to the
+// parent) as its controlling terminal and stdio; withTTY, when set, is
+// given the slave before it is closed (an OCI container's /dev/console).
+func newSession(p spec.Process, conn *os.File, withTTY func(*os.File) error) error {
+	if _, err := unix.Setsid(); err != nil {
+		return fail(fmt.Errorf("setsid: %w", err))
+	}
+	if !p.Terminal {
+		return nil
+	}
+	tty, err := openPTY(p.Rows, p.Cols, conn)
+	if err != nil {
+		return fail(err)
+	}
+	defer tty.Close()
+	if err := unix.IoctlSetInt(int(tty.Fd()), unix.TIOCSCTTY, 0); err != nil {
+		return fail(fmt.Errorf("setting the controlling terminal: %w", err))
+	}
+	for fd := 0; fd < 3; fd++ {
+		if err := unix.Dup3(int(tty.Fd()), fd, 0); err != nil {
+			return fail(fmt.Errorf("connecting the terminal: %w", err))
+		}
+	}
+	if withTTY != nil {
+		if err := withTTY(tty); err != nil {
+			return fail(err)
+		}
+	}
+	return nil
 }
 
 // closeInherited closes every fd but stdio and keep. Anonymous inodes

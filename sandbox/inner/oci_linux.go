@@ -107,7 +107,7 @@ func ociSetup(s *spec.Spec, conn *os.File) error {
 			return fail(fmt.Errorf("the runtime did not resume the container after its hooks (%v)", err))
 		}
 	}
-	if err := runHooks("createContainer", o.CreateContainer, o.State); err != nil {
+	if err := RunHooks("createContainer", o.CreateContainer, o.State); err != nil {
 		return fail(err)
 	}
 	if err := pivot(o.Rootfs); err != nil {
@@ -513,28 +513,16 @@ func ociDevice(r *root, o *spec.OCI, d spec.OCIDevice) error {
 }
 
 // ociFinishMounts is finishMounts for a container: the bundle's
-// read-only and masked paths, the read-only root and its propagation,
-// each on the opened mount.
+// read-only and masked paths, the read-only root (hardenRoot) and the
+// root's propagation, each on the opened mount.
 func ociFinishMounts(s *spec.Spec) error {
 	root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("opening the new root: %w", err)
 	}
 	defer root.Close() // an O_PATH fd: close has nothing to report
-	for _, p := range s.ReadonlyPaths {
-		if err := readOnlyPath(root, p); err != nil {
-			return err
-		}
-	}
-	if len(s.MaskedPaths) > 0 {
-		if err := maskPaths(root, s.MaskedPaths); err != nil {
-			return err
-		}
-	}
-	if s.ReadOnly {
-		if err := setAttrs(int(root.Fd()), unix.MOUNT_ATTR_RDONLY, false); err != nil {
-			return fmt.Errorf("making the root filesystem read-only: %w", err)
-		}
+	if err := hardenRoot(root, s, nil); err != nil {
+		return err
 	}
 	if p := s.OCI.RootPropagation; p != 0 {
 		if err := unix.MountSetattr(int(root.Fd()), "", unix.AT_EMPTY_PATH, &unix.MountAttr{Propagation: uint64(p)}); err != nil {
@@ -571,10 +559,11 @@ func writeSysctl(key, value string) error {
 	return nil
 }
 
-// runHooks runs hooks (the bundle's createContainer or startContainer),
-// each with the container's state on its stdin; a failure, or a hook
-// that outlives its timeout, is an error.
-func runHooks(kind string, hooks []spec.OCIHook, state []byte) error {
+// RunHooks runs an OCI bundle's hooks of one kind, in order, each with
+// the container's state on its stdin; a failure, or a hook that outlives
+// its timeout, is an error. Setup runs createContainer and
+// startContainer in the container; the runtime the others, on the host.
+func RunHooks(kind string, hooks []spec.OCIHook, state []byte) error {
 	for _, h := range hooks {
 		ctx := context.Background()
 		if h.Timeout != nil && *h.Timeout > 0 {
@@ -635,28 +624,12 @@ func ociCommand(s *spec.Spec, conn *os.File, fifo *os.File, create bool) error {
 			return fail(err)
 		}
 	}
-	if _, err := unix.Setsid(); err != nil {
-		return fail(fmt.Errorf("setsid: %w", err))
+	var console func(*os.File) error
+	if o.Console {
+		console = bindConsole
 	}
-	if p.Terminal {
-		tty, err := openPTY(p.Rows, p.Cols, conn)
-		if err != nil {
-			return fail(err)
-		}
-		if err := unix.IoctlSetInt(int(tty.Fd()), unix.TIOCSCTTY, 0); err != nil {
-			return fail(fmt.Errorf("setting the controlling terminal: %w", err))
-		}
-		for fd := 0; fd < 3; fd++ {
-			if err := unix.Dup3(int(tty.Fd()), fd, 0); err != nil {
-				return fail(fmt.Errorf("connecting the terminal: %w", err))
-			}
-		}
-		if o.Console {
-			if err := bindConsole(tty); err != nil {
-				return fail(err)
-			}
-		}
-		tty.Close()
+	if err := newSession(p, conn, console); err != nil {
+		return err
 	}
 	// oomScoreAdj was written by the C stage, before the user namespace
 	// (non-dumpable in it, this process may not open the file).
@@ -682,7 +655,7 @@ func ociCommand(s *spec.Spec, conn *os.File, fifo *os.File, create bool) error {
 			return fail(err)
 		}
 	}
-	if err := runHooks("startContainer", o.StartContainer, o.State); err != nil {
+	if err := RunHooks("startContainer", o.StartContainer, o.State); err != nil {
 		return fail(err)
 	}
 	// Last, because they take from this process what setup needed.

@@ -456,16 +456,27 @@ func finishMounts(s *spec.Spec) error {
 		return fmt.Errorf("opening the new root: %w", err)
 	}
 	defer root.Close() // an O_PATH fd: close has nothing to report
+	return hardenRoot(root, s, func() error { return addEntries(root, s) })
+}
+
+// hardenRoot binds the read-only paths, masks the masked ones, runs
+// beforeRO (nil: nothing) while the root is still writable, and makes
+// the root read-only if the spec says so.
+func hardenRoot(root *os.File, s *spec.Spec, beforeRO func() error) error {
 	for _, p := range s.ReadonlyPaths {
 		if err := readOnlyPath(root, p); err != nil {
 			return err
 		}
 	}
-	if err := maskPaths(root, s.MaskedPaths); err != nil {
-		return err
+	if len(s.MaskedPaths) > 0 {
+		if err := maskPaths(root, s.MaskedPaths); err != nil {
+			return err
+		}
 	}
-	if err := addEntries(root, s); err != nil {
-		return err
+	if beforeRO != nil {
+		if err := beforeRO(); err != nil {
+			return err
+		}
 	}
 	if s.ReadOnly {
 		if err := setAttrs(int(root.Fd()), unix.MOUNT_ATTR_RDONLY, false); err != nil {
