@@ -42,10 +42,10 @@
 //
 // Neither the keeper nor the init ever executes a program inside the user
 // namespace, so the kernel keeps their memory owned by the host's user
-// namespace: the init, made non-dumpable before any other process of the
-// sandbox exists, has its /proc/PID/{fd,exe,mem,root,cwd} out of reach of
-// the sandbox's root, even with CAP_SYS_PTRACE; it holds no file of the
-// host. The keeper is not in the sandbox's pid namespace at all (no
+// namespace: the init, born non-dumpable (its pid namespace may be one
+// that other processes share already, an OCI pod's), has its
+// /proc/PID/{fd,exe,mem,root,cwd} out of reach of the sandbox's root, even
+// with CAP_SYS_PTRACE; it holds no file of the host. The keeper is not in the sandbox's pid namespace at all (no
 // process of the sandbox can name it), so it stays dumpable for the
 // network drivers, which enter the sandbox's network namespace through
 // its /proc/PID/ns.
@@ -656,13 +656,6 @@ static void sandbox(unsigned long flags, int lifeline, int removefd, int parentn
 	} else if (flags & CLONE_NEWUSER) {
 		new_userns();
 	}
-	// The keeper is not in the sandbox's pid namespace, so no process of
-	// the sandbox can name it: it may be dumpable, and must be, for the
-	// network drivers (nsenter, slirp4netns) to enter its namespaces by
-	// /proc/PID/ns, which are the sandbox's (all but the pid namespace).
-	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-		fail(NSEXEC_STEP_SETID, errno);
-
 	// The cgroup namespace is the init's own, made once it is in its
 	// cgroup.
 	unsigned long rest = flags & ~(unsigned long)(CLONE_NEWUSER | CLONE_NEWCGROUP) & ~joined;
@@ -676,6 +669,13 @@ static void sandbox(unsigned long flags, int lifeline, int removefd, int parentn
 		fail(NSEXEC_STEP_UNSHARE, errno);
 
 	int initfd = -1;
+	// The init is born not dumpable: its pid namespace may have other
+	// processes already (an OCI pod member joins another container's by
+	// path, join_paths), and a dumpable newborn, a copy of this process
+	// with the host's root and the caller's fds, would be theirs to
+	// ptrace before its first instruction. The dumpable flag is copied
+	// at the clone; the init's own prctl comes too late.
+	not_dumpable();
 	// CLONE_PARENT: the init is the usandbox parent's child, so the
 	// parent waits for it directly; CLONE_PIDFD lets the keeper watch it.
 	long pid = syscall(SYS_clone, CLONE_PARENT | CLONE_PIDFD | SIGCHLD, 0, &initfd, 0, 0);
@@ -685,6 +685,14 @@ static void sandbox(unsigned long flags, int lifeline, int removefd, int parentn
 		init(lifeline, flags & CLONE_NEWCGROUP, detach);
 		return;
 	}
+	// The keeper is not in the sandbox's pid namespace, so no process of
+	// the sandbox can name it (unless the sandbox has the caller's pid
+	// namespace: see package ociruntime): it may be dumpable, and must
+	// be, for the network drivers (nsenter, slirp4netns) to enter its
+	// namespaces by /proc/PID/ns, which are the sandbox's (all but the
+	// pid namespace), and for exec to enter them through its pidfd.
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		fail(NSEXEC_STEP_SETID, errno);
 	if (send_pid(1, (int32_t)pid) < 0)
 		_exit(NSEXEC_EXIT_FAILED);
 	release(lifeline);
