@@ -45,10 +45,11 @@
 // namespace: the init, born non-dumpable (its pid namespace may be one
 // that other processes share already, an OCI pod's), has its
 // /proc/PID/{fd,exe,mem,root,cwd} out of reach of the sandbox's root, even
-// with CAP_SYS_PTRACE; it holds no file of the host. The keeper is not in the sandbox's pid namespace at all (no
-// process of the sandbox can name it), so it stays dumpable for the
-// network drivers, which enter the sandbox's network namespace through
-// its /proc/PID/ns.
+// with CAP_SYS_PTRACE; it holds no file of the host. The keeper is not in
+// the sandbox's pid namespace at all (no process of the sandbox can name
+// it), so it stays dumpable for the network drivers, which enter the
+// sandbox's network namespace through its /proc/PID/ns; it keeps no fd but
+// the init's pidfd, the lock and the directory it cleans.
 //
 // Fork mode ('usandbox exec'): setns(pidfd of the keeper, its
 // namespaces), setns(the keeper's pid_for_children), a new cgroup
@@ -437,20 +438,45 @@ out:
 	return rc;
 }
 
+// close_except closes every fd from 3 on but the n of keep (negative
+// ones, and those below 3, are none), which it sorts.
+static void close_except(int *keep, size_t n) {
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	unsigned int from = 3;
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < (int)from)
+			continue; // below 3, or kept already
+		if ((unsigned int)keep[i] > from && syscall(SYS_close_range, from, keep[i] - 1, 0) < 0)
+			_exit(NSEXEC_EXIT_FAILED);
+		from = (unsigned int)keep[i] + 1;
+	}
+	if (syscall(SYS_close_range, from, ~0U, 0) < 0)
+		_exit(NSEXEC_EXIT_FAILED);
+}
+
 // keeper waits, outside the sandbox's pid namespace, for the init to end,
 // then removes an --rm sandbox's writable layer (in removefd, -1: none).
 // It holds the sandbox's lock until it is done, so "unlocked" means "dead
 // and cleaned".
-static void keeper(int initfd, int removefd) {
+static void keeper(int initfd, int removefd, int lockfd) {
 	// It outlives its parent if need be: its work starts when the
 	// sandbox ends, whoever ended it. (0 is always a valid signal here,
 	// so this cannot fail; were it to, the keeper would die with its
 	// parent, the sandbox too, and the next run reclaim the layer: not
 	// worth ending a sandbox that runs now.)
 	(void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
-	release(nsexec_fd);
+	// It lives in the sandbox's namespaces as long as the sandbox does:
+	// of its caller's fds (stdio, the socket, whatever the caller's own
+	// caller let it inherit, a host directory perhaps) it keeps none.
 	for (int fd = 0; fd < 3; fd++)
 		release(fd);
+	int keep[] = {initfd, removefd, lockfd};
+	close_except(keep, sizeof(keep) / sizeof(keep[0]));
 	nsexec_shed_text();
 	struct pollfd p = {.fd = initfd, .events = POLLIN};
 	while (poll(&p, 1, -1) < 0)
@@ -475,21 +501,6 @@ static void keeper(int initfd, int removefd) {
 	_exit(rc == 0 ? 0 : NSEXEC_EXIT_FAILED);
 }
 
-// close_except closes every fd from 3 on but a and b.
-static void close_except(int a, int b) {
-	int lo = a < b ? a : b, hi = a < b ? b : a;
-	unsigned int from = 3;
-	int keep[2] = {lo, hi};
-	for (int i = 0; i < 2; i++) {
-		if (keep[i] < 3)
-			continue;
-		if ((unsigned int)keep[i] > from && syscall(SYS_close_range, from, keep[i] - 1, 0) < 0)
-			_exit(NSEXEC_EXIT_FAILED);
-		from = (unsigned int)keep[i] + 1;
-	}
-	if (syscall(SYS_close_range, from, ~0U, 0) < 0)
-		_exit(NSEXEC_EXIT_FAILED);
-}
 
 static int status_code(int st) {
 	if (WIFSIGNALED(st))
@@ -512,7 +523,8 @@ static void init(int lifeline, unsigned long cgroupns, int detach) {
 	(void)prctl(PR_SET_NAME, "usandbox-init", 0, 0, 0);
 	// Only the lifeline, the sync socket and stdio stay: everything else
 	// the parent passed (the lock, the state directory) is the keeper's.
-	close_except(lifeline, nsexec_fd);
+	int keep[] = {lifeline, nsexec_fd};
+	close_except(keep, sizeof(keep) / sizeof(keep[0]));
 
 	sigset_t set, old;
 	if (sigemptyset(&set) < 0 || sigaddset(&set, SIGCHLD) < 0)
@@ -641,7 +653,7 @@ static void join_paths(int first, int count) {
 	}
 }
 
-static void sandbox(unsigned long flags, int lifeline, int removefd, int parentns, int join, int detach) {
+static void sandbox(unsigned long flags, int lifeline, int removefd, int lockfd, int parentns, int join, int detach) {
 	unsigned long joined = 0;
 	if (join >= 0) {
 		// --network container:NAME: NAME's user and network namespaces
@@ -696,7 +708,7 @@ static void sandbox(unsigned long flags, int lifeline, int removefd, int parentn
 	if (send_pid(1, (int32_t)pid) < 0)
 		_exit(NSEXEC_EXIT_FAILED);
 	release(lifeline);
-	keeper(initfd, removefd);
+	keeper(initfd, removefd, lockfd);
 }
 
 // usandbox_nsexec_conn tells package nsexec's Conn whether the Go that
@@ -748,7 +760,7 @@ __attribute__((constructor)) static void usandbox_nsexec(void) {
 		go_stage = st;
 		if (cfg.join_count > 0)
 			join_paths(cfg.join_first, cfg.join_count);
-		sandbox(flags, cfg.lifeline, cfg.remove_in, cfg.parent_user_ns, cfg.join, cfg.detach);
+		sandbox(flags, cfg.lifeline, cfg.remove_in, cfg.lock, cfg.parent_user_ns, cfg.join, cfg.detach);
 		return;
 	}
 

@@ -171,13 +171,13 @@ func Start(cfg Config) (c *Child, err error) {
 		files = append(files, f)
 		return int32(ConnFD + len(files) - 1)
 	}
-	conf := proto.Config{Kind: proto.KindConfig, Flags: uint64(cfg.Flags), PPid: int32(os.Getpid()), Lifeline: -1, RemoveIn: -1}
+	conf := proto.Config{Kind: proto.KindConfig, Flags: uint64(cfg.Flags), PPid: int32(os.Getpid()), Lifeline: -1, RemoveIn: -1, Lock: -1}
 	if sb := cfg.Sandbox; sb != nil {
 		conf.Lifeline = fdOf(sb.Lifeline)
 		if sb.AutoRemove {
 			conf.RemoveIn = fdOf(sb.State)
 		}
-		fdOf(sb.Lock)
+		conf.Lock = fdOf(sb.Lock)
 		if sb.Detach {
 			conf.Detach = 1
 		}

@@ -69,6 +69,7 @@ struct nsexec_config {
 	int join_first;
 	int join_count;
 	int detach;
+	int lock;
 };
 
 static inline int nsexec_lit(const char **p, const char *end, const char *s) {
@@ -160,6 +161,9 @@ static inline int nsexec_parse_config(const char *body, size_t len, struct nsexe
 	if (!nsexec_lit(&p, end, ",\"detach\":") || !nsexec_int(&p, end, INT_MIN, INT_MAX, &i))
 		return -1;
 	m->detach = (int)i;
+	if (!nsexec_lit(&p, end, ",\"lock\":") || !nsexec_int(&p, end, INT_MIN, INT_MAX, &i))
+		return -1;
+	m->lock = (int)i;
 	return nsexec_lit(&p, end, "}") && p == end ? 0 : -1;
 }
 

@@ -81,6 +81,11 @@ type Config struct {
 	// watches it) and runs the Go setup itself, as pid 1, instead of
 	// forking it (ModeSandbox).
 	Detach int32 `json:"detach"`
+	// Lock is the sandbox's lock, which the keeper holds until the
+	// sandbox ended (ModeSandbox); -1 when there is none. The keeper
+	// closes every other fd: it outlives its caller in the sandbox's
+	// namespaces, and must hold nothing the caller let it inherit.
+	Lock int32 `json:"lock"`
 }
 
 // MapMe asks the parent to write the uid and gid maps of Pid.
