@@ -131,12 +131,15 @@ func (r *Runtime) create(id string, o CreateOptions, detach bool) (cr *created, 
 		lifeR.Close()
 		return nil, fmt.Errorf("locking %s: %w", dir, err)
 	}
+	// Without a pid namespace of its own, the container may see the
+	// keeper, which is in the caller's: see CloneBinary.
+	sb := &nsexec.SandboxConfig{Lifeline: lifeR, Lock: lock, Detach: true, JoinNS: c.join, CloneBinary: c.flags&unix.CLONE_NEWPID == 0}
 	child, err := nsexec.Start(nsexec.Config{
 		Role:    role.Sandbox,
 		Args:    []string{"usandbox-runc-init", id},
 		Env:     []string{},
 		Flags:   c.flags,
-		Sandbox: &nsexec.SandboxConfig{Lifeline: lifeR, Lock: lock, Detach: true, JoinNS: c.join},
+		Sandbox: sb,
 		MapIDs:  func(pid int) error { return mapIDs(pid, c.uidMap, c.gidMap) },
 		Stdin:   os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 	})
