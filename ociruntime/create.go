@@ -97,7 +97,7 @@ func (r *Runtime) create(id string, o CreateOptions, detach bool) (cr *created, 
 		return nil, fmt.Errorf("making the start FIFO: %w", err)
 	}
 	s.OCI.Fifo = fifo
-	rec := &Record{ID: id, Bundle: bundle, Rootfs: s.OCI.Rootfs, Created: time.Now().UTC(), Owner: owner(), Annotations: cfg.Annotations, Flags: c.all, Hooks: c.hooks}
+	rec := &Record{ID: id, Bundle: bundle, Rootfs: s.OCI.Rootfs, Created: time.Now().UTC(), Owner: owner(), Annotations: cfg.Annotations, Flags: c.all, OwnPidNS: c.flags&unix.CLONE_NEWPID != 0, Hooks: c.hooks}
 
 	var cg *cgroupv2.Cgroup
 	if c.limits.Any() && r.SystemdCgroup {

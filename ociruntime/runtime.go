@@ -79,6 +79,9 @@ type Record struct {
 	KeeperStart uint64 `json:"keeperStart"`
 	// Flags are the container's namespaces (CLONE_NEW*) that exec enters.
 	Flags uintptr `json:"flags"`
+	// OwnPidNS: the container made its pid namespace, so every process
+	// in it is the container's (not so for one joined by path).
+	OwnPidNS bool `json:"ownPidNS,omitempty"`
 	// Cgroup is the container's cgroup directory (resources), or empty.
 	Cgroup string `json:"cgroup,omitempty"`
 	// Spec is the container's spec as the engine took it: exec starts
