@@ -37,7 +37,11 @@ type CreateOptions struct {
 // waits for Start. On failure nothing is left: no record, no process, no
 // cgroup.
 func (r *Runtime) Create(id string, o CreateOptions) (err error) {
-	_, err = r.create(id, o, true)
+	std, err := callerStdio(false)
+	if err != nil {
+		return err
+	}
+	_, err = r.create(id, o, true, std)
 	return err
 }
 
@@ -47,7 +51,7 @@ type created struct {
 	child *nsexec.Child
 }
 
-func (r *Runtime) create(id string, o CreateOptions, detach bool) (cr *created, err error) {
+func (r *Runtime) create(id string, o CreateOptions, detach bool, std *stdio) (cr *created, err error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
@@ -141,7 +145,7 @@ func (r *Runtime) create(id string, o CreateOptions, detach bool) (cr *created, 
 		Flags:   c.flags,
 		Sandbox: sb,
 		MapIDs:  func(pid int) error { return mapIDs(pid, c.uidMap, c.gidMap) },
-		Stdin:   os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Stdin:   std.in, Stdout: std.out, Stderr: std.err,
 	})
 	lifeR.Close()
 	if err != nil {
@@ -291,12 +295,19 @@ func (r *Runtime) Start(id string) error {
 // Run creates and starts container id; unless detach, it waits for the
 // container's process, deletes the container and returns the status.
 func (r *Runtime) Run(id string, o CreateOptions, detach bool) (int, error) {
-	cr, err := r.create(id, o, detach)
+	std, err := callerStdio(!detach)
 	if err != nil {
 		return 0, err
 	}
+	cr, err := r.create(id, o, detach, std)
+	if err != nil {
+		std.close()
+		return 0, err
+	}
+	std.started()
 	if err := r.Start(id); err != nil {
 		r.Delete(id, true)
+		std.finish()
 		return 0, err
 	}
 	if detach {
@@ -304,6 +315,7 @@ func (r *Runtime) Run(id string, o CreateOptions, detach bool) (int, error) {
 	}
 	st, err := cr.child.Wait()
 	cr.child.WaitKeeper()
+	std.finish()
 	code := 0
 	if err == nil {
 		code = exitStatus(st)
