@@ -86,6 +86,7 @@ type spawnOpts struct {
 	stdin, stdout, stderr *os.File
 	extra                 map[int]*os.File
 	ctty                  bool
+	env                   []string // added to the test's
 }
 
 // spawned is a command the spawner runs.
@@ -127,7 +128,7 @@ func (o *ociRT) start(argv []string, opts spawnOpts) *spawned {
 		Env  []string `json:"env"`
 		FDs  []int    `json:"fds"`
 		Ctty bool     `json:"ctty"`
-	}{Argv: argv, Env: os.Environ(), Ctty: opts.ctty}
+	}{Argv: argv, Env: append(os.Environ(), opts.env...), Ctty: opts.ctty}
 	fds := []int{int(opts.stdin.Fd()), int(opts.stdout.Fd()), int(opts.stderr.Fd())}
 	for n, f := range opts.extra {
 		req.FDs = append(req.FDs, n)
@@ -664,6 +665,79 @@ func TestOCIEscapeInheritedFDs(t *testing.T) {
 	}
 	check("exec --detach")
 	inside("exec --detach", "f2")
+}
+
+// TestOCIEscapeEnvironment: nothing of the caller's environment reaches
+// the container's process or an exec'd one, created or running: they
+// have the bundle's (or the process's) variables, and HOME.
+func TestOCIEscapeEnvironment(t *testing.T) {
+	o := newOCIRT(t)
+	secret := "OCI_ESCAPE_SECRET=" + randomToken(t)
+	b := o.bundle(func(s *specs.Spec) { s.Process.Args = []string{"sleep", "600"} })
+	withEnv := func(args ...string) result {
+		t.Helper()
+		return o.start(o.args(args...), spawnOpts{env: []string{secret}}).result()
+	}
+	if r := withEnv("create", "--bundle", b, "en"); r.code != 0 {
+		t.Fatalf("create: exit %d: %s", r.code, r.stderr)
+	}
+	defer o.run("delete", "--force", "en")
+	for _, state := range []string{"created", "running"} {
+		r := withEnv("exec", "en", "sh", "-c", "env; echo; tr '\\0' '\\n' < /proc/self/environ")
+		if r.code != 0 || !strings.Contains(r.stdout, "PATH=") {
+			t.Fatalf("exec (%s): exit %d: %s %s", state, r.code, r.stdout, r.stderr)
+		}
+		if strings.Contains(r.stdout, secret) {
+			t.Errorf("exec (%s): the caller's environment reached the process:\n%s", state, r.stdout)
+		}
+		if state == "created" {
+			withEnv("start", "en")
+		}
+	}
+	r := o.run("exec", "en", "cat", "/proc/1/environ")
+	if r.code != 0 || strings.Contains(r.stdout, secret) {
+		t.Errorf("the container's process: exit %d, environment %q", r.code, r.stdout)
+	}
+}
+
+// TestOCIEscapeExecBirth attacks the process that exec puts into a
+// running container, from the container (every capability of its user
+// namespace): it attaches with ptrace to each new pid of the container's
+// pid namespace the moment it exists; the exec'd process must be out of
+// its reach until it is the command.
+func TestOCIEscapeExecBirth(t *testing.T) {
+	o := newOCIRT(t)
+	_, marker := hostMarker(t)
+	out := t.TempDir()
+	b := o.bundle(func(s *specs.Spec) {
+		s.Process.Args = []string{"/attack", "spawnrace", "-marker", marker, "-for", "6s", "-ready", "/out/ready", "-out", "/out/report"}
+		withCaps(s, allCaps)
+		s.Mounts = append(s.Mounts, bindMount("/out", out))
+	})
+	o.ok("run", "-d", "--bundle", b, "eb")
+	defer o.run("delete", "--force", "eb")
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(out, "ready")); err == nil {
+			break
+		}
+	}
+	n := 0
+	for deadline := time.Now().Add(4 * time.Second); n < 60 && time.Now().Before(deadline); n++ {
+		if r := o.run("exec", "eb", "true"); r.code != 0 {
+			t.Fatalf("exec: exit %d: %s", r.code, r.stderr)
+		}
+	}
+	var rep string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if rep = readFD(t, filepath.Join(out, "report")); rep != "" {
+			break
+		}
+	}
+	if rep == "" {
+		t.Fatal("no report from the attacker")
+	}
+	t.Logf("%d execs; %s", n, strings.TrimSpace(rep))
+	reportHoles(t, "an exec'd process was reached before it was the command", rep)
 }
 
 // TestOCIEscapeCallerTerminal runs run and exec in the foreground on a
