@@ -81,7 +81,8 @@ type Config struct {
 	Stdout, Stderr io.Writer
 	// ExtraFiles are passed after the sync socket (fd 3) and the files the
 	// C stage uses (Sandbox's Lifeline, State if AutoRemove, Lock, then
-	// Join, JoinPidNS and ParentUserNS, those that are set), in order.
+	// Join, JoinPidNS and ParentUserNS, those that are set), in order. A
+	// sandbox's keeper and init close them, as every fd they do not use.
 	ExtraFiles []*os.File
 }
 
