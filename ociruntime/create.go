@@ -135,9 +135,10 @@ func (r *Runtime) create(id string, o CreateOptions, detach bool, std *stdio) (c
 		lifeR.Close()
 		return nil, fmt.Errorf("locking %s: %w", dir, err)
 	}
-	// Without a pid namespace of its own, the container may see the
-	// keeper, which is in the caller's: see CloneBinary.
-	sb := &nsexec.SandboxConfig{Lifeline: lifeR, Lock: lock, Detach: true, JoinNS: c.join, CloneBinary: c.flags&unix.CLONE_NEWPID == 0}
+	// In the caller's pid namespace, the container sees the keeper: see
+	// CloneBinary. (A pod member's namespace, a child of the caller's,
+	// does not.)
+	sb := &nsexec.SandboxConfig{Lifeline: lifeR, Lock: lock, Detach: true, JoinNS: c.join, CloneBinary: c.callersPids}
 	child, err := nsexec.Start(nsexec.Config{
 		Role:    role.Sandbox,
 		Args:    []string{"usandbox-runc-init", id},
