@@ -19,30 +19,30 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// ociRT is usandbox-runc with its own --root.
-type ociRT struct {
+// rtCLI is usandbox-runc with its own --root.
+type rtCLI struct {
 	t    *testing.T
 	bin  string
 	root string
 }
 
-func newOCIRT(t *testing.T) *ociRT {
+func newRtCLI(t *testing.T) *rtCLI {
 	t.Helper()
 	bin := env.runc
 	if bin == "" {
 		t.Fatal("bin/usandbox-runc was not staged (make build-tests builds it)")
 	}
-	return &ociRT{t: t, bin: bin, root: t.TempDir()}
+	return &rtCLI{t: t, bin: bin, root: t.TempDir()}
 }
 
-func (o *ociRT) run(args ...string) result {
+func (o *rtCLI) run(args ...string) result {
 	o.t.Helper()
 	return o.runCmd(exec.Command(o.bin, append([]string{"--root", o.root}, args...)...))
 }
 
 // runCmd runs c with its output in files: a container inherits create's
 // stdio, as under runc, so pipes would stay open as long as it runs.
-func (o *ociRT) runCmd(c *exec.Cmd) result {
+func (o *rtCLI) runCmd(c *exec.Cmd) result {
 	o.t.Helper()
 	dir := o.t.TempDir()
 	out, err := os.Create(filepath.Join(dir, "out"))
@@ -77,7 +77,7 @@ func assertOneLine(t *testing.T, stderr, want string) {
 	}
 }
 
-func (o *ociRT) ok(args ...string) string {
+func (o *rtCLI) ok(args ...string) string {
 	o.t.Helper()
 	r := o.run(args...)
 	if r.code != 0 {
@@ -86,7 +86,7 @@ func (o *ociRT) ok(args ...string) string {
 	return r.stdout
 }
 
-func (o *ociRT) state(id string) specs.State {
+func (o *rtCLI) state(id string) specs.State {
 	o.t.Helper()
 	var st specs.State
 	if err := json.Unmarshal([]byte(o.ok("state", id)), &st); err != nil {
@@ -96,7 +96,7 @@ func (o *ociRT) state(id string) specs.State {
 }
 
 // assertEmpty fails unless --root holds no container.
-func (o *ociRT) assertEmpty() {
+func (o *rtCLI) assertEmpty() {
 	o.t.Helper()
 	ents, err := os.ReadDir(o.root)
 	if err != nil && !os.IsNotExist(err) {
@@ -109,7 +109,7 @@ func (o *ociRT) assertEmpty() {
 
 // ociBundle makes a bundle of busybox (a copy of the test rootfs) with
 // usandbox-runc's rootless template, changed by change.
-func ociBundle(t *testing.T, o *ociRT, change func(*specs.Spec)) string {
+func ociBundle(t *testing.T, o *rtCLI, change func(*specs.Spec)) string {
 	t.Helper()
 	dir := t.TempDir()
 	if out, err := exec.Command("cp", "-dR", filepath.Join(env.cache, "rootfs", "busybox"), filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
@@ -139,7 +139,7 @@ func ociBundle(t *testing.T, o *ociRT, change func(*specs.Spec)) string {
 func args(a ...string) func(*specs.Spec) { return func(s *specs.Spec) { s.Process.Args = a } }
 
 func TestOCIRuntimeLifecycle(t *testing.T) {
-	o := newOCIRT(t)
+	o := newRtCLI(t)
 	b := ociBundle(t, o, args("sleep", "100"))
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	o.ok("create", "--bundle", b, "--pid-file", pidFile, "c1")
@@ -192,7 +192,7 @@ func TestOCIRuntimeLifecycle(t *testing.T) {
 }
 
 func TestOCIRuntimeRunStatus(t *testing.T) {
-	o := newOCIRT(t)
+	o := newRtCLI(t)
 	for _, tt := range []struct {
 		args   []string
 		code   int
@@ -213,7 +213,7 @@ func TestOCIRuntimeRunStatus(t *testing.T) {
 
 // Bad input: one clear line, nothing left (no record, no process).
 func TestOCIRuntimeBadBundle(t *testing.T) {
-	o := newOCIRT(t)
+	o := newRtCLI(t)
 	before := liveProcesses()
 	for _, tt := range []struct {
 		name, want string
@@ -258,7 +258,7 @@ func TestOCIRuntimeBadBundle(t *testing.T) {
 // before pivot_root, startContainer in it after start, poststart by
 // start, poststop by delete.
 func TestOCIRuntimeHooks(t *testing.T) {
-	o := newOCIRT(t)
+	o := newRtCLI(t)
 	out := filepath.Join(t.TempDir(), "hooks")
 	hook := func(name string) specs.Hook {
 		// The host's sh for the runtime's hooks; startContainer's path
@@ -294,7 +294,7 @@ func TestOCIRuntimeHooks(t *testing.T) {
 // linux.resources: enforced on delegated cgroup v2 (hack/vmtest's VM),
 // refused with one clear error elsewhere.
 func TestOCIRuntimeResources(t *testing.T) {
-	o := newOCIRT(t)
+	o := newRtCLI(t)
 	limit := int64(32 << 20)
 	withMemory := func(a ...string) func(*specs.Spec) {
 		return func(s *specs.Spec) {

@@ -42,13 +42,14 @@
 //
 // Neither the keeper nor the init ever executes a program inside the user
 // namespace, so the kernel keeps their memory owned by the host's user
-// namespace: the init, made non-dumpable before any other process of the
-// sandbox exists, has its /proc/PID/{fd,exe,mem,root,cwd} out of reach of
-// the sandbox's root, even with CAP_SYS_PTRACE; it holds no file of the
-// host. The keeper is not in the sandbox's pid namespace at all (no
-// process of the sandbox can name it), so it stays dumpable for the
-// network drivers, which enter the sandbox's network namespace through
-// its /proc/PID/ns.
+// namespace: the init, born non-dumpable (its pid namespace may be one
+// that other processes share already, an OCI pod's), has its
+// /proc/PID/{fd,exe,mem,root,cwd} out of reach of the sandbox's root, even
+// with CAP_SYS_PTRACE; it holds no file of the host. The keeper is not in
+// the sandbox's pid namespace at all (no process of the sandbox can name
+// it), so it stays dumpable for the network drivers, which enter the
+// sandbox's network namespace through its /proc/PID/ns; it keeps no fd but
+// the init's pidfd, the lock and the directory it cleans.
 //
 // Fork mode ('usandbox exec'): setns(pidfd of the keeper, its
 // namespaces), setns(the keeper's pid_for_children), a new cgroup
@@ -437,20 +438,45 @@ out:
 	return rc;
 }
 
+// close_except closes every fd from 3 on but the n of keep (negative
+// ones, and those below 3, are none), which it sorts.
+static void close_except(int *keep, size_t n) {
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	unsigned int from = 3;
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < (int)from)
+			continue; // below 3, or kept already
+		if ((unsigned int)keep[i] > from && syscall(SYS_close_range, from, keep[i] - 1, 0) < 0)
+			_exit(NSEXEC_EXIT_FAILED);
+		from = (unsigned int)keep[i] + 1;
+	}
+	if (syscall(SYS_close_range, from, ~0U, 0) < 0)
+		_exit(NSEXEC_EXIT_FAILED);
+}
+
 // keeper waits, outside the sandbox's pid namespace, for the init to end,
 // then removes an --rm sandbox's writable layer (in removefd, -1: none).
 // It holds the sandbox's lock until it is done, so "unlocked" means "dead
 // and cleaned".
-static void keeper(int initfd, int removefd) {
+static void keeper(int initfd, int removefd, int lockfd) {
 	// It outlives its parent if need be: its work starts when the
 	// sandbox ends, whoever ended it. (0 is always a valid signal here,
 	// so this cannot fail; were it to, the keeper would die with its
 	// parent, the sandbox too, and the next run reclaim the layer: not
 	// worth ending a sandbox that runs now.)
 	(void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
-	release(nsexec_fd);
+	// It lives in the sandbox's namespaces as long as the sandbox does:
+	// of its caller's fds (stdio, the socket, whatever the caller's own
+	// caller let it inherit, a host directory perhaps) it keeps none.
 	for (int fd = 0; fd < 3; fd++)
 		release(fd);
+	int keep[] = {initfd, removefd, lockfd};
+	close_except(keep, sizeof(keep) / sizeof(keep[0]));
 	nsexec_shed_text();
 	struct pollfd p = {.fd = initfd, .events = POLLIN};
 	while (poll(&p, 1, -1) < 0)
@@ -475,21 +501,6 @@ static void keeper(int initfd, int removefd) {
 	_exit(rc == 0 ? 0 : NSEXEC_EXIT_FAILED);
 }
 
-// close_except closes every fd from 3 on but a and b.
-static void close_except(int a, int b) {
-	int lo = a < b ? a : b, hi = a < b ? b : a;
-	unsigned int from = 3;
-	int keep[2] = {lo, hi};
-	for (int i = 0; i < 2; i++) {
-		if (keep[i] < 3)
-			continue;
-		if ((unsigned int)keep[i] > from && syscall(SYS_close_range, from, keep[i] - 1, 0) < 0)
-			_exit(NSEXEC_EXIT_FAILED);
-		from = (unsigned int)keep[i] + 1;
-	}
-	if (syscall(SYS_close_range, from, ~0U, 0) < 0)
-		_exit(NSEXEC_EXIT_FAILED);
-}
 
 static int status_code(int st) {
 	if (WIFSIGNALED(st))
@@ -512,7 +523,8 @@ static void init(int lifeline, unsigned long cgroupns, int detach) {
 	(void)prctl(PR_SET_NAME, "usandbox-init", 0, 0, 0);
 	// Only the lifeline, the sync socket and stdio stay: everything else
 	// the parent passed (the lock, the state directory) is the keeper's.
-	close_except(lifeline, nsexec_fd);
+	int keep[] = {lifeline, nsexec_fd};
+	close_except(keep, sizeof(keep) / sizeof(keep[0]));
 
 	sigset_t set, old;
 	if (sigemptyset(&set) < 0 || sigaddset(&set, SIGCHLD) < 0)
@@ -641,7 +653,7 @@ static void join_paths(int first, int count) {
 	}
 }
 
-static void sandbox(unsigned long flags, int lifeline, int removefd, int parentns, int join, int detach) {
+static void sandbox(unsigned long flags, int lifeline, int removefd, int lockfd, int parentns, int join, int detach) {
 	unsigned long joined = 0;
 	if (join >= 0) {
 		// --network container:NAME: NAME's user and network namespaces
@@ -656,13 +668,6 @@ static void sandbox(unsigned long flags, int lifeline, int removefd, int parentn
 	} else if (flags & CLONE_NEWUSER) {
 		new_userns();
 	}
-	// The keeper is not in the sandbox's pid namespace, so no process of
-	// the sandbox can name it: it may be dumpable, and must be, for the
-	// network drivers (nsenter, slirp4netns) to enter its namespaces by
-	// /proc/PID/ns, which are the sandbox's (all but the pid namespace).
-	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-		fail(NSEXEC_STEP_SETID, errno);
-
 	// The cgroup namespace is the init's own, made once it is in its
 	// cgroup.
 	unsigned long rest = flags & ~(unsigned long)(CLONE_NEWUSER | CLONE_NEWCGROUP) & ~joined;
@@ -676,6 +681,13 @@ static void sandbox(unsigned long flags, int lifeline, int removefd, int parentn
 		fail(NSEXEC_STEP_UNSHARE, errno);
 
 	int initfd = -1;
+	// The init is born not dumpable: its pid namespace may have other
+	// processes already (an OCI pod member joins another container's by
+	// path, join_paths), and a dumpable newborn, a copy of this process
+	// with the host's root and the caller's fds, would be theirs to
+	// ptrace before its first instruction. The dumpable flag is copied
+	// at the clone; the init's own prctl comes too late.
+	not_dumpable();
 	// CLONE_PARENT: the init is the usandbox parent's child, so the
 	// parent waits for it directly; CLONE_PIDFD lets the keeper watch it.
 	long pid = syscall(SYS_clone, CLONE_PARENT | CLONE_PIDFD | SIGCHLD, 0, &initfd, 0, 0);
@@ -685,10 +697,18 @@ static void sandbox(unsigned long flags, int lifeline, int removefd, int parentn
 		init(lifeline, flags & CLONE_NEWCGROUP, detach);
 		return;
 	}
+	// The keeper is not in the sandbox's pid namespace, so no process of
+	// the sandbox can name it (unless the sandbox has the caller's pid
+	// namespace: see package ociruntime): it may be dumpable, and must
+	// be, for the network drivers (nsenter, slirp4netns) to enter its
+	// namespaces by /proc/PID/ns, which are the sandbox's (all but the
+	// pid namespace), and for exec to enter them through its pidfd.
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		fail(NSEXEC_STEP_SETID, errno);
 	if (send_pid(1, (int32_t)pid) < 0)
 		_exit(NSEXEC_EXIT_FAILED);
 	release(lifeline);
-	keeper(initfd, removefd);
+	keeper(initfd, removefd, lockfd);
 }
 
 // usandbox_nsexec_conn tells package nsexec's Conn whether the Go that
@@ -747,7 +767,7 @@ __attribute__((constructor)) static void usandbox_nsexec(void) {
 		go_stage = st;
 		if (cfg.join_count > 0)
 			join_paths(cfg.join_first, cfg.join_count);
-		sandbox(flags, cfg.lifeline, cfg.remove_in, cfg.parent_user_ns, cfg.join, cfg.detach);
+		sandbox(flags, cfg.lifeline, cfg.remove_in, cfg.lock, cfg.parent_user_ns, cfg.join, cfg.detach);
 		return;
 	}
 

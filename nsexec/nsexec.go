@@ -84,7 +84,8 @@ type Config struct {
 	Stdout, Stderr io.Writer
 	// ExtraFiles are passed after the sync socket (fd 3) and the files the
 	// C stage uses (Sandbox's Lifeline, State if AutoRemove, Lock, then
-	// Join, JoinPidNS and ParentUserNS, those that are set), in order.
+	// Join, JoinPidNS and ParentUserNS, those that are set), in order. A
+	// sandbox's keeper and init close them, as every fd they do not use.
 	ExtraFiles []*os.File
 }
 
@@ -111,6 +112,13 @@ type SandboxConfig struct {
 	// namespace files) entered before the new ones are made, a user
 	// namespace first; Flags must not hold their types.
 	JoinNS []*os.File
+	// CloneBinary runs the keeper and the init from a sealed copy of
+	// this binary in memory, not from its file: for a sandbox that can
+	// see them (an OCI container in its caller's pid namespace, which
+	// the keeper is in), their /proc/PID/exe then leads to no file of
+	// the host that a process outliving them could reopen for writing
+	// (CVE-2019-5736).
+	CloneBinary bool
 }
 
 // LifelineGo is the byte that lets a sandbox's init go on.
@@ -174,13 +182,13 @@ func Start(cfg Config) (c *Child, err error) {
 		files = append(files, f)
 		return int32(ConnFD + len(files) - 1)
 	}
-	conf := proto.Config{Kind: proto.KindConfig, Flags: uint64(cfg.Flags), PPid: int32(os.Getpid()), Lifeline: -1, RemoveIn: -1}
+	conf := proto.Config{Kind: proto.KindConfig, Flags: uint64(cfg.Flags), PPid: int32(os.Getpid()), Lifeline: -1, RemoveIn: -1, Lock: -1}
 	if sb := cfg.Sandbox; sb != nil {
 		conf.Lifeline = fdOf(sb.Lifeline)
 		if sb.AutoRemove {
 			conf.RemoveIn = fdOf(sb.State)
 		}
-		fdOf(sb.Lock)
+		conf.Lock = fdOf(sb.Lock)
 		if sb.Detach {
 			conf.Detach = 1
 		}
@@ -198,6 +206,18 @@ func Start(cfg Config) (c *Child, err error) {
 	conf.Join, conf.JoinPidNS = fdOf(cfg.Join), fdOf(cfg.JoinPidNS)
 	conf.ParentUserNS = fdOf(cfg.ParentUserNS)
 	files = append(files, cfg.ExtraFiles...)
+	path := "/proc/self/exe"
+	if sb := cfg.Sandbox; sb != nil && sb.CloneBinary {
+		mem, err := sealedSelf()
+		if err != nil {
+			return nil, fmt.Errorf("nsexec: %w", err)
+		}
+		defer mem.Close()
+		// Executed by its fd in the copy, which closes it (the keeper
+		// and the init keep none but their own).
+		files = append(files, mem)
+		path = fmt.Sprintf("/proc/self/fd/%d", ConnFD+len(files)-1)
+	}
 	// The configuration is in the socket before the copy starts: its
 	// constructor reads it at once.
 	if err := wire.Write(parent, conf); err != nil {
@@ -205,7 +225,7 @@ func Start(cfg Config) (c *Child, err error) {
 	}
 
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
+		Path:       path,
 		Args:       cfg.Args,
 		Env:        append(cfg.Env[:len(cfg.Env):len(cfg.Env)], cfg.Role.EnvEntry()),
 		Stdin:      cfg.Stdin,
@@ -385,4 +405,33 @@ func (c *Child) Release() error {
 	defer runtime.UnlockOSThread()
 	c.Conn.Close()
 	return c.cmd.Process.Release()
+}
+
+// sealedSelf is a copy of this binary in a memfd sealed against any
+// change.
+func sealedSelf() (*os.File, error) {
+	flags := unix.MFD_CLOEXEC | unix.MFD_ALLOW_SEALING
+	// MFD_EXEC says it will be executed (vm.memfd_noexec, Linux 6.3);
+	// older kernels refuse the flag.
+	fd, err := unix.MemfdCreate("usandbox", flags|unix.MFD_EXEC)
+	if errors.Is(err, unix.EINVAL) {
+		fd, err = unix.MemfdCreate("usandbox", flags)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("copying the binary into memory: %w", err)
+	}
+	mem := os.NewFile(uintptr(fd), "memfd:usandbox")
+	self, err := os.Open("/proc/self/exe")
+	if err == nil {
+		_, err = io.Copy(mem, self)
+		self.Close()
+	}
+	if err == nil {
+		_, err = unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SEAL|unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE)
+	}
+	if err != nil {
+		mem.Close()
+		return nil, fmt.Errorf("copying the binary into memory: %w", err)
+	}
+	return mem, nil
 }

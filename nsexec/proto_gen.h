@@ -72,6 +72,7 @@ struct nsexec_config {
 	int detach;
 	int set_oom;
 	int oom_score_adj;
+	int lock;
 };
 
 static inline int nsexec_lit(const char **p, const char *end, const char *s) {
@@ -169,6 +170,9 @@ static inline int nsexec_parse_config(const char *body, size_t len, struct nsexe
 	if (!nsexec_lit(&p, end, ",\"oomScoreAdj\":") || !nsexec_int(&p, end, INT_MIN, INT_MAX, &i))
 		return -1;
 	m->oom_score_adj = (int)i;
+	if (!nsexec_lit(&p, end, ",\"lock\":") || !nsexec_int(&p, end, INT_MIN, INT_MAX, &i))
+		return -1;
+	m->lock = (int)i;
 	return nsexec_lit(&p, end, "}") && p == end ? 0 : -1;
 }
 

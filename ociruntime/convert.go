@@ -25,7 +25,12 @@ type container struct {
 	flags, all uintptr
 	join       []*os.File
 	// newUser: a user namespace is made, and uidMap/gidMap written.
-	newUser        bool
+	newUser bool
+	// callersPids: the container's pid namespace may be the runtime's
+	// own or an ancestor of it (none in linux.namespaces, or one given
+	// by path that is not below the runtime's), so that it sees the
+	// runtime's processes, the keeper among them.
+	callersPids    bool
 	uidMap, gidMap []specs.LinuxIDMapping
 	limits         cgroupv2.Limits
 	hooks          *specs.Hooks
@@ -135,6 +140,9 @@ func convert(id, bundle string, cfg *specs.Spec, stateDir string) (c *container,
 			nf.Close()
 			return nil, fmt.Errorf("linux.namespaces %s: %s is not a %s namespace", ns.Type, ns.Path, ns.Type)
 		}
+		if f == unix.CLONE_NEWPID && !pidNSBelow(nf) {
+			c.callersPids = true
+		}
 		if f == unix.CLONE_NEWUSER {
 			joinUser = nf
 		} else {
@@ -145,6 +153,7 @@ func convert(id, bundle string, cfg *specs.Spec, stateDir string) (c *container,
 		c.join = append(c.join, joinUser)
 	}
 	c.join = append(c.join, joinRest...)
+	c.callersPids = c.callersPids || !seen[specs.PIDNamespace]
 	if !seen[specs.MountNamespace] {
 		return nil, errors.New("linux.namespaces has no mount namespace: usandbox-runc needs one (pivot_root)")
 	}
@@ -241,6 +250,37 @@ func convert(id, bundle string, cfg *specs.Spec, stateDir string) (c *container,
 		o.StartContainer = hooks(h.StartContainer)
 	}
 	return c, nil
+}
+
+// pidNSBelow: the pid namespace ns is a descendant of this process's
+// own (not it), whose processes cannot see this one's. Its ancestors are
+// walked up (NS_GET_PARENT) until this process's own namespace, or until
+// the kernel refuses to go higher: the namespace is not below this one.
+func pidNSBelow(ns *os.File) bool {
+	var self unix.Stat_t
+	if unix.Stat("/proc/self/ns/pid", &self) != nil {
+		return false
+	}
+	fd, err := unix.Dup(int(ns.Fd()))
+	if err != nil {
+		return false
+	}
+	// A pid namespace is at most 32 levels deep.
+	for i := 0; i < 33; i++ {
+		parent, err := unix.IoctlRetInt(fd, unix.NS_GET_PARENT)
+		unix.Close(fd)
+		if err != nil {
+			return false
+		}
+		fd = parent
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil && st.Dev == self.Dev && st.Ino == self.Ino {
+			unix.Close(fd)
+			return true
+		}
+	}
+	unix.Close(fd)
+	return false
 }
 
 func hooks(hs []specs.Hook) []spec.OCIHook {

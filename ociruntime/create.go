@@ -36,7 +36,11 @@ type CreateOptions struct {
 // waits for Start. On failure nothing is left: no record, no process, no
 // cgroup.
 func (r *Runtime) Create(id string, o CreateOptions) (err error) {
-	_, err = r.create(id, o, true)
+	std, err := callerStdio(false)
+	if err != nil {
+		return err
+	}
+	_, err = r.create(id, o, true, std)
 	return err
 }
 
@@ -46,7 +50,7 @@ type created struct {
 	child *nsexec.Child
 }
 
-func (r *Runtime) create(id string, o CreateOptions, detach bool) (cr *created, err error) {
+func (r *Runtime) create(id string, o CreateOptions, detach bool, std *stdio) (cr *created, err error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
@@ -96,7 +100,7 @@ func (r *Runtime) create(id string, o CreateOptions, detach bool) (cr *created, 
 		return nil, fmt.Errorf("making the start FIFO: %w", err)
 	}
 	s.OCI.Fifo = fifo
-	rec := &Record{ID: id, Bundle: bundle, Rootfs: s.OCI.Rootfs, Created: time.Now().UTC(), Owner: owner(), Annotations: cfg.Annotations, Flags: c.all, Hooks: c.hooks}
+	rec := &Record{ID: id, Bundle: bundle, Rootfs: s.OCI.Rootfs, Created: time.Now().UTC(), Owner: owner(), Annotations: cfg.Annotations, Flags: c.all, OwnPidNS: c.flags&unix.CLONE_NEWPID != 0, Hooks: c.hooks}
 
 	var cg *cgroupv2.Cgroup
 	if c.limits.Any() && r.SystemdCgroup {
@@ -130,14 +134,18 @@ func (r *Runtime) create(id string, o CreateOptions, detach bool) (cr *created, 
 		lifeR.Close()
 		return nil, fmt.Errorf("locking %s: %w", dir, err)
 	}
+	// In the caller's pid namespace, the container sees the keeper: see
+	// CloneBinary. (A pod member's namespace, a child of the caller's,
+	// does not.)
+	sb := &nsexec.SandboxConfig{Lifeline: lifeR, Lock: lock, Detach: true, JoinNS: c.join, CloneBinary: c.callersPids}
 	child, err := nsexec.Start(nsexec.Config{
 		Role:    role.Sandbox,
 		Args:    []string{"usandbox-runc-init", id},
 		Env:     []string{},
 		Flags:   c.flags,
-		Sandbox: &nsexec.SandboxConfig{Lifeline: lifeR, Lock: lock, Detach: true, JoinNS: c.join},
+		Sandbox: sb,
 		MapIDs:  func(pid int) error { return mapIDs(pid, c.uidMap, c.gidMap) },
-		Stdin:   os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Stdin:   std.in, Stdout: std.out, Stderr: std.err,
 		OOMScoreAdj: s.OCI.OOMScoreAdj,
 	})
 	lifeR.Close()
@@ -321,12 +329,19 @@ const initName = "usandbox-init"
 // Run creates and starts container id; unless detach, it waits for the
 // container's process, deletes the container and returns the status.
 func (r *Runtime) Run(id string, o CreateOptions, detach bool) (int, error) {
-	cr, err := r.create(id, o, detach)
+	std, err := callerStdio(!detach)
 	if err != nil {
 		return 0, err
 	}
+	cr, err := r.create(id, o, detach, std)
+	if err != nil {
+		std.close()
+		return 0, err
+	}
+	std.started()
 	if err := r.Start(id); err != nil {
 		r.Delete(id, true)
+		std.finish()
 		return 0, err
 	}
 	if detach {
@@ -334,6 +349,7 @@ func (r *Runtime) Run(id string, o CreateOptions, detach bool) (int, error) {
 	}
 	st, err := cr.child.Wait()
 	cr.child.WaitKeeper()
+	std.finish()
 	code := 0
 	if err == nil {
 		code = exitStatus(st)

@@ -75,6 +75,10 @@ func (r *Runtime) Exec(id string, p *specs.Process, o ExecOptions) (int, error) 
 		}
 		defer cgroupFD.Close()
 	}
+	std, err := callerStdio(!o.Detach && !p.Terminal)
+	if err != nil {
+		return 0, err
+	}
 	var sigs *sigproxy.Proxy
 	if !o.Detach {
 		sigs = sigproxy.Listen().Except(unix.SIGWINCH)
@@ -86,12 +90,15 @@ func (r *Runtime) Exec(id string, p *specs.Process, o ExecOptions) (int, error) 
 		Env:   []string{},
 		Flags: flags,
 		Join:  join, JoinPidNS: pidns, CgroupFD: cgroupFD,
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Stdin: std.in, Stdout: std.out, Stderr: std.err,
 		OOMScoreAdj: oci.OOMScoreAdj,
 	})
 	if err != nil {
+		std.close()
 		return 0, fmt.Errorf("entering container %s: %w", id, err)
 	}
+	std.started()
+	defer std.finish()
 	if err := wire.Send(child.Conn, s); err != nil {
 		child.Signal(unix.SIGKILL)
 		child.Wait()

@@ -30,15 +30,7 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	}
 	defer unix.Close(fd)
 	if all {
-		pids, err := r.Pids(rec)
-		if err != nil {
-			return err
-		}
-		for _, p := range pids {
-			if p != rec.Pid {
-				unix.Kill(p, sig) // gone meanwhile: nothing to signal
-			}
-		}
+		r.signalOthers(rec, sig)
 	}
 	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
 		if errors.Is(err, unix.ESRCH) {
@@ -70,13 +62,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 		}
 	}
 	if fd, err := rec.pidfd(); err == nil {
-		if all, err := r.Pids(rec); err == nil {
-			for _, p := range all {
-				if p != rec.Pid {
-					unix.Kill(p, unix.SIGKILL)
-				}
-			}
-		}
+		r.signalOthers(rec, unix.SIGKILL)
 		unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
 		waitGone(fd)
 		unix.Close(fd)
@@ -115,27 +101,23 @@ func waitGone(fd int) {
 	}
 }
 
-// Pids lists the host pids of the container's processes: those in its
-// cgroup, or, without one, the init and every process in its pid
-// namespace (the keeper's pid_for_children).
+// Pids lists the host pids of the container's processes: its init and,
+// when the container made its pid namespace, every process in that
+// namespace (the keeper's pid_for_children). A container that joined
+// another's pid namespace by path (a pod member) has no process there
+// known to be its own but its init: the others may be any member's, and
+// are left out, as runc leaves them out without a cgroup.
 func (r *Runtime) Pids(rec *Record) ([]int, error) {
 	if !rec.alive() {
 		return nil, fmt.Errorf("container %s is not running", rec.ID)
 	}
 	set := map[int]bool{rec.Pid: true}
-	if rec.Flags&unix.CLONE_NEWPID != 0 && rec.Keeper > 0 && startTime(rec.Keeper) == rec.KeeperStart {
-		var want unix.Stat_t
-		if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/pid_for_children", rec.Keeper), &want); err == nil {
-			ents, _ := os.ReadDir("/proc")
-			for _, e := range ents {
-				pid, err := strconv.Atoi(e.Name())
-				if err != nil {
-					continue
-				}
-				var st unix.Stat_t
-				if unix.Stat("/proc/"+e.Name()+"/ns/pid", &st) == nil && st.Ino == want.Ino && st.Dev == want.Dev {
-					set[pid] = true
-				}
+	if ns, ok := rec.pidNS(); ok {
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err == nil && inPidNS(pid, ns) {
+				set[pid] = true
 			}
 		}
 	}
@@ -145,6 +127,53 @@ func (r *Runtime) Pids(rec *Record) ([]int, error) {
 	}
 	sort.Ints(out)
 	return out, nil
+}
+
+// pidNS is the container's own pid namespace (the keeper's
+// pid_for_children), if it made one and its keeper still runs.
+func (rec *Record) pidNS() (unix.Stat_t, bool) {
+	var ns unix.Stat_t
+	if !rec.OwnPidNS || rec.Flags&unix.CLONE_NEWPID == 0 || rec.Keeper <= 0 || startTime(rec.Keeper) != rec.KeeperStart {
+		return ns, false
+	}
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/pid_for_children", rec.Keeper), &ns); err != nil {
+		return ns, false
+	}
+	return ns, true
+}
+
+func inPidNS(pid int, ns unix.Stat_t) bool {
+	var st unix.Stat_t
+	return unix.Stat("/proc/"+strconv.Itoa(pid)+"/ns/pid", &st) == nil && st.Ino == ns.Ino && st.Dev == ns.Dev
+}
+
+// signalOthers sends sig to every process of the container but its init
+// (see Pids), each through a pidfd that is checked, once open, to be of
+// a process still in the container's pid namespace: a pid that a process
+// outside has taken meanwhile is not signaled. A process gone meanwhile
+// has nothing to be signaled.
+func (r *Runtime) signalOthers(rec *Record, sig unix.Signal) {
+	ns, ok := rec.pidNS()
+	if !ok {
+		return
+	}
+	pids, err := r.Pids(rec)
+	if err != nil {
+		return
+	}
+	for _, p := range pids {
+		if p == rec.Pid {
+			continue
+		}
+		fd, err := unix.PidfdOpen(p, 0)
+		if err != nil {
+			continue
+		}
+		if inPidNS(p, ns) {
+			unix.PidfdSendSignal(fd, sig, nil, 0)
+		}
+		unix.Close(fd)
+	}
 }
 
 // Pause freezes the container (cgroup v2's freezer), Resume thaws it.

@@ -24,7 +24,10 @@
 // pid namespace (usandbox's C init runs the setup itself instead of
 // forking it, so the command is pid 1, as under runc, and a SIGTERM it
 // has no handler for is ignored, as there); the container inherits
-// create's stdio, and a pty's master goes over --console-socket. The
+// create's stdio, and a pty's master goes over --console-socket; run and
+// exec in the foreground give a process without a terminal of its own
+// pipes for those of the caller's stdio that are a terminal, as runc
+// does, never the terminal itself. The
 // process and the keeper (which holds the namespaces, outside the pid
 // namespace, for exec) are re-parented to the caller's subreaper when
 // create exits.
@@ -79,6 +82,9 @@ type Record struct {
 	KeeperStart uint64 `json:"keeperStart"`
 	// Flags are the container's namespaces (CLONE_NEW*) that exec enters.
 	Flags uintptr `json:"flags"`
+	// OwnPidNS: the container made its pid namespace, so every process
+	// in it is the container's (not so for one joined by path).
+	OwnPidNS bool `json:"ownPidNS,omitempty"`
 	// Cgroup is the container's cgroup directory (resources), or empty.
 	Cgroup string `json:"cgroup,omitempty"`
 	// Spec is the container's spec as the engine took it: exec starts

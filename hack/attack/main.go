@@ -16,18 +16,24 @@
 //	attack rocheck  -under DIR -marker NAME
 //	attack ttycheck [-out FILE]
 //	attack ttyread  -out FILE -for D
+//	attack tiocsti
+//	attack spawnrace -marker PATH [-for D] [-out FILE]
+//	attack subreap CMD [ARG...]
+//	attack spawner SOCKET
 //	attack sleep D
 package main
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -134,6 +140,9 @@ func main() {
 		fs.Parse(args)
 		ttycheck(*out)
 		return
+	case "tiocsti":
+		fs.Parse(args)
+		tiocsti(hole)
 	case "ttyread":
 		out := fs.String("out", "", "file to write what was read")
 		dur := fs.Duration("for", 5*time.Second, "how long to read")
@@ -148,6 +157,39 @@ func main() {
 		fs.Parse(args)
 		withKey(*desc, fs.Args())
 		return
+	case "spawnrace":
+		marker := fs.String("marker", "", "absolute host path of a file that exists only on the host")
+		dur := fs.Duration("for", 10*time.Second, "bound")
+		outFile := fs.String("out", "", "also write the report to this file (FILE.tmp, renamed when done)")
+		ready := fs.String("ready", "", "file created once the loop runs")
+		fs.Parse(args)
+		var buf strings.Builder
+		report := func(format string, a ...any) {
+			holes++
+			fmt.Fprintf(&buf, "HOLE "+format+"\n", a...)
+		}
+		n := spawnrace(*marker, *dur, *ready, report)
+		fmt.Fprintf(&buf, "INFO %d processes seen\n", n)
+		if holes == 0 {
+			buf.WriteString("OK\n")
+		}
+		fmt.Print(buf.String())
+		if *outFile != "" {
+			os.WriteFile(*outFile+".tmp", []byte(buf.String()), 0o644)
+			os.Rename(*outFile+".tmp", *outFile)
+		}
+		return
+	case "spawner":
+		// Host side, for the OCI tests: a child subreaper that runs the
+		// commands it is sent (spawnRequest) and reaps every process
+		// that falls to it, as conmon and containerd's shim do.
+		os.Exit(spawner(args))
+	case "subreap":
+		// Host side, for the OCI tests: a child subreaper that runs the
+		// command and reaps it and every orphan that falls to it (the
+		// containers' processes once their runtime has exited) until the
+		// command exits; it exits with the command's status.
+		os.Exit(subreap(args))
 	case "sleep":
 		d, _ := time.ParseDuration(args[0])
 		time.Sleep(d)
@@ -428,6 +470,18 @@ func ptraceAll(pid1 bool, hole func(string, ...any)) {
 		if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); err == nil {
 			hole("listed /proc/%d/fd (%d entries)", pid, len(ents))
 		}
+		if pfd, err := unix.PidfdOpen(pid, 0); err == nil {
+			for n := 0; n < 64; n++ {
+				if fd, err := unix.PidfdGetfd(pfd, n, 0); err == nil {
+					target, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+					hole("pidfd_getfd pid=%d fd=%d took %s", pid, n, target)
+					unix.Close(fd)
+				} else if n == 0 {
+					fmt.Printf("INFO pidfd_getfd pid=%d fd=0: %v\n", pid, err)
+				}
+			}
+			unix.Close(pfd)
+		}
 		if a := firstMapping(pid); a != 0 {
 			buf := make([]byte, 16)
 			local := []unix.Iovec{{Base: &buf[0], Len: uint64(len(buf))}}
@@ -619,6 +673,13 @@ func exewrite(hash, marker, needle string, hold time.Duration, hole func(string,
 			return
 		}
 		if h := sha(f); h != hash {
+			f.Close()
+			return
+		}
+		if l, _ := os.Readlink(p); strings.HasPrefix(l, "/memfd:") {
+			// A copy in memory (runc's cloned binary): writing it
+			// changes no file of the host.
+			fmt.Printf("INFO %s is a copy of the binary in memory (%s)\n", p, l)
 			f.Close()
 			return
 		}
@@ -893,4 +954,295 @@ func ttyread(out string, dur time.Duration) {
 			return
 		}
 	}
+}
+
+// spawnrace waits for processes that appear in this pid namespace (the
+// next pids, ns_last_pid on) and attaches to each with ptrace from its
+// first instant: a runtime's process that joins this pid namespace must
+// be out of reach (not dumpable) from its first instruction on. For each
+// one caught it reports what it reached: its root, cwd and fds leading to
+// the host (the marker), and whether ptrace stopped it. It returns how
+// many new processes it saw.
+func spawnrace(marker string, dur time.Duration, ready string, hole func(string, ...any)) int {
+	runtime.LockOSThread()
+	self := os.Getpid()
+	lastPid := func() int {
+		b, err := os.ReadFile("/proc/sys/kernel/ns_last_pid")
+		if err != nil {
+			return -1
+		}
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n
+	}
+	if ready != "" {
+		os.WriteFile(ready, nil, 0o644)
+	}
+	seen := 0
+	reported := map[string]bool{}
+	deadline := time.Now().Add(dur)
+	// Spin on the next pid: attaching to a pid not yet taken fails at
+	// once (ESRCH), so the attach lands as soon as the process exists,
+	// before it runs its first instruction.
+	next := lastPid() + 1
+	for spins := 0; ; spins++ {
+		if spins%4096 == 0 {
+			if time.Now().After(deadline) {
+				break
+			}
+			if last := lastPid(); last >= next {
+				next = last + 1
+			}
+		}
+		cand := next
+		if cand == self {
+			next++
+			continue
+		}
+		err := unix.PtraceAttach(cand)
+		if errors.Is(err, unix.ESRCH) {
+			continue
+		}
+		next++
+		seen++
+		if err != nil {
+			continue
+		}
+		var ws unix.WaitStatus
+		unix.Wait4(cand, &ws, unix.WALL, nil)
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", cand))
+		c := strings.TrimSpace(string(comm))
+		if ppid(cand) == self {
+			unix.PtraceDetach(cand)
+			continue
+		}
+		if !reported["attach"+c] {
+			reported["attach"+c] = true
+			hole("PTRACE_ATTACH pid=%d (%s, a process that just joined this pid namespace) succeeded", cand, c)
+		}
+		for _, l := range []string{"root", "cwd"} {
+			p := fmt.Sprintf("/proc/%d/%s", cand, l)
+			fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				continue
+			}
+			if reachesHost(fd, marker) && !reported[l] {
+				reported[l] = true
+				t, _ := os.Readlink(p)
+				hole("%s of a newly attached process (%s) -> %s reaches the host (%s)", p, c, t, marker)
+			}
+			unix.Close(fd)
+		}
+		if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", cand)); err == nil {
+			for _, e := range ents {
+				p := fmt.Sprintf("/proc/%d/fd/%s", cand, e.Name())
+				t, _ := os.Readlink(p)
+				if !reported["fd"+t] {
+					reported["fd"+t] = true
+					hole("fd %s of a newly attached process (%s) -> %s", p, c, t)
+				}
+			}
+		}
+		unix.PtraceDetach(cand)
+	}
+	return seen
+}
+
+// tiocsti tries to push a character into the input of the terminal on
+// fds 0-2 (TIOCSTI: what the caller would read next as typed), directly
+// and after trying to make that terminal its controlling one.
+func tiocsti(hole func(string, ...any)) {
+	c := byte(' ')
+	for fd := 0; fd <= 2; fd++ {
+		if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err != nil {
+			fmt.Printf("INFO fd %d is no terminal\n", fd)
+			continue
+		}
+		if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TIOCSTI, uintptr(unsafe.Pointer(&c))); e == 0 {
+			hole("TIOCSTI on fd %d (a terminal) pushed input", fd)
+		} else {
+			fmt.Printf("INFO TIOCSTI fd %d: %v\n", fd, e)
+		}
+		for _, steal := range []uintptr{0, 1} {
+			if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TIOCSCTTY, steal); e == 0 {
+				hole("TIOCSCTTY(%d) on fd %d made the terminal ours", steal, fd)
+				if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TIOCSTI, uintptr(unsafe.Pointer(&c))); e == 0 {
+					hole("TIOCSTI on fd %d after TIOCSCTTY pushed input", fd)
+				}
+			} else {
+				fmt.Printf("INFO TIOCSCTTY(%d) fd %d: %v\n", steal, fd, e)
+			}
+		}
+	}
+}
+
+func subreap(argv []string) int {
+	if len(argv) == 0 {
+		fmt.Fprintln(os.Stderr, "subreap: no command")
+		return 2
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "subreap:", err)
+		return 2
+	}
+	path, err := execLookPath(argv[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "subreap:", err)
+		return 127
+	}
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "subreap:", err)
+		return 126
+	}
+	for {
+		var ws unix.WaitStatus
+		p, err := unix.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return 125
+		}
+		if p == pid {
+			if ws.Signaled() {
+				return 128 + int(ws.Signal())
+			}
+			return ws.ExitStatus()
+		}
+	}
+}
+
+// spawnRequest is one command for spawner, a JSON message on a
+// connection of its socket whose SCM_RIGHTS carry the command's stdin,
+// stdout and stderr, then one fd for each of FDs (the number it gets in
+// the command). The answer is the command's wait status, as a decimal
+// line, once it has exited.
+type spawnRequest struct {
+	Argv []string `json:"argv"`
+	Env  []string `json:"env"`
+	Dir  string   `json:"dir"`
+	FDs  []int    `json:"fds"`
+	// Ctty makes the command a session leader whose controlling
+	// terminal is its stdin.
+	Ctty bool `json:"ctty"`
+}
+
+func spawner(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "spawner: give the socket's path")
+		return 2
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "spawner:", err)
+		return 2
+	}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: args[0], Net: "unix"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "spawner:", err)
+		return 2
+	}
+	type started struct {
+		pid  int
+		conn *net.UnixConn
+	}
+	startedc := make(chan started)
+	// Reaping happens on one goroutine; the others only start commands.
+	go func() {
+		for {
+			c, err := l.AcceptUnix()
+			if err != nil {
+				os.Exit(0)
+			}
+			go func() {
+				pid, err := spawnOne(c)
+				if err != nil {
+					fmt.Fprintf(c, "error %v\n", err)
+					c.Close()
+					return
+				}
+				startedc <- started{pid, c}
+			}()
+		}
+	}()
+	waiting := map[int]*net.UnixConn{}
+	exited := map[int]unix.WaitStatus{}
+	sigc := make(chan os.Signal, 16)
+	signal.Notify(sigc, syscall.SIGCHLD)
+	for {
+		select {
+		case s := <-startedc:
+			if ws, ok := exited[s.pid]; ok {
+				delete(exited, s.pid)
+				fmt.Fprintf(s.conn, "%d\n", int(ws))
+				s.conn.Close()
+			} else {
+				waiting[s.pid] = s.conn
+			}
+		case <-sigc:
+		case <-time.After(50 * time.Millisecond):
+		}
+		for {
+			var ws unix.WaitStatus
+			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+			if pid <= 0 || err != nil {
+				break
+			}
+			if c, ok := waiting[pid]; ok {
+				delete(waiting, pid)
+				fmt.Fprintf(c, "%d\n", int(ws))
+				c.Close()
+			} else {
+				// Perhaps a command whose start is not recorded yet;
+				// an orphan's status is never asked for.
+				exited[pid] = ws
+			}
+		}
+	}
+}
+
+func spawnOne(c *net.UnixConn) (int, error) {
+	buf := make([]byte, 1<<16)
+	oob := make([]byte, unix.CmsgSpace(64*4))
+	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return 0, err
+	}
+	var req spawnRequest
+	if err := json.Unmarshal(buf[:n], &req); err != nil {
+		return 0, err
+	}
+	var fds []int
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range msgs {
+		if rights, err := unix.ParseUnixRights(&m); err == nil {
+			fds = append(fds, rights...)
+		}
+	}
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	if len(fds) != 3+len(req.FDs) || len(req.Argv) == 0 {
+		return 0, fmt.Errorf("want argv and %d fds, got %d", 3+len(req.FDs), len(fds))
+	}
+	files := []uintptr{uintptr(fds[0]), uintptr(fds[1]), uintptr(fds[2])}
+	for i, target := range req.FDs {
+		for len(files) <= target {
+			files = append(files, ^uintptr(0))
+		}
+		files[target] = uintptr(fds[3+i])
+	}
+	path, err := execLookPath(req.Argv[0])
+	if err != nil {
+		return 0, err
+	}
+	attr := &syscall.ProcAttr{Dir: req.Dir, Env: req.Env, Files: files}
+	if req.Ctty {
+		attr.Sys = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	}
+	return syscall.ForkExec(path, req.Argv, attr)
 }

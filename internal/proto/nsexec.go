@@ -87,6 +87,11 @@ type Config struct {
 	// what it starts inherits it (an OCI process's oomScoreAdj).
 	SetOOM      int32 `json:"setOOM"`
 	OOMScoreAdj int32 `json:"oomScoreAdj"`
+	// Lock is the sandbox's lock, which the keeper holds until the
+	// sandbox ended (ModeSandbox); -1 when there is none. The keeper
+	// closes every other fd: it outlives its caller in the sandbox's
+	// namespaces, and must hold nothing the caller let it inherit.
+	Lock int32 `json:"lock"`
 }
 
 // MapMe asks the parent to write the uid and gid maps of Pid.
