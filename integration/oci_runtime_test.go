@@ -211,6 +211,29 @@ func TestOCIRuntimeRunStatus(t *testing.T) {
 	}
 }
 
+// run's status for a process killed by a signal is 128+N, as a shell's.
+func TestOCIRuntimeRunKilled(t *testing.T) {
+	o := newRtCLI(t)
+	b := ociBundle(t, o, args("sleep", "100"))
+	c := exec.Command(o.bin, "--root", o.root, "run", "--bundle", b, "k1")
+	done := make(chan result, 1)
+	go func() { done <- o.runCmd(c) }()
+	waitForUpTo(t, 10*time.Second, "k1 to run", func() bool {
+		r := o.run("state", "k1")
+		return r.code == 0 && strings.Contains(r.stdout, `"running"`)
+	})
+	o.ok("kill", "k1", "KILL")
+	select {
+	case r := <-done:
+		if r.code != 137 {
+			t.Fatalf("run of a process killed by SIGKILL: %+v; want exit 137", r)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return after its process was killed")
+	}
+	o.assertEmpty()
+}
+
 // Bad input: one clear line, nothing left (no record, no process).
 func TestOCIRuntimeBadBundle(t *testing.T) {
 	o := newRtCLI(t)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/moby/sys/atomicwriter"
@@ -364,7 +365,8 @@ func exitStatus(st *os.ProcessState) int {
 	if st == nil {
 		return 255
 	}
-	if ws, ok := st.Sys().(unix.WaitStatus); ok && ws.Signaled() {
+	// os.ProcessState's Sys is a syscall.WaitStatus (not x/sys/unix's).
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
 	return st.ExitCode()
