@@ -294,12 +294,24 @@ func (c *Cgroup) LimitPids(n int64) error {
 	return nil
 }
 
-// Update writes new limits on the cgroup (what l leaves unset stays).
+// Update writes new limits on the cgroup (what l leaves unset stays),
+// pids.max included, as it is: n tasks in the cgroup.
 func (c *Cgroup) Update(l Limits) error {
 	for _, f := range l.files() {
 		if err := os.WriteFile(filepath.Join(c.Dir, f[0]), []byte(f[1]), 0); err != nil {
 			return fmt.Errorf("cgroup: setting %s to %s: %w", f[0], f[1], err)
 		}
+	}
+	return c.SetPidsMax(l.PidsLimit)
+}
+
+// SetPidsMax writes pids.max as it is (n <= 0: leaves it).
+func (c *Cgroup) SetPidsMax(n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	if err := os.WriteFile(filepath.Join(c.Dir, "pids.max"), []byte(strconv.FormatInt(n, 10)), 0); err != nil {
+		return fmt.Errorf("cgroup: setting pids.max: %w", err)
 	}
 	return nil
 }

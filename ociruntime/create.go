@@ -116,7 +116,7 @@ func (r *Runtime) create(id string, o CreateOptions, detach bool, std *stdio) (c
 			return nil, fmt.Errorf("linux.resources: %w", err)
 		}
 		undo = append(undo, func() { cg.Remove() })
-		rec.Cgroup = cg.Dir
+		rec.Cgroup, rec.PidsLimit = cg.Dir, c.limits.PidsLimit
 		// The container's cgroup namespace, if it has one, is rooted at
 		// the leaf.
 	}
@@ -290,6 +290,11 @@ func (r *Runtime) Start(id string) error {
 	// it is executed (the runtime spec's order), and a signal sent once
 	// start returns is the process's, not its setup's.
 	waitExec(rec)
+	if rec.Cgroup != "" {
+		if err := (&cgroupv2.Cgroup{Dir: rec.Cgroup}).SetPidsMax(rec.PidsLimit); err != nil {
+			return err
+		}
+	}
 	if rec.Hooks != nil {
 		if err := runHooks("poststart", rec.Hooks.Poststart, ociState(rec, specs.StateRunning)); err != nil {
 			return err

@@ -87,6 +87,9 @@ type Record struct {
 	OwnPidNS bool `json:"ownPidNS,omitempty"`
 	// Cgroup is the container's cgroup directory (resources), or empty.
 	Cgroup string `json:"cgroup,omitempty"`
+	// PidsLimit is linux.resources.pids.limit, written by start once the
+	// process runs its command (the setup's Go threads count as tasks).
+	PidsLimit int64 `json:"pidsLimit,omitempty"`
 	// Spec is the container's spec as the engine took it: exec starts
 	// from it.
 	Spec  spec.Spec    `json:"spec"`
