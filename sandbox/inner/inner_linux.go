@@ -198,17 +198,7 @@ func execCommand(s *spec.Spec, conn *os.File, create bool) error {
 		return fail(err)
 	}
 	env := withDefaults(p.Env, user, p.Terminal)
-	cwd := p.Cwd
-	if cwd == "" {
-		cwd = "/"
-	}
-	if err := enterWorkdir(cwd, create); err != nil {
-		return err
-	}
-	if len(p.Args) == 0 {
-		return fail(errors.New("no command given and the image has none"))
-	}
-	path, err := lookPath(p.Args[0], env, cwd)
+	path, err := enterAndFind(p, env, create, "no command given and the image has none")
 	if err != nil {
 		return err
 	}
@@ -241,6 +231,24 @@ func execCommand(s *spec.Spec, conn *os.File, create bool) error {
 	}
 	err = syscall.Exec(path, p.Args, env)
 	return execError(p.Args[0], err)
+}
+
+// enterWorkdir's and lookPath's step for the command of p: the working
+// directory entered (created if create is set; "/" when p has none),
+// then the command found with env's PATH. noArgs says why there is no
+// command when p has none.
+func enterAndFind(p spec.Process, env []string, create bool, noArgs string) (string, error) {
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := enterWorkdir(cwd, create); err != nil {
+		return "", err
+	}
+	if len(p.Args) == 0 {
+		return "", fail(errors.New(noArgs))
+	}
+	return lookPath(p.Args[0], env, cwd)
 }
 
 // newSession makes the process a session leader and, for a terminal,

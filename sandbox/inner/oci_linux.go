@@ -605,17 +605,7 @@ func ociCommand(s *spec.Spec, conn *os.File, fifo *os.File, create bool) error {
 	if getenv(env, "HOME") == "" {
 		env = append(env, "HOME="+homeOf(o.UID))
 	}
-	cwd := p.Cwd
-	if cwd == "" {
-		cwd = "/"
-	}
-	if err := enterWorkdir(cwd, create); err != nil {
-		return err
-	}
-	if len(p.Args) == 0 {
-		return fail(errors.New("the process has no args"))
-	}
-	path, err := lookPath(p.Args[0], env, cwd)
+	path, err := enterAndFind(p, env, create, "the process has no args")
 	if err != nil {
 		return err
 	}
