@@ -150,6 +150,11 @@ func (e *Engine) ImagePrune(ctx context.Context, all bool, labels []string) ([]s
 // of them --json) and passes each message but an error to fn; an error
 // message becomes the error returned, of its kind.
 func (e *Engine) runImageTool(ctx context.Context, args []string, fn func(index.ToolMessage)) error {
+	return e.runImageToolIn(ctx, args, nil, fn)
+}
+
+// runImageToolIn is runImageTool with stdin (nil: none).
+func (e *Engine) runImageToolIn(ctx context.Context, args []string, stdin io.Reader, fn func(index.ToolMessage)) error {
 	if e.ImageTool == "" {
 		return ErrNoImageTool
 	}
@@ -160,6 +165,7 @@ func (e *Engine) runImageTool(ctx context.Context, args []string, fn func(index.
 	cmd.WaitDelay = 30 * time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	cmd.Stdin = stdin
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err

@@ -49,6 +49,7 @@ func newApp() *cli.Command {
 			tagCommand(),
 			untagCommand(),
 			imagePruneCommand(),
+			commitLayerCommand(),
 		},
 		UseShortOptionHandling: true,
 	})

@@ -66,6 +66,7 @@ func newApp() *cli.Command {
 			renameCommand(),
 			topCommand(),
 			diffCommand(),
+			commitCommand(),
 			pauseCommand("pause"),
 			pauseCommand("unpause"),
 			statsCommand(),
