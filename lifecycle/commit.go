@@ -71,11 +71,12 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (*Imag
 	if o.Name != "" {
 		req.Names = []string{o.Name}
 	}
-	return e.commitLayer(ctx, &req)
+	return e.CommitLayer(ctx, &req)
 }
 
-// commitLayer has usandbox-image store the image req describes.
-func (e *Engine) commitLayer(ctx context.Context, req *index.LayerRequest) (*Image, error) {
+// CommitLayer has usandbox-image store the image req describes (commit
+// and build).
+func (e *Engine) CommitLayer(ctx context.Context, req *index.LayerRequest) (*Image, error) {
 	b, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
@@ -151,4 +152,28 @@ func hasEnv(env []string, name string) bool {
 		}
 	}
 	return false
+}
+
+// ImageConfig returns an image's ID and whole config (history,
+// health check, ONBUILD and SHELL included), as build's FROM needs it.
+func (e *Engine) ImageConfig(ctx context.Context, ref string) (string, *dockerspec.DockerOCIImage, error) {
+	var id string
+	var cfg dockerspec.DockerOCIImage
+	var cerr error
+	err := e.runImageTool(ctx, []string{"image-config", "--json", "--", ref}, func(m index.ToolMessage) {
+		if m.Kind == index.ToolImage {
+			id = m.ID
+			cerr = json.Unmarshal(m.Config, &cfg)
+		}
+	})
+	if err == nil {
+		err = cerr
+	}
+	if err == nil && id == "" {
+		err = errors.New("usandbox-image did not return the image's config")
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	return id, &cfg, nil
 }

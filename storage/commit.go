@@ -7,10 +7,10 @@ import (
 	"io"
 	"time"
 
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/opencontainers/go-digest"
 	imgspec "github.com/opencontainers/image-spec/specs-go"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
-	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"go.podman.io/image/v5/manifest"
 	cstorage "go.podman.io/storage"
 )
@@ -32,7 +32,13 @@ type NewImage struct {
 	// Names are given as tag gives them (TagName); a name another image
 	// had moves to the new one.
 	Names []string
+	// Intermediate marks a build's step image: kept for the layer cache,
+	// not listed by images unless --all.
+	Intermediate bool
 }
+
+// intermediateFlag is the storage image flag of Intermediate.
+const intermediateFlag = "usandbox-intermediate"
 
 // Create stores n and returns the image. Its manifest lists the parent's
 // layers as the parent's manifest does (so a push reuses blobs a registry
@@ -106,6 +112,9 @@ func (s *Store) Create(n NewImage) (im *Image, err error) {
 			{Key: cstorage.ImageDigestManifestBigDataNamePrefix + "-" + mDigest.String(), Data: mBlob, Digest: mDigest},
 			{Key: cstorage.ImageDigestBigDataKey, Data: mBlob, Digest: mDigest},
 		},
+	}
+	if n.Intermediate {
+		opts.Flags = map[string]any{intermediateFlag: true}
 	}
 	created := true
 	if _, err := s.s.CreateImage(id, nil, top, "", opts); err != nil {

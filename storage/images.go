@@ -36,6 +36,9 @@ func (s *Store) image(id string) (*Image, error) {
 
 func (s *Store) describe(im *cstorage.Image) (*Image, error) {
 	out := &Image{ID: im.ID, Names: im.Names, Digest: im.Digest.String(), Created: im.Created, TopLayer: im.TopLayer}
+	if v, ok := im.Flags[intermediateFlag].(bool); ok && v && len(im.Names) == 0 {
+		out.Intermediate = true
+	}
 	if size, err := s.s.ImageSize(im.ID); err == nil {
 		out.Size = size
 	}

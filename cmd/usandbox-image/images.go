@@ -74,7 +74,7 @@ func imagesCommand() *cli.Command {
 			&cli.StringFlag{Name: "format", Usage: "json, table, or a Go template such as 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}'"},
 			&cli.BoolFlag{Name: "no-trunc", Usage: "print full image IDs"},
 			&cli.BoolFlag{Name: "noheading", Aliases: []string{"n"}, Usage: "do not print the header line"},
-			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "every image (usandbox keeps no intermediate images: the same list)"},
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "every image, also the intermediate images of builds (their layer cache)"},
 			&cli.StringSliceFlag{Name: "filter", Aliases: []string{"f"}, Usage: "only images that match KEY=VALUE: label (KEY or KEY=VALUE), dangling (true|false), reference (a name, * and ? as in a shell)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -102,6 +102,15 @@ func imagesCommand() *cli.Command {
 					return err
 				}
 				ims = filterImages(ims, match)
+				if !cmd.Bool("all") {
+					shown := ims[:0]
+					for _, im := range ims {
+						if !im.Intermediate {
+							shown = append(shown, im)
+						}
+					}
+					ims = shown
+				}
 				if tmpl != nil {
 					users := func(id string) int { return len(index.SandboxesUsing(p, id)) }
 					return printImagesFormat(tmpl, ims, users, cmd.Bool("no-trunc"), cmd.Bool("noheading"))

@@ -84,12 +84,37 @@ func commitLayer(st *storage.Store, req *index.LayerRequest) (*storage.Image, er
 			return nil, err
 		}
 	}
-	n := storage.NewImage{Parent: req.Parent, Config: cfg, Names: req.Names}
+	n := storage.NewImage{Parent: req.Parent, Config: cfg, Names: req.Names, Intermediate: req.Intermediate}
 	if layer != nil {
 		defer layer.Close()
 		n.Layer = layer
 	}
 	return st.Create(n)
+}
+
+// imageConfigCommand prints an image's whole config (for build's FROM).
+func imageConfigCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "image-config",
+		Usage:     "print an image's ID and whole config",
+		ArgsUsage: "IMAGE",
+		Hidden:    true,
+		Flags:     []cli.Flag{jsonFlag},
+		Action: jsonErrors(func(ctx context.Context, cmd *cli.Command) error {
+			return withStore(ctx, cmd, storeOptions{}, func(ctx context.Context, st *storage.Store) error {
+				im, cfg, err := st.ImageConfig(cmd.Args().First())
+				if err != nil {
+					return err
+				}
+				b, err := json.Marshal(cfg)
+				if err != nil {
+					return err
+				}
+				sendJSON(index.ToolMessage{Kind: index.ToolImage, ID: im.ID, Config: b})
+				return nil
+			})
+		}),
+	}
 }
 
 // commitConfig is a committed sandbox's config: its parent's, with the

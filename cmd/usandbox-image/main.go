@@ -50,6 +50,8 @@ func newApp() *cli.Command {
 			untagCommand(),
 			imagePruneCommand(),
 			commitLayerCommand(),
+			imageConfigCommand(),
+			buildCommand(),
 		},
 		UseShortOptionHandling: true,
 	})

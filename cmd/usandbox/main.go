@@ -55,6 +55,7 @@ func newApp() *cli.Command {
 			versionCommand(),
 			imageCommand("pull", "pull an image from a registry, an OCI layout or an archive", "IMAGE"),
 			imageCommand("images", "list images", ""),
+			imageCommand("build", "build an image from a Containerfile or Dockerfile", "[CONTEXT]"),
 			rmiCommand(),
 			containerCommand(),
 			imageGroupCommand(),

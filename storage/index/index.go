@@ -48,6 +48,9 @@ type Image struct {
 	// DiffIDs are the digests of the layers' uncompressed contents, bottom
 	// first (the config's rootfs.diff_ids, docker's RootFS.Layers).
 	DiffIDs []string `json:"DiffIDs,omitempty"`
+	// Intermediate is a build step's image with no name, kept for the
+	// layer cache.
+	Intermediate bool `json:"Intermediate,omitempty"`
 }
 
 // Layer is where one layer's files are.

@@ -30,6 +30,8 @@ type LayerRequest struct {
 	// sandbox's settings (an image config's "config" object), laid over
 	// the parent's whole config, and says what its history entry holds.
 	Commit *CommitInfo `json:"commit,omitempty"`
+	// Intermediate marks a build step's image (storage.NewImage).
+	Intermediate bool `json:"intermediate,omitempty"`
 }
 
 // CommitInfo is the history entry of a committed sandbox.

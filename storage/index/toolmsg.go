@@ -1,5 +1,7 @@
 package index
 
+import "encoding/json"
+
 // ToolMessage is one line usandbox-image writes on stdout with --json,
 // for package lifecycle, which runs it for the Docker Engine API (the
 // usandbox binary does not link containers/image): a pull's progress, a
@@ -29,6 +31,8 @@ type ToolMessage struct {
 	Deleted  string   `json:"deleted,omitempty"`
 	IDs      []string `json:"ids,omitempty"`
 	Freed    int64    `json:"freed,omitempty"`
+	// Config is an image's whole config (image-config).
+	Config json.RawMessage `json:"config,omitempty"`
 }
 
 // ToolMessage kinds.
