@@ -1,0 +1,269 @@
+//go:build integration
+
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// buildContext writes files (path -> content) into a new context
+// directory.
+func buildContext(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for p, c := range files {
+		full := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(c, "symlink:") {
+			if err := os.Symlink(strings.TrimPrefix(c, "symlink:"), full); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func (s *store) withBusybox() {
+	s.t.Helper()
+	s.ok("pull", "-q", ociRef("busybox", "latest"))
+}
+
+func TestBuildMultiStage(t *testing.T) {
+	s := newStore(t)
+	s.withBusybox()
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": `ARG BASE=busybox
+FROM $BASE AS base
+ARG GREETING=hi
+ENV G=$GREETING
+WORKDIR /app
+COPY file.txt ./
+RUN echo "$G from run" > run.txt && echo "bob:x:1234:1234::/home/bob:/bin/sh" >> /etc/passwd
+FROM busybox
+COPY --from=base /etc/passwd /etc/passwd
+COPY --from=base --chown=1234:1234 /app /app2
+COPY --chown=bob sub/ /sub/
+USER bob
+WORKDIR /app2
+LABEL stage=final
+EXPOSE 8080/tcp
+STOPSIGNAL SIGUSR1
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["id -u; pwd; cat run.txt; ls -n /sub; echo G=$G"]
+`,
+		"file.txt":      "hello\n",
+		"sub/kept":      "data\n",
+		"sub/ignored":   "secret\n",
+		".dockerignore": "sub/ignored\n",
+	})
+	r := s.run("build", "--network", "none", "-t", "multi", "--build-arg", "GREETING=yo", "--label", "by=test", ctx)
+	if r.code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	}
+	id := strings.TrimSpace(r.stdout)
+	if len(id) != 64 {
+		t.Fatalf("build printed %q, want the image ID", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "Successfully tagged localhost/multi:latest") {
+		t.Errorf("no tag line in:\n%s", r.stderr)
+	}
+	out := s.ok("run", "--rm", "--network", "none", "multi")
+	for _, want := range []string{"1234\n", "/app2\n", "yo from run\n", "kept", "G=\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("run output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "ignored") {
+		t.Errorf(".dockerignore'd file was copied:\n%s", out)
+	}
+	if !strings.Contains(out, "1234     1234") && !strings.Contains(out, "1234 1234") {
+		t.Errorf("--chown=bob: /sub/kept not owned by 1234:1234:\n%s", out)
+	}
+	insp := s.ok("image", "inspect", "multi")
+	for _, want := range []string{`"stage": "final"`, `"by": "test"`, `"8080/tcp"`, `"SIGUSR1"`, `"User": "bob"`} {
+		if !strings.Contains(insp, want) {
+			t.Errorf("image inspect lacks %s:\n%s", want, insp)
+		}
+	}
+	// Intermediate images are the cache, not listed without -a.
+	if n := strings.Count(s.ok("images", "-q"), "\n"); n != 2 {
+		t.Errorf("images lists %d images, want busybox and multi", n)
+	}
+	if n := strings.Count(s.ok("images", "-a", "-q"), "\n"); n <= 2 {
+		t.Errorf("images -a lists %d images, want the intermediate ones too", n)
+	}
+	if ps := s.ok("ps", "-a", "-q"); ps != "" {
+		t.Errorf("build left sandboxes: %s", ps)
+	}
+	s.assertClean()
+}
+
+func TestBuildCache(t *testing.T) {
+	s := newStore(t)
+	s.withBusybox()
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": "FROM busybox\nCOPY a.txt /a.txt\nRUN echo RAN-FIRST; cat /a.txt > /copy\nCOPY b.txt /b.txt\nRUN echo RAN-SECOND; cat /b.txt >> /copy\n",
+		"a.txt":      "A\n",
+		"b.txt":      "B\n",
+	})
+	build := func() (string, string) {
+		t.Helper()
+		r := s.run("build", "--network", "none", "-t", "cached", ctx)
+		if r.code != 0 {
+			t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+		}
+		return strings.TrimSpace(r.stdout), r.stderr + r.stdout
+	}
+	// A RUN's output line (the STEP line holds the marker too).
+	ran := func(out, marker string) bool { return strings.Contains("\n"+out, "\n"+marker+"\n") }
+	id1, out := build()
+	if !ran(out, "RAN-FIRST") || !ran(out, "RAN-SECOND") {
+		t.Fatalf("first build did not run both RUNs:\n%s", out)
+	}
+	id2, out := build()
+	if ran(out, "RAN-FIRST") || ran(out, "RAN-SECOND") {
+		t.Errorf("a cached rebuild ran a RUN:\n%s", out)
+	}
+	if id2 != id1 {
+		t.Errorf("a cached rebuild made another image: %s, then %s", id1, id2)
+	}
+	// Changing b.txt rebuilds from its COPY on, not before.
+	if err := os.WriteFile(filepath.Join(ctx, "b.txt"), []byte("B2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id3, out := build()
+	if ran(out, "RAN-FIRST") || !ran(out, "RAN-SECOND") {
+		t.Errorf("after a change of b.txt, want only the second RUN to run:\n%s", out)
+	}
+	if id3 == id1 {
+		t.Errorf("a changed context gave the same image")
+	}
+	if got := s.ok("run", "--rm", "--network", "none", "cached", "cat", "/copy"); got != "A\nB2\n" {
+		t.Errorf("the rebuilt image has %q", got)
+	}
+	// --no-cache runs everything again.
+	r := s.run("build", "--network", "none", "--no-cache", "-t", "cached", ctx)
+	if r.code != 0 || !ran(r.stderr+r.stdout, "RAN-FIRST") {
+		t.Errorf("--no-cache: exit %d, RUN not run again:\n%s", r.code, r.stderr)
+	}
+}
+
+func TestBuildFailures(t *testing.T) {
+	s := newStore(t)
+	s.withBusybox()
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "host-secret"), []byte("HOST\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, dockerfile string
+		files            map[string]string
+		code             int
+		want             string
+	}{
+		{"failing RUN", "FROM busybox\nRUN echo output-of-run; exit 3\n", nil, 1, "exit status 3"},
+		{"unknown instruction", "FROM busybox\nFROBNICATE x\n", nil, 125, "unknown instruction: FROBNICATE"},
+		{"COPY outside the context", "FROM busybox\nCOPY ../x /x\n", nil, 125, "outside the build context"},
+		{"COPY through a symlink out", "FROM busybox\nCOPY link /x\n", map[string]string{"link": "symlink:" + filepath.Join(outside, "host-secret")}, 125, "outside the build context"},
+		{"COPY of nothing", "FROM busybox\nCOPY nope /x\n", nil, 125, "no such file in the build context"},
+		{"no FROM image", "FROM nosuchimage.invalid/x\nRUN true\n", nil, 125, "nosuchimage"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			files := map[string]string{"Dockerfile": c.dockerfile}
+			for k, v := range c.files {
+				files[k] = v
+			}
+			ctx := buildContext(t, files)
+			r := s.run("build", "--network", "none", "-t", "broken", ctx)
+			if r.code != c.code {
+				t.Fatalf("exit %d, want %d\n%s", r.code, c.code, r.stderr)
+			}
+			assertOneErrorLine(t, r.stderr, c.want)
+			if c.name == "failing RUN" && !strings.Contains(r.stderr, "output-of-run") {
+				t.Errorf("the failing RUN's output is not shown:\n%s", r.stderr)
+			}
+			if strings.Contains(s.ok("images", "-a"), "broken") {
+				t.Errorf("an image named broken was left")
+			}
+			if ps := s.ok("ps", "-a", "-q"); ps != "" {
+				t.Errorf("sandboxes left: %s", ps)
+			}
+			s.assertClean()
+		})
+	}
+	t.Run("missing Dockerfile", func(t *testing.T) {
+		r := s.run("build", "-t", "broken", t.TempDir())
+		if r.code != 125 {
+			t.Fatalf("exit %d, want 125\n%s", r.code, r.stderr)
+		}
+		assertOneErrorLine(t, r.stderr, "no Containerfile or Dockerfile")
+		r = s.run("build", "-f", "/nonexistent/Dockerfile", t.TempDir())
+		if r.code != 125 {
+			t.Fatalf("-f missing: exit %d, want 125\n%s", r.code, r.stderr)
+		}
+		assertOneErrorLine(t, r.stderr, "/nonexistent/Dockerfile")
+	})
+}
+
+// TestBuildCopySymlinkInImage: a symlink the image itself holds (to / or
+// to a host path) does not send a COPY's files out of its root.
+func TestBuildCopySymlinkInImage(t *testing.T) {
+	s := newStore(t)
+	s.withBusybox()
+	host := t.TempDir()
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": "FROM busybox\nRUN ln -s / /up && ln -s " + host + " /hostdir && ln -s ../../../../../../.. /dots\n" +
+			"COPY f.txt /up" + host + "/via-root\nCOPY f.txt /hostdir/via-abs\nCOPY f.txt /dots" + host + "/via-dots\n",
+		"f.txt": "in the image\n",
+	})
+	r := s.run("build", "--network", "none", "-t", "links", ctx)
+	if r.code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	}
+	ents, _ := os.ReadDir(host)
+	for _, e := range ents {
+		t.Errorf("COPY wrote %s on the host", filepath.Join(host, e.Name()))
+	}
+	out := s.ok("run", "--rm", "--network", "none", "links", "sh", "-c", "cat "+host+"/via-root "+host+"/via-abs "+host+"/via-dots")
+	if strings.Count(out, "in the image") != 3 {
+		t.Errorf("the copies are not inside the image's root:\n%s", out)
+	}
+}
+
+func TestCommit(t *testing.T) {
+	s := newStore(t)
+	s.withBusybox()
+	s.ok("run", "--name", "c1", "--network", "none", "-e", "MINE=1", "busybox", "sh", "-c", "echo changed > /new; rm /bin/ls")
+	id := strings.TrimSpace(s.ok("commit", "-m", "a message", "-a", "me", "-c", "ENV FOO=bar", "-c", `CMD ["cat", "/new"]`, "c1", "committed"))
+	if len(id) != 64 {
+		t.Fatalf("commit printed %q", id)
+	}
+	if got := s.ok("run", "--rm", "--network", "none", "committed"); got != "changed\n" {
+		t.Errorf("run of the commit: %q", got)
+	}
+	out := s.ok("run", "--rm", "--network", "none", "committed", "sh", "-c", "echo $FOO $MINE; test -e /bin/ls && echo ls-back || echo ls-gone")
+	if out != "bar 1\nls-gone\n" {
+		t.Errorf("the commit's config or layer: %q", out)
+	}
+	insp := s.ok("image", "inspect", "committed")
+	if !strings.Contains(insp, `"FOO=bar"`) {
+		t.Errorf("inspect lacks the --change:\n%s", insp)
+	}
+	s.fails(125, "nosuch", "commit", "nosuch", "x")
+	s.fails(125, "RUN cannot be changed", "commit", "-c", "RUN true", "c1", "bad")
+	if strings.Contains(s.ok("images", "-a"), "bad") {
+		t.Errorf("a failed commit left an image")
+	}
+	s.ok("rm", "c1")
+	s.assertClean()
+}
