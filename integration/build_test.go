@@ -4,6 +4,7 @@ package integration
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -266,4 +267,50 @@ func TestCommit(t *testing.T) {
 	}
 	s.ok("rm", "c1")
 	s.assertClean()
+}
+
+// TestDockerAPIBuildCommit: docker build (the classic builder) and docker
+// commit through usandbox's API socket.
+func TestDockerAPIBuildCommit(t *testing.T) {
+	bin := dockerCLI(t)
+	s := newStore(t)
+	s.withBusybox()
+	host, _ := s.service(t, "0")
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": "FROM busybox\nARG WHO=nobody\nCOPY hello.txt /hello.txt\nRUN echo \"built by $WHO\" >> /hello.txt\nCMD [\"cat\", \"/hello.txt\"]\n",
+		"hello.txt":  "hello\n",
+	})
+	c := exec.Command(bin, "build", "--network", "none", "--build-arg", "WHO=docker", "-t", "viadocker", ctx)
+	c.Env = append(os.Environ(), "DOCKER_HOST="+host, "DOCKER_CONFIG="+t.TempDir(), "DOCKER_BUILDKIT=0")
+	r, err := capture(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.code != 0 || !strings.Contains(r.stdout, "Successfully built") || !strings.Contains(r.stdout, "Successfully tagged viadocker") {
+		t.Fatalf("docker build: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got := s.ok("run", "--rm", "--network", "none", "viadocker"); got != "hello\nbuilt by docker\n" {
+		t.Errorf("the image docker built: %q", got)
+	}
+	c = exec.Command(bin, "build", "-t", "viadocker-broken", "-")
+	c.Env = append(os.Environ(), "DOCKER_HOST="+host, "DOCKER_CONFIG="+t.TempDir(), "DOCKER_BUILDKIT=0")
+	c.Stdin = strings.NewReader("FROM busybox\nRUN exit 4\n")
+	if r, err = capture(c); err != nil {
+		t.Fatal(err)
+	}
+	if r.code == 0 || !strings.Contains(r.stderr, "exit status 4") {
+		t.Errorf("docker build of a failing RUN: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	s.ok("run", "--name", "tocommit", "--network", "none", "busybox", "sh", "-c", "echo via-commit > /c")
+	r = docker(t, bin, host, "commit", "-c", `CMD ["cat", "/c"]`, "tocommit", "committed-by-docker")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "sha256:") {
+		t.Fatalf("docker commit: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got := s.ok("run", "--rm", "--network", "none", "committed-by-docker"); got != "via-commit\n" {
+		t.Errorf("the image docker committed: %q", got)
+	}
+	if r = docker(t, bin, host, "commit", "nosuch", "x"); r.code == 0 || !strings.Contains(r.stderr, "nosuch") {
+		t.Errorf("docker commit of no sandbox: exit %d %s", r.code, r.stderr)
+	}
 }

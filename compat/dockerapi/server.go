@@ -74,8 +74,6 @@ func (s *Server) routes(r *mux.Router) {
 	r.HandleFunc("/events", s.events).Methods(http.MethodGet)
 	// Not yet: a clear 501 rather than docker's "page not found".
 	for path, what := range map[string]string{
-		"/build":                        "docker build through the API (issue 16)",
-		"/commit":                       "commit (issue 16)",
 		"/containers/{name:.*}/archive": "docker cp (issue 16)",
 		"/containers/{name:.*}/export":  "export",
 		"/containers/{name:.*}/stats":   "stats through the API",
@@ -83,6 +81,8 @@ func (s *Server) routes(r *mux.Router) {
 	} {
 		r.HandleFunc(path, notYet(what))
 	}
+	r.HandleFunc("/build", s.build).Methods(http.MethodPost)
+	r.HandleFunc("/commit", s.commit).Methods(http.MethodPost)
 	// containers
 	r.HandleFunc("/containers/create", s.containerCreate).Methods(http.MethodPost)
 	r.HandleFunc("/containers/prune", s.containerPrune).Methods(http.MethodPost)
