@@ -7,7 +7,7 @@
 #
 # Environment:
 #   BENCH_N      timed iterations per measurement (default 5); medians are printed
-#   BENCH_ONLY   comma-separated sections to run (default: all): pull,run,exec,many,net,netmembers,dockerapi,ocirt
+#   BENCH_ONLY   comma-separated sections to run (default: all): pull,run,exec,many,net,netmembers,dockerapi,ocirt,build
 #   BENCH_MANY   sandboxes the many section creates in each store (default 100)
 #   BENCH_BASELINE  a directory with an earlier build's usandbox and usandbox-image
 #                (e.g. made by: git worktree add /tmp/old REV && make -C /tmp/old build,
@@ -38,7 +38,7 @@
 set -euo pipefail
 export LC_ALL=C # EPOCHREALTIME and printf %f need a '.' decimal point
 
-SECTIONS=(pull run exec many net netmembers dockerapi ocirt)
+SECTIONS=(pull run exec many net netmembers dockerapi ocirt build)
 BENCH_N=${BENCH_N:-5}
 BENCH_ONLY=${BENCH_ONLY:-}
 TEST_USER=${USANDBOX_TEST_USER:-usandbox-test}
@@ -680,6 +680,51 @@ json.dump(c, open(p, "w"))' "$b"
 		"$(ms_of "${med[0]}")" "$(ms_of "${med[1]}")" "$(ms_of "${med[2]}")" "$(ratio "${med[0]}" "${med[1]}")" \
 		"$(goal_le "$(awk -v a="${med[0]}" -v b="${med[1]}" 'BEGIN { print a / b }')" 0.999 "faster than runc")"
 	pm "$st" rm -a -f >/dev/null 2>&1 || true
+	release_store disk "$st"
+}
+
+# build: usandbox build against podman build (buildah inside podman 4.3) on
+# one three-step Dockerfile (FROM busybox, COPY, RUN) and context, each on
+# its own store with busybox pulled: cold (--no-cache: every step runs) and
+# cached (nothing changed), interleaved rounds; then one push of the Debian
+# image to the local registry by each (a new repository each).
+bench_build() {
+	local n=${BENCH_BUILD_N:-11}
+	new_store disk
+	local st=$STORE ctx=$WORK/build-context
+	mkdir -p "$ctx"
+	head -c 1048576 /dev/urandom >"$ctx/data.bin"
+	printf 'FROM %s/busybox:latest\nCOPY data.bin /data.bin\nRUN md5sum /data.bin > /data.md5\n' "$REGISTRY" >"$ctx/Dockerfile"
+	timed "$WORK/build.log" us "$st" pull -q --tls-verify=false "$REGISTRY/busybox:latest"
+	timed "$WORK/build.log" pm "$st" pull -q --tls-verify=false "$REGISTRY/busybox:latest"
+	local u=("$BENCH_STAGE/usandbox" --root "$st/usandbox" --runroot "$st/usandbox-run" build --network none -q -t benchbuild)
+	local p=(podman --root "$st/podman" --runroot "$st/podman-run" build --network none -q -t benchbuild)
+	local -a med
+	log "build: $n rounds of a cold build (--no-cache), usandbox and podman, interleaved"
+	mapfile -t med < <("$BENCH_STAGE/timeit" -n "$n" -- "${u[@]}" --no-cache "$ctx" -- "${p[@]}" --no-cache "$ctx") || die "timeit failed"
+	printf 'build cold (FROM, COPY 1 MB, RUN)   usandbox %6s ms   podman %6s ms   ratio %sx   %s\n' \
+		"$(ms_of "${med[0]}")" "$(ms_of "${med[1]}")" "$(ratio "${med[0]}" "${med[1]}")" \
+		"$(goal_le "$(awk -v a="${med[0]}" -v b="${med[1]}" 'BEGIN { print a / b }')" 1.0 "no slower than podman")"
+	log "build: $n rounds of a cached rebuild, usandbox and podman, interleaved"
+	mapfile -t med < <("$BENCH_STAGE/timeit" -n "$n" -- "${u[@]}" "$ctx" -- "${p[@]}" "$ctx") || die "timeit failed"
+	printf 'build cached rebuild                usandbox %6s ms   podman %6s ms   ratio %sx   %s\n' \
+		"$(ms_of "${med[0]}")" "$(ms_of "${med[1]}")" "$(ratio "${med[0]}" "${med[1]}")" \
+		"$(goal_le "$(awk -v a="${med[0]}" -v b="${med[1]}" 'BEGIN { print a / b }')" 0.5 "at most half of podman's")"
+	if us "$st" push --help >/dev/null 2>&1; then
+		timed "$WORK/build.log" us "$st" pull -q --tls-verify=false "$REGISTRY/debian:bookworm"
+		timed "$WORK/build.log" pm "$st" pull -q --tls-verify=false "$REGISTRY/debian:bookworm"
+		local tag=$RANDOM
+		timed "$WORK/push-u.log" us "$st" push --tls-verify=false "$REGISTRY/debian:bookworm" "$REGISTRY/bench-u$tag/debian:bookworm"
+		local pu=$ELAPSED
+		timed "$WORK/push-p.log" pm "$st" push --tls-verify=false "$REGISTRY/debian:bookworm" "$REGISTRY/bench-p$tag/debian:bookworm"
+		local pp=$ELAPSED
+		printf 'build push Debian to the registry    usandbox %6s ms   podman %6s ms   ratio %sx   %s\n' \
+			"$(ms_of "$pu")" "$(ms_of "$pp")" "$(ratio "$pu" "$pp")" \
+			"$(goal_le "$(awk -v a="$pu" -v b="$pp" 'BEGIN { print a / b }')" 1.0 "no slower than podman")"
+	else
+		echo "build push: not measured (usandbox push is not built in)"
+	fi
+	pm "$st" rmi -a -f >/dev/null 2>&1 || true
 	release_store disk "$st"
 }
 
