@@ -9,6 +9,9 @@ package index
 //	rmi:         removed | error
 //	tag:         (nothing) | error
 //	image-prune: pruned | error
+//	push:        (start progress* done|abort | skip)* finish image | error
+//	load:        (start progress* done|abort | skip)* finish loaded | error
+//	login:       (nothing) | error
 type ToolMessage struct {
 	Kind string `json:"kind"`
 	// Layer is a blob's digest (start, skip, progress, done, abort).
@@ -29,6 +32,10 @@ type ToolMessage struct {
 	Deleted  string   `json:"deleted,omitempty"`
 	IDs      []string `json:"ids,omitempty"`
 	Freed    int64    `json:"freed,omitempty"`
+	// Names: the images loaded (load), each a name or "sha256:ID".
+	Names []string `json:"names,omitempty"`
+	// Tag: the tag pushed to (push's image).
+	Tag string `json:"tag,omitempty"`
 }
 
 // ToolMessage kinds.
@@ -43,6 +50,7 @@ const (
 	ToolImage    = "image"
 	ToolRemoved  = "removed"
 	ToolPruned   = "pruned"
+	ToolLoaded   = "loaded"
 	ToolError    = "error"
 )
 
@@ -51,4 +59,6 @@ const (
 	ToolNotFound = "notfound"
 	ToolInvalid  = "invalid"
 	ToolConflict = "conflict"
+	// ToolUnauthorized: the registry refused the credentials, or wants some.
+	ToolUnauthorized = "unauthorized"
 )
