@@ -30,6 +30,8 @@ type PullOptions struct {
 	// Insecure allows plain HTTP and unverified certificates
 	// (--tls-verify=false).
 	Insecure bool
+	// Auth, if set, are used instead of the auth file's credentials.
+	Auth *RegistryAuth
 }
 
 // ErrNoImageTool is returned when Engine.ImageTool is not set.
@@ -39,12 +41,12 @@ var ErrNoImageTool = errors.New("the image operations need usandbox-image: Engin
 // not nil), and returns the image. An image the source does not have is
 // ErrNotFound.
 func (e *Engine) ImagePull(ctx context.Context, ref string, o PullOptions, progress func(PullEvent)) (*Image, error) {
-	args := []string{"pull", "--json"}
+	args := []string{"pull", "--json", "--auth-stdin"}
 	if o.Insecure {
 		args = append(args, "--tls-verify=false")
 	}
 	var id string
-	err := e.runImageTool(ctx, append(args, "--", ref), func(m index.ToolMessage) {
+	err := e.runImageToolStdin(ctx, append(args, "--", ref), o.Auth.stdin(), func(m index.ToolMessage) {
 		if m.Kind == index.ToolImage {
 			id = m.ID
 		} else if progress != nil {
@@ -150,6 +152,11 @@ func (e *Engine) ImagePrune(ctx context.Context, all bool, labels []string) ([]s
 // of them --json) and passes each message but an error to fn; an error
 // message becomes the error returned, of its kind.
 func (e *Engine) runImageTool(ctx context.Context, args []string, fn func(index.ToolMessage)) error {
+	return e.runImageToolStdin(ctx, args, nil, fn)
+}
+
+// runImageToolStdin is runImageTool with stdin (nil: none).
+func (e *Engine) runImageToolStdin(ctx context.Context, args []string, stdin io.Reader, fn func(index.ToolMessage)) error {
 	if e.ImageTool == "" {
 		return ErrNoImageTool
 	}
@@ -160,6 +167,7 @@ func (e *Engine) runImageTool(ctx context.Context, args []string, fn func(index.
 	cmd.WaitDelay = 30 * time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	cmd.Stdin = stdin
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -194,6 +202,8 @@ func (e *Engine) runImageTool(ctx context.Context, args []string, fn func(index.
 			return as(ErrConflict, err)
 		case index.ToolInvalid:
 			return as(ErrInvalid, err)
+		case index.ToolUnauthorized:
+			return as(ErrUnauthorized, err)
 		}
 		return err
 	}

@@ -43,6 +43,11 @@ var ErrNoSuchImage = errors.New("no such image")
 type PullOptions struct {
 	// Progress, if set, receives per-layer progress.
 	Progress Progress
+	// Auth, if set, are the registry credentials to use (pull --creds,
+	// the Docker API's X-Registry-Auth); else the auth file's are.
+	Auth *types.DockerAuthConfig
+	// AuthFile is the auth file to read ("": the default places).
+	AuthFile string
 }
 
 // Pull fetches the image input names (see ResolveSources) into the store
@@ -120,7 +125,13 @@ func (s *Store) pullOne(ctx context.Context, src Source, o PullOptions) (_ *Imag
 			retErr = fmt.Errorf("pulling %s: %w", what, explain(retErr))
 		}
 	}()
-	is, err := src.Ref.NewImageSource(ctx, s.sys)
+	sys := s.sys
+	if o.Auth != nil || o.AuthFile != "" {
+		c := *s.sys
+		c.DockerAuthConfig, c.AuthFilePath = o.Auth, o.AuthFile
+		sys = &c
+	}
+	is, err := src.Ref.NewImageSource(ctx, sys)
 	if err != nil {
 		return nil, err
 	}

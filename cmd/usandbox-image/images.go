@@ -29,11 +29,28 @@ func pullCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID"},
 			&cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "require HTTPS and verify certificates (false allows plain http)"},
+			&cli.StringFlag{Name: "creds", Usage: "USER[:PASSWORD] for the registry (else the auth file's)"},
+			authFileFlag,
+			authStdinFlag,
 			jsonFlag,
 		},
 		Action: jsonErrors(func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.NArg() != 1 {
 				return cliutil.UsageError(cmd, "pull takes exactly one image, got %d arguments", cmd.NArg())
+			}
+			po := storage.PullOptions{AuthFile: cmd.String("authfile")}
+			if c := cmd.String("creds"); c != "" {
+				a, err := parseCreds(c)
+				if err != nil {
+					return err
+				}
+				po.Auth = a
+			} else if cmd.Bool("auth-stdin") {
+				a, err := readAuthStdin()
+				if err != nil {
+					return err
+				}
+				po.Auth = a
 			}
 			so := storeOptions{}
 			if !cmd.Bool("tls-verify") {
@@ -50,7 +67,8 @@ func pullCommand() *cli.Command {
 						progress = storage.LineProgress(os.Stderr)
 					}
 				}
-				im, err := st.Pull(ctx, cmd.Args().First(), storage.PullOptions{Progress: progress})
+				po.Progress = progress
+				im, err := st.Pull(ctx, cmd.Args().First(), po)
 				if err != nil {
 					return err
 				}
