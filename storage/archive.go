@@ -142,7 +142,19 @@ func (s *Store) Save(ctx context.Context, refs []string, format, output string, 
 	if err != nil {
 		return err
 	}
+	seen := map[string]bool{}
 	for _, it := range items {
+		// containers/image's archive writer loses the config of an image
+		// written a second time (tarfile.Destination keeps it only when
+		// it sends it): an image goes in once, under its first name.
+		if seen[it.im.ID] || len(it.names) > 1 {
+			s.warn(fmt.Sprintf("docker-archive: image %s is saved under one name only, %s", it.im.ID[:12], firstOr(it.names, "the first")))
+			if seen[it.im.ID] {
+				continue
+			}
+			it.names = it.names[:1]
+		}
+		seen[it.im.ID] = true
 		var tags []reference.NamedTagged
 		for _, n := range it.names {
 			named, err := reference.ParseNormalizedNamed(n)
@@ -156,8 +168,6 @@ func (s *Store) Save(ctx context.Context, refs []string, format, output string, 
 		if len(tags) == 0 {
 			tags = []reference.NamedTagged{nil}
 		}
-		// The writer keeps each blob once: the image's further names
-		// only add to its RepoTags.
 		for _, t := range tags {
 			dest, err := w.NewReference(t)
 			if err == nil {
@@ -303,4 +313,11 @@ func ociArchiveName(path string) (string, error) {
 		}
 		return "", nil
 	}
+}
+
+func firstOr(names []string, def string) string {
+	if len(names) > 0 {
+		return names[0]
+	}
+	return def
 }

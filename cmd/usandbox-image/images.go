@@ -38,20 +38,7 @@ func pullCommand() *cli.Command {
 			if cmd.NArg() != 1 {
 				return cliutil.UsageError(cmd, "pull takes exactly one image, got %d arguments", cmd.NArg())
 			}
-			po := storage.PullOptions{AuthFile: cmd.String("authfile")}
-			if c := cmd.String("creds"); c != "" {
-				a, err := parseCreds(c)
-				if err != nil {
-					return err
-				}
-				po.Auth = a
-			} else if cmd.Bool("auth-stdin") {
-				a, err := readAuthStdin()
-				if err != nil {
-					return err
-				}
-				po.Auth = a
-			}
+			po := storage.PullOptions{AuthFile: authFile(cmd)}
 			so := storeOptions{}
 			if !cmd.Bool("tls-verify") {
 				so.skipTLSVerify = types.OptionalBoolTrue
@@ -67,7 +54,11 @@ func pullCommand() *cli.Command {
 						progress = storage.LineProgress(os.Stderr)
 					}
 				}
-				po.Progress = progress
+				a, err := commandCreds(cmd)
+				if err != nil {
+					return err
+				}
+				po.Auth, po.Progress = a, progress
 				im, err := st.Pull(ctx, cmd.Args().First(), po)
 				if err != nil {
 					return err

@@ -62,6 +62,19 @@ func readAuthStdin() (*types.DockerAuthConfig, error) {
 	return &types.DockerAuthConfig{Username: a.Username, Password: a.Password, IdentityToken: a.IdentityToken}, nil
 }
 
+// commandCreds are --creds or --auth-stdin's credentials (nil: none).
+// Call it inside withStore's function: the command line runs twice, once
+// outside the user namespace and once inside, and stdin is read once.
+func commandCreds(cmd *cli.Command) (*types.DockerAuthConfig, error) {
+	if c := cmd.String("creds"); c != "" {
+		return parseCreds(c)
+	}
+	if cmd.Bool("auth-stdin") {
+		return readAuthStdin()
+	}
+	return nil, nil
+}
+
 // parseCreds is --creds USER[:PASS]; without the password it is asked
 // for on a terminal, as podman does.
 func parseCreds(s string) (*types.DockerAuthConfig, error) {
@@ -112,24 +125,11 @@ func pushCommand() *cli.Command {
 			if cmd.NArg() < 1 || cmd.NArg() > 2 {
 				return cliutil.UsageError(cmd, "push takes an image and an optional destination, got %d arguments", cmd.NArg())
 			}
-			o := storage.PushOptions{Format: cmd.String("format"), AuthFile: cmd.String("authfile")}
+			o := storage.PushOptions{Format: cmd.String("format"), AuthFile: authFile(cmd)}
 			switch o.Format {
 			case "", "oci", "v2s2", "docker":
 			default:
 				return cliutil.UsageError(cmd, "unknown --format %q: use oci or v2s2", o.Format)
-			}
-			if c := cmd.String("creds"); c != "" {
-				a, err := parseCreds(c)
-				if err != nil {
-					return err
-				}
-				o.Auth = a
-			} else if cmd.Bool("auth-stdin") {
-				a, err := readAuthStdin()
-				if err != nil {
-					return err
-				}
-				o.Auth = a
 			}
 			if o.AuthFile != "" {
 				if _, err := os.Stat(o.AuthFile); err != nil {
@@ -147,7 +147,11 @@ func pushCommand() *cli.Command {
 				so.skipTLSVerify = types.OptionalBoolTrue
 			}
 			return withStore(ctx, cmd, so, func(ctx context.Context, st *storage.Store) error {
-				o.Progress = progressFor(cmd)
+				a, err := commandCreds(cmd)
+				if err != nil {
+					return err
+				}
+				o.Auth, o.Progress = a, progressFor(cmd)
 				res, err := st.Push(ctx, cmd.Args().First(), dest, o)
 				if err != nil {
 					return err
@@ -264,7 +268,7 @@ func loginCommand() *cli.Command {
 			if cmd.NArg() != 1 {
 				return cliutil.UsageError(cmd, "login takes exactly one registry, got %d arguments", cmd.NArg())
 			}
-			o := storage.AuthOptions{Registry: cmd.Args().First(), Username: cmd.String("username"), Password: cmd.String("password"), AuthFile: cmd.String("authfile")}
+			o := storage.AuthOptions{Registry: cmd.Args().First(), Username: cmd.String("username"), Password: cmd.String("password"), AuthFile: authFile(cmd)}
 			if !cmd.Bool("tls-verify") {
 				o.SkipTLSVerify = types.OptionalBoolTrue
 			}
@@ -361,7 +365,7 @@ func logoutCommand() *cli.Command {
 			case !all && cmd.NArg() != 1:
 				return cliutil.UsageError(cmd, "logout takes exactly one registry (or --all), got %d arguments", cmd.NArg())
 			}
-			o := storage.AuthOptions{Registry: cmd.Args().First(), AuthFile: cmd.String("authfile")}
+			o := storage.AuthOptions{Registry: cmd.Args().First(), AuthFile: authFile(cmd)}
 			if err := storage.Logout(o, all); err != nil {
 				return err
 			}
@@ -373,4 +377,13 @@ func logoutCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// authFile is --authfile, else $REGISTRY_AUTH_FILE (podman's), else ""
+// (the default places).
+func authFile(cmd *cli.Command) string {
+	if f := cmd.String("authfile"); f != "" {
+		return f
+	}
+	return os.Getenv("REGISTRY_AUTH_FILE")
 }
