@@ -38,6 +38,8 @@ var env struct {
 	runc     string // bin/usandbox-runc, staged ("" when it was not built)
 	registry string // host:port of the local registry
 	regStore string // its storage directory (to corrupt blobs)
+	// The second registry, which wants a login, and its one account.
+	regAuth, regUser, regPassword string
 }
 
 func TestMain(m *testing.M) {
@@ -86,6 +88,12 @@ func TestMain(m *testing.M) {
 			env.registry = v
 		case "REGISTRY_STORAGE":
 			env.regStore = v
+		case "REGISTRY_AUTH":
+			env.regAuth = v
+		case "REGISTRY_AUTH_USER":
+			env.regUser = v
+		case "REGISTRY_AUTH_PASSWORD":
+			env.regPassword = v
 		}
 	}
 	code := m.Run()

@@ -28,6 +28,8 @@ var (
 	// ErrHostCannot: this host lacks what the operation needs (user
 	// namespaces, subordinate IDs, a cgroup controller, a network tool).
 	ErrHostCannot = errors.New("host cannot")
+	// ErrUnauthorized: a registry refused the credentials, or wants some.
+	ErrUnauthorized = errors.New("unauthorized")
 )
 
 // ErrImageUnknown is matched (beside ErrNotFound) by a Create whose
@@ -35,7 +37,7 @@ var (
 var ErrImageUnknown = index.ErrImageUnknown
 
 // kinds are the Kind errors, for Kind.
-var kinds = []error{ErrNotFound, ErrConflict, ErrNotRunning, ErrAlreadyRunning, ErrInvalid, ErrHostCannot}
+var kinds = []error{ErrNotFound, ErrConflict, ErrNotRunning, ErrAlreadyRunning, ErrInvalid, ErrHostCannot, ErrUnauthorized}
 
 // Kind is the kind of err (one of the Err* above), or nil when err is
 // none of them (usandbox's own failure) or nil.

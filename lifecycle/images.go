@@ -30,6 +30,8 @@ type PullOptions struct {
 	// Insecure allows plain HTTP and unverified certificates
 	// (--tls-verify=false).
 	Insecure bool
+	// Auth, if set, are used instead of the auth file's credentials.
+	Auth *RegistryAuth
 }
 
 // ErrNoImageTool is returned when Engine.ImageTool is not set.
@@ -39,12 +41,12 @@ var ErrNoImageTool = errors.New("the image operations need usandbox-image: Engin
 // not nil), and returns the image. An image the source does not have is
 // ErrNotFound.
 func (e *Engine) ImagePull(ctx context.Context, ref string, o PullOptions, progress func(PullEvent)) (*Image, error) {
-	args := []string{"pull", "--json"}
+	args := []string{"pull", "--json", "--auth-stdin"}
 	if o.Insecure {
 		args = append(args, "--tls-verify=false")
 	}
 	var id string
-	err := e.runImageTool(ctx, append(args, "--", ref), func(m index.ToolMessage) {
+	err := e.runImageToolIn(ctx, append(args, "--", ref), o.Auth.stdin(), func(m index.ToolMessage) {
 		if m.Kind == index.ToolImage {
 			id = m.ID
 		} else if progress != nil {
@@ -200,6 +202,8 @@ func (e *Engine) runImageToolIn(ctx context.Context, args []string, stdin io.Rea
 			return as(ErrConflict, err)
 		case index.ToolInvalid:
 			return as(ErrInvalid, err)
+		case index.ToolUnauthorized:
+			return as(ErrUnauthorized, err)
 		}
 		return err
 	}

@@ -32,6 +32,8 @@ type Progress interface {
 type Bar interface {
 	// Reader counts what is read through r.
 	Reader(r io.Reader) io.Reader
+	// Set says n bytes are done (push: copy reports them).
+	Set(n int64)
 	Done()
 	Abort()
 }
@@ -46,6 +48,7 @@ func (nopProgress) Done(string)              {}
 type nopBar struct{}
 
 func (nopBar) Reader(r io.Reader) io.Reader { return r }
+func (nopBar) Set(int64)                    {}
 func (nopBar) Done()                        {}
 func (nopBar) Abort()                       {}
 
@@ -72,6 +75,10 @@ func (l *lineProgress) printf(format string, a ...any) {
 }
 
 func (l *lineProgress) Start(info types.BlobInfo) Bar {
+	if info.Size < 0 { // a layer of unknown size (push)
+		l.printf("Copying blob %s\n", short(info))
+		return &lineBar{p: l, info: info}
+	}
 	l.printf("Copying blob %s (%s)\n", short(info), units.HumanSizeWithPrecision(float64(info.Size), 3))
 	return &lineBar{p: l, info: info}
 }
@@ -87,6 +94,7 @@ type lineBar struct {
 }
 
 func (b *lineBar) Reader(r io.Reader) io.Reader { return r }
+func (b *lineBar) Set(int64)                    {}
 func (b *lineBar) Done()                        { b.p.printf("Copying blob %s done\n", short(b.info)) }
 func (b *lineBar) Abort()                       {}
 
@@ -125,6 +133,7 @@ func (b *barProgress) Done(msg string) {
 type mpbBar struct{ bar *mpb.Bar }
 
 func (m *mpbBar) Reader(r io.Reader) io.Reader { return m.bar.ProxyReader(r) }
+func (m *mpbBar) Set(n int64)                  { m.bar.SetCurrent(n) }
 func (m *mpbBar) Done()                        { m.bar.SetTotal(-1, true) }
 func (m *mpbBar) Abort()                       { m.bar.Abort(false) }
 
@@ -164,8 +173,12 @@ type jsonBar struct {
 }
 
 func (b *jsonBar) Reader(r io.Reader) io.Reader { return &jsonCounter{b: b, r: r} }
-func (b *jsonBar) Done()                        { b.p.send(index.ToolMessage{Kind: index.ToolDone, Layer: b.layer}) }
-func (b *jsonBar) Abort()                       { b.p.send(index.ToolMessage{Kind: index.ToolAbort, Layer: b.layer}) }
+func (b *jsonBar) Set(n int64) {
+	b.n = n
+	b.p.send(index.ToolMessage{Kind: index.ToolProgress, Layer: b.layer, Current: n})
+}
+func (b *jsonBar) Done()  { b.p.send(index.ToolMessage{Kind: index.ToolDone, Layer: b.layer}) }
+func (b *jsonBar) Abort() { b.p.send(index.ToolMessage{Kind: index.ToolAbort, Layer: b.layer}) }
 
 // jsonCounter reports what was read at most every 100 ms.
 type jsonCounter struct {

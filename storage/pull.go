@@ -18,6 +18,7 @@ import (
 	"github.com/docker/distribution/registry/api/errcode"
 	v2 "github.com/docker/distribution/registry/api/v2"
 	"github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/docker"
 	"go.podman.io/image/v5/image"
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/oci/layout"
@@ -42,6 +43,11 @@ var ErrNoSuchImage = errors.New("no such image")
 type PullOptions struct {
 	// Progress, if set, receives per-layer progress.
 	Progress Progress
+	// Auth, if set, are the registry credentials to use (pull --creds,
+	// the Docker API's X-Registry-Auth); else the auth file's are.
+	Auth *types.DockerAuthConfig
+	// AuthFile is the auth file to read ("": the default places).
+	AuthFile string
 }
 
 // Pull fetches the image input names (see ResolveSources) into the store
@@ -119,7 +125,13 @@ func (s *Store) pullOne(ctx context.Context, src Source, o PullOptions) (_ *Imag
 			retErr = fmt.Errorf("pulling %s: %w", what, explain(retErr))
 		}
 	}()
-	is, err := src.Ref.NewImageSource(ctx, s.sys)
+	sys := s.sys
+	if o.Auth != nil || o.AuthFile != "" {
+		c := *s.sys
+		c.DockerAuthConfig, c.AuthFilePath = o.Auth, o.AuthFile
+		sys = &c
+	}
+	is, err := src.Ref.NewImageSource(ctx, sys)
 	if err != nil {
 		return nil, err
 	}
@@ -431,6 +443,8 @@ func explain(err error) error {
 		return fmt.Errorf("%w (%w: check the name and tag)", err, ErrNoSuchImage)
 	case unreachable(err):
 		return fmt.Errorf("%w (registry unreachable: check the address and your network)", err)
+	case unauthorized(err):
+		return fmt.Errorf("%w (%w: log in with usandbox login REGISTRY, or check the credentials)", err, ErrUnauthorized)
 	case errors.Is(err, http.ErrSchemeMismatch):
 		return fmt.Errorf("%w (the registry speaks plain http: add --tls-verify=false)", err)
 	}
@@ -450,6 +464,16 @@ func noSuchImage(err error) bool {
 	}
 	var notInLayout layout.ImageNotFoundError
 	return errors.As(err, &notInLayout)
+}
+
+// unauthorized: the registry wants credentials, or other ones.
+func unauthorized(err error) bool {
+	var ue docker.ErrUnauthorizedForCredentials
+	if errors.As(err, &ue) {
+		return true
+	}
+	var ec errcode.ErrorCoder
+	return errors.As(err, &ec) && ec.ErrorCode() == errcode.ErrorCodeUnauthorized
 }
 
 // unreachable: no connection to the registry could be made.

@@ -29,12 +29,16 @@ func pullCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID"},
 			&cli.BoolFlag{Name: "tls-verify", Value: true, Usage: "require HTTPS and verify certificates (false allows plain http)"},
+			&cli.StringFlag{Name: "creds", Usage: "USER[:PASSWORD] for the registry (else the auth file's)"},
+			authFileFlag,
+			authStdinFlag,
 			jsonFlag,
 		},
 		Action: jsonErrors(func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.NArg() != 1 {
 				return cliutil.UsageError(cmd, "pull takes exactly one image, got %d arguments", cmd.NArg())
 			}
+			po := storage.PullOptions{AuthFile: authFile(cmd)}
 			so := storeOptions{}
 			if !cmd.Bool("tls-verify") {
 				so.skipTLSVerify = types.OptionalBoolTrue
@@ -50,7 +54,12 @@ func pullCommand() *cli.Command {
 						progress = storage.LineProgress(os.Stderr)
 					}
 				}
-				im, err := st.Pull(ctx, cmd.Args().First(), storage.PullOptions{Progress: progress})
+				a, err := commandCreds(cmd)
+				if err != nil {
+					return err
+				}
+				po.Auth, po.Progress = a, progress
+				im, err := st.Pull(ctx, cmd.Args().First(), po)
 				if err != nil {
 					return err
 				}

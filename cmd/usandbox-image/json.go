@@ -39,8 +39,10 @@ func jsonErrors(action cli.ActionFunc) cli.ActionFunc {
 			m.ErrorKind = index.ToolNotFound
 		case errors.Is(err, storage.ErrImageInUse):
 			m.ErrorKind = index.ToolConflict
-		case errors.Is(err, storage.ErrInvalidName), errors.Is(err, storage.ErrAmbiguous):
+		case errors.Is(err, storage.ErrInvalidName), errors.Is(err, storage.ErrAmbiguous), errors.Is(err, storage.ErrBadReference):
 			m.ErrorKind = index.ToolInvalid
+		case errors.Is(err, storage.ErrUnauthorized):
+			m.ErrorKind = index.ToolUnauthorized
 		}
 		sendJSON(m)
 		return err

@@ -1,6 +1,6 @@
-// Command usandbox-image is usandbox's image tool: pull, images, rmi and
-// system reset. It is the only binary that links containers/image and
-// containers/storage, whose start-up cost (tens of MB of RSS) the sandbox
+// Command usandbox-image is usandbox's image tool: pull, push, images, rmi,
+// save, load, login, history and system reset. It is the only binary that
+// links containers/image and containers/storage, whose start-up cost (tens of MB of RSS) the sandbox
 // runtime must not pay; usandbox hands these commands over to it.
 package main
 
@@ -52,6 +52,12 @@ func newApp() *cli.Command {
 			commitLayerCommand(),
 			imageConfigCommand(),
 			buildCommand(),
+			pushCommand(),
+			saveCommand(),
+			loadCommand(),
+			loginCommand(),
+			logoutCommand(),
+			historyCommand(),
 		},
 		UseShortOptionHandling: true,
 	})

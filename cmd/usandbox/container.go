@@ -224,9 +224,21 @@ func imageGroupCommand() *cli.Command {
 			imagePruneCommand(),
 			imageToolCommand("tag", nil, "tag", "give an image more names", "IMAGE NAME..."),
 			imageToolCommand("untag", nil, "untag", "remove names of an image (all of them if none are given)", "IMAGE [NAME...]"),
+			imageToolCommand("push", nil, "push", pushUsage, "IMAGE [DEST]"),
+			imageToolCommand("save", nil, "save", saveUsage, "IMAGE..."),
+			imageToolCommand("load", nil, "load", loadUsage, ""),
+			imageToolCommand("history", nil, "history", historyUsage, "IMAGE"),
 		},
 	}
 }
+
+// The usage lines of the commands usandbox-image does, in both places.
+const (
+	pushUsage    = "push an image to a registry, an OCI layout, an archive or a directory"
+	saveUsage    = "write images to an archive file (docker-archive or oci-archive)"
+	loadUsage    = "store the images of an archive file (or stdin)"
+	historyUsage = "show the steps that made an image"
+)
 
 // imageToolCommand hands name to usandbox-image as its command tool,
 // with the global flags and the arguments as given.

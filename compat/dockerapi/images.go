@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/jsonstream"
 
 	"usandbox/compat/docker"
 	"usandbox/lifecycle"
@@ -29,6 +30,7 @@ func (s *Server) objectRoutes(r *mux.Router) {
 	r.HandleFunc("/images/{name:.*}/push", s.imagePush).Methods(http.MethodPost)
 	r.HandleFunc("/images/{name:.*}", s.imageRemove).Methods(http.MethodDelete)
 	r.HandleFunc("/system/df", s.systemDF).Methods(http.MethodGet)
+	r.HandleFunc("/auth", s.auth).Methods(http.MethodPost)
 
 	r.HandleFunc("/networks", s.networkList).Methods(http.MethodGet)
 	r.HandleFunc("/networks/create", s.networkCreate).Methods(http.MethodPost)
@@ -61,30 +63,44 @@ func imageFail(w http.ResponseWriter, name string, err error) {
 	fail(w, err)
 }
 
-// registryAuth refuses credentials sent with the request: usandbox-image
-// reads them from auth.json or ~/.docker/config.json, and cannot be
-// handed these. docker sends an empty {} when it has none.
-func registryAuth(r *http.Request) error {
+// registryAuth reads the credentials sent with the request (docker's
+// X-Registry-Auth: base64url JSON of username/password, an "auth"
+// USER:PASS in base64, or a token), nil for none (docker sends {} then).
+func registryAuth(r *http.Request) (*lifecycle.RegistryAuth, error) {
 	h := r.Header.Get("X-Registry-Auth")
 	if h == "" {
-		return nil
+		return nil, nil
 	}
 	b, err := base64.URLEncoding.DecodeString(h)
 	if err != nil {
 		if b, err = base64.StdEncoding.DecodeString(h); err != nil {
-			return fmt.Errorf("invalid X-Registry-Auth header: %v", err)
+			return nil, fmt.Errorf("invalid X-Registry-Auth header: %v", err)
 		}
 	}
-	var a map[string]any
+	var a struct {
+		Username      string `json:"username"`
+		Password      string `json:"password"`
+		Auth          string `json:"auth"`
+		IdentityToken string `json:"identitytoken"`
+		RegistryToken string `json:"registrytoken"`
+	}
 	if json.Unmarshal(b, &a) != nil {
-		return fmt.Errorf("invalid X-Registry-Auth header: not JSON")
+		return nil, fmt.Errorf("invalid X-Registry-Auth header: not JSON")
 	}
-	for _, k := range []string{"username", "password", "auth", "identitytoken", "registrytoken"} {
-		if v, _ := a[k].(string); v != "" {
-			return fmt.Errorf("usandbox does not take registry credentials with the request: log in with usandbox login or docker login (auth.json, ~/.docker/config.json), which the pull reads")
+	if a.RegistryToken != "" {
+		return nil, fmt.Errorf("usandbox does not take a registry token: send the user name and password (docker login)")
+	}
+	if a.Username == "" && a.Password == "" && a.Auth != "" {
+		up, err := base64.StdEncoding.DecodeString(a.Auth)
+		if err != nil {
+			return nil, fmt.Errorf("invalid X-Registry-Auth header: auth is not base64")
 		}
+		a.Username, a.Password, _ = strings.Cut(string(up), ":")
 	}
-	return nil
+	if a.Username == "" && a.Password == "" && a.IdentityToken == "" {
+		return nil, nil
+	}
+	return &lifecycle.RegistryAuth{Username: a.Username, Password: a.Password, IdentityToken: a.IdentityToken}, nil
 }
 
 // imageCreate is POST /images/create?fromImage=&tag=: a pull, answered
@@ -108,7 +124,8 @@ func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "repo, message and changes are image import's: usandbox does not import")
 		return
 	}
-	if err := registryAuth(r); err != nil {
+	auth, err := registryAuth(r)
+	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -136,7 +153,7 @@ func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) {
 			flusher.Flush()
 		}
 	}
-	im, err := s.e.ImagePull(r.Context(), ref, lifecycle.PullOptions{Insecure: docker.InsecureRegistry(ref)}, func(ev lifecycle.PullEvent) {
+	im, err := s.e.ImagePull(r.Context(), ref, lifecycle.PullOptions{Insecure: docker.InsecureRegistry(ref), Auth: auth}, func(ev lifecycle.PullEvent) {
 		ms := stream.Event(ev)
 		if ev.Kind == "note" && !started {
 			notes = append(notes, ms...) // held until the pull begins, which a 404 may never
@@ -194,16 +211,153 @@ func (s *Server) imageTag(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusCreated)
 }
 
+// imagePush is POST /images/{name}/push?tag=: docker's progress stream.
+// Without a tag, every local tag of the repository is pushed (docker's
+// push --all-tags). An unknown image is a 404 before the stream begins.
 func (s *Server) imagePush(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotImplemented, "push is not implemented yet in usandbox (issue 16)")
+	name, tag := mux.Vars(r)["name"], r.URL.Query().Get("tag")
+	auth, err := registryAuth(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	repo := docker.FullName(name)
+	var refs []string
+	if tag != "" {
+		refs = []string{repo + ":" + tag}
+	} else {
+		ims, err := s.e.Images()
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		for _, im := range ims {
+			for _, n := range im.Names {
+				if r, _, ok := strings.Cut(n, "@"); !ok && strings.HasPrefix(r, repo+":") && !strings.Contains(r[len(repo)+1:], "/") {
+					refs = append(refs, n)
+				}
+			}
+		}
+	}
+	if len(refs) == 0 {
+		writeError(w, http.StatusNotFound, "No such image: "+name)
+		return
+	}
+	for _, ref := range refs {
+		if _, err := s.e.Image(ref); err != nil {
+			imageFail(w, ref, err)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	flusher, _ := w.(http.Flusher)
+	send := func(ms ...docker.JSONMessage) {
+		for _, m := range ms {
+			enc.Encode(m) // a client gone: the request's context ends the push
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	stream := docker.NewPushStream()
+	send(stream.Begin(repo))
+	for _, ref := range refs {
+		rep, err := s.e.ImagePush(r.Context(), ref, "", lifecycle.PushOptions{Insecure: docker.InsecureRegistry(ref), Auth: auth}, func(ev lifecycle.PullEvent) {
+			send(stream.Event(ev)...)
+		})
+		if err != nil {
+			send(docker.ErrorMessage(err))
+			return
+		}
+		send(stream.End(rep.Tag, rep.Digest, rep.Size)...)
+	}
 }
 
+// imageSave is GET /images/{name}/get and GET /images/get?names=…: one
+// docker-archive of the images. A missing image is a 404 before anything
+// is sent; a failure once the archive streams cuts it short.
 func (s *Server) imageSave(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotImplemented, "image save is not implemented in usandbox: its store has no export yet")
+	names := r.URL.Query()["names"]
+	if n, ok := mux.Vars(r)["name"]; ok {
+		names = []string{n}
+	}
+	if len(names) == 0 {
+		writeError(w, http.StatusBadRequest, "names is required: the images to save")
+		return
+	}
+	for _, n := range names {
+		if _, err := s.e.Image(n); err != nil {
+			imageFail(w, n, err)
+			return
+		}
+	}
+	sw := &startWriter{w: w}
+	if err := s.e.ImageSave(r.Context(), names, sw); err != nil && !sw.started {
+		fail(w, err)
+	}
 }
 
+// startWriter sends the tar's headers with its first bytes, so that a
+// failure before them can still be an error response.
+type startWriter struct {
+	w       http.ResponseWriter
+	started bool
+}
+
+func (s *startWriter) Write(p []byte) (int, error) {
+	if !s.started {
+		s.started = true
+		s.w.Header().Set("Content-Type", "application/x-tar")
+		s.w.WriteHeader(http.StatusOK)
+	}
+	return s.w.Write(p)
+}
+
+// imageLoad is POST /images/load (?quiet=): the tar body is stored, and
+// the answer is docker's stream of {"stream":"Loaded image: NAME\n"}.
 func (s *Server) imageLoad(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotImplemented, "image load is not implemented in usandbox: pull the archive instead (usandbox pull docker-archive:FILE or oci-archive:FILE)")
+	names, err := s.e.ImageLoad(r.Context(), r.Body, nil)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	for _, n := range names {
+		msg := "Loaded image: " + n + "\n"
+		if strings.HasPrefix(n, "sha256:") {
+			msg = "Loaded image ID: " + n + "\n"
+		}
+		enc.Encode(docker.JSONMessage{Message: jsonstream.Message{Stream: msg}})
+	}
+}
+
+// auth is POST /auth: the credentials are checked with the registry and
+// not kept (the client keeps them, as dockerd does not either).
+func (s *Server) auth(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Username      string `json:"username"`
+		Password      string `json:"password"`
+		ServerAddress string `json:"serveraddress"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
+		return
+	}
+	reg := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(req.ServerAddress, "https://"), "http://"), "/")
+	if reg == "" || strings.HasPrefix(reg, "index.docker.io") {
+		reg = "docker.io"
+	}
+	reg, _, _ = strings.Cut(reg, "/")
+	err := s.e.RegistryLogin(r.Context(), reg, lifecycle.RegistryAuth{Username: req.Username, Password: req.Password}, docker.InsecureRegistry(reg+"/x"))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, map[string]string{"Status": "Login Succeeded", "IdentityToken": ""})
 }
 
 // imagePrune is POST /images/prune: filters dangling (true, the default:

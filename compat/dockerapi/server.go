@@ -180,6 +180,8 @@ func fail(w http.ResponseWriter, err error) {
 		status = http.StatusNotModified
 	case lifecycle.ErrInvalid:
 		status = http.StatusBadRequest
+	case lifecycle.ErrUnauthorized:
+		status = http.StatusUnauthorized
 	}
 	writeError(w, status, err.Error())
 }

@@ -11,6 +11,9 @@ import "encoding/json"
 //	rmi:         removed | error
 //	tag:         (nothing) | error
 //	image-prune: pruned | error
+//	push:        (start progress* done|abort | skip)* finish image | error
+//	load:        (start progress* done|abort | skip)* finish loaded | error
+//	login:       (nothing) | error
 type ToolMessage struct {
 	Kind string `json:"kind"`
 	// Layer is a blob's digest (start, skip, progress, done, abort).
@@ -33,6 +36,10 @@ type ToolMessage struct {
 	Freed    int64    `json:"freed,omitempty"`
 	// Config is an image's whole config (image-config).
 	Config json.RawMessage `json:"config,omitempty"`
+	// Names: the images loaded (load), each a name or "sha256:ID".
+	Names []string `json:"names,omitempty"`
+	// Tag: the tag pushed to (push's image).
+	Tag string `json:"tag,omitempty"`
 }
 
 // ToolMessage kinds.
@@ -47,6 +54,7 @@ const (
 	ToolImage    = "image"
 	ToolRemoved  = "removed"
 	ToolPruned   = "pruned"
+	ToolLoaded   = "loaded"
 	ToolError    = "error"
 )
 
@@ -55,4 +63,6 @@ const (
 	ToolNotFound = "notfound"
 	ToolInvalid  = "invalid"
 	ToolConflict = "conflict"
+	// ToolUnauthorized: the registry refused the credentials, or wants some.
+	ToolUnauthorized = "unauthorized"
 )
