@@ -314,3 +314,30 @@ func TestDockerAPIBuildCommit(t *testing.T) {
 		t.Errorf("docker commit of no sandbox: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// TestBuildPushPullRun: a built image (its new layers stored uncompressed)
+// goes to the registry and comes back in a fresh store, and survives a
+// save/load round trip with its ID.
+func TestBuildPushPullRun(t *testing.T) {
+	s := newStore(t)
+	s.withBusybox()
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": "FROM busybox\nCOPY msg /msg\nRUN echo built >> /msg\nCMD [\"cat\", \"/msg\"]\n",
+		"msg":        "copied\n",
+	})
+	id := strings.TrimSpace(s.ok("build", "--network", "none", "-q", "-t", "topush", ctx))
+	dest := regRef("built/topush:v1")
+	s.ok("push", "--tls-verify=false", "topush", dest)
+	fresh := newStore(t)
+	fresh.ok("pull", "-q", "--tls-verify=false", dest)
+	if got := fresh.ok("run", "--rm", "--network", "none", dest); got != "copied\nbuilt\n" {
+		t.Errorf("the pushed and pulled image runs: %q", got)
+	}
+	archive := filepath.Join(t.TempDir(), "built.tar")
+	s.ok("save", "-o", archive, "topush")
+	other := newStore(t)
+	other.ok("load", "-i", archive)
+	if got := strings.TrimSpace(other.ok("images", "-q", "--no-trunc")); got != "sha256:"+id {
+		t.Errorf("after save/load the image is %q, built %s", got, id)
+	}
+}
