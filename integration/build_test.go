@@ -313,6 +313,17 @@ func TestDockerAPIBuildCommit(t *testing.T) {
 	if r = docker(t, bin, host, "commit", "nosuch", "x"); r.code == 0 || !strings.Contains(r.stderr, "nosuch") {
 		t.Errorf("docker commit of no sandbox: exit %d %s", r.code, r.stderr)
 	}
+	archive := filepath.Join(t.TempDir(), "rootfs.tar")
+	if out, err := exec.Command("tar", "-C", filepath.Join(env.cache, "rootfs", "busybox"), "-cf", archive, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	r = docker(t, bin, host, "import", "-c", `CMD ["echo", "docker-imported"]`, archive, "viaimport:v1")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "sha256:") {
+		t.Fatalf("docker import: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got := s.ok("run", "--rm", "--network", "none", "viaimport:v1"); got != "docker-imported\n" {
+		t.Errorf("the image docker imported: %q", got)
+	}
 }
 
 // TestBuildPushPullRun: a built image (its new layers stored uncompressed)
@@ -340,4 +351,43 @@ func TestBuildPushPullRun(t *testing.T) {
 	if got := strings.TrimSpace(other.ok("images", "-q", "--no-trunc")); got != "sha256:"+id {
 		t.Errorf("after save/load the image is %q, built %s", got, id)
 	}
+}
+
+func TestImport(t *testing.T) {
+	s := newStore(t)
+	archive := filepath.Join(t.TempDir(), "rootfs.tar.gz")
+	if out, err := exec.Command("tar", "-C", filepath.Join(env.cache, "rootfs", "busybox"), "-czf", archive, ".").CombinedOutput(); err != nil {
+		t.Skipf("cannot make a rootfs archive from %s: %v %s", env.cache, err, out)
+	}
+	id := strings.TrimSpace(s.ok("import", "-c", `CMD ["echo", "imported"]`, "-m", "from a tar", archive, "imported"))
+	if len(id) != 64 {
+		t.Fatalf("import printed %q", id)
+	}
+	if got := s.ok("run", "--rm", "--network", "none", "imported"); got != "imported\n" {
+		t.Errorf("run of the imported image: %q", got)
+	}
+	c := s.cmd("import", "-", "fromstdin")
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c.Stdin = f
+	if r, err := capture(c); err != nil || r.code != 0 {
+		t.Fatalf("import -: %v %+v", err, r)
+	}
+	s.fails(125, "not a tar file", "import", "/nonexistent.tar", "x")
+	junk := filepath.Join(t.TempDir(), "junk.tar")
+	if err := os.WriteFile(junk, []byte("this is not an archive at all, not even close to one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := s.run("import", junk, "junk")
+	if r.code != 125 {
+		t.Fatalf("import of junk: exit %d\n%s", r.code, r.stderr)
+	}
+	assertOneErrorLine(t, r.stderr, "")
+	if strings.Contains(s.ok("images"), "junk") {
+		t.Errorf("a failed import left an image")
+	}
+	s.assertClean()
 }

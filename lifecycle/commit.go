@@ -177,3 +177,26 @@ func (e *Engine) ImageConfig(ctx context.Context, ref string) (string, *dockersp
 	}
 	return id, &cfg, nil
 }
+
+// ImportOptions tune Import.
+type ImportOptions struct {
+	// Name is the new image's name ("" for none).
+	Name string
+	// Changes are Dockerfile instructions for its config (-c).
+	Changes []string
+	// Message is the history entry's comment (-m).
+	Message string
+}
+
+// Import makes an image of one layer from a tar archive of a root
+// filesystem (export's output), compressed or not.
+func (e *Engine) Import(ctx context.Context, tarPath string, o ImportOptions) (*Image, error) {
+	req := index.LayerRequest{
+		Tar: tarPath, Changes: o.Changes, Config: json.RawMessage(`{}`),
+		Commit: &index.CommitInfo{Comment: o.Message, CreatedBy: "/bin/sh -c #(nop) ADD file:" + filepath.Base(tarPath) + " in / "},
+	}
+	if o.Name != "" {
+		req.Names = []string{o.Name}
+	}
+	return e.CommitLayer(ctx, &req)
+}

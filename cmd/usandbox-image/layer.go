@@ -13,6 +13,7 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/urfave/cli/v3"
+	"go.podman.io/storage/pkg/archive"
 
 	"usandbox/build"
 	"usandbox/storage"
@@ -65,6 +66,15 @@ func commitLayer(st *storage.Store, req *index.LayerRequest) (*storage.Image, er
 	}
 	var layer io.ReadCloser
 	switch {
+	case req.Tar != "":
+		f, err := os.Open(req.Tar)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if layer, err = archive.DecompressStream(f); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", req.Tar, err)
+		}
 	case req.Upper != "":
 		var err error
 		if layer, err = storage.UpperTar(req.Upper, req.Lowers); err != nil {

@@ -68,6 +68,7 @@ func newApp() *cli.Command {
 			topCommand(),
 			diffCommand(),
 			commitCommand(),
+			importCommand(),
 			pauseCommand("pause"),
 			pauseCommand("unpause"),
 			statsCommand(),

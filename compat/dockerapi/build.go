@@ -198,3 +198,38 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusCreated)
 	json.NewEncoder(w).Encode(map[string]string{"Id": "sha256:" + im.ID})
 }
+
+// imageImport is POST /images/create?fromSrc=-&repo=&tag=&message=&changes=:
+// docker import, the archive in the body.
+func (s *Server) imageImport(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	tmp, err := os.CreateTemp("", "usandbox-import-")
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	defer os.Remove(tmp.Name())
+	_, err = io.Copy(tmp, r.Body)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "reading the archive: "+err.Error())
+		return
+	}
+	o := lifecycle.ImportOptions{Name: q.Get("repo"), Message: q.Get("message")}
+	if o.Name != "" && q.Get("tag") != "" {
+		o.Name += ":" + q.Get("tag")
+	}
+	for _, c := range q["changes"] {
+		if strings.TrimSpace(c) != "" {
+			o.Changes = append(o.Changes, c)
+		}
+	}
+	im, err := s.e.Import(r.Context(), tmp.Name(), o)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, map[string]string{"status": "sha256:" + im.ID})
+}

@@ -111,8 +111,11 @@ func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	from, tag := q.Get("fromImage"), q.Get("tag")
 	switch {
+	case q.Get("fromSrc") == "-":
+		s.imageImport(w, r)
+		return
 	case q.Get("fromSrc") != "":
-		writeError(w, http.StatusNotImplemented, "image import (fromSrc) is not implemented in usandbox: pull an image, or load an archive with usandbox pull docker-archive:FILE")
+		writeError(w, http.StatusBadRequest, "import from a URL is not supported: send the archive as the request's body (fromSrc=-)")
 		return
 	case from == "":
 		writeError(w, http.StatusBadRequest, "fromImage is required (image import, fromSrc, is not implemented)")

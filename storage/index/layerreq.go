@@ -17,6 +17,9 @@ type LayerRequest struct {
 	// directories).
 	Upper  string   `json:"upper,omitempty"`
 	Lowers []string `json:"lowers,omitempty"`
+	// Tar is a file holding the new layer as a tar archive, compressed
+	// or not (import).
+	Tar string `json:"tar,omitempty"`
 	// Copies are applied, in order, over the parent's root.
 	Copies []CopyOp `json:"copies,omitempty"`
 	// Config is the new image's OCI config (rootfs is filled in).
