@@ -58,6 +58,9 @@ type Options struct {
 	Network string
 	// Secrets are --secret id=ID,src=FILE.
 	Secrets map[string]string
+	// Contexts are --build-context NAME=DIR: COPY --from=NAME copies
+	// from DIR.
+	Contexts map[string]string
 	// Quiet prints only the result's ID.
 	Quiet bool
 	// Out receives the steps and RUN's output.
@@ -481,6 +484,13 @@ func (x *executor) copy(excludes []string, c imagebuilder.Copy) error {
 	var digestParts []string
 	var cleanup func()
 	switch {
+	case c.From != "" && x.b.o.Contexts[c.From] != "":
+		op.Context, op.Excludes = x.b.o.Contexts[c.From], c.Excludes
+		d, err := Digest(op.Context, c.Src, op.Excludes)
+		if err != nil {
+			return fmt.Errorf("%s: %w", x.step.Original, err)
+		}
+		digestParts = append(digestParts, "context", c.From, d)
 	case c.From != "":
 		ref := c.From
 		if id, ok := x.b.results[c.From]; ok {

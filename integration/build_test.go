@@ -391,3 +391,53 @@ func TestImport(t *testing.T) {
 	}
 	s.assertClean()
 }
+
+func TestBuildFlags(t *testing.T) {
+	s := newStore(t)
+	s.withBusybox()
+	ctx := buildContext(t, map[string]string{"ctx.txt": "from the context\n"})
+	extra := buildContext(t, map[string]string{"e.txt": "from the extra context\n"})
+	secret := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(secret, []byte("s3cr3t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	df := filepath.Join(t.TempDir(), "Containerfile.custom")
+	if err := os.WriteFile(df, []byte(`FROM busybox AS first
+RUN echo first > /f
+FROM first AS second
+RUN --mount=type=secret,id=tok cat /run/secrets/tok > /tokcopy
+COPY --from=extra e.txt /e.txt
+COPY ctx.txt /ctx.txt
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	iid := filepath.Join(t.TempDir(), "iid")
+	r := s.run("build", "--network", "none", "-q", "-f", df, "--secret", "id=tok,src="+secret, "--build-context", "extra="+extra, "--iidfile", iid, "-t", "flags", ctx)
+	if r.code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	}
+	id := strings.TrimSpace(r.stdout)
+	if b, _ := os.ReadFile(iid); string(b) != "sha256:"+id {
+		t.Errorf("--iidfile holds %q, build printed %s", b, id)
+	}
+	if strings.Contains(r.stderr, "STEP") {
+		t.Errorf("-q printed the steps:\n%s", r.stderr)
+	}
+	out := s.ok("run", "--rm", "--network", "none", "flags", "sh", "-c", "cat /f /tokcopy /e.txt /ctx.txt; ls /run/secrets 2>&1; true")
+	for _, want := range []string{"first\n", "s3cr3t\n", "from the extra context\n", "from the context\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the image lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "tok\n") {
+		t.Errorf("the secret's file is in the image:\n%s", out)
+	}
+	// --target stops at the first stage.
+	s.ok("build", "--network", "none", "-q", "-f", df, "--target", "first", "-t", "onlyfirst", ctx)
+	if out := s.ok("run", "--rm", "--network", "none", "onlyfirst", "sh", "-c", "cat /f; test -e /e.txt && echo has-e || echo no-e"); out != "first\nno-e\n" {
+		t.Errorf("--target first: %q", out)
+	}
+	s.fails(125, "no stage named", "build", "-f", df, "--target", "nosuch", ctx)
+	s.fails(125, "--build-context", "build", "-f", df, "--build-context", "bad", ctx)
+	s.fails(125, "--secret", "build", "-f", df, "--secret", "id=x", ctx)
+}

@@ -47,6 +47,7 @@ func buildCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the image ID"},
 			&cli.StringFlag{Name: "iidfile", Usage: "write the image ID to this file"},
 			&cli.StringSliceFlag{Name: "secret", Usage: "id=ID,src=FILE: a secret for RUN --mount=type=secret,id=ID"},
+			&cli.StringSliceFlag{Name: "build-context", Usage: "NAME=DIR: COPY --from=NAME copies from the directory DIR"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			o, err := buildOptions(cmd)
@@ -100,7 +101,7 @@ func buildOptions(cmd *cli.Command) (build.Options, error) {
 	o := build.Options{
 		Context: ".", Dockerfile: cmd.String("file"), Tags: cmd.StringSlice("tag"), Target: cmd.String("target"),
 		NoCache: cmd.Bool("no-cache"), Pull: cmd.Bool("pull"), Network: cmd.String("network"), Quiet: cmd.Bool("quiet"),
-		Args: map[string]string{}, Labels: map[string]string{}, Secrets: map[string]string{}, Out: os.Stderr,
+		Args: map[string]string{}, Labels: map[string]string{}, Secrets: map[string]string{}, Contexts: map[string]string{}, Out: os.Stderr,
 	}
 	if cmd.NArg() > 1 {
 		return o, cliutil.UsageError(cmd, "build takes one context directory")
@@ -135,6 +136,23 @@ func buildOptions(cmd *cli.Command) (build.Options, error) {
 			return o, cliutil.UsageError(cmd, "--label %q: give KEY=VALUE", l)
 		}
 		o.Labels[k] = v
+	}
+	for _, bc := range cmd.StringSlice("build-context") {
+		name, dir, ok := strings.Cut(bc, "=")
+		if !ok || name == "" || dir == "" {
+			return o, cliutil.UsageError(cmd, "--build-context %q: give NAME=DIR", bc)
+		}
+		if strings.Contains(dir, "://") {
+			return o, cliutil.UsageError(cmd, "--build-context %s: only a local directory is supported", bc)
+		}
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return o, err
+		}
+		if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+			return o, cliutil.UsageError(cmd, "--build-context %s: %s is not a directory", bc, dir)
+		}
+		o.Contexts[name] = abs
 	}
 	for _, s := range cmd.StringSlice("secret") {
 		var id, src string
