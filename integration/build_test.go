@@ -441,3 +441,17 @@ COPY ctx.txt /ctx.txt
 	s.fails(125, "--build-context", "build", "-f", df, "--build-context", "bad", ctx)
 	s.fails(125, "--secret", "build", "-f", df, "--secret", "id=x", ctx)
 }
+
+// TestPushSkipsPulledBlobs: the blobs of a pulled image are not sent again
+// to the registry they came from (podman's push skips them too).
+func TestPushSkipsPulledBlobs(t *testing.T) {
+	s := newStore(t)
+	s.ok("pull", "-q", "--tls-verify=false", regRef("busybox:latest"))
+	r := s.run("push", "--tls-verify=false", regRef("busybox:latest"), regRef("elsewhere/busybox:copy"))
+	if r.code != 0 {
+		t.Fatalf("push: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "skipped: already exists") || strings.Contains(r.stderr, "Copying blob") && !strings.Contains(r.stderr, "skipped") {
+		t.Errorf("push sent the pulled layer again:\n%s", r.stderr)
+	}
+}

@@ -250,6 +250,8 @@ func (s *Store) putLayer(ctx context.Context, is types.ImageSource, id, parent s
 	defer unlock()
 	if l, err := s.s.Layer(id); err == nil && l.UncompressedDigest == diffID {
 		p.Skip(info)
+		// This source has the blob too: a push there can skip it.
+		s.recordBlob(is.Reference(), info.Digest, diffID, "")
 		return nil
 	}
 
@@ -263,7 +265,7 @@ func (s *Store) putLayer(ctx context.Context, is types.ImageSource, id, parent s
 	}
 	bar := p.Start(info)
 	compressed := newVerifier(bar.Reader(ctxReader{ctx, rc}), info.Digest, info.Size)
-	_, decompress, rest, err := compression.DetectCompressionFormat(compressed)
+	algo, decompress, rest, err := compression.DetectCompressionFormat(compressed)
 	if err != nil {
 		bar.Abort()
 		return err
@@ -308,6 +310,11 @@ func (s *Store) putLayer(ctx context.Context, is types.ImageSource, id, parent s
 		return err
 	}
 	bar.Done()
+	compressor := uncompressedName
+	if decompress != nil {
+		compressor = algo.Name()
+	}
+	s.recordBlob(is.Reference(), info.Digest, diffID, compressor)
 	return nil
 }
 
