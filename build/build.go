@@ -150,7 +150,7 @@ func Build(ctx context.Context, t Tools, o Options) (string, error) {
 		o.Out = io.Discard
 	}
 	if fi, err := os.Stat(o.Context); err != nil || !fi.IsDir() {
-		return "", fmt.Errorf("the build context %s is not a directory", o.Context)
+		return "", fmt.Errorf("context must be a directory: %q", o.Context)
 	}
 	df, err := DockerfilePath(o)
 	if err != nil {

@@ -3,6 +3,9 @@
 package integration
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,7 +174,7 @@ func TestBuildFailures(t *testing.T) {
 		code             int
 		want             string
 	}{
-		{"failing RUN", "FROM busybox\nRUN echo output-of-run; exit 3\n", nil, 1, "exit status 3"},
+		{"failing RUN", "FROM busybox\nRUN echo output-of-run; exit 3\n", nil, 3, "exit status 3"},
 		{"unknown instruction", "FROM busybox\nFROBNICATE x\n", nil, 125, "unknown instruction: FROBNICATE"},
 		{"COPY outside the context", "FROM busybox\nCOPY ../x /x\n", nil, 125, "outside the build context"},
 		{"COPY through a symlink out", "FROM busybox\nCOPY link /x\n", map[string]string{"link": "symlink:" + filepath.Join(outside, "host-secret")}, 125, "outside the build context"},
@@ -454,4 +457,32 @@ func TestPushSkipsPulledBlobs(t *testing.T) {
 	if !strings.Contains(r.stderr, "skipped: already exists") || strings.Contains(r.stderr, "Copying blob") && !strings.Contains(r.stderr, "skipped") {
 		t.Errorf("push sent the pulled layer again:\n%s", r.stderr)
 	}
+}
+
+// TestBuildAdd: ADD unpacks a local tar archive and downloads a URL.
+func TestBuildAdd(t *testing.T) {
+	s := newStore(t)
+	s.withBusybox()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/files/remote.txt" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, "downloaded\n")
+	}))
+	defer srv.Close()
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": "FROM busybox\nADD tree.tar.gz /unpacked/\nADD " + srv.URL + "/files/remote.txt /dl/\nADD " + srv.URL + "/files/remote.txt /renamed.txt\n",
+	})
+	tree := buildContext(t, map[string]string{"top/inner.txt": "from the archive\n"})
+	if out, err := exec.Command("tar", "-C", tree, "-czf", filepath.Join(ctx, "tree.tar.gz"), "top").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	s.ok("build", "--network", "none", "-q", "-t", "added", ctx)
+	out := s.ok("run", "--rm", "--network", "none", "added", "cat", "/unpacked/top/inner.txt", "/dl/remote.txt", "/renamed.txt")
+	if out != "from the archive\ndownloaded\ndownloaded\n" {
+		t.Errorf("ADD results: %q", out)
+	}
+	ctx404 := buildContext(t, map[string]string{"Dockerfile": "FROM busybox\nADD " + srv.URL + "/nope /x\n"})
+	s.fails(125, "404", "build", "--network", "none", "-t", "add404", ctx404)
 }

@@ -91,8 +91,7 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions, out io.Writer) (stri
 		if lastErr == "" {
 			lastErr = err.Error()
 		}
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && ee.ExitCode() == 1 {
+		if strings.HasPrefix(lastErr, "building at STEP") {
 			return "", fmt.Errorf("%w: %s", ErrBuildRun, lastErr)
 		}
 		return "", as(ErrInvalid, errors.New(lastErr))

@@ -74,7 +74,8 @@ func buildCommand() *cli.Command {
 			id, err := build.Build(ctx, t, o)
 			var re *build.RunError
 			if errors.As(err, &re) {
-				return &cliutil.CodeError{Code: 1, Err: err}
+				// podman 4.3 exits with the RUN's status.
+				return &cliutil.CodeError{Code: re.Status, Err: err}
 			}
 			if err != nil {
 				return err
