@@ -137,6 +137,7 @@ func containerCommand() *cli.Command {
 			logsCommand(), waitCommand(), execCommand(), createCommand(), runCommand(), containerPruneCommand(),
 			existsCommand(), portCommand(), attachCommand(),
 			renameCommand(), topCommand(), diffCommand(), pauseCommand("pause"), pauseCommand("unpause"), statsCommand(),
+			commitCommand(),
 		},
 	}
 }
@@ -228,6 +229,8 @@ func imageGroupCommand() *cli.Command {
 			imageToolCommand("save", nil, "save", saveUsage, "IMAGE..."),
 			imageToolCommand("load", nil, "load", loadUsage, ""),
 			imageToolCommand("history", nil, "history", historyUsage, "IMAGE"),
+			imageToolCommand("build", nil, "build", "build an image from a Containerfile or Dockerfile", "[CONTEXT]"),
+			importCommand(),
 		},
 	}
 }
