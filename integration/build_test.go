@@ -486,3 +486,32 @@ func TestBuildAdd(t *testing.T) {
 	ctx404 := buildContext(t, map[string]string{"Dockerfile": "FROM busybox\nADD " + srv.URL + "/nope /x\n"})
 	s.fails(125, "404", "build", "--network", "none", "-t", "add404", ctx404)
 }
+
+// TestDockerAPIComposeBuild: docker-compose 1.29 builds a service's image
+// through the socket (docker-py's POST /build) and runs it.
+func TestDockerAPIComposeBuild(t *testing.T) {
+	compose, err := exec.LookPath("docker-compose")
+	if err != nil {
+		t.Skip("no docker-compose on PATH (hack/deps.sh installs Debian's docker-compose)")
+	}
+	s := newStore(t)
+	s.withBusybox()
+	host, _ := s.service(t, "0")
+	dir := buildContext(t, map[string]string{
+		"docker-compose.yml": "version: \"3\"\nservices:\n  app:\n    build:\n      context: ./app\n      args:\n        FLAVOUR: compose\n    image: composebuilt\n",
+		"app/Dockerfile":     "FROM busybox\nARG FLAVOUR=plain\nRUN echo \"built by $FLAVOUR\" > /flavour\nCMD [\"cat\", \"/flavour\"]\n",
+	})
+	c := exec.Command(compose, "-p", "cb", "--no-ansi", "build")
+	c.Dir = dir
+	c.Env = append(os.Environ(), "DOCKER_HOST="+host, "DOCKER_CONFIG="+t.TempDir(), "DOCKER_BUILDKIT=0", "COMPOSE_DOCKER_CLI_BUILD=0")
+	r, err := capture(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.code != 0 {
+		t.Fatalf("docker-compose build: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if got := s.ok("run", "--rm", "--network", "none", "composebuilt"); got != "built by compose\n" {
+		t.Errorf("the image compose built: %q", got)
+	}
+}
