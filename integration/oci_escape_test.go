@@ -724,6 +724,12 @@ func TestOCIEscapeExecBirth(t *testing.T) {
 	n := 0
 	for deadline := time.Now().Add(4 * time.Second); n < 60 && time.Now().Before(deadline); n++ {
 		if r := o.run("exec", "eb", "true"); r.code != 0 {
+			// The attacker (the container's init) ends after its
+			// window: on a loaded machine that can come before the
+			// last exec, which its pid namespace's end kills.
+			if r.code == 137 && readFD(t, filepath.Join(out, "report")) != "" {
+				break
+			}
 			t.Fatalf("exec: exit %d: %s", r.code, r.stderr)
 		}
 	}
