@@ -418,7 +418,7 @@ func TestCpDockerAPI(t *testing.T) {
 	if names := tarNames(t, []byte(r.stdout)); r.code != 0 || !contains(names, "d/f 1000:1001") {
 		t.Errorf("docker cp c:/d -: %v %+v", names, r.stderr)
 	}
-	dockerFails(t, bin, host, "Could not find the file /nonexistent in container c", "cp", "c:/nonexistent", dir)
+	dockerFails(t, bin, host, "No such container:path: c:/nonexistent", "cp", "c:/nonexistent", dir)
 	// Escapes through the API are the engine's: resolved in the root.
 	r = docker(t, bin, host, "cp", "c:/x"+filepath.Join(dir, "in"), filepath.Join(dir, "leak"))
 	if r.code == 0 {
