@@ -205,12 +205,14 @@ func (r *Root) Archive(w io.Writer, p string, o ArchiveOptions) error {
 	}
 	name := o.Name
 	if name == "" {
+		// docker's: the base name; a directory's contents ("/d/.",
+		// "/") under ".".
 		name = path.Base(path.Clean("/" + p))
-		if t.base == "" {
+		if name == "/" || strings.HasSuffix(p, "/.") || p == "." {
 			name = "."
 		}
 	}
-	a := &archiver{tw: tar.NewWriter(w), o: o, dev: st.Dev, links: map[[2]uint64]string{}}
+	a := &archiver{tw: tar.NewWriter(w), o: o, dev: st.Dev, uid: st.Uid, gid: st.Gid, links: map[[2]uint64]string{}}
 	parent, base := int(t.dir.Fd()), t.base
 	if base == "" {
 		base = "."
@@ -231,7 +233,9 @@ type archiver struct {
 	tw    *tar.Writer
 	o     ArchiveOptions
 	dev   uint64
-	links map[[2]uint64]string
+	// uid and gid are the start's: a mount point's (OneFileSystem).
+	uid, gid uint32
+	links    map[[2]uint64]string
 }
 
 func (a *archiver) header(st *unix.Stat_t, name string) *tar.Header {
@@ -323,6 +327,13 @@ func (a *archiver) dir(parent int, base, name string) error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return err
 	}
+	other := a.o.OneFileSystem && st.Dev != a.dev
+	if other {
+		// A mount point: what it hides is out of reach; it shows as
+		// an empty directory of the start's owner, not as the mounted
+		// filesystem's root (whose owner may be no ID of the sandbox).
+		st.Uid, st.Gid, st.Mode = a.uid, a.gid, unix.S_IFDIR|0o755
+	}
 	if name != "" {
 		h := a.header(&st, strings.TrimSuffix(name, "/")+"/")
 		h.Typeflag = tar.TypeDir
@@ -330,7 +341,7 @@ func (a *archiver) dir(parent int, base, name string) error {
 			return err
 		}
 	}
-	if a.o.OneFileSystem && st.Dev != a.dev {
+	if other {
 		return nil
 	}
 	var sfs unix.Statfs_t
