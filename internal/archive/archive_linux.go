@@ -230,9 +230,9 @@ func (r *Root) Archive(w io.Writer, p string, o ArchiveOptions) error {
 }
 
 type archiver struct {
-	tw    *tar.Writer
-	o     ArchiveOptions
-	dev   uint64
+	tw  *tar.Writer
+	o   ArchiveOptions
+	dev uint64
 	// uid and gid are the start's: a mount point's (OneFileSystem).
 	uid, gid uint32
 	links    map[[2]uint64]string
