@@ -435,3 +435,22 @@ func TestCpDockerAPI(t *testing.T) {
 		t.Errorf("docker cp with a stopped sandbox: %q", b)
 	}
 }
+
+// TestCpVolume: a running sandbox's volumes are reached as the sandbox
+// sees them.
+func TestCpVolume(t *testing.T) {
+	s := withImages(t, false)
+	vol := t.TempDir()
+	os.WriteFile(filepath.Join(vol, "old"), []byte("old\n"), 0o644)
+	s.ok("run", "-d", "--name", "v", "-v", vol+":/vol", "busybox", "sleep", "600")
+	in := filepath.Join(t.TempDir(), "new")
+	os.WriteFile(in, []byte("new\n"), 0o644)
+	s.ok("cp", in, "v:/vol/")
+	if b, err := os.ReadFile(filepath.Join(vol, "new")); err != nil || string(b) != "new\n" {
+		t.Errorf("cp into the volume: %q %v", b, err)
+	}
+	r := s.run("cp", "v:/vol/old", "-")
+	if names := tarNames(t, []byte(r.stdout)); r.code != 0 || len(names) != 1 || !strings.HasPrefix(names[0], "old ") {
+		t.Errorf("cp out of the volume: %v %+v", names, r.stderr)
+	}
+}
