@@ -25,7 +25,7 @@ func RunRole() (code int, ok bool) {
 	switch r {
 	case role.CLI, role.UserNS:
 		return 0, false
-	case role.Sandbox, role.Exec, role.PortChild, role.NetHolder:
+	case role.Sandbox, role.Exec, role.PortChild, role.NetHolder, role.Copy:
 		// Started through nsexec, whose C stage ran before the Go
 		// runtime: the sync socket is the way in.
 		conn, ok := nsexec.Conn()
@@ -39,6 +39,8 @@ func RunRole() (code int, ok bool) {
 			return inner.ExecMain(conn), true
 		case role.NetHolder:
 			return holder.Main(conn, os.Args[1:]), true
+		case role.Copy:
+			return inner.CopyMain(conn), true
 		}
 		return network.PortChildMain(conn), true
 	case role.Monitor:

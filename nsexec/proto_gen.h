@@ -44,6 +44,7 @@ static const struct nsexec_stage nsexec_stages[] = {
 	{"exec", NSEXEC_MODE_FORK, 0},
 	{"portchild", NSEXEC_MODE_PLAIN, 0},
 	{"netholder", NSEXEC_MODE_PLAIN, 0},
+	{"copy", NSEXEC_MODE_PLAIN, 0},
 };
 
 // Steps named in an error message.

@@ -72,6 +72,8 @@ func newApp() *cli.Command {
 			pauseCommand("pause"),
 			pauseCommand("unpause"),
 			statsCommand(),
+			cpCommand(),
+			exportCommand(),
 			imageToolCommand("tag", nil, "tag", "give an image more names", "IMAGE NAME..."),
 			imageToolCommand("untag", nil, "untag", "remove names of an image (all of them if none are given)", "IMAGE [NAME...]"),
 			imageToolCommand("push", nil, "push", pushUsage, "IMAGE [DEST]"),

@@ -163,7 +163,7 @@ func TestCreateOptionsComposeVolumes(t *testing.T) {
 // TestNotYet: what usandbox's API does not do answers 501, saying what.
 func TestNotYet(t *testing.T) {
 	s := New(nil, "test")
-	for _, path := range []string{"/v1.41/containers/x/update", "/containers/x/archive", "/v1.41/containers/x/stats"} {
+	for _, path := range []string{"/v1.41/containers/x/update", "/v1.41/containers/x/stats"} {
 		rec := httptest.NewRecorder()
 		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		if rec.Code != http.StatusNotImplemented || !strings.Contains(rec.Body.String(), "does not implement") {

@@ -117,7 +117,7 @@ func TestImageCreateStream(t *testing.T) {
 		t.Fatalf("a pull failing midway: %d %s", w.Code, w.Body.String())
 	}
 
-	wantStatus(t, do(t, s, "POST", "/images/create?fromSrc=-", ""), 501, "import")
+	wantStatus(t, do(t, s, "POST", "/images/create?fromSrc=http://example.com/x.tar", ""), 400, "fromSrc=-")
 	wantStatus(t, do(t, s, "POST", "/images/create?fromImage=busybox&platform=windows/arm64", ""), 400, "platform")
 	r := httptest.NewRequest("POST", "/images/create?fromImage=busybox", nil)
 	r.Header.Set("X-Registry-Auth", "eyJyZWdpc3RyeXRva2VuIjoieCJ9") // {"registrytoken":"x"}

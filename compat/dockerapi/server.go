@@ -74,10 +74,8 @@ func (s *Server) routes(r *mux.Router) {
 	r.HandleFunc("/events", s.events).Methods(http.MethodGet)
 	// Not yet: a clear 501 rather than docker's "page not found".
 	for path, what := range map[string]string{
-		"/containers/{name:.*}/archive": "docker cp (issue 16)",
-		"/containers/{name:.*}/export":  "export",
-		"/containers/{name:.*}/stats":   "stats through the API",
-		"/containers/{name:.*}/update":  "update",
+		"/containers/{name:.*}/stats":  "stats through the API",
+		"/containers/{name:.*}/update": "update",
 	} {
 		r.HandleFunc(path, notYet(what))
 	}
@@ -98,6 +96,10 @@ func (s *Server) routes(r *mux.Router) {
 	r.HandleFunc("/containers/{name:.*}/logs", s.containerLogs).Methods(http.MethodGet)
 	r.HandleFunc("/containers/{name:.*}/changes", s.containerChanges).Methods(http.MethodGet)
 	r.HandleFunc("/containers/{name:.*}/top", s.containerTop).Methods(http.MethodGet)
+	r.HandleFunc("/containers/{name:.*}/archive", s.containerArchiveStat).Methods(http.MethodHead)
+	r.HandleFunc("/containers/{name:.*}/archive", s.containerArchiveGet).Methods(http.MethodGet)
+	r.HandleFunc("/containers/{name:.*}/archive", s.containerArchivePut).Methods(http.MethodPut)
+	r.HandleFunc("/containers/{name:.*}/export", s.containerExport).Methods(http.MethodGet)
 	r.HandleFunc("/containers/{name:.*}/resize", s.containerResize).Methods(http.MethodPost)
 	r.HandleFunc("/containers/{name:.*}", s.containerRemove).Methods(http.MethodDelete)
 	r.HandleFunc("/images/json", s.imageList).Methods(http.MethodGet)

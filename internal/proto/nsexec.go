@@ -219,7 +219,7 @@ func StageOf(r role.Role) (Stage, bool) {
 	switch r {
 	case role.UserNS:
 		return Stage{Mode: ModePlain, Clear: true}, true
-	case role.Remove, role.PortChild, role.NetHolder:
+	case role.Remove, role.PortChild, role.NetHolder, role.Copy:
 		return Stage{Mode: ModePlain}, true
 	case role.Exec:
 		return Stage{Mode: ModeFork}, true

@@ -19,6 +19,7 @@
 //	LeanMonitor "lean"        the same watcher once the sandbox runs (C, package lean)
 //	Finish      "finish"      the lean monitor's last step (Go)
 //	Probe       "probe"       a doctor probe in a throwaway user namespace (Go)
+//	Copy        "copy"        cp and export's helper with a sandbox's view (nsexec plain mode, joined or new namespaces, then Go)
 package role
 
 import "os"
@@ -44,10 +45,13 @@ const (
 	// NetHolder holds the user-defined networks (package network/holder):
 	// started through nsexec in the networks' user namespace.
 	NetHolder Role = "netholder"
+	// Copy reads and writes a sandbox's files (package sandbox/inner's
+	// CopyMain).
+	Copy Role = "copy"
 )
 
 // All is every role but CLI, for generated code and tests.
-var All = []Role{UserNS, Remove, Sandbox, Exec, PortChild, Monitor, LeanMonitor, Finish, Probe, NetHolder}
+var All = []Role{UserNS, Remove, Sandbox, Exec, PortChild, Monitor, LeanMonitor, Finish, Probe, NetHolder, Copy}
 
 // EnvEntry is the KEY=VALUE that gives a child process role r.
 func (r Role) EnvEntry() string { return Env + "=" + string(r) }
