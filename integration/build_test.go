@@ -515,3 +515,18 @@ func TestDockerAPIComposeBuild(t *testing.T) {
 		t.Errorf("the image compose built: %q", got)
 	}
 }
+
+// TestExportImport: export of a sandbox's root, imported again, runs with
+// the sandbox's changes.
+func TestExportImport(t *testing.T) {
+	s := newStore(t)
+	s.withBusybox()
+	s.ok("run", "--name", "ex", "--network", "none", "busybox", "sh", "-c", "echo exported > /marker")
+	archive := filepath.Join(t.TempDir(), "root.tar")
+	s.ok("export", "-o", archive, "ex")
+	s.ok("import", "-c", `CMD ["cat", "/marker"]`, archive, "reimported")
+	if got := s.ok("run", "--rm", "--network", "none", "reimported"); got != "exported\n" {
+		t.Errorf("run of the re-imported export: %q", got)
+	}
+	s.ok("rm", "ex")
+}
