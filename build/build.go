@@ -37,6 +37,7 @@ import (
 	"github.com/openshift/imagebuilder/dockerfile/command"
 	"github.com/openshift/imagebuilder/dockerfile/parser"
 
+	"usandbox/sandbox"
 	"usandbox/storage/index"
 )
 
@@ -356,7 +357,7 @@ func now() *time.Time {
 func (b *builder) configOf(s *stageState, ib *imagebuilder.Builder) dockerspec.DockerOCIImage {
 	cfg := s.config
 	rc := *ib.Config()
-	rc.Env = mergeEnv(ib.Env, ib.RunConfig.Env)
+	rc.Env = sandbox.MergeEnv(ib.Env, ib.RunConfig.Env)
 	cfg.Config = fromDocker(rc)
 	cfg.Created = now()
 	if ib.Author != "" {
@@ -365,25 +366,6 @@ func (b *builder) configOf(s *stageState, ib *imagebuilder.Builder) dockerspec.D
 	cfg.History = append([]imgspecv1.History(nil), s.history...)
 	cfg.RootFS = imgspecv1.RootFS{}
 	return cfg
-}
-
-// mergeEnv is base with over's variables replacing or added.
-func mergeEnv(base, over []string) []string {
-	out := append([]string(nil), base...)
-	for _, kv := range over {
-		name, _, _ := strings.Cut(kv, "=")
-		found := false
-		for i, have := range out {
-			if n, _, _ := strings.Cut(have, "="); n == name {
-				out[i], found = kv, true
-				break
-			}
-		}
-		if !found {
-			out = append(out, kv)
-		}
-	}
-	return out
 }
 
 // commit stores the stage's image with one more layer (req's upper or

@@ -131,10 +131,3 @@ func TestCheckInstructions(t *testing.T) {
 		t.Errorf("checkInstructions: %v", err)
 	}
 }
-
-func TestMergeEnv(t *testing.T) {
-	got := mergeEnv([]string{"A=1", "B=2"}, []string{"B=3", "C=4"})
-	if !slices.Equal(got, []string{"A=1", "B=3", "C=4"}) {
-		t.Errorf("mergeEnv: %v", got)
-	}
-}
