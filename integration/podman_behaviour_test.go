@@ -211,7 +211,7 @@ func TestPodmanUnknownCommandOrFlag(t *testing.T) {
 		{[]string{"nosuchcmd"}, "unrecognized command `usandbox nosuchcmd`"},
 		{[]string{"system", "bogus"}, "unrecognized command `usandbox system bogus`"},
 		{[]string{"network", "bogus"}, "unrecognized command `usandbox network bogus`"},
-		{[]string{"build", "-t", "x", "."}, "unrecognized command `usandbox build`"},
+		{[]string{"kube", "play", "x.yml"}, "unrecognized command `usandbox kube`"},
 		{[]string{"run", "--nosuchflag", "busybox"}, "unknown flag: --nosuchflag"},
 		{[]string{"ps", "--bogus"}, "unknown flag: --bogus"},
 		{[]string{"ps", "-Z"}, "unknown shorthand flag: 'Z' in -Z"},
