@@ -276,3 +276,42 @@ func TestBuildAttackAPIContext(t *testing.T) {
 		t.Logf("some cases built (the harmless ones)")
 	}
 }
+
+// TestBuildAttackDockerignoreSymlink: what .dockerignore leaves out is not
+// in the context (docker does not even send it), so a symlink to it does
+// not bring it back into a COPY.
+func TestBuildAttackDockerignoreSymlink(t *testing.T) {
+	s := newStore(t)
+	s.withBusybox()
+	files := map[string]string{
+		".dockerignore":     "private\npartly/key\n",
+		"private/key":       "IGNORED-KEY\n",
+		"partly/key":        "IGNORED-KEY\n",
+		"partly/kept":       "kept\n",
+		"pub":               "symlink:private",
+		"keylink":           "symlink:private/key",
+		"partlink":          "symlink:partly",
+		"sub/deeper/toroot": "symlink:../../partly",
+	}
+	for _, c := range []struct{ copy, want string }{
+		{"COPY pub /x", "no such file"},
+		{"COPY keylink /x", "no such file"},
+		{"COPY pub/key /x", "no such file"},
+	} {
+		files["Dockerfile"] = "FROM busybox\n" + c.copy + "\n"
+		r := s.run("build", "--network", "none", "-t", "ignored", buildContext(t, files))
+		if r.code != 125 {
+			t.Errorf("%s (a symlink to an ignored path): exit %d, want 125\n%s", c.copy, r.code, r.stderr)
+			continue
+		}
+		assertOneErrorLine(t, r.stderr, c.want)
+	}
+	files["Dockerfile"] = "FROM busybox\nCOPY partlink /p/\nCOPY sub/deeper/toroot /q/\n"
+	if r := s.run("build", "--network", "none", "-t", "partly", buildContext(t, files)); r.code != 0 {
+		t.Fatalf("build: exit %d\n%s", r.code, r.stderr)
+	}
+	if got := s.ok("run", "--rm", "--network", "none", "partly", "ls", "/p", "/q"); got != "/p:\nkept\n\n/q:\nkept\n" {
+		t.Errorf("COPY of a symlink to a directory with an ignored file: %q, want kept only", got)
+	}
+	s.assertClean()
+}
