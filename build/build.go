@@ -32,6 +32,7 @@ import (
 
 	docker "github.com/fsouza/go-dockerclient"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/openshift/imagebuilder"
 	"github.com/openshift/imagebuilder/dockerfile/command"
@@ -485,11 +486,24 @@ func (x *executor) copy(excludes []string, c imagebuilder.Copy) error {
 		op.FromImage, op.Excludes = id, c.Excludes
 		digestParts = append(digestParts, "from", id)
 	case c.Download && len(c.Src) == 1 && isURL(c.Src[0]):
+		var want digest.Digest
+		if c.Checksum != "" {
+			var err error
+			if want, err = digest.Parse(c.Checksum); err != nil {
+				return fmt.Errorf("%s: --checksum=%s: %w", x.step.Original, c.Checksum, err)
+			}
+		}
 		dir, name, err := download(x.ctx, c.Src[0])
 		if err != nil {
 			return err
 		}
 		cleanup = func() { os.RemoveAll(dir) }
+		if want != "" {
+			if err := verify(filepath.Join(dir, name), want); err != nil {
+				cleanup()
+				return fmt.Errorf("%s: %w", x.step.Original, err)
+			}
+		}
 		op.Context, op.Src, op.Excludes = dir, []string{name}, nil
 		if !strings.HasSuffix(dest, "/") {
 			// ADD URL FILE: the download is FILE.
@@ -501,6 +515,9 @@ func (x *executor) copy(excludes []string, c imagebuilder.Copy) error {
 			return err
 		}
 		digestParts = append(digestParts, "url", c.Src[0], d)
+	case c.Checksum != "":
+		// As docker: the context's files have no content fixed in advance.
+		return fmt.Errorf("%s: --checksum is only for the ADD of a URL", x.step.Original)
 	default:
 		for _, s := range c.Src {
 			if isURL(s) {
@@ -518,11 +535,30 @@ func (x *executor) copy(excludes []string, c imagebuilder.Copy) error {
 	if cleanup != nil {
 		defer cleanup()
 	}
-	opJSON, _ := json.Marshal(index.CopyOp{Src: op.Src, Dest: op.Dest, Chown: op.Chown, Chmod: op.Chmod, Extract: op.Extract, Rename: op.Rename})
+	// The excludes are in the key for COPY --from, whose digest is the
+	// image's, not that of what the excludes leave.
+	opJSON, _ := json.Marshal(index.CopyOp{Src: op.Src, Dest: op.Dest, Chown: op.Chown, Chmod: op.Chmod, Extract: op.Extract, Rename: op.Rename, Excludes: op.Excludes})
 	key := hash(append([]string{x.s.key, "copy", string(opJSON)}, digestParts...)...)
 	return x.layerStep(key, "/bin/sh -c #(nop) "+x.step.Original, func() (*index.LayerRequest, func(), error) {
 		return &index.LayerRequest{Copies: []index.CopyOp{op}}, nil, nil
 	})
+}
+
+// verify checks that the file p has the digest want (ADD --checksum).
+func verify(p string, want digest.Digest) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	got, err := want.Algorithm().FromReader(f)
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("the download does not match --checksum: it is %s, not %s", got, want)
+	}
+	return nil
 }
 
 func isURL(s string) bool {
@@ -587,9 +623,9 @@ func (x *executor) Run(run imagebuilder.Run, config docker.Config) error {
 	if x.s.image == "" {
 		return fmt.Errorf("%s: a RUN needs an image with a shell or the command (FROM scratch has none)", x.step.Original)
 	}
-	network := x.b.o.Network
-	if run.Network != "" {
-		network = run.Network
+	network, err := runNetwork(x.b.o.Network, run.Network)
+	if err != nil {
+		return fmt.Errorf("%s: %w", x.step.Original, err)
 	}
 	spec := RunSpec{Args: args, Env: config.Env, User: config.User, Workdir: config.WorkingDir, Network: network, Out: x.b.o.Out}
 	var secretParts []string
@@ -618,6 +654,27 @@ func (x *executor) Run(run imagebuilder.Run, config docker.Config) error {
 		}
 		return &index.LayerRequest{Upper: res.Upper, Lowers: res.Lowers}, res.Remove, nil
 	})
+}
+
+// runNetwork is a RUN's network: the build's (the user's --network), or
+// what the Dockerfile's RUN --network= asks for, which may only take
+// network away. The Dockerfile is not the user: it gets none or the
+// build's own (default), and host only if the build already has it, as
+// docker wants the network.host entitlement for it; never another
+// sandbox's namespace or a driver option such as slirp4netns's host
+// loopback.
+func runNetwork(build, asked string) (string, error) {
+	switch {
+	case asked == "" || asked == "default":
+		return build, nil
+	case asked == "none":
+		return "none", nil
+	case asked == "host" && build == "host":
+		return "host", nil
+	case asked == "host":
+		return "", fmt.Errorf("RUN --network=host: the host's network is only for a build given --network host")
+	}
+	return "", fmt.Errorf("RUN --network=%s: a Dockerfile may ask for none, default or (with build --network host) host", asked)
 }
 
 // mount turns RUN --mount=type=secret|bind|tmpfs into usandbox run's

@@ -94,8 +94,8 @@ func Apply(rootDir, srcDir string, op index.CopyOp) error {
 		err := walk(src, s, pm, func(rel string, fi fs.FileInfo) error {
 			to := target
 			if s.fi.IsDir() {
-				sub := strings.TrimPrefix(strings.TrimPrefix(rel, s.rel), "/")
-				if s.rel == "." {
+				sub := strings.TrimPrefix(strings.TrimPrefix(rel, s.real), "/")
+				if s.real == "." {
 					sub = rel
 					if rel == "." {
 						sub = ""

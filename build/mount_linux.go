@@ -13,8 +13,8 @@ import (
 // mount namespace of its own, inside the user namespace that owns the
 // store (usandbox-image's), as the overlay uses user xattrs. Layers are
 // passed one fsconfig call each, so their number is not bounded by a
-// page of options; with no lower at all, an empty one is made in work's
-// parent.
+// page of options; with fewer lowers than overlay needs (one, or two for
+// a read-only mount), empty ones are made in target's parent.
 func Mount(lowers []string, upper, work, target string) error {
 	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
@@ -27,12 +27,18 @@ func Mount(lowers []string, upper, work, target string) error {
 		}
 		return nil
 	}
-	if len(lowers) == 0 {
-		empty := filepath.Join(filepath.Dir(target), "empty")
+	// A read-only overlay needs two lower layers (EINVAL with one, as
+	// for COPY --from a one-layer image): empty ones make up the number.
+	need := 1
+	if upper == "" {
+		need = 2
+	}
+	for i := 0; len(lowers) < need; i++ {
+		empty := filepath.Join(filepath.Dir(target), fmt.Sprintf("empty%d", i))
 		if err := os.MkdirAll(empty, 0o755); err != nil {
 			return err
 		}
-		lowers = []string{empty}
+		lowers = append(lowers, empty)
 	}
 	for _, l := range lowers {
 		if err := set("lowerdir+", l); err != nil {

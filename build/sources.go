@@ -26,9 +26,12 @@ var ErrOutside = errors.New("outside the build context")
 // a symlink (except a source named directly, which is followed inside
 // the root, as docker does).
 type source struct {
-	// rel is the path in the root ("." for the root itself).
-	rel string
-	fi  fs.FileInfo
+	// rel is the path in the root ("." for the root itself), as named;
+	// real is where it is, its symlinks resolved (walked, and matched
+	// against the excludes, so that a symlink to an excluded path does
+	// not bring it in).
+	rel, real string
+	fi        fs.FileInfo
 }
 
 // sources expands the COPY sources srcs (wildcards allowed) in root,
@@ -74,7 +77,14 @@ func sources(root *os.Root, srcs []string, excludes []string) ([]source, *patter
 				}
 				return nil, nil, fmt.Errorf("%s: %w", s, err)
 			}
-			out = append(out, source{rel: m, fi: fi})
+			real, err := resolveIn(root, m)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", s, err)
+			}
+			if ex, _ := pm.MatchesOrParentMatches(real); ex && real != "." {
+				continue
+			}
+			out = append(out, source{rel: m, real: real, fi: fi})
 			n++
 		}
 		if n == 0 {
@@ -84,17 +94,58 @@ func sources(root *os.Root, srcs []string, excludes []string) ([]source, *patter
 	return out, pm, nil
 }
 
+// resolveIn is p in root with its symlinks resolved, as a path in root;
+// one that leads out is ErrOutside (os.Root has refused it already).
+func resolveIn(root *os.Root, p string) (string, error) {
+	done, todo := ".", strings.Split(p, "/")
+	for links := 0; len(todo) > 0; {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if done == "." {
+				return "", fmt.Errorf("%s: %w", p, ErrOutside)
+			}
+			done = path.Dir(done)
+			continue
+		}
+		next := path.Join(done, c)
+		fi, err := root.Lstat(next)
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			done = next
+			continue
+		}
+		if links++; links > 40 {
+			return "", fmt.Errorf("%s: too many symlinks", p)
+		}
+		t, err := root.Readlink(next)
+		if err != nil {
+			return "", err
+		}
+		if path.IsAbs(t) {
+			return "", fmt.Errorf("%s: %w", p, ErrOutside)
+		}
+		todo = append(strings.Split(t, "/"), todo...)
+	}
+	return done, nil
+}
+
 // walk calls fn for src and, if it is a directory, everything under it
 // that excludes leave, parents first; symlinks under it are not followed.
 func walk(root *os.Root, src source, pm *patternmatcher.PatternMatcher, fn func(rel string, fi fs.FileInfo) error) error {
 	if !src.fi.IsDir() {
 		return fn(src.rel, src.fi)
 	}
-	return fs.WalkDir(root.FS(), src.rel, func(p string, d fs.DirEntry, err error) error {
+	return fs.WalkDir(root.FS(), src.real, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if p != src.rel && p != "." {
+		if p != src.real && p != "." {
 			if ex, _ := pm.MatchesOrParentMatches(p); ex {
 				if d.IsDir() {
 					return fs.SkipDir
@@ -103,7 +154,7 @@ func walk(root *os.Root, src source, pm *patternmatcher.PatternMatcher, fn func(
 			}
 		}
 		var fi fs.FileInfo
-		if p == src.rel {
+		if p == src.real {
 			fi = src.fi
 		} else if fi, err = root.Lstat(p); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path"
@@ -65,6 +66,10 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) {
 	}
 	if o.Dockerfile != "" {
 		o.Dockerfile = path.Join(dir, path.Clean("/"+o.Dockerfile))
+	}
+	if err := readableInside(dir, o.Dockerfile); err != nil {
+		writeError(w, http.StatusBadRequest, "reading the build context: "+err.Error())
+		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
@@ -167,6 +172,30 @@ func untarContext(body io.Reader, dir string) error {
 			return fmt.Errorf("%s: entries of type %q are not supported in a build context", hdr.Name, hdr.Typeflag)
 		}
 	}
+}
+
+// readableInside refuses a context whose Dockerfile (dockerfile, or the
+// default names) or .dockerignore is a symlink that leads out of dir:
+// the build reads them by their paths, and a host file read as the
+// Dockerfile would come back in the errors, as docker's daemon, too,
+// resolves them inside the context.
+func readableInside(dir, dockerfile string) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	names := []string{"Containerfile", "Dockerfile", ".dockerignore"}
+	if dockerfile != "" {
+		names = []string{strings.TrimPrefix(dockerfile, dir+"/"), ".dockerignore"}
+	}
+	for _, n := range names {
+		// One that is not there: the build says so.
+		if _, err := root.Stat(n); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s: not a file inside the build context (a symlink out?): %w", n, err)
+		}
+	}
+	return nil
 }
 
 // commit is POST /commit?container=&repo=&tag=&comment=&author=&pause=&changes=.
