@@ -730,10 +730,12 @@ bench_build() {
 		timed "$WORK/build.log" us "$st" pull -q --tls-verify=false "$REGISTRY/debian:bookworm"
 		timed "$WORK/build.log" pm "$st" pull -q --tls-verify=false "$REGISTRY/debian:bookworm"
 		local tag=$RANDOM
-		timed "$WORK/push-u.log" us "$st" push --tls-verify=false "$REGISTRY/debian:bookworm" "$REGISTRY/bench-u$tag/debian:bookworm"
-		local pu=$ELAPSED
-		timed "$WORK/push-p.log" pm "$st" push --tls-verify=false "$REGISTRY/debian:bookworm" "$REGISTRY/bench-p$tag/debian:bookworm"
-		local pp=$ELAPSED
+		# Pushed again and again to the same repository: every blob is
+		# there, as after the pull; interleaved rounds.
+		log "build: $n rounds of a push of Debian whose blobs the registry has, usandbox and podman, interleaved"
+		mapfile -t med < <("$BENCH_STAGE/timeit" -n "$n" -- "$BENCH_STAGE/usandbox" --root "$st/usandbox" --runroot "$st/usandbox-run" push -q --tls-verify=false "$REGISTRY/debian:bookworm" "$REGISTRY/bench-u$tag/debian:bookworm" \
+			-- podman --root "$st/podman" --runroot "$st/podman-run" push -q --tls-verify=false "$REGISTRY/debian:bookworm" "$REGISTRY/bench-p$tag/debian:bookworm") || die "timeit failed"
+		local pu=${med[0]} pp=${med[1]}
 		printf 'build push Debian (blobs there)      usandbox %6s ms   podman %6s ms   ratio %sx   %s\n' \
 			"$(ms_of "$pu")" "$(ms_of "$pp")" "$(ratio "$pu" "$pp")" \
 			"$(goal_le "$(awk -v a="$pu" -v b="$pp" 'BEGIN { print a / b }')" 1.0 "no slower than podman")"
