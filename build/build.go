@@ -38,7 +38,7 @@ import (
 	"github.com/openshift/imagebuilder/dockerfile/command"
 	"github.com/openshift/imagebuilder/dockerfile/parser"
 
-	"usandbox/sandbox"
+	"usandbox/sandbox/spec"
 	"usandbox/storage/index"
 )
 
@@ -358,7 +358,7 @@ func now() *time.Time {
 func (b *builder) configOf(s *stageState, ib *imagebuilder.Builder) dockerspec.DockerOCIImage {
 	cfg := s.config
 	rc := *ib.Config()
-	rc.Env = sandbox.MergeEnv(ib.Env, ib.RunConfig.Env)
+	rc.Env = spec.MergeEnv(ib.Env, ib.RunConfig.Env)
 	cfg.Config = fromDocker(rc)
 	cfg.Created = now()
 	if ib.Author != "" {

@@ -1,17 +1,10 @@
 package lifecycle
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
-	"strings"
-	"syscall"
-	"time"
 
 	"usandbox/sandbox"
 	"usandbox/storage/index"
@@ -160,42 +153,11 @@ func (e *Engine) runImageToolIn(ctx context.Context, args []string, stdin io.Rea
 	if e.ImageTool == "" {
 		return ErrNoImageTool
 	}
-	cmd := exec.CommandContext(ctx, e.ImageTool, append([]string{"--root", e.paths.Root, "--runroot", e.paths.RunRoot}, args...)...)
-	cmd.Args[0] = "usandbox"
-	// A pull cut short rolls back on SIGTERM (it leaves no layer behind).
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 30 * time.Second
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	cmd.Stdin = stdin
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("running usandbox-image: %w", err)
-	}
-	var failed *index.ToolMessage
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	for sc.Scan() {
-		var m index.ToolMessage
-		if json.Unmarshal(sc.Bytes(), &m) != nil {
-			continue // not ours: a warning that went to stdout
-		}
-		if m.Kind == index.ToolError {
-			failed = &m
-			continue
-		}
-		if fn != nil {
-			fn(m)
-		}
-	}
-	io.Copy(io.Discard, out) // what a too long line left: the tool must not block on it
-	werr := cmd.Wait()
-	if failed != nil {
-		err := errors.New(failed.Message)
-		switch failed.ErrorKind {
+	err := index.RunTool(ctx, e.ImageTool, e.paths, args, stdin, fn)
+	var te *index.ToolFailure
+	if errors.As(err, &te) {
+		err := errors.New(te.Message)
+		switch te.ErrorKind {
 		case index.ToolNotFound:
 			return as(ErrNotFound, err)
 		case index.ToolConflict:
@@ -207,15 +169,5 @@ func (e *Engine) runImageToolIn(ctx context.Context, args []string, stdin io.Rea
 		}
 		return err
 	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if werr != nil {
-		msg := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(stderr.String()), "Error: "))
-		if msg == "" {
-			msg = werr.Error()
-		}
-		return fmt.Errorf("usandbox-image %s: %s", args[0], msg)
-	}
-	return nil
+	return err
 }

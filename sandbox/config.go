@@ -49,24 +49,8 @@ func Argv(cfg index.Config, entrypoint *string, args []string) ([]string, error)
 }
 
 // MergeEnv returns base with each KEY=VALUE of over replacing or adding
-// its key, in order.
-func MergeEnv(base, over []string) []string {
-	out := append([]string(nil), base...)
-	for _, kv := range over {
-		k, _, _ := strings.Cut(kv, "=")
-		replaced := false
-		for i, e := range out {
-			if ek, _, _ := strings.Cut(e, "="); ek == k {
-				out[i], replaced = kv, true
-				break
-			}
-		}
-		if !replaced {
-			out = append(out, kv)
-		}
-	}
-	return out
-}
+// its key, in order (spec.MergeEnv).
+func MergeEnv(base, over []string) []string { return spec.MergeEnv(base, over) }
 
 // ParseEnv turns -e values into KEY=VALUE: "KEY" alone takes the value
 // from usandbox's own environment (and is dropped if unset), as docker does.

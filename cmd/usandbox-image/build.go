@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -21,7 +22,7 @@ import (
 
 	"usandbox/build"
 	"usandbox/internal/cliutil"
-	"usandbox/lifecycle"
+	"usandbox/sandbox/spec"
 	"usandbox/storage"
 	"usandbox/storage/index"
 )
@@ -66,11 +67,9 @@ func buildCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			e := lifecycle.New(p)
-			e.ImageTool = self
 			ctx, stop := signal.NotifyContext(ctx, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
 			defer stop()
-			t := &buildTools{e: e, paths: p, runtime: runtime, out: o.Out}
+			t := &buildTools{tool: self, paths: p, runtime: runtime, out: o.Out}
 			id, err := build.Build(ctx, t, o)
 			var re *build.RunError
 			if errors.As(err, &re) {
@@ -205,39 +204,86 @@ func runtimeBinary(self string) (string, error) {
 	return "", fmt.Errorf("build runs its RUN steps with usandbox, which is not installed next to %s", self)
 }
 
-// buildTools are build.Tools over the engine and the usandbox binary.
+// buildTools are build.Tools over this binary's store commands (run
+// again, inside the user namespace) and the usandbox binary. They use
+// neither package lifecycle nor sandbox: this binary does not carry the
+// sandbox runtime (nor its libseccomp).
 type buildTools struct {
-	e       *lifecycle.Engine
+	tool    string
 	paths   index.Paths
 	runtime string
 	out     io.Writer
 }
 
+// run runs one of this binary's commands with --json.
+func (t *buildTools) run(ctx context.Context, args []string, stdin io.Reader, fn func(index.ToolMessage)) error {
+	return index.RunTool(ctx, t.tool, t.paths, args, stdin, fn)
+}
+
+// known reports whether the store has an image of that name or ID.
+func (t *buildTools) known(ref string) (bool, error) {
+	ix, err := index.Read(t.paths)
+	if err != nil {
+		return false, err
+	}
+	_, err = ix.Lookup(ref)
+	if errors.Is(err, index.ErrImageUnknown) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 func (t *buildTools) Base(ctx context.Context, ref string, pull bool) (string, *dockerspec.DockerOCIImage, error) {
-	known, err := t.e.ImageKnown(ref)
+	known, err := t.known(ref)
 	if err != nil {
 		return "", nil, err
 	}
 	if !known || pull {
 		fmt.Fprintf(t.out, "Pulling %s\n", ref)
-		if _, err := t.e.ImagePull(ctx, ref, lifecycle.PullOptions{}, nil); err != nil {
+		if err := t.run(ctx, []string{"pull", "--json", "--", ref}, nil, nil); err != nil {
 			return "", nil, err
 		}
 	}
-	return t.e.ImageConfig(ctx, ref)
+	var id string
+	var cfg dockerspec.DockerOCIImage
+	var cerr error
+	err = t.run(ctx, []string{"image-config", "--json", "--", ref}, nil, func(m index.ToolMessage) {
+		if m.Kind == index.ToolImage {
+			id, cerr = m.ID, json.Unmarshal(m.Config, &cfg)
+		}
+	})
+	if err == nil {
+		err = cerr
+	}
+	if err == nil && id == "" {
+		err = errors.New("usandbox-image did not return the image's config")
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	return id, &cfg, nil
 }
 
 func (t *buildTools) Commit(ctx context.Context, req *index.LayerRequest) (string, error) {
-	im, err := t.e.CommitLayer(ctx, req)
+	b, err := json.Marshal(req)
 	if err != nil {
 		return "", err
 	}
-	return im.ID, nil
+	var id string
+	err = t.run(ctx, []string{"commit-layer", "--json"}, bytes.NewReader(b), func(m index.ToolMessage) {
+		if m.Kind == index.ToolImage {
+			id = m.ID
+		}
+	})
+	if err == nil && id == "" {
+		err = errors.New("usandbox-image did not say which image it stored")
+	}
+	return id, err
 }
 
 func (t *buildTools) Tag(ctx context.Context, id string, names []string) error {
 	for _, n := range names {
-		if err := t.e.ImageTag(ctx, id, n); err != nil {
+		if err := t.run(ctx, []string{"tag", "--json", "--", id, n}, nil, nil); err != nil {
 			return err
 		}
 	}
@@ -250,7 +296,13 @@ func (t *buildTools) Run(ctx context.Context, r build.RunSpec) (*build.RunResult
 		return nil, err
 	}
 	name := "usandbox-build-" + hex.EncodeToString(rnd[:])
-	args := []string{"--root", t.paths.Root, "--runroot", t.paths.RunRoot, "run", "--name", name, "--pull", "never", "--entrypoint", ""}
+	cidDir, err := os.MkdirTemp("", "usandbox-build-cid-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(cidDir)
+	cidFile := filepath.Join(cidDir, "cid")
+	args := []string{"--root", t.paths.Root, "--runroot", t.paths.RunRoot, "run", "--name", name, "--cidfile", cidFile, "--pull", "never", "--entrypoint", ""}
 	if r.User != "" {
 		args = append(args, "--user", r.User)
 	}
@@ -280,7 +332,7 @@ func (t *buildTools) Run(ctx context.Context, r build.RunSpec) (*build.RunResult
 		rm.Args[0] = "usandbox"
 		rm.Run() // a sandbox that never was is not an error here
 	}
-	err := c.Run()
+	err = c.Run()
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		remove()
@@ -294,17 +346,43 @@ func (t *buildTools) Run(ctx context.Context, r build.RunSpec) (*build.RunResult
 	if res.Status != 0 {
 		return res, nil
 	}
-	sb, err := t.e.Lookup(ctx, name)
+	rf, err := t.rootfs(cidFile)
 	if err != nil {
 		remove()
 		return nil, err
 	}
-	rf := sb.Spec.Rootfs
 	res.Upper = rf.Upper
 	for _, l := range rf.Lowers {
 		res.Lowers = append(res.Lowers, filepath.Join(rf.Home, l))
 	}
 	return res, nil
+}
+
+// rootfs reads the layers of the sandbox whose ID run wrote to cidFile,
+// from its record (ROOT/sandboxes/ID/config.json).
+func (t *buildTools) rootfs(cidFile string) (*spec.Rootfs, error) {
+	b, err := os.ReadFile(cidFile)
+	if err != nil {
+		return nil, fmt.Errorf("the RUN's sandbox: %w", err)
+	}
+	id := strings.TrimSpace(string(b))
+	if id == "" || strings.ContainsAny(id, "/.") {
+		return nil, fmt.Errorf("the RUN's sandbox: bad ID %q", id)
+	}
+	rec, err := os.ReadFile(filepath.Join(t.paths.Root, "sandboxes", id, "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("the RUN's sandbox: %w", err)
+	}
+	var r struct {
+		Spec spec.Spec `json:"Spec"`
+	}
+	if err := json.Unmarshal(rec, &r); err != nil {
+		return nil, fmt.Errorf("the RUN's sandbox's record: %w", err)
+	}
+	if r.Spec.Rootfs.Upper == "" {
+		return nil, errors.New("the RUN's sandbox has no upper layer")
+	}
+	return &r.Spec.Rootfs, nil
 }
 
 // The layer cache is a map of cache keys to image IDs in the store's
@@ -325,7 +403,7 @@ func (t *buildTools) Cached(key string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	if known, err := t.e.ImageKnown(id); err != nil || !known {
+	if known, err := t.known(id); err != nil || !known {
 		return "", false
 	}
 	return id, true
