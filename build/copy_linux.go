@@ -165,26 +165,7 @@ func (w *writer) put(src *os.Root, rel string, fi fs.FileInfo, to string) error 
 	uid, gid := w.owner(fi)
 	switch {
 	case fi.IsDir():
-		if path.Clean("/"+to) == "/" {
-			return nil
-		}
-		h, err := pathrs.MkdirAllHandle(w.root, to, 0o755)
-		if err != nil {
-			return fmt.Errorf("making %s: %w", to, err)
-		}
-		defer h.Close()
-		if err := unix.Fchownat(int(h.Fd()), "", uid, gid, unix.AT_EMPTY_PATH); err != nil {
-			return fmt.Errorf("chown %s: %w", to, err)
-		}
-		d, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
-		if err != nil {
-			return err
-		}
-		defer d.Close()
-		if err := unix.Fchmod(int(d.Fd()), unixMode(fi.Mode(), w.perm(fi))); err != nil {
-			return fmt.Errorf("chmod %s: %w", to, err)
-		}
-		return setTimes(int(d.Fd()), "", fi, unix.AT_EMPTY_PATH)
+		return w.dirAs(to, fi, uid, gid)
 	case fi.Mode()&fs.ModeSymlink != 0:
 		target, err := src.Readlink(rel)
 		if err != nil {
@@ -370,6 +351,8 @@ func (w *writer) ownerFixed() bool {
 	return u != 0 || g != 0
 }
 
+// dirAs makes the directory to (parents 0755, root's), resolved inside
+// the root, with fi's mode and times and the owner uid:gid.
 func (w *writer) dirAs(to string, fi fs.FileInfo, uid, gid int) error {
 	if path.Clean("/"+to) == "/" {
 		return nil
@@ -380,14 +363,17 @@ func (w *writer) dirAs(to string, fi fs.FileInfo, uid, gid int) error {
 	}
 	defer h.Close()
 	if err := unix.Fchownat(int(h.Fd()), "", uid, gid, unix.AT_EMPTY_PATH); err != nil {
-		return err
+		return fmt.Errorf("chown %s: %w", to, err)
 	}
 	d, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	return unix.Fchmod(int(d.Fd()), unixMode(fi.Mode(), w.perm(fi)))
+	if err := unix.Fchmod(int(d.Fd()), unixMode(fi.Mode(), w.perm(fi))); err != nil {
+		return fmt.Errorf("chmod %s: %w", to, err)
+	}
+	return setTimes(int(d.Fd()), "", fi, unix.AT_EMPTY_PATH)
 }
 
 // lookupOwner resolves --chown's USER[:GROUP] in the new root's
