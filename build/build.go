@@ -27,6 +27,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -462,6 +463,14 @@ func (x *executor) copy(excludes []string, c imagebuilder.Copy) error {
 			dest += "/"
 		}
 	}
+	switch {
+	case c.Parents:
+		return fmt.Errorf("%s: --parents is not supported", x.step.Original)
+	case c.Link:
+		return fmt.Errorf("%s: --link is not supported", x.step.Original)
+	case len(c.Files) > 0:
+		return fmt.Errorf("%s: heredocs are not supported: put the content in a file of the context", x.step.Original)
+	}
 	op := index.CopyOp{Src: c.Src, Dest: dest, Chown: c.Chown, Chmod: c.Chmod}
 	op.Excludes = append(append([]string(nil), excludes...), c.Excludes...)
 	var digestParts []string
@@ -620,6 +629,9 @@ func (x *executor) Run(run imagebuilder.Run, config docker.Config) error {
 		}
 		args = append(append([]string(nil), sh...), strings.Join(run.Args, " "))
 	}
+	if len(run.Files) > 0 {
+		return fmt.Errorf("%s: heredocs are not supported: put the script in a file of the context and COPY it", x.step.Original)
+	}
 	if x.s.image == "" {
 		return fmt.Errorf("%s: a RUN needs an image with a shell or the command (FROM scratch has none)", x.step.Original)
 	}
@@ -684,6 +696,26 @@ func (x *executor) mount(m string, spec *RunSpec, keyParts *[]string) error {
 	for _, f := range strings.Split(m, ",") {
 		k, v, _ := strings.Cut(f, "=")
 		kv[k] = v
+	}
+	// What each type takes; any other option would be ignored, so it is
+	// refused.
+	allowed := map[string][]string{
+		"secret": {"id", "required"},
+		"tmpfs":  {},
+		"bind":   {"source", "src", "from", "readonly", "ro"},
+		"":       {"source", "src", "from", "readonly", "ro"},
+	}
+	for k := range kv {
+		switch k {
+		case "type", "target", "dst", "destination":
+			continue
+		}
+		if !slices.Contains(allowed[kv["type"]], k) {
+			return fmt.Errorf("the option %q is not supported for type=%s", k, kv["type"])
+		}
+	}
+	if kv["source"] == "" {
+		kv["source"] = kv["src"]
 	}
 	target := kv["target"]
 	if target == "" {

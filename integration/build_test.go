@@ -180,6 +180,10 @@ func TestBuildFailures(t *testing.T) {
 		{"COPY through a symlink out", "FROM busybox\nCOPY link /x\n", map[string]string{"link": "symlink:" + filepath.Join(outside, "host-secret")}, 125, "outside the build context"},
 		{"COPY of nothing", "FROM busybox\nCOPY nope /x\n", nil, 125, "no such file in the build context"},
 		{"no FROM image", "FROM nosuchimage.invalid/x\nRUN true\n", nil, 125, "nosuchimage"},
+		{"COPY --parents", "FROM busybox\nCOPY --parents a.txt /x/\n", map[string]string{"a.txt": "a"}, 125, "not supported"},
+		{"COPY --link", "FROM busybox\nCOPY --link a.txt /x\n", map[string]string{"a.txt": "a"}, 125, "not supported"},
+		{"RUN heredoc", "FROM busybox\nRUN <<EOT\necho hi\nEOT\n", nil, 125, "not supported"},
+		{"RUN --mount option", "FROM busybox\nRUN --mount=type=bind,target=/c,rw=true true\n", nil, 125, "rw"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -205,6 +209,17 @@ func TestBuildFailures(t *testing.T) {
 			s.assertClean()
 		})
 	}
+	t.Run("bad --network", func(t *testing.T) {
+		ctx := buildContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN true\n"})
+		r := s.run("build", "--network", "bogus:x=y", "-t", "broken", ctx)
+		if r.code != 125 || strings.Contains(r.stderr, "STEP 2") {
+			t.Fatalf("exit %d, want 125 before any step\n%s", r.code, r.stderr)
+		}
+		assertOneErrorLine(t, r.stderr, "--network")
+		if ps := s.ok("ps", "-a", "-q"); ps != "" {
+			t.Errorf("sandboxes left: %s", ps)
+		}
+	})
 	t.Run("missing Dockerfile", func(t *testing.T) {
 		r := s.run("build", "-t", "broken", t.TempDir())
 		if r.code != 125 {
@@ -388,7 +403,7 @@ func TestImport(t *testing.T) {
 	if r.code != 125 {
 		t.Fatalf("import of junk: exit %d\n%s", r.code, r.stderr)
 	}
-	assertOneErrorLine(t, r.stderr, "")
+	assertOneErrorLine(t, r.stderr, "junk")
 	if strings.Contains(s.ok("images"), "junk") {
 		t.Errorf("a failed import left an image")
 	}

@@ -22,6 +22,7 @@ import (
 
 	"usandbox/build"
 	"usandbox/internal/cliutil"
+	"usandbox/network"
 	"usandbox/sandbox/spec"
 	"usandbox/storage"
 	"usandbox/storage/index"
@@ -115,6 +116,12 @@ func buildOptions(cmd *cli.Command) (build.Options, error) {
 	var err error
 	if o.Context, err = filepath.Abs(o.Context); err != nil {
 		return o, err
+	}
+	if o.Network != "" {
+		// Checked before any step, as usandbox run would check it.
+		if _, err := network.ParseNetwork(o.Network); err != nil {
+			return o, cliutil.UsageError(cmd, "--network %s: %v", o.Network, err)
+		}
 	}
 	for _, t := range o.Tags {
 		if _, err := tagName(t); err != nil {

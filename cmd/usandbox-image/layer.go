@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/tar"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -67,6 +68,9 @@ func commitLayer(st *storage.Store, req *index.LayerRequest) (*storage.Image, er
 	var layer io.ReadCloser
 	switch {
 	case req.Tar != "":
+		if err := isTar(req.Tar); err != nil {
+			return nil, err
+		}
 		f, err := os.Open(req.Tar)
 		if err != nil {
 			return nil, err
@@ -234,3 +238,22 @@ func copyLayer(st *storage.Store, tmp string, req *index.LayerRequest) (string, 
 
 // goarch is the OCI architecture of this machine (Go's names are OCI's).
 func goarch() string { return runtime.GOARCH }
+
+// isTar checks that p holds a tar archive (compressed or not), so that
+// import of another file says so rather than how the unpacking broke.
+func isTar(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := archive.DecompressStream(f)
+	if err == nil {
+		defer r.Close()
+		_, err = tar.NewReader(r).Next()
+	}
+	if err != nil {
+		return fmt.Errorf("%s is not a tar archive (plain, gzip, bzip2, xz or zstd): give the output of usandbox export or tar", filepath.Base(p))
+	}
+	return nil
+}
