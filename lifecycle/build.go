@@ -103,8 +103,10 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions, out io.Writer) (stri
 	return id, nil
 }
 
-// mustJSONMap decodes a JSON object of strings ("" is none).
-func mustJSONMap(s string) (map[string]string, error) {
+// ParseJSONMap decodes docker's buildargs and labels parameters: a JSON
+// object of strings ("" is none); a null value (an ARG without a value)
+// is dropped.
+func ParseJSONMap(s string) (map[string]string, error) {
 	if s == "" {
 		return nil, nil
 	}
@@ -120,7 +122,3 @@ func mustJSONMap(s string) (map[string]string, error) {
 	}
 	return out, nil
 }
-
-// ParseJSONMap decodes docker's buildargs and labels parameters (a JSON
-// object; a null value is an ARG without a value, dropped).
-func ParseJSONMap(s string) (map[string]string, error) { return mustJSONMap(s) }
