@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"usandbox/internal/role"
+	"usandbox/network/bypass"
 	"usandbox/internal/wire"
 	"usandbox/nsexec"
 	"usandbox/sandbox/spec"
@@ -40,6 +41,11 @@ func Check(o Options) error {
 	pkg := map[string]string{Slirp4netns: "slirp4netns", Pasta: "passt"}[o.Mode]
 	if _, err := exec.LookPath(o.Mode); err != nil {
 		return fmt.Errorf("--network %s: %s is not installed (sudo apt-get install %s), or use --network none", o.Mode, o.Mode, pkg)
+	}
+	if o.Bypass {
+		if err := bypass.Check(); err != nil {
+			return fmt.Errorf("--network %s: %w", o.Mode, err)
+		}
 	}
 	if o.Mode == Slirp4netns {
 		f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
@@ -98,6 +104,11 @@ func unwrapSyscall(err error) error {
 type Network struct {
 	cfg      spec.NetConfig
 	cleanups []func() error
+	// bypass: published TCP ports are host sockets the sandbox is given
+	// (package bypass), reserved by Publish.
+	bypass   bool
+	reserved []*bypass.Reservation
+	policy   bypass.Policy
 }
 
 // Setup starts the network driver for the sandbox whose init is pid (its
@@ -151,7 +162,46 @@ func Setup(o Options, pid int, stateDir string, log io.Writer) (*Network, error)
 		// pasta configures the interface itself (--config-net).
 		Configure: o.Mode == Slirp4netns,
 	}
+	n.setBypass(o)
 	return n, nil
+}
+
+// setBypass records the sandbox's network for the bypass handler.
+func (n *Network) setBypass(o Options) {
+	if !o.Bypass {
+		return
+	}
+	n.bypass = true
+	n.policy = BypassPolicy(o, n.cfg, nil)
+}
+
+// BypassPolicy is the bypass handler's policy for a sandbox on network
+// o, configured as cfg, with its published ports.
+func BypassPolicy(o Options, cfg spec.NetConfig, ports []Port) bypass.Policy {
+	cidr := o.CIDR
+	if cidr == nil {
+		cidr = DefaultCIDR
+	}
+	pol := bypass.Policy{Inside: []*net.IPNet{cidr}, Self: net.ParseIP(cfg.IP), Ports: map[int]bypass.Published{}}
+	if ip := net.ParseIP(cfg.IP).To4(); ip != nil && cfg.Netmask > 0 && cfg.Netmask <= 32 {
+		m := net.CIDRMask(cfg.Netmask, 32)
+		pol.Inside = append(pol.Inside, &net.IPNet{IP: ip.Mask(m), Mask: m})
+	}
+	for _, p := range ports {
+		if p.Proto == "tcp" {
+			pol.Ports[p.Container] = bypass.Published{Container: p.Container, HostIP: net.ParseIP(p.HostIP), HostPort: p.HostPort}
+		}
+	}
+	return pol
+}
+
+// Bypass says whether the sandbox's network is bypassed; if so, it
+// returns the handler's policy and hands over the reservations of the
+// published TCP ports (the handler releases them).
+func (n *Network) Bypass() (bool, bypass.Policy, []*bypass.Reservation) {
+	rs := n.reserved
+	n.reserved = nil
+	return n.bypass, n.policy, rs
 }
 
 // Config is what the sandbox's init sets on its interface.
@@ -163,6 +213,27 @@ func (n *Network) Config() spec.NetConfig { return n.cfg }
 // (but the host's mount namespace, so that it finds the host's nft or
 // iptables to keep the client's source address for TCP).
 func (n *Network) Publish(ports []Port, pid int, stateDir string, log io.Writer) error {
+	if n.bypass {
+		// TCP ports are host sockets the sandbox is given when it
+		// binds them; only UDP goes through the port driver.
+		var tcp []bypass.Published
+		var udp []Port
+		for _, p := range ports {
+			if p.Proto == "tcp" {
+				tcp = append(tcp, bypass.Published{Container: p.Container, HostIP: net.ParseIP(p.HostIP), HostPort: p.HostPort})
+				n.policy.Ports[p.Container] = tcp[len(tcp)-1]
+			} else {
+				udp = append(udp, p)
+			}
+		}
+		rs, err := bypass.Reserve(tcp)
+		if err != nil {
+			return err
+		}
+		n.reserved = rs
+		n.cleanups = append(n.cleanups, func() error { bypass.CloseReservations(n.reserved); n.reserved = nil; return nil })
+		ports = udp
+	}
 	if len(ports) == 0 {
 		return nil
 	}

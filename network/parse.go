@@ -48,6 +48,9 @@ type Options struct {
 	MTU               int        `json:"mtu,omitempty"`
 	CIDR              *net.IPNet `json:"cidr,omitempty"`
 	AllowHostLoopback bool       `json:"allowHostLoopback,omitempty"`
+	// Bypass: TCP to the outside and published TCP ports through host
+	// sockets (package network/bypass).
+	Bypass bool `json:"bypass,omitempty"`
 	// Networks are the named networks of a Bridge sandbox, in order (the
 	// first is eth0).
 	Networks []Attach `json:"networks,omitempty"`
@@ -135,6 +138,7 @@ var validNetName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 // ParseNetwork parses "none", "host", "slirp4netns[:OPT=V,…]", "pasta[:…]"
 // with options mtu=N, cidr=A.B.C.D/N, allow_host_loopback=true|false,
+// bypass=true|false,
 // "container:NAME", or the name of a network ("bridge" is the default
 // network's).
 func ParseNetwork(s string) (Options, error) {
@@ -188,8 +192,14 @@ func ParseNetwork(s string) (Options, error) {
 				return o, fmt.Errorf("--network %s: allow_host_loopback must be true or false", mode)
 			}
 			o.AllowHostLoopback = b
+		case "bypass":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return o, fmt.Errorf("--network %s: bypass must be true or false", mode)
+			}
+			o.Bypass = b
 		default:
-			return o, fmt.Errorf("--network %s: unknown option %q (mtu, cidr, allow_host_loopback)", mode, k)
+			return o, fmt.Errorf("--network %s: unknown option %q (mtu, cidr, allow_host_loopback, bypass)", mode, k)
 		}
 	}
 	return o, nil

@@ -83,5 +83,6 @@ func SetupConfigured(o Options, pid int, stateDir string, log io.Writer) (*Netwo
 	ones, _ := cidr.Mask.Size()
 	// Configured already: the init leaves the interface alone.
 	n.cfg = spec.NetConfig{Dev: "tap0", IP: ip, Netmask: ones, Gateway: gw, MTU: mtu}
+	n.setBypass(o)
 	return n, nil
 }

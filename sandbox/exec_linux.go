@@ -17,7 +17,10 @@ import (
 	"usandbox/internal/role"
 	"usandbox/internal/sigproxy"
 	"usandbox/internal/wire"
+	"usandbox/network"
+	"usandbox/network/bypass"
 	"usandbox/nsexec"
+	"usandbox/sandbox/spec"
 	"usandbox/storage/index"
 	"usandbox/userns"
 )
@@ -156,6 +159,8 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 	}
 	var tty *ptyRelay
 	var execErr *ExitError
+	var bp *bypass.Handler
+	defer func() { bp.Close() }()
 	for {
 		var m proto.SetupMessage
 		fds, err := wire.Recv(child.Conn, &m)
@@ -171,6 +176,24 @@ func Exec(sb *Sandbox, o ExecOptions) (int, error) {
 					execErr = &ExitError{Code: 125, Msg: err.Error()}
 				} else if o.Resize != nil {
 					tty.followResize(o.Resize)
+				}
+			}
+		case proto.KindBypass:
+			// The command's connect, bind and listen, answered while
+			// it runs (what it leaves running meets ENOSYS after).
+			if len(fds) == 1 {
+				var cfg spec.NetConfig
+				if s.Net != nil {
+					cfg = *s.Net
+				}
+				if cfg.IP == "" && sb.Network.CIDR != nil {
+					// Not recorded: the address the drivers give.
+					cfg.IP = sb.Network.Addr(100).String()
+				}
+				pol := network.BypassPolicy(sb.Network, cfg, sb.Ports)
+				if bp, err = bypass.Serve(os.NewFile(uintptr(fds[0]), "seccomp-listener"), pol, nil, debugLog()); err != nil {
+					child.Signal(unix.SIGKILL)
+					execErr = &ExitError{Code: 125, Msg: err.Error()}
 				}
 			}
 		case proto.KindSetupError:

@@ -267,6 +267,7 @@ func Create(o Options) (*Sandbox, error) {
 			AutoRemove:     o.AutoRemove,
 			Network:        o.Network.Mode,
 			NetworkOptions: o.NetworkRaw,
+			Bypass:         o.Network.Bypass,
 			Mounts:         generatedMounts(dir, o),
 			Process: spec.Process{
 				Args: argv, Env: MergeEnv(MergeEnv(DefaultEnv(), o.Image.Config.Env), append([]string{"HOSTNAME=" + hostname}, o.Env...)),
@@ -636,10 +637,7 @@ func startNetwork(p index.Paths, sb *Sandbox, pid int) (*cleanupNetwork, error) 
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, err
 	}
-	var log io.Writer
-	if os.Getenv("USANDBOX_DEBUG") != "" {
-		log = os.Stderr
-	}
+	log := debugLog()
 	setup := network.Setup
 	if len(sb.Spec.UIDMap) > 0 {
 		// The user may not be root in the sandbox's user namespace.
@@ -664,6 +662,15 @@ func startNetwork(p index.Paths, sb *Sandbox, pid int) (*cleanupNetwork, error) 
 		return nil, err
 	}
 	return &cleanupNetwork{netw, stateDir}, nil
+}
+
+// debugLog is where the network's helpers log: stderr with
+// USANDBOX_DEBUG set, else nowhere.
+func debugLog() io.Writer {
+	if os.Getenv("USANDBOX_DEBUG") != "" {
+		return os.Stderr
+	}
+	return nil
 }
 
 // cleanupNetwork also removes the drivers' state directory.

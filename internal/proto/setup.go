@@ -11,6 +11,7 @@ package proto
 //	-------------                          ----------------------------------------
 //	spec.Spec ---------------------->      mounts, pivot_root, hardening
 //	                     <-------------    SetupMessage{pty} + the pty's master fd (with -t)
+//	                     <-------------    SetupMessage{bypass} + the seccomp listener (bypass=true)
 //	                     <-------------    SetupMessage{started}   (setup only)
 //	                                       execve: the socket closes
 //	                     <-------------    or SetupMessage{error, code, msg}, then exit code
@@ -40,6 +41,9 @@ const (
 	KindFifo Kind = "fifo"
 	// KindPTY carries the master fd of the sandbox's pty (-t).
 	KindPTY Kind = "pty"
+	// KindBypass carries the seccomp listener of a command under socket
+	// bypass (spec.Spec.Bypass), for the parent's handler.
+	KindBypass Kind = "bypass"
 	// KindStarted: the command is about to run (setup is done).
 	KindStarted Kind = "started"
 	// KindSetupError: setup failed; the process exits with Code (125,

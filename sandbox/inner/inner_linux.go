@@ -44,6 +44,7 @@ import (
 	"usandbox/internal/proto"
 	"usandbox/internal/trace"
 	"usandbox/internal/wire"
+	"usandbox/network/bypass"
 	"usandbox/sandbox/spec"
 )
 
@@ -218,6 +219,20 @@ func execCommand(s *spec.Spec, conn *os.File, create bool) error {
 		}
 	}
 	trace.Mark("setup", "capabilities dropped")
+	if s.Bypass {
+		// Before the profile's filter, which need not allow seccomp(2)
+		// and Landlock; the calls that send the listener are not
+		// trapped.
+		l, err := bypass.Install()
+		if err != nil {
+			return fail(err)
+		}
+		err = wire.Send(conn, proto.SetupMessage{Kind: proto.KindBypass}, int(l.Fd()))
+		l.Close()
+		if err != nil {
+			return fail(err)
+		}
+	}
 	if err := loadSeccomp(s); err != nil {
 		return fail(err)
 	}

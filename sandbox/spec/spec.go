@@ -34,6 +34,9 @@ type Spec struct {
 	NetworkOptions string `json:"networkOptions,omitempty"`
 	// Net is filled in at each start, for user-mode networks.
 	Net *NetConfig `json:"net,omitempty"`
+	// Bypass: the command runs under package network/bypass (TCP through
+	// host sockets); setup installs it and sends its listener.
+	Bypass bool `json:"bypass,omitempty"`
 	// Cgroup: the sandbox has a cgroup of its own (limits), which its
 	// cgroup namespace shows at /sys/fs/cgroup, read-only.
 	Cgroup bool `json:"cgroup,omitempty"`
