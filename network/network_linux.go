@@ -20,8 +20,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"usandbox/internal/role"
-	"usandbox/network/bypass"
 	"usandbox/internal/wire"
+	"usandbox/network/bypass"
 	"usandbox/nsexec"
 	"usandbox/sandbox/spec"
 )

@@ -53,7 +53,9 @@ const (
 
 func offArg(i int) uint32 { return 16 + 8*uint32(i) } // the low 32 bits (little-endian)
 
-func ld(off uint32) unix.SockFilter { return unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: off} }
+func ld(off uint32) unix.SockFilter {
+	return unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: off}
+}
 func jeq(k uint32, jt, jf uint8) unix.SockFilter {
 	return unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: jt, Jf: jf, K: k}
 }
@@ -100,10 +102,8 @@ func Filter() []unix.SockFilter {
 	for _, nr := range []uint32{nrConnect, nrBind, nrListen, nrSendto, nrX32Sendmsg, nrX32Sendmmsg, nrUringFrom, nrUringFrom + 1, nrUringTo} {
 		x64 = append(x64, onNr(x32Bit|nr, retErrno(unix.ENOSYS))...)
 	}
-	// The three flag tests load an argument: each returns. The
-	// accumulator is reloaded between them.
-	x64 = append(x64, jeq(nrSendto, 0, 4), ld(offArg(3)), jset(msgFastOpen, 0, 1), ret(retErrno(unix.EOPNOTSUPP)), ret(retAllow))
-	x64 = append(x64, jeq(nrSendmsg, 0, 4), ld(offArg(2)), jset(msgFastOpen, 0, 1), ret(retErrno(unix.EOPNOTSUPP)), ret(retAllow))
+	x64 = append(x64, flagged(nrSendto, 3)...)
+	x64 = append(x64, flagged(nrSendmsg, 2)...)
 	x64 = append(x64, flagged(nrSendmmsg, 3)...)
 	x64 = append(x64, ret(retAllow))
 
@@ -128,8 +128,8 @@ func Filter() []unix.SockFilter {
 	sc = append(sc, ret(retAllow))
 	i386 = append(i386, jeq(nr32Socketcall, 0, uint8(len(sc))))
 	i386 = append(i386, sc...)
-	i386 = append(i386, jeq(nr32Sendto, 0, 4), ld(offArg(3)), jset(msgFastOpen, 0, 1), ret(retErrno(unix.EOPNOTSUPP)), ret(retAllow))
-	i386 = append(i386, jeq(nr32Sendmsg, 0, 4), ld(offArg(2)), jset(msgFastOpen, 0, 1), ret(retErrno(unix.EOPNOTSUPP)), ret(retAllow))
+	i386 = append(i386, flagged(nr32Sendto, 3)...)
+	i386 = append(i386, flagged(nr32Sendmsg, 2)...)
 	i386 = append(i386, flagged(nr32Sendmmsg, 3)...)
 	i386 = append(i386, ret(retAllow))
 
