@@ -44,7 +44,8 @@ func serve(t *testing.T, ip string) string {
 func TestNetworkOutbound(t *testing.T) {
 	s := withImages(t, false)
 	addr := serve(t, hostIP(t))
-	for _, netw := range []string{"", "slirp4netns", "slirp4netns:mtu=1500,cidr=10.0.3.0/24", "pasta"} {
+	for _, netw := range []string{"", "slirp4netns", "slirp4netns:mtu=1500,cidr=10.0.3.0/24", "pasta",
+		"slirp4netns:bypass=true", "slirp4netns:mtu=1500,cidr=10.0.3.0/24,bypass=true", "pasta:bypass=true"} {
 		t.Run("network="+netw, func(t *testing.T) {
 			args := []string{"run", "--rm"}
 			if netw != "" {
@@ -80,13 +81,15 @@ func TestNetworkHostLoopback(t *testing.T) {
 	_, port, _ := net.SplitHostPort(serve(t, "127.0.0.1"))
 	// bash's /dev/tcp: a plain connect to the host's loopback through the gateway.
 	script := `exec 3<>/dev/tcp/10.0.2.2/` + port + ` || exit 9; printf 'GET / HTTP/1.0\r\n\r\n' >&3; tail -n 1 <&3`
-	r := s.run("run", "--rm", "debian:bookworm", "timeout", "5", "bash", "-c", script)
-	if r.code == 0 || strings.Contains(r.stdout, "hello") {
-		t.Fatalf("the host's loopback is reachable by default: %+v", r)
-	}
-	out := s.ok("run", "--rm", "--network", "slirp4netns:allow_host_loopback=true", "debian:bookworm", "timeout", "5", "bash", "-c", script)
-	if out != "hello from the host" {
-		t.Fatalf("with allow_host_loopback: %q", out)
+	for _, netw := range []string{"slirp4netns:", "slirp4netns:bypass=true,"} {
+		r := s.run("run", "--rm", "--network", netw, "debian:bookworm", "timeout", "5", "bash", "-c", script)
+		if r.code == 0 || strings.Contains(r.stdout, "hello") {
+			t.Fatalf("--network %s: the host's loopback is reachable by default: %+v", netw, r)
+		}
+		out := s.ok("run", "--rm", "--network", netw+"allow_host_loopback=true", "debian:bookworm", "timeout", "5", "bash", "-c", script)
+		if out != "hello from the host" {
+			t.Fatalf("--network %s with allow_host_loopback: %q", netw, out)
+		}
 	}
 }
 
@@ -94,7 +97,7 @@ func TestNetworkDNS(t *testing.T) {
 	s := withImages(t, false)
 	// By default the sandbox asks the driver's forwarder (which asks the
 	// host's servers: not something a test here may rely on).
-	for _, netw := range []string{"slirp4netns", "pasta"} {
+	for _, netw := range []string{"slirp4netns", "pasta", "slirp4netns:bypass=true", "pasta:bypass=true"} {
 		if out := s.ok("run", "--rm", "--network", netw, "busybox", "cat", "/etc/resolv.conf"); out != "nameserver 10.0.2.3\n" {
 			t.Errorf("--network %s: resolv.conf %q, want the forwarder 10.0.2.3", netw, out)
 		}
@@ -157,13 +160,20 @@ func get(t *testing.T, url string) string {
 
 func TestPublishedPorts(t *testing.T) {
 	s := withImages(t, true)
+	for _, netw := range []string{"slirp4netns", "slirp4netns:bypass=true", "pasta:bypass=true"} {
+		t.Run(netw, func(t *testing.T) { publishedPorts(t, s.with(t), netw) })
+	}
+	s.assertNoSandboxes()
+}
+
+func publishedPorts(t *testing.T, s *store, netw string) {
 	www := t.TempDir()
 	os.MkdirAll(filepath.Join(www, "cgi-bin"), 0o755)
 	os.WriteFile(filepath.Join(www, "index.html"), []byte("served from the sandbox\n"), 0o644)
 	os.WriteFile(filepath.Join(www, "cgi-bin", "ip"), []byte("#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho \"remote=$REMOTE_ADDR\"\n"), 0o755)
 	os.Chmod(www, 0o755)
 	fixed := freePort(t)
-	id := strings.TrimSpace(s.ok("run", "-d", "-p", fmt.Sprintf("%d:80", fixed), "-p", "80", "-v", www+":/www:ro",
+	id := strings.TrimSpace(s.ok("run", "-d", "--network", netw, "-p", fmt.Sprintf("%d:80", fixed), "-p", "80", "-v", www+":/www:ro",
 		"busybox", "httpd", "-f", "-p", "80", "-h", "/www"))
 	ip := hostIP(t)
 	if body := get(t, fmt.Sprintf("http://127.0.0.1:%d/", fixed)); body != "served from the sandbox\n" {
@@ -196,7 +206,7 @@ func TestPublishedPorts(t *testing.T) {
 
 	// UDP round trip through a published port.
 	uport := freePort(t)
-	id = strings.TrimSpace(s.ok("run", "-d", "-p", fmt.Sprintf("%d:9999/udp", uport), "debian:bookworm", "perl", "-MIO::Socket::INET", "-e",
+	id = strings.TrimSpace(s.ok("run", "-d", "--network", netw, "-p", fmt.Sprintf("%d:9999/udp", uport), "debian:bookworm", "perl", "-MIO::Socket::INET", "-e",
 		`$s=IO::Socket::INET->new(LocalPort=>9999,Proto=>q(udp)) or die $!; while($s->recv($m,1024)){$s->send(qq(echo:$m))}`))
 	c, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", uport))
 	if err != nil {
@@ -216,7 +226,7 @@ func TestPublishedPorts(t *testing.T) {
 		t.Fatalf("UDP round trip: %q", got)
 	}
 	s.ok("rm", "-f", id)
-	s.assertNoSandboxes()
+
 }
 
 func TestNetworkBadInput(t *testing.T) {
@@ -232,6 +242,7 @@ func TestNetworkBadInput(t *testing.T) {
 	s.fails(125, "invalid -p", "run", "--rm", "-p", "99999", "busybox", "true")
 	s.fails(125, "unknown --network", "run", "--rm", "--network", "bad/name", "busybox", "true")
 	s.fails(125, "network not found", "run", "--rm", "--network", "nosuch", "busybox", "true")
+	s.fails(125, "bypass must be true or false", "run", "--rm", "--network", "slirp4netns:bypass=maybe", "busybox", "true")
 	// podman discards -p without a user-mode network, and runs.
 	if r := s.run("run", "--rm", "--network", "none", "-p", "80", "busybox", "true"); r.code != 0 || !strings.Contains(r.stderr, "Port mappings have been discarded") {
 		t.Fatalf("-p with --network none: exit %d, stderr %q", r.code, r.stderr)
@@ -293,10 +304,7 @@ func networkHelpers() []string {
 func TestNetworkManyLeaveNoHelper(t *testing.T) {
 	s := withImages(t, false)
 	for i := 0; i < 20; i++ {
-		netw := "slirp4netns"
-		if i%2 == 1 {
-			netw = "pasta"
-		}
+		netw := []string{"slirp4netns", "pasta", "slirp4netns:bypass=true", "pasta:bypass=true"}[i%4]
 		s.ok("run", "--rm", "--network", netw, "-p", "80", "busybox", "true")
 	}
 	assertNoHelpers(t)

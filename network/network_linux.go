@@ -187,12 +187,27 @@ func BypassPolicy(o Options, cfg spec.NetConfig, ports []Port) bypass.Policy {
 		m := net.CIDRMask(cfg.Netmask, 32)
 		pol.Inside = append(pol.Inside, &net.IPNet{IP: ip.Mask(m), Mask: m})
 	}
+	pol.Ports = bypassPorts(ports)
+	return pol
+}
+
+// bypassPorts are the published TCP ports that are host sockets: a
+// container port published on two host ports cannot be one host socket,
+// and the port driver forwards it.
+func bypassPorts(ports []Port) map[int]bypass.Published {
+	count := map[int]int{}
 	for _, p := range ports {
 		if p.Proto == "tcp" {
-			pol.Ports[p.Container] = bypass.Published{Container: p.Container, HostIP: net.ParseIP(p.HostIP), HostPort: p.HostPort}
+			count[p.Container]++
 		}
 	}
-	return pol
+	out := map[int]bypass.Published{}
+	for _, p := range ports {
+		if p.Proto == "tcp" && count[p.Container] == 1 {
+			out[p.Container] = bypass.Published{Container: p.Container, HostIP: net.ParseIP(p.HostIP), HostPort: p.HostPort}
+		}
+	}
+	return out
 }
 
 // Bypass says whether the sandbox's network is bypassed; if so, it
@@ -215,15 +230,16 @@ func (n *Network) Config() spec.NetConfig { return n.cfg }
 func (n *Network) Publish(ports []Port, pid int, stateDir string, log io.Writer) error {
 	if n.bypass {
 		// TCP ports are host sockets the sandbox is given when it
-		// binds them; only UDP goes through the port driver.
+		// binds them; UDP (and a TCP port published twice) goes
+		// through the port driver.
+		n.policy.Ports = bypassPorts(ports)
 		var tcp []bypass.Published
-		var udp []Port
+		var driven []Port
 		for _, p := range ports {
-			if p.Proto == "tcp" {
-				tcp = append(tcp, bypass.Published{Container: p.Container, HostIP: net.ParseIP(p.HostIP), HostPort: p.HostPort})
-				n.policy.Ports[p.Container] = tcp[len(tcp)-1]
+			if pub, ok := n.policy.Ports[p.Container]; ok && p.Proto == "tcp" {
+				tcp = append(tcp, pub)
 			} else {
-				udp = append(udp, p)
+				driven = append(driven, p)
 			}
 		}
 		rs, err := bypass.Reserve(tcp)
@@ -232,7 +248,7 @@ func (n *Network) Publish(ports []Port, pid int, stateDir string, log io.Writer)
 		}
 		n.reserved = rs
 		n.cleanups = append(n.cleanups, func() error { bypass.CloseReservations(n.reserved); n.reserved = nil; return nil })
-		ports = udp
+		ports = driven
 	}
 	if len(ports) == 0 {
 		return nil

@@ -22,7 +22,8 @@ type Policy struct {
 	Inside []*net.IPNet
 	// Self is the sandbox's address on its network.
 	Self net.IP
-	// Ports are the published TCP ports, by container port.
+	// Ports are the published TCP ports that are host sockets, by
+	// container port (each published once).
 	Ports map[int]Published
 }
 
