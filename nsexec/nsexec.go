@@ -31,6 +31,7 @@ import (
 
 	"usandbox/internal/proto"
 	"usandbox/internal/role"
+	"usandbox/internal/trace"
 	"usandbox/internal/wire"
 )
 
@@ -246,6 +247,7 @@ func Start(cfg Config) (c *Child, err error) {
 		return nil, fmt.Errorf("nsexec: starting %s: %w", cfg.Args[0], err)
 	}
 	child.Close()
+	trace.Mark("nsexec", "copy started")
 	c = &Child{Pid: cmd.Process.Pid, Conn: parent, cmd: cmd}
 	started := c
 	defer func() {
@@ -265,6 +267,7 @@ func Start(cfg Config) (c *Child, err error) {
 		if err := c.read(proto.KindMapMe, &m); err != nil {
 			return nil, err
 		}
+		trace.Mark("nsexec", "user namespace made")
 		if err := cfg.MapIDs(int(m.Pid)); err != nil {
 			// The copy exits on Abort, or when the socket closes.
 			wire.Write(c.Conn, proto.Abort{Kind: proto.KindAbort})
@@ -273,6 +276,7 @@ func Start(cfg Config) (c *Child, err error) {
 		if err := wire.Write(c.Conn, proto.Mapped{Kind: proto.KindMapped}); err != nil {
 			return nil, fmt.Errorf("nsexec: %w", err)
 		}
+		trace.Mark("nsexec", "IDs mapped")
 	}
 	var m proto.ChildPID
 	if err := c.read(proto.KindChildPID, &m); err != nil {

@@ -561,7 +561,7 @@ func (s *Sandbox) Remove() error {
 func initEnv() []string {
 	var env []string
 	if trace.Enabled() {
-		env = append(env, "USANDBOX_TRACE=1")
+		env = append(env, trace.Env())
 	}
 	return env
 }
@@ -738,14 +738,14 @@ func execLeanMonitor(p index.Paths, sb *Sandbox, child *nsexec.Child, lock, life
 		// what the sandbox's IDs own (its volumes) through the user
 		// namespace; the others need nothing of it.
 		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, role.Env+"=") {
+			if !strings.HasPrefix(kv, role.Env+"=") && !strings.HasPrefix(kv, "USANDBOX_TRACE=") {
 				env = append(env, kv)
 			}
 		}
 	}
 	env = append(env, finishRoot+"="+p.Root, finishRunRoot+"="+p.RunRoot, finishID+"="+sb.ID)
 	if trace.Enabled() {
-		env = append(env, "USANDBOX_TRACE=1")
+		env = append(env, trace.Env())
 	}
 	// The lock and the lifeline stay open through the C loop and Finish.
 	return lean.Monitor(c, env, int(lock.Fd()), int(lifeline.Fd()))

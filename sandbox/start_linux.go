@@ -131,6 +131,7 @@ func (st *starting) undo() {
 			st.warn("%s: %v", st.undos[i].what, err)
 		}
 	}
+	trace.Mark("parent", "cleaned up")
 }
 
 func (st *starting) warn(format string, a ...any) {
@@ -665,6 +666,7 @@ func (st *starting) wait() (int, error) {
 	trace.Mark("parent", "init exited")
 	st.sigs.Stop()
 	keeperErr := child.WaitKeeper()
+	trace.Mark("parent", "keeper exited (layer removed)")
 	st.stdio.wait()
 	ttyErr := st.tty.Close()
 	st.logWG.Wait()
@@ -710,6 +712,7 @@ func (st *starting) wait() (int, error) {
 	if err := record(); err != nil {
 		fmt.Fprintf(os.Stderr, "usandbox: recording the exit status of %s: %v\n", ShortID(sb.ID), err)
 	}
+	trace.Mark("parent", "exit recorded")
 	if oom {
 		return 0, &ExitError{Code: 137, Msg: fmt.Sprintf("the sandbox ran out of memory (--memory %s) and was killed", humanBytes(sb.Limits.Memory))}
 	}

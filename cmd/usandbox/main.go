@@ -26,7 +26,9 @@ func main() {
 	if code, ok := lifecycle.RunRole(); ok {
 		os.Exit(code)
 	}
-	os.Exit(cliutil.Main(newApp(), os.Args))
+	code := cliutil.Main(newApp(), os.Args)
+	trace.Mark("main", "exit")
+	os.Exit(code)
 }
 
 func newApp() *cli.Command {
