@@ -28,13 +28,18 @@ PREFIX ?= /usr/local
 
 all: build
 
-build: bin/usandbox bin/usandbox-image bin/usandbox-runc
+build: bin/usandbox bin/usandbox-init bin/usandbox-image bin/usandbox-runc
 
 # usandbox is linked statically: a sandbox's init re-executes it inside
 # the sandbox's root filesystem (package sandbox/lean), where the host's
 # dynamic loader is not.
 bin/usandbox: $(SOURCES)
 	GOFLAGS="$(GOFLAGS),osusergo,netgo" $(GO) build -ldflags '-s -w -linkmode external -extldflags "-static"' -o $@ ./cmd/usandbox
+
+# usandbox-init, the sandbox role alone (keeper, init, setup), which usandbox
+# starts sandboxes from when it is next to it: static for the same reason.
+bin/usandbox-init: $(SOURCES)
+	GOFLAGS="$(GOFLAGS),osusergo,netgo" $(GO) build -ldflags '-s -w -linkmode external -extldflags "-static"' -o $@ ./cmd/usandbox-init
 
 # usandbox-runc, the OCI runtime (package ociruntime), is static too: a
 # container's setup runs it from a root that may have no loader.
@@ -70,7 +75,7 @@ man: $(SOURCES)
 
 install: build man
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 bin/usandbox bin/usandbox-image bin/usandbox-runc $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 bin/usandbox bin/usandbox-init bin/usandbox-image bin/usandbox-runc $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 man/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 # Everything CI runs.

@@ -894,7 +894,7 @@ root_main() {
 	done
 	local repo
 	repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-	for s in usandbox usandbox-image; do
+	for s in usandbox usandbox-init usandbox-image; do
 		[[ -x $repo/bin/$s ]] || die "$repo/bin/$s missing: run make build"
 	done
 	command -v podman >/dev/null || die "podman missing (apt-get install podman)"
@@ -912,7 +912,7 @@ root_main() {
 	trap 'exit 143' TERM
 
 	STAGE=$(mktemp -d /tmp/usandbox-bench.XXXXXX)
-	cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/bin/usandbox-runc" "$repo/hack/registry.sh" "$repo/hack/activate.py" "$STAGE/"
+	cp "$repo/bin/usandbox" "$repo/bin/usandbox-init" "$repo/bin/usandbox-image" "$repo/bin/usandbox-runc" "$repo/hack/registry.sh" "$repo/hack/activate.py" "$STAGE/"
 	cp "${BASH_SOURCE[0]}" "$STAGE/bench.sh"
 	if [[ -n ${BENCH_BASELINE:-} ]]; then
 		mkdir "$STAGE/baseline"

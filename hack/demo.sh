@@ -60,7 +60,7 @@ if [[ $(id -u) -eq 0 ]]; then
 	bash "$repo/hack/images.sh"
 	stage=$(mktemp -d /tmp/usandbox-demo.XXXXXX)
 	trap 'rm -rf "$stage"' EXIT
-	cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$stage/"
+	cp "$repo/bin/usandbox" "$repo/bin/usandbox-init" "$repo/bin/usandbox-image" "$stage/"
 	chmod -R a+rX "$stage"
 	uid=$(id -u "$TEST_USER")
 	home=$(getent passwd "$TEST_USER" | cut -d: -f6)

@@ -108,7 +108,7 @@ if [[ $(id -u) -eq 0 ]]; then
 	runuser -u "$user2" -- ln -s "$foreign/symlink-target" "$foreign/symlink/usandbox-run-$uid"
 	install -d -m 0700 -o "$TEST_USER" -g "$TEST_USER" "$foreign/open-mode/usandbox-run-$uid"
 	chmod 0777 "$foreign/open-mode/usandbox-run-$uid"
-	cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/bin/mkimage" "$repo/bin/attack" "$repo/bin/integration.test" "$repo/bin/tc.test" "$stage/"
+	cp "$repo/bin/usandbox" "$repo/bin/usandbox-init" "$repo/bin/usandbox-image" "$repo/bin/mkimage" "$repo/bin/attack" "$repo/bin/integration.test" "$repo/bin/tc.test" "$stage/"
 	# The OCI runtime the TestOCI tests hand to podman and containerd
 	# (USANDBOX_OCI_RUNTIME, e.g. /usr/sbin/runc, overrides it).
 	runc=

@@ -36,7 +36,7 @@ die() {
 	exit 125
 }
 [[ $(id -u) -eq 0 ]] || die "run as root (it installs qemu and builds the initramfs)"
-for b in usandbox usandbox-image integration.test; do
+for b in usandbox usandbox-init usandbox-image integration.test; do
 	[[ -x $repo/bin/$b ]] || die "bin/$b missing: make build-tests"
 done
 [[ -d $CACHE/images/busybox ]] || die "no busybox test image: bash hack/images.sh"
@@ -194,7 +194,7 @@ work=$(mktemp -d /tmp/usandbox-vm.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 share=$work/share
 mkdir -p "$share/cache/images"
-cp "$repo/bin/usandbox" "$repo/bin/usandbox-image" "$repo/bin/usandbox-runc" "$repo/bin/integration.test" "$share/"
+cp "$repo/bin/usandbox" "$repo/bin/usandbox-init" "$repo/bin/usandbox-image" "$repo/bin/usandbox-runc" "$repo/bin/integration.test" "$share/"
 cp -r "$CACHE/images/busybox" "$share/cache/images/"
 mkdir -p "$share/cache/rootfs"
 cp -a "$CACHE/rootfs/busybox" "$share/cache/rootfs/"

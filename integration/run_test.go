@@ -494,3 +494,47 @@ func ptyExpect(t *testing.T, ptmx io.Reader) (expect func(re string)) {
 		}
 	}
 }
+
+// TestRunInitBinary: with usandbox-init next to usandbox, a sandbox's
+// keeper, init and setup run from it (its trace marks say "init");
+// usandbox alone, without it, starts sandboxes from itself.
+func TestRunInitBinary(t *testing.T) {
+	s := withImages(t, false)
+	c := s.cmd("run", "--rm", "--network", "none", "busybox", "true")
+	c.Env = append(c.Env, "USANDBOX_TRACE=1")
+	r, err := capture(c)
+	if err != nil || r.code != 0 {
+		t.Fatalf("run: %v %+v", err, r)
+	}
+	if !strings.Contains(r.stderr, "trace init ") || !strings.Contains(r.stderr, "trace setup ") {
+		t.Fatalf("the setup did not run from usandbox-init:\n%s", r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(env.bin), "usandbox-init")); err != nil {
+		t.Fatalf("usandbox-init is not staged next to usandbox: %v", err)
+	}
+
+	// usandbox and usandbox-image alone in a directory.
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"usandbox", "usandbox-image"} {
+		data, err := os.ReadFile(filepath.Join(filepath.Dir(env.bin), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c = exec.Command(filepath.Join(dir, "usandbox"), "--root", s.root, "--runroot", s.runroot, "run", "--rm", "--network", "none", "busybox", "echo", "alone")
+	c.Env = append(os.Environ(), "USANDBOX_TRACE=1")
+	r, err = capture(c)
+	if err != nil || r.code != 0 || r.stdout != "alone\n" {
+		t.Fatalf("usandbox without usandbox-init: %v %+v", err, r)
+	}
+	if strings.Contains(r.stderr, "trace init ") || !strings.Contains(r.stderr, "trace setup ") {
+		t.Fatalf("without usandbox-init the setup should be usandbox's own:\n%s", r.stderr)
+	}
+	s.assertNoSandboxes()
+}

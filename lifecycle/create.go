@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"usandbox/internal/trace"
 
 	"github.com/docker/go-units"
 	mobysignal "github.com/moby/sys/signal"
@@ -41,10 +42,12 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions, warn func(string))
 	if err != nil {
 		return nil, classify(err)
 	}
+	trace.Mark("create", "image found")
 	plan, err := e.plan()
 	if err != nil {
 		return nil, classify(err)
 	}
+	trace.Mark("create", "ID maps planned")
 	if plan.Warning != "" && warn != nil {
 		warn(plan.Warning)
 	}
@@ -77,7 +80,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions, warn func(string))
 	if err != nil {
 		return nil, classify(err)
 	}
+	trace.Mark("create", "sandbox made")
 	sandbox.Event(e.paths, sb, "create", nil)
+	trace.Mark("create", "event logged")
 	return sb, nil
 }
 

@@ -50,6 +50,10 @@ type Config struct {
 	Role role.Role
 	// Args are the arguments of the copy, Args[0] included.
 	Args []string
+	// Binary, when set, is the file the copy runs instead of this
+	// binary: one that links this package and runs Role (usandbox-init,
+	// the sandbox role alone, whose Go runtime starts faster).
+	Binary string
 	// Env is its environment (the role is added).
 	Env []string
 	// Flags are the CLONE_NEW* namespaces to create (or join). CLONE_NEWUSER
@@ -208,7 +212,13 @@ func Start(cfg Config) (c *Child, err error) {
 	conf.ParentUserNS = fdOf(cfg.ParentUserNS)
 	files = append(files, cfg.ExtraFiles...)
 	path := "/proc/self/exe"
+	if cfg.Binary != "" {
+		path = cfg.Binary
+	}
 	if sb := cfg.Sandbox; sb != nil && sb.CloneBinary {
+		if cfg.Binary != "" {
+			return nil, fmt.Errorf("nsexec: CloneBinary copies this binary: no Binary with it")
+		}
 		mem, err := sealedSelf()
 		if err != nil {
 			return nil, fmt.Errorf("nsexec: %w", err)

@@ -163,6 +163,7 @@ func setup(s *spec.Spec) error {
 	if err := finishMounts(s); err != nil {
 		return fail(err)
 	}
+	trace.Mark("setup", "pivoted, mounts finished")
 	if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
 		return fail(fmt.Errorf("setting the hostname: %w", err))
 	}
@@ -171,6 +172,7 @@ func setup(s *spec.Spec) error {
 			return fail(err)
 		}
 	}
+	trace.Mark("setup", "hostname, loopback up")
 	return nil
 }
 
@@ -203,12 +205,14 @@ func execCommand(s *spec.Spec, conn *os.File, create bool) error {
 	if err != nil {
 		return err
 	}
+	trace.Mark("setup", "user found, working directory entered")
 	if err := newSessionKeyring(); err != nil {
 		return fail(err)
 	}
 	if err := newSession(p, conn, nil); err != nil {
 		return err
 	}
+	trace.Mark("setup", "keyring, session")
 	// Last, because they take from this process what setup needed.
 	if err := limitCapabilities(s.Capabilities); err != nil {
 		return fail(err)
