@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,9 +160,19 @@ func Serve(listener *os.File, pol Policy, rs []*Reservation, log io.Writer) (*Ha
 		unix.Close(fd)
 		return nil, fmt.Errorf("bypass: %w", err)
 	}
+	// Synchronous wake-ups (Linux 6.6): the handler runs on the CPU of
+	// the caller that waits for it, and back; older kernels refuse the
+	// flag, and the answers are the same without it.
+	_, _, _ = unix.Syscall(unix.SYS_IOCTL, uintptr(fd), seccompIoctlNotifSetFlags, seccompUserNotifFdSyncWakeUp)
 	go h.loop()
 	return h, nil
 }
+
+// SECCOMP_IOCTL_NOTIF_SET_FLAGS (SECCOMP_IOW(4, __u64)) and its one flag.
+const (
+	seccompIoctlNotifSetFlags    = 0x40082104
+	seccompUserNotifFdSyncWakeUp = 1
+)
 
 // Close stops the handler and releases the listener and the
 // reservations left; calls being answered finish by themselves.
@@ -185,6 +196,10 @@ func (h *Handler) Close() error {
 
 func (h *Handler) loop() {
 	defer close(h.done)
+	// One thread waits and answers, which the synchronous wake-ups
+	// are for.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	fds := []unix.PollFd{{Fd: int32(h.fd), Events: unix.POLLIN}, {Fd: int32(h.quit[0]), Events: unix.POLLIN}}
 	for {
 		fds[0].Revents, fds[1].Revents = 0, 0
@@ -210,7 +225,7 @@ func (h *Handler) loop() {
 			fmt.Fprintf(h.log, "bypass: receiving: %v\n", err)
 			return
 		}
-		go h.handle(n)
+		h.handle(n)
 	}
 }
 
@@ -374,6 +389,10 @@ func (h *Handler) onHost(sock int) bool {
 	return st.Ino == h.hostNS
 }
 
+// handle answers one call, on the loop's thread but for a TCP connect,
+// which may wait for its peer: that goes on in a goroutine of its own. A
+// UDP connect (a stub resolver's every lookup) so costs no switch of
+// thread on top of the notification's round trip.
 func (h *Handler) handle(n notif) {
 	c, err := h.decode(&n)
 	if err != nil {
@@ -388,7 +407,12 @@ func (h *Handler) handle(n notif) {
 		h.reply(n.ID, err)
 		return
 	}
-	defer t.close()
+	async := false
+	defer func() {
+		if !async {
+			t.close()
+		}
+	}()
 	switch c.op {
 	case nrListen:
 		h.reply(n.ID, h.listen(t, c.backlog))
@@ -409,7 +433,11 @@ func (h *Handler) handle(n notif) {
 			}
 		}
 		if c.op == nrConnect {
-			h.connect(&n, t, addr)
+			async = true
+			go func() {
+				defer t.close()
+				h.connect(&n, t, addr)
+			}()
 		} else {
 			h.reply(n.ID, h.bind(&n, t, addr))
 		}
