@@ -26,7 +26,9 @@ func main() {
 	if code, ok := lifecycle.RunRole(); ok {
 		os.Exit(code)
 	}
-	code := cliutil.Main(newApp(), os.Args)
+	app := newApp()
+	trace.Mark("main", "commands built")
+	code := cliutil.Main(app, os.Args)
 	trace.Mark("main", "exit")
 	os.Exit(code)
 }
