@@ -595,3 +595,22 @@ func TestRunPullsMissingImage(t *testing.T) {
 	}
 	s.assertNoSandboxes()
 }
+
+// TestRunPullsLayout: run of an image by a transport reference (oci:DIR,
+// oci:DIR:TAG) pulls it and runs what it pulled, as podman does (which
+// copies it again on every run: blobs already there are skipped),
+// instead of pulling and then not finding it.
+func TestRunPullsLayout(t *testing.T) {
+	s := newStore(t)
+	for _, ref := range []string{ociRef("busybox", "latest"), "oci:" + filepath.Join(env.cache, "images", "busybox")} {
+		r := s.run("run", "--rm", "--network", "none", ref, "echo", "ran")
+		if r.code != 0 || r.stdout != "ran\n" {
+			t.Fatalf("run %s: %+v", ref, r)
+		}
+		r = s.run("run", "--rm", "--network", "none", ref, "echo", "again")
+		if r.code != 0 || r.stdout != "again\n" {
+			t.Fatalf("run %s again: %+v", ref, r)
+		}
+	}
+	s.assertNoSandboxes()
+}

@@ -216,10 +216,18 @@ func createReplacing(ctx context.Context, cmd *cli.Command, e *lifecycle.Engine,
 	// Create looks the image up: it is read once when the store has it.
 	sb, err := e.Create(ctx, o, cliutil.Warn)
 	if errors.Is(err, lifecycle.ErrImageUnknown) && policy == lifecycle.PullMissing {
-		if err := pull(e, o.ImageRef, true, nil); err != nil {
-			return nil, err
+		id, perr := pullID(e, o.ImageRef)
+		if perr != nil {
+			return nil, perr
 		}
-		if sb, err = e.Create(ctx, o, cliutil.Warn); errors.Is(err, lifecycle.ErrImageUnknown) {
+		if sb, err = e.Create(ctx, o, cliutil.Warn); errors.Is(err, lifecycle.ErrImageUnknown) && id != "" {
+			// A transport's reference (oci:DIR, docker-archive:FILE)
+			// is no name in the store: what was pulled is run, by ID,
+			// as podman does.
+			o.ImageRef = id
+			sb, err = e.Create(ctx, o, cliutil.Warn)
+		}
+		if errors.Is(err, lifecycle.ErrImageUnknown) {
 			err = fmt.Errorf("pulled %s but cannot find it", o.ImageRef)
 		}
 	} else if errors.Is(err, lifecycle.ErrImageUnknown) {
@@ -265,23 +273,46 @@ func pull(e *lifecycle.Engine, ref string, missing bool, errs *bytes.Buffer) err
 	if missing {
 		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
 	}
+	_, err := runPull(e, ref, errs)
+	return err
+}
+
+// pullID pulls a missing image and returns its ID (the last line the
+// pull printed; "" if it printed none).
+func pullID(e *lifecycle.Engine, ref string) (string, error) {
+	fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
+	out, err := runPull(e, ref, nil)
+	if err != nil {
+		return "", err
+	}
+	lines := strings.Fields(out)
+	if len(lines) == 0 {
+		return "", nil
+	}
+	return lines[len(lines)-1], nil
+}
+
+// runPull runs usandbox-image pull; its stderr goes to errs (nil: ours),
+// its stdout (the image's ID) comes back.
+func runPull(e *lifecycle.Engine, ref string, errs *bytes.Buffer) (string, error) {
 	tool, err := cliutil.ImageTool()
 	if err != nil {
-		return err
+		return "", err
 	}
 	p := e.Paths()
 	pull := exec.Command(tool, "--root", p.Root, "--runroot", p.RunRoot, "pull", ref)
 	cliutil.Debugf("pulling %s: %s", ref, strings.Join(pull.Args, " "))
 	pull.Args[0] = "usandbox"
-	pull.Stdout, pull.Stderr = nil, os.Stderr
+	var out bytes.Buffer
+	pull.Stdout, pull.Stderr = &out, os.Stderr
 	if errs != nil {
 		pull.Stderr = errs
 	}
 	if err := pull.Run(); err != nil {
 		// usandbox-image printed why.
-		return cliutil.ExitError{Code: cliutil.ExitFailed}
+		return "", cliutil.ExitError{Code: cliutil.ExitFailed}
 	}
-	return nil
+	return out.String(), nil
 }
 
 // attachStreams are a foreground run's streams as -a, -i and --sig-proxy
