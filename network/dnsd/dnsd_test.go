@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,15 +26,8 @@ type upstream struct {
 func startUpstream(t *testing.T, answerFail bool) *upstream {
 	t.Helper()
 	u := &upstream{answerFail: answerFail}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, ln := udpAndTCP(t)
 	u.addr = pc.LocalAddr().String()
-	ln, err := net.Listen("tcp", u.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		u.queries.Add(1)
 		m := new(dns.Msg)
@@ -80,14 +74,7 @@ func testA(name, ip string) *dns.A {
 // until the test ends, and returns the address.
 func startServer(t *testing.T, s *Server) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, ln := udpAndTCP(t)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(pc, ln) }()
 	t.Cleanup(func() {
@@ -284,6 +271,28 @@ func TestInternal(t *testing.T) {
 	expect(t, query(t, addr, "udp", "9.9.9.9.in-addr.arpa.", dns.TypePTR), dns.RcodeRefused)
 	if n := up.queries.Load(); n != 0 {
 		t.Errorf("internal network forwarded %d queries", n)
+	}
+}
+
+// udpAndTCP listens on one port of 127.0.0.1 for UDP and TCP. The UDP
+// port is the kernel's choice, and its TCP twin may be some other
+// process's (the other packages' tests run at the same time): another
+// port is tried then.
+func udpAndTCP(t *testing.T) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for i := 0; ; i++ {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln
+		}
+		pc.Close()
+		if !errors.Is(err, syscall.EADDRINUSE) || i == 50 {
+			t.Fatal(err)
+		}
 	}
 }
 
