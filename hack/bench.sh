@@ -563,14 +563,14 @@ bench_net() {
 		monrss[nop:$netw]=$(awk '/^VmHWM:/ { print $2 }' "/proc/$mon/status")
 		us "$st" rm -f "$id" >/dev/null
 	done
-	printf 'net   monitor peak RSS  no -p: slirp4netns %5.1f MB   bypass=true %5.1f MB (+%.1f MB)   %s\n' \
+	printf 'net   monitor peak RSS  no -p: slirp4netns %5.1f MB   bypass=true %5.1f MB (%+.1f MB)   %s\n' \
 		"$(awk -v k="${monrss[nop:slirp4netns]}" 'BEGIN { print k / 1024 }')" "$(awk -v k="${monrss[nop:slirp4netns:bypass=true]}" 'BEGIN { print k / 1024 }')" \
 		"$(awk -v a="${monrss[nop:slirp4netns:bypass=true]}" -v b="${monrss[nop:slirp4netns]}" 'BEGIN { print (a - b) / 1024 }')" \
 		"$(goal_le "$((monrss[nop:slirp4netns:bypass=true] - monrss[nop:slirp4netns]))" 3072 "the bypass adds ≤ 3 MB")"
 	local b
 	for netw in slirp4netns pasta; do
 		b=$netw:bypass=true
-		printf 'net   monitor peak RSS  -p: %-12s %5.1f MB   bypass=true %5.1f MB (+%.1f MB)   %s\n' "$netw" \
+		printf 'net   monitor peak RSS  -p: %-12s %5.1f MB   bypass=true %5.1f MB (%+.1f MB)   %s\n' "$netw" \
 			"$(awk -v k="${monrss[$netw]}" 'BEGIN { print k / 1024 }')" "$(awk -v k="${monrss[$b]}" 'BEGIN { print k / 1024 }')" \
 			"$(awk -v a="${monrss[$b]}" -v b="${monrss[$netw]}" 'BEGIN { print (a - b) / 1024 }')" \
 			"$(goal_le "$((monrss[$b] - monrss[$netw]))" 3072 "the bypass adds ≤ 3 MB")"

@@ -216,8 +216,9 @@ const InitBinary = "usandbox-init"
 
 // initBinary is usandbox-init next to this binary, which keepers, inits
 // and setup processes run from; "" (this binary) where it is not
-// installed: a usandbox alone starts sandboxes too, about a millisecond
-// slower (the setup's Go runtime is usandbox's, three times the size).
+// installed: a usandbox alone starts sandboxes too, about half a
+// millisecond slower (the setup's Go runtime is then usandbox's, three
+// times the size).
 var initBinary = sync.OnceValue(func() string {
 	self, err := os.Executable()
 	if err != nil {
